@@ -1,0 +1,25 @@
+// The classic ping-pong line protocol: "ping" gets "pong", anything else is acknowledged.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "netlab/core/handler.h"
+
+namespace netlab {
+
+class PingPongProtocol final : public Protocol {
+ public:
+  static constexpr size_t kDefaultMaxLine = 64 * 1024;
+
+  explicit PingPongProtocol(size_t maxLine = kDefaultMaxLine) : maxLine_(maxLine) {}
+  std::string_view name() const override { return "pingpong"; }
+  std::unique_ptr<Handler> newHandler() override;
+  size_t maxPendingInput() const override { return maxLine_ + 2; }
+  size_t maxLine() const { return maxLine_; }
+
+ private:
+  size_t maxLine_;
+};
+
+}  // namespace netlab

@@ -1,0 +1,53 @@
+// The protocol side of netlab. A protocol is written once as a Handler and every I/O model
+// drives it the same way: the model moves bytes, the handler decides what they mean.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "netlab/io/buffer.h"
+
+namespace netlab {
+
+/// What a handler may do to its own connection. Implemented by each I/O model.
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  /// Queues one message for the peer. Loop models never block here (backpressure pauses reading
+  /// instead); the threaded model writes before returning, as a blocking server does.
+  virtual void send(std::string_view data) = 0;
+  /// Stops reading; closes once everything queued has been written.
+  virtual void closeAfterFlush() = 0;
+  /// A protocol error: counted, then closeAfterFlush(). Send the error text first.
+  virtual void fail(std::string_view reason) = 0;
+  virtual uint64_t id() const = 0;
+  virtual const std::string& peer() const = 0;
+};
+
+/// One connection's protocol state; created by a Protocol for each accepted connection and
+/// only ever called on that connection's thread.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void onOpen(Conn&) {}
+  /// Consumes every complete message at the front of `input`, leaving a partial one in place.
+  /// Returns how many messages it consumed.
+  virtual size_t onData(Conn& conn, Buffer& input) = 0;
+  virtual void onClose(Conn&) {}
+};
+
+/// A server application: makes handlers. Shared by all of a server's threads.
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::unique_ptr<Handler> newHandler() = 0;
+  /// Most unconsumed input a connection may hold (e.g. one maximal line); past it the
+  /// connection is closed, so a peer cannot grow server memory without bound.
+  virtual size_t maxPendingInput() const { return 1 << 20; }
+};
+
+}  // namespace netlab

@@ -1,0 +1,90 @@
+#include "netlab/io/buffer.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+namespace netlab {
+
+void Buffer::consume(size_t n) {
+  if (n >= readable()) {
+    clear();
+  } else {
+    readIndex_ += n;
+  }
+}
+
+void Buffer::clear() { readIndex_ = writeIndex_ = kPrepend; }
+
+void Buffer::append(const char* data, size_t n) {
+  if (n == 0) return;
+  makeRoom(n);
+  std::memcpy(begin() + writeIndex_, data, n);
+  writeIndex_ += n;
+}
+
+void Buffer::prepend(const char* data, size_t n) {
+  assert(n <= readIndex_);
+  readIndex_ -= n;
+  std::memcpy(begin() + readIndex_, data, n);
+}
+
+size_t Buffer::find(char c, size_t from) const {
+  if (from >= readable()) return npos;
+  const void* hit = std::memchr(peek() + from, c, readable() - from);
+  return hit ? static_cast<const char*>(hit) - peek() : npos;
+}
+
+// Slides the readable bytes to the front when that frees enough room; grows otherwise.
+void Buffer::makeRoom(size_t n) {
+  if (writable() >= n) return;
+  size_t live = readable();
+  if (writable() + readIndex_ - kPrepend >= n) {
+    std::memmove(begin() + kPrepend, peek(), live);
+  } else {
+    std::vector<char> bigger(std::max(data_.size() * 2, kPrepend + live + n));
+    std::memcpy(bigger.data() + kPrepend, peek(), live);
+    data_.swap(bigger);
+  }
+  readIndex_ = kPrepend;
+  writeIndex_ = kPrepend + live;
+}
+
+ssize_t Buffer::readFrom(int fd, size_t limit) {
+  if (limit == 0) {  // a zero-length read would look like EOF to the caller
+    errno = ENOBUFS;
+    return -1;
+  }
+  char extra[kReadChunk];
+  size_t direct = std::min(writable(), limit);
+  size_t spill = std::min(sizeof extra, limit - direct);
+  iovec vec[2] = {{begin() + writeIndex_, direct}, {extra, spill}};
+  int count = spill > 0 ? 2 : 1;
+  ssize_t n = ::readv(fd, vec, count);
+  if (n <= 0) return n;
+  if (static_cast<size_t>(n) <= direct) {
+    writeIndex_ += n;
+  } else {
+    writeIndex_ += direct;
+    append(extra, n - direct);
+  }
+  return n;
+}
+
+ssize_t Buffer::writeTo(int fd) {
+  ssize_t n = ::send(fd, peek(), readable(), MSG_NOSIGNAL);
+  if (n > 0) consume(n);
+  return n;
+}
+
+void Buffer::shrinkIfIdle() {
+  if (!empty() || data_.size() <= kPrepend + kInitialSize) return;
+  std::vector<char>(kPrepend + kInitialSize).swap(data_);
+  clear();
+}
+
+}  // namespace netlab

@@ -1,0 +1,100 @@
+#include "netlab/io/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "netlab/io/clock.h"
+
+namespace netlab {
+
+// Drains the eventfd so a level-triggered poller does not report it again.
+class EventLoop::Waker final : public IoWatcher {
+ public:
+  explicit Waker(int fd) : fd_(fd) {}
+  void onReady(uint32_t) override {
+    uint64_t count;
+    while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+Result<std::unique_ptr<EventLoop>> EventLoop::create(std::string_view backend) {
+  auto poller = backend == "select" ? makeSelectPoller() : makeEpollPoller();
+  if (!poller.ok()) return poller.error();
+  Fd wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wakeFd.valid()) return sysError("eventfd");
+  auto loop = std::make_unique<EventLoop>(std::move(poller.value()), std::move(wakeFd));
+  Status watched = loop->watch(loop->wakeFd_.get(), kReadable, loop->waker_.get());
+  if (!watched.ok()) return watched.error();
+  return loop;
+}
+
+EventLoop::EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd)
+    : poller_(std::move(poller)),
+      wakeFd_(std::move(wakeFd)),
+      waker_(std::make_unique<Waker>(wakeFd_.get())),
+      owner_(std::this_thread::get_id()) {}
+
+EventLoop::~EventLoop() = default;
+
+Status EventLoop::run() {
+  owner_ = std::this_thread::get_id();
+  running_ = true;
+  Status status;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    ready_.clear();
+    int n = poller_->poll(timers_.msUntilNext(nowNs()), ready_);
+    if (n < 0) {
+      errno = -n;
+      status = sysError(std::string(poller_->name()) + " wait");
+      break;
+    }
+    for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);
+    timers_.runDue(nowNs());
+    runPosted();
+    graveyard_.clear();
+  }
+  running_ = false;
+  runPosted();  // tasks posted during the last iteration still run, on this thread
+  graveyard_.clear();
+  return status;
+}
+
+void EventLoop::stop() {
+  stopping_.store(true, std::memory_order_release);
+  wake();
+}
+
+bool EventLoop::post(Task task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (posted_.size() >= kMaxPostedTasks || stopping_.load()) return false;
+    posted_.push_back(std::move(task));
+  }
+  wake();
+  return true;
+}
+
+void EventLoop::wake() {
+  uint64_t one = 1;
+  // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+  while (::write(wakeFd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void EventLoop::runPosted() {
+  std::vector<Task> tasks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks.swap(posted_);
+  }
+  for (Task& task : tasks) task();
+}
+
+}  // namespace netlab

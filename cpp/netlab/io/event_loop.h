@@ -1,0 +1,75 @@
+// One thread's reactor: a Poller, a TimerQueue, and an eventfd so other threads can hand it
+// work or tell it to stop. Everything but post() and stop() must be called on the loop thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "netlab/io/fd.h"
+#include "netlab/io/poller.h"
+#include "netlab/io/result.h"
+#include "netlab/io/timer_queue.h"
+
+namespace netlab {
+
+class EventLoop {
+ public:
+  using Task = std::function<void()>;
+  static constexpr size_t kMaxPostedTasks = 1 << 20;
+
+  /// Builds a loop on the named backend ("epoll" or "select").
+  static Result<std::unique_ptr<EventLoop>> create(std::string_view backend);
+  EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd);
+  ~EventLoop();
+
+  /// Runs until stop(); returns an Error only if the poller itself fails.
+  Status run();
+  /// Thread-safe; the loop finishes its current iteration and returns from run().
+  void stop();
+  /// Thread-safe: runs `task` on the loop thread soon. False when the queue is full (the bound
+  /// keeps a stuck loop from growing memory without limit) or the loop has stopped.
+  bool post(Task task);
+
+  Status watch(int fd, uint32_t interest, IoWatcher* w) { return poller_->add(fd, interest, w); }
+  Status rewatch(int fd, uint32_t interest, IoWatcher* w) {
+    return poller_->modify(fd, interest, w);
+  }
+  void unwatch(int fd) { poller_->remove(fd); }
+  bool canWatch(int fd) const { return poller_->accepts(fd); }
+
+  TimerQueue::TimerId runAt(int64_t deadlineNs, TimerQueue::Callback cb) {
+    return timers_.add(deadlineNs, std::move(cb));
+  }
+  bool cancel(TimerQueue::TimerId id) { return timers_.cancel(id); }
+
+  /// Keeps an object alive until the current batch of events is dispatched, because later
+  /// events in the same batch may still point at it.
+  void destroyLater(std::shared_ptr<void> object) { graveyard_.push_back(std::move(object)); }
+
+  bool inLoopThread() const { return owner_ == std::this_thread::get_id(); }
+  std::string_view backend() const { return poller_->name(); }
+  uint64_t waits() const { return poller_->waits(); }
+
+ private:
+  class Waker;
+  void wake();
+  void runPosted();
+
+  std::unique_ptr<Poller> poller_;
+  Fd wakeFd_;
+  std::unique_ptr<Waker> waker_;
+  TimerQueue timers_;
+  std::vector<ReadyEvent> ready_;
+  std::vector<std::shared_ptr<void>> graveyard_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};
+  std::thread::id owner_;
+  std::mutex mutex_;
+  std::vector<Task> posted_;
+};
+
+}  // namespace netlab

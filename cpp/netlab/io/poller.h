@@ -1,0 +1,55 @@
+// The readiness backend of an EventLoop: epoll or select, chosen per loop (Redis ae picks one
+// per build; netlab keeps both so the two can be compared in one process).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "netlab/io/result.h"
+
+namespace netlab {
+
+// Interest and readiness bits.
+constexpr uint32_t kReadable = 1u << 0;
+constexpr uint32_t kWritable = 1u << 1;
+// Shared listening socket across several loops: wake one of them, not all (EPOLLEXCLUSIVE).
+constexpr uint32_t kExclusive = 1u << 2;
+
+/// Something registered with a poller; it is told which interests became ready. Hang-ups and
+/// errors are reported as readable|writable so the next read or write sees the real errno.
+class IoWatcher {
+ public:
+  virtual ~IoWatcher() = default;
+  virtual void onReady(uint32_t ready) = 0;
+};
+
+struct ReadyEvent {
+  IoWatcher* watcher;
+  uint32_t ready;
+};
+
+class Poller {
+ public:
+  virtual ~Poller() = default;
+  virtual Status add(int fd, uint32_t interest, IoWatcher* watcher) = 0;
+  virtual Status modify(int fd, uint32_t interest, IoWatcher* watcher) = 0;
+  virtual void remove(int fd) = 0;
+  /// Waits up to timeoutMs (-1: forever); fills `out`. Returns the count, or -errno (EINTR is
+  /// reported as 0 events).
+  virtual int poll(int timeoutMs, std::vector<ReadyEvent>& out) = 0;
+  /// Whether fd can be watched at all (select cannot go past FD_SETSIZE).
+  virtual bool accepts(int fd) const = 0;
+  virtual std::string_view name() const = 0;
+  /// Counts of poll(2)-family calls, for syscall-per-request figures.
+  uint64_t waits() const { return waits_; }
+
+ protected:
+  uint64_t waits_ = 0;
+};
+
+Result<std::unique_ptr<Poller>> makeEpollPoller();
+Result<std::unique_ptr<Poller>> makeSelectPoller();
+
+}  // namespace netlab

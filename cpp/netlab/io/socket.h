@@ -1,0 +1,35 @@
+// TCP socket helpers in the spirit of Redis's anet.c: each returns a Result naming the failed call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "netlab/io/fd.h"
+#include "netlab/io/result.h"
+
+namespace netlab {
+
+/// Listening socket options; the backlog is capped by net.core.somaxconn anyway.
+struct ListenOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int backlog = 4096;  // a "full backlog": the kernel clamps to somaxconn
+  bool nonBlocking = true;
+};
+
+/// socket + SO_REUSEADDR + bind + listen. IPv4 and IPv6 literals and "localhost" work.
+Result<Fd> listenTcp(const ListenOptions& options);
+
+/// Blocking connect with a timeout in milliseconds (negative: none); the fd is left blocking.
+Result<Fd> connectTcp(const std::string& host, uint16_t port, int timeoutMs);
+
+/// The port a bound socket actually got (for port 0).
+Result<uint16_t> localPort(int fd);
+
+/// "ip:port" of the peer, or "?" when unknown.
+std::string peerName(int fd);
+
+Status setNonBlocking(int fd, bool on);
+Status setNoDelay(int fd);
+
+}  // namespace netlab

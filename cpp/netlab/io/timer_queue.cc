@@ -1,0 +1,34 @@
+#include "netlab/io/timer_queue.h"
+
+#include <climits>
+
+namespace netlab {
+
+TimerQueue::TimerId TimerQueue::add(int64_t deadlineNs, Callback cb) {
+  TimerId id{deadlineNs, nextSeq_++};
+  timers_.emplace(id, std::move(cb));
+  return id;
+}
+
+bool TimerQueue::cancel(TimerId id) { return timers_.erase(id) > 0; }
+
+int TimerQueue::msUntilNext(int64_t nowNs) const {
+  if (timers_.empty()) return -1;
+  int64_t wait = timers_.begin()->first.first - nowNs;
+  if (wait <= 0) return 0;
+  int64_t ms = (wait + 999'999) / 1'000'000;  // never wake before the deadline
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+int TimerQueue::runDue(int64_t nowNs) {
+  int ran = 0;
+  // One at a time: a callback may add or cancel timers, which would invalidate iterators.
+  while (!timers_.empty() && timers_.begin()->first.first <= nowNs) {
+    auto node = timers_.extract(timers_.begin());
+    node.mapped()();
+    ++ran;
+  }
+  return ran;
+}
+
+}  // namespace netlab

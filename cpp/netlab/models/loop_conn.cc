@@ -1,0 +1,162 @@
+#include "netlab/models/loop_conn.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "netlab/io/clock.h"
+#include "netlab/io/socket.h"
+
+namespace netlab {
+
+LoopConn::LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::unique_ptr<Handler> handler)
+    : ctx_(ctx), fd_(std::move(fd)), id_(id), peer_(peerName(fd_.get())),
+      handler_(std::move(handler)) {}
+
+LoopConn::~LoopConn() = default;
+
+bool LoopConn::open() {
+  interest_ = kReadable;
+  if (!ctx_.loop.watch(fd_.get(), interest_, this).ok()) return false;
+  Counters::bump(ctx_.counters.connectionsTotal);
+  ctx_.live.fetch_add(1, std::memory_order_relaxed);
+  if (ctx_.log.enabled()) ctx_.log.add("open #" + std::to_string(id_) + " " + peer_);
+  lastActiveNs_ = nowNs();
+  if (ctx_.idleTimeoutNs > 0) armIdleTimer(lastActiveNs_ + ctx_.idleTimeoutNs);
+  inHandler_ = true;
+  handler_->onOpen(*this);
+  inHandler_ = false;
+  flush();
+  return true;
+}
+
+void LoopConn::onReady(uint32_t ready) {
+  if (state_ != State::kClosed && (ready & kWritable) && (interest_ & kWritable)) flush();
+  if (state_ != State::kClosed && (ready & kReadable) && (interest_ & kReadable)) handleRead();
+}
+
+// One read per wake-up: the loop is level-triggered, so a busy peer is simply served again
+// on the next turn after every other ready connection has had its go.
+void LoopConn::handleRead() {
+  ssize_t n = input_.readFrom(fd_.get(), Buffer::kReadChunk);
+  if (n > 0) {
+    Counters::bump(ctx_.counters.bytesIn, n);
+    lastActiveNs_ = nowNs();
+    deliverInput();
+  } else if (n == 0) {
+    // The peer has finished sending; what we still owe it is written before we close
+    // (RFC 862: echo until the client closes, and a half-closed client still reads).
+    state_ = State::kDraining;
+    flush();
+  } else if (errno != EAGAIN && errno != EINTR) {
+    onSocketError("read");
+  }
+}
+
+void LoopConn::deliverInput() {
+  inHandler_ = true;
+  size_t messages = handler_->onData(*this, input_);
+  inHandler_ = false;
+  Counters::bump(ctx_.counters.messagesIn, messages);
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kOpen && input_.readable() > ctx_.maxPendingInput) {
+    closeNow("over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input", true);
+    return;
+  }
+  flush();
+}
+
+void LoopConn::send(std::string_view data) {
+  if (state_ == State::kClosed) return;
+  Counters::bump(ctx_.counters.messagesOut);
+  output_.append(data);
+  if (!inHandler_) flush();
+}
+
+// Writes what the kernel takes in one call, then sets reading and writing interest from what
+// is left: the single place where backpressure is decided.
+void LoopConn::flush() {
+  if (!output_.empty()) {
+    ssize_t n = output_.writeTo(fd_.get());
+    if (n > 0) {
+      Counters::bump(ctx_.counters.bytesOut, n);
+      lastActiveNs_ = nowNs();
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      onSocketError("write");
+      return;
+    }
+  }
+  if (output_.empty()) {
+    output_.shrinkIfIdle();
+    if (state_ == State::kDraining) {
+      closeNow("closed", false);
+      return;
+    }
+  }
+  size_t queued = output_.readable();
+  if (!readPaused_ && queued >= ctx_.highWater) readPaused_ = true;
+  if (readPaused_ && queued <= ctx_.highWater / 2) readPaused_ = false;
+  updateInterest();
+}
+
+void LoopConn::updateInterest() {
+  uint32_t want = 0;
+  if (state_ == State::kOpen && !readPaused_) want |= kReadable;
+  if (!output_.empty()) want |= kWritable;
+  if (want == interest_) return;
+  interest_ = want;
+  Status s = ctx_.loop.rewatch(fd_.get(), want, this);
+  if (!s.ok()) closeNow(s.error().message, true);
+}
+
+void LoopConn::closeAfterFlush() {
+  if (state_ != State::kOpen) return;
+  state_ = State::kDraining;
+  input_.clear();
+  if (!inHandler_) flush();
+}
+
+void LoopConn::fail(std::string_view reason) {
+  if (state_ == State::kClosed) return;
+  Counters::bump(ctx_.counters.errors);
+  if (ctx_.log.enabled()) ctx_.log.add("error #" + std::to_string(id_) + ": " + std::string(reason));
+  closeAfterFlush();
+}
+
+void LoopConn::onSocketError(const char* op) {
+  closeNow(std::string(op) + ": " + std::strerror(errno), true);
+}
+
+void LoopConn::closeNow(std::string_view why, bool isError) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  if (timerArmed_) ctx_.loop.cancel(idleTimer_);
+  timerArmed_ = false;
+  ctx_.loop.unwatch(fd_.get());
+  if (isError) Counters::bump(ctx_.counters.errors);
+  ctx_.live.fetch_sub(1, std::memory_order_relaxed);
+  if (ctx_.log.enabled()) {
+    ctx_.log.add("close #" + std::to_string(id_) + " " + peer_ + ": " + std::string(why));
+  }
+  handler_->onClose(*this);
+  fd_.reset();
+  ctx_.onClosed(id_);
+}
+
+// Re-armed lazily: activity only stamps lastActiveNs_, and the timer, when it fires, moves
+// itself to the new deadline. That keeps the hot path free of timer-queue updates.
+void LoopConn::armIdleTimer(int64_t deadlineNs) {
+  idleTimer_ = ctx_.loop.runAt(deadlineNs, [this] { onIdleTimer(); });
+  timerArmed_ = true;
+}
+
+void LoopConn::onIdleTimer() {
+  timerArmed_ = false;
+  int64_t deadline = lastActiveNs_ + ctx_.idleTimeoutNs;
+  if (nowNs() >= deadline) {
+    closeNow("idle timeout", false);
+  } else {
+    armIdleTimer(deadline);
+  }
+}
+
+}  // namespace netlab

@@ -1,0 +1,18 @@
+"""netlab: fast network servers, framing codecs and a load generator with a C++ engine.
+
+Start a server, watch its counters, stop it::
+
+    import netlab
+    with netlab.PingPongServer(port=0, model="epoll") as server:
+        print(server.port, server.stats())
+"""
+
+from netlab._core import models as _native_models
+from netlab.servers import EchoServer, PingPongServer, Server, ServerStats
+
+__version__ = "0.1.0"
+
+MODELS: tuple[str, ...] = tuple(_native_models())
+"""The I/O models every server runs under; the first is the default."""
+
+__all__ = ["MODELS", "EchoServer", "PingPongServer", "Server", "ServerStats", "__version__"]

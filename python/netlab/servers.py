@@ -1,0 +1,199 @@
+"""Servers: one protocol each, under any I/O model (``epoll``, ``threaded``, ``select``).
+
+The protocol and the I/O model both live in C++; these classes only configure, start, stop
+and observe them. Every blocking call releases the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+from typing import Any, Optional, TypedDict
+
+from netlab import _core
+
+log = logging.getLogger("netlab.server")
+
+DEFAULT_HIGH_WATER = 1 << 20
+"""Queued output (bytes) past which a connection is no longer read, per connection."""
+
+
+class ServerStats(TypedDict):
+    """Exact counters of a server since it was created (they survive ``stop()``)."""
+
+    model: str
+    protocol: str
+    workers: int
+    threads: int
+    connections_active: int
+    connections_total: int
+    connections_rejected: int
+    bytes_in: int
+    bytes_out: int
+    messages_in: int
+    messages_out: int
+    errors: int
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived while serve() was blocking."""
+
+
+class Server:
+    """A TCP server whose protocol and I/O run natively.
+
+    Args:
+        port: TCP port; 0 picks a free one (read it back from ``.port`` after ``start()``).
+        host: numeric address to bind, or ``"localhost"``.
+        model: ``"epoll"`` (default), ``"threaded"`` (a thread per connection) or ``"select"``.
+        workers: event-loop threads for ``epoll``; they share one listening socket.
+        high_water: bytes of queued output after which a connection stops being read.
+        idle_timeout: seconds of silence after which a connection is closed (None: never).
+        max_connections: connections beyond this are told "server full" and closed.
+        backlog: listen backlog (the kernel caps it at net.core.somaxconn).
+        log_connections: keep a line per connection event, drained by ``events()`` and logged
+            by ``serve()`` to the ``netlab.server`` logger.
+    """
+
+    def __init__(
+        self,
+        port: int = 12345,
+        host: str = "127.0.0.1",
+        *,
+        model: str = "epoll",
+        workers: int = 1,
+        high_water: int = DEFAULT_HIGH_WATER,
+        idle_timeout: Optional[float] = None,
+        max_connections: Optional[int] = None,
+        backlog: int = 4096,
+        log_connections: bool = False,
+    ) -> None:
+        self._host = host
+        self._native = _core.Server(
+            self._protocol(),
+            host,
+            port,
+            model,
+            workers,
+            high_water,
+            0.0 if idle_timeout is None else float(idle_timeout),
+            0 if max_connections is None else max_connections,
+            backlog,
+            log_connections,
+        )
+        self._model = model
+
+    def _protocol(self) -> _core.Protocol:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        """The bound port (meaningful once started; the real one when 0 was asked for)."""
+        return self._native.port
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def running(self) -> bool:
+        return self._native.running
+
+    def start(self) -> "Server":
+        """Listen and serve on native threads; returns once the port accepts connections.
+
+        Raises:
+            OSError: binding failed (``errno.EADDRINUSE`` when the port is taken).
+        """
+        self._native.start()
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and the listening port. Safe to call more than once."""
+        self._native.stop()
+
+    def stats(self) -> ServerStats:
+        """A snapshot of the server's exact counters."""
+        return self._native.stats()  # type: ignore[return-value]
+
+    def events(self) -> list[str]:
+        """Connection events since the last call (only with ``log_connections=True``)."""
+        return self._native.drain_events()
+
+    def serve(self, poll_interval: float = 0.1) -> None:
+        """Start if needed and block until Ctrl+C or SIGTERM, then stop cleanly.
+
+        The native threads do the serving; this thread only sleeps in short steps, so
+        signals are handled promptly.
+        """
+        if not self.running:
+            self.start()
+        restore = self._install_sigterm()
+        try:
+            while self.running:
+                time.sleep(poll_interval)
+                self._log_events()
+        except (KeyboardInterrupt, _Terminated):
+            pass
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGTERM, restore)
+            self.stop()
+            self._log_events()
+
+    def _log_events(self) -> None:
+        for line in self._native.drain_events():
+            log.info("%s", line)
+
+    @staticmethod
+    def _install_sigterm() -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+            raise _Terminated()
+
+        return signal.signal(signal.SIGTERM, on_sigterm)
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<{type(self).__name__} {self._host}:{self.port} model={self._model} {state}>"
+
+
+class EchoServer(Server):
+    """RFC 862 echo: every byte comes back unchanged until the client closes."""
+
+    def _protocol(self) -> _core.Protocol:
+        return _core.EchoProtocol()
+
+
+class PingPongServer(Server):
+    """Line protocol: ``ping`` (any case, ``\\n`` or ``\\r\\n``) gets ``pong``; any other line
+    gets ``received: <line>``. A line longer than ``max_line`` bytes gets an error line and
+    the connection is closed."""
+
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, max_line: int = 65536,
+                 **options: Any) -> None:
+        self._max_line = max_line
+        super().__init__(port, host, **options)
+
+    def _protocol(self) -> _core.Protocol:
+        return _core.PingPongProtocol(self._max_line)
