@@ -7,7 +7,7 @@
 
 namespace netlab::py_bindings {
 
-/// Raises ValueError for EINVAL (bad arguments) and OSError(errno, message) otherwise, which
+/// Raises ValueError for EINVAL (bad arguments), RuntimeError for EALREADY (wrong state) and OSError(errno, message) otherwise, which
 /// Python narrows to its subclass (ConnectionRefusedError, TimeoutError, ...). Needs the GIL.
 [[noreturn]] void raise(const Error& error);
 

@@ -1,0 +1,104 @@
+#include "netlab/io/event_loop.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "netlab/io/clock.h"
+
+namespace netlab {
+namespace {
+
+std::unique_ptr<EventLoop> makeLoop(const char* backend) {
+  auto loop = EventLoop::create(backend);
+  EXPECT_TRUE(loop.ok());
+  return std::move(loop.value());
+}
+
+class EventLoopTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EventLoopTest, TimersFireAfterTheirDeadlineInOrder) {
+  auto loop = makeLoop(GetParam());
+  std::vector<int> fired;
+  int64_t start = nowNs();
+  int64_t firstAt = 0;
+  loop->runAt(start + 30 * kNsPerMs, [&] {
+    fired.push_back(2);
+    loop->stop();
+  });
+  loop->runAt(start + 10 * kNsPerMs, [&] {
+    fired.push_back(1);
+    firstAt = nowNs();
+  });
+  ASSERT_TRUE(loop->run().ok());
+  EXPECT_EQ(fired, (std::vector<int>{1, 2}));
+  EXPECT_GE(firstAt - start, 10 * kNsPerMs);
+  EXPECT_GE(nowNs() - start, 30 * kNsPerMs);
+}
+
+TEST_P(EventLoopTest, CancelledTimerNeverFires) {
+  auto loop = makeLoop(GetParam());
+  bool ran = false;
+  auto id = loop->runAt(nowNs() + 5 * kNsPerMs, [&] { ran = true; });
+  loop->cancel(id);
+  loop->runAt(nowNs() + 20 * kNsPerMs, [&] { loop->stop(); });
+  loop->run();
+  EXPECT_FALSE(ran);
+}
+
+TEST_P(EventLoopTest, PostFromAnotherThreadWakesTheLoop) {
+  auto loop = makeLoop(GetParam());
+  std::atomic<int> ran{0};
+  std::thread::id ranOn;
+  std::thread runner([&] { loop->run(); });
+  std::thread poster([&] {
+    for (int i = 0; i < 1000; ++i) loop->post([&] { ++ran; });
+    loop->post([&] {
+      ranOn = std::this_thread::get_id();
+      loop->stop();
+    });
+  });
+  std::thread::id runnerId = runner.get_id();
+  poster.join();
+  runner.join();
+  EXPECT_EQ(ran.load(), 1000);
+  EXPECT_EQ(ranOn, runnerId);
+}
+
+TEST_P(EventLoopTest, StopFromAnotherThreadEndsAnIdleLoop) {
+  auto loop = makeLoop(GetParam());
+  std::thread runner([&] { loop->run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  loop->stop();
+  runner.join();
+  EXPECT_FALSE(loop->post([] {}));  // a stopped loop takes no more work
+}
+
+struct Recorder : IoWatcher {
+  std::vector<uint32_t> seen;
+  void onReady(uint32_t ready) override { seen.push_back(ready); }
+};
+
+TEST_P(EventLoopTest, WatchersSeeReadiness) {
+  auto loop = makeLoop(GetParam());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  Fd a(fds[0]), b(fds[1]);
+  Recorder rec;
+  ASSERT_TRUE(loop->watch(a.get(), kReadable, &rec).ok());
+  ASSERT_EQ(::write(b.get(), "x", 1), 1);
+  loop->runAt(nowNs() + 10 * kNsPerMs, [&] { loop->stop(); });
+  loop->run();
+  ASSERT_FALSE(rec.seen.empty());
+  EXPECT_TRUE(rec.seen[0] & kReadable);
+  loop->unwatch(a.get());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select"));
+
+}  // namespace
+}  // namespace netlab

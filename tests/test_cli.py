@@ -1,0 +1,77 @@
+"""`python -m netlab serve ...` as a user runs it, with real clients (nc) and real signals."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CliServer, connect, recv_exact
+
+
+def nc_exchange(port: int, data: bytes) -> bytes:
+    nc = shutil.which("nc")
+    assert nc, "netcat-openbsd is required (the README's test command installs it)"
+    result = subprocess.run([nc, "-N", "127.0.0.1", str(port)], input=data, capture_output=True,
+                            timeout=20)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("model", ["epoll", "threaded", "select"])
+def test_serve_pingpong_answers_nc(model: str) -> None:
+    with CliServer("pingpong", "--model", model) as server:
+        assert server.banner.startswith(f"netlab pingpong server ({model}) listening on 127.0.0.1:")
+        assert nc_exchange(server.port, b"ping\nhello\n") == b"pong\nreceived: hello\n"
+        code, output = server.stop(signal.SIGINT)
+    assert code == 0, output
+    assert "Traceback" not in output
+
+
+def test_sigterm_stops_cleanly() -> None:
+    with CliServer("echo", "--workers", "2") as server:
+        assert "(epoll, 2 workers)" in server.banner
+        with connect(server.port) as c:
+            c.sendall(b"abc")
+            assert recv_exact(c, 3) == b"abc"
+            code, output = server.stop(signal.SIGTERM)
+    assert code == 0, output
+
+
+def test_verbose_prints_connection_lines() -> None:
+    with CliServer("pingpong", "-v") as server:
+        assert nc_exchange(server.port, b"ping\n") == b"pong\n"
+        code, output = server.stop(signal.SIGINT)
+    assert code == 0
+    assert "open #1 127.0.0.1:" in output
+    assert "close #1 127.0.0.1:" in output
+
+
+def test_quiet_by_default() -> None:
+    with CliServer("pingpong") as server:
+        nc_exchange(server.port, b"ping\n")
+        code, output = server.stop(signal.SIGINT)
+    assert code == 0
+    assert "open #" not in output
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "netlab", "serve", "echo", "--port",
+                                 str(port)], capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1
+    assert f"netlab: error: [Errno 98] bind 127.0.0.1:{port}: Address already in use" in result.stderr
+
+
+def test_unknown_model_is_rejected() -> None:
+    result = subprocess.run([sys.executable, "-m", "netlab", "serve", "echo", "--model", "kqueue"],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert "invalid choice: 'kqueue'" in result.stderr
