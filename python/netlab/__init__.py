@@ -8,6 +8,17 @@ Start a server, watch its counters, stop it::
 """
 
 from netlab._core import models as _native_models
+from netlab.codecs import (
+    Codec,
+    FixedCodec,
+    Frame,
+    FrameError,
+    FrameTooLarge,
+    HeaderCodec,
+    LengthPrefixCodec,
+    LineCodec,
+    MalformedFrame,
+)
 from netlab.servers import EchoServer, PingPongServer, Server, ServerStats
 
 __version__ = "0.1.0"
@@ -15,4 +26,8 @@ __version__ = "0.1.0"
 MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
-__all__ = ["MODELS", "EchoServer", "PingPongServer", "Server", "ServerStats", "__version__"]
+__all__ = [
+    "MODELS", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
+    "HeaderCodec", "LengthPrefixCodec", "LineCodec", "MalformedFrame", "PingPongServer",
+    "Server", "ServerStats", "__version__",
+]

@@ -14,6 +14,7 @@ from types import FrameType, TracebackType
 from typing import Any, Optional, TypedDict
 
 from netlab import _core
+from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
 
@@ -179,10 +180,19 @@ class Server:
 
 
 class EchoServer(Server):
-    """RFC 862 echo: every byte comes back unchanged until the client closes."""
+    """RFC 862 echo: every byte comes back unchanged until the client closes.
+
+    With ``codec=`` (any :mod:`netlab.codecs` codec) it echoes frame by frame: each decoded
+    frame is encoded again and sent back; a malformed frame closes the connection.
+    """
+
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *,
+                 codec: Optional[Codec] = None, **options: Any) -> None:
+        self._codec = codec
+        super().__init__(port, host, **options)
 
     def _protocol(self) -> _core.Protocol:
-        return _core.EchoProtocol()
+        return _core.EchoProtocol(self._codec)
 
 
 class PingPongServer(Server):

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "netlab/codec/frame_reader.h"
+
 namespace netlab {
 namespace {
 
@@ -16,21 +18,18 @@ bool isPing(std::string_view line) {
 
 class PingPongHandler final : public Handler {
  public:
-  explicit PingPongHandler(size_t maxLine) : maxLine_(maxLine) {}
+  PingPongHandler(std::shared_ptr<const Codec> lines, size_t maxLine)
+      : reader_(std::move(lines)), maxLine_(maxLine) {}
 
   size_t onData(Conn& conn, Buffer& input) override {
     size_t lines = 0;
-    for (;;) {
-      size_t eol = input.find('\n');
-      if (eol == Buffer::npos) break;
-      std::string_view line(input.peek(), eol);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // telnet sends CRLF
-      if (line.size() > maxLine_) return lines + tooLong(conn);
-      reply(conn, line);
-      input.consume(eol + 1);
-      ++lines;
+    FrameError error;
+    bool ok = reader_.drain(input, [&](const FrameView& line) { reply(conn, line.payload); },
+                            lines, error);
+    if (!ok) {
+      conn.send("error: line too long (max " + std::to_string(maxLine_) + " bytes)\n");
+      conn.fail("line too long");
     }
-    if (input.readable() > maxLine_ + 1) return lines + tooLong(conn);  // +1: a pending '\r'
     return lines;
   }
 
@@ -46,20 +45,20 @@ class PingPongHandler final : public Handler {
     conn.send(scratch_);
   }
 
-  size_t tooLong(Conn& conn) {
-    conn.send("error: line too long (max " + std::to_string(maxLine_) + " bytes)\n");
-    conn.fail("line too long");
-    return 0;
-  }
-
+  FrameReader reader_;
   size_t maxLine_;
   std::string scratch_;
 };
 
 }  // namespace
 
+PingPongProtocol::PingPongProtocol(size_t maxLine) : maxLine_(maxLine) {
+  Error unused;  // maxLine >= 1 is checked at the binding edge
+  lines_ = makeLineCodec("\n", maxLine, /*stripCr=*/true, &unused);
+}
+
 std::unique_ptr<Handler> PingPongProtocol::newHandler() {
-  return std::make_unique<PingPongHandler>(maxLine_);
+  return std::make_unique<PingPongHandler>(lines_, maxLine_);
 }
 
 }  // namespace netlab

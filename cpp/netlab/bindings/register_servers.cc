@@ -5,6 +5,7 @@
 
 #include "netlab/apps/echo.h"
 #include "netlab/apps/pingpong.h"
+#include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
 #include "netlab/models/server.h"
 
@@ -59,7 +60,10 @@ void registerServers(py::module_& m) {
   py::class_<Protocol, std::shared_ptr<Protocol>>(m, "Protocol")
       .def_property_readonly("name", [](const Protocol& p) { return std::string(p.name()); });
   py::class_<EchoProtocol, Protocol, std::shared_ptr<EchoProtocol>>(m, "EchoProtocol")
-      .def(py::init<>());
+      .def(py::init([](const CodecHandle* codec) {
+             return std::make_shared<EchoProtocol>(codec ? codec->codec : nullptr);
+           }),
+           py::arg("codec") = nullptr);
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
       .def(py::init([](size_t maxLine) {
              if (maxLine == 0) raise(Error{EINVAL, "max_line must be at least 1"});
