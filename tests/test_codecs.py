@@ -220,3 +220,11 @@ def test_reprs_show_configuration() -> None:
         "LineCodec(delimiter=b'\\r\\n', max_length=9, strip_cr=False)"
     assert repr(LengthPrefixCodec()) == \
         "LengthPrefixCodec(header_bytes=4, byteorder='big', max_frame=1048576)"
+
+
+def test_strip_cr_refuses_payloads_it_would_change() -> None:
+    # Found by the line fuzzer: "x\r\r\n" decodes to b"x\r", which cannot be re-encoded as is.
+    assert LineCodec().decoder().feed(b"x\r\r\n") == [b"x\r"]
+    with pytest.raises(MalformedFrame, match="ends with CR"):
+        LineCodec().encode(b"x\r")
+    assert LineCodec(strip_cr=False).encode(b"x\r") == b"x\r\n"

@@ -53,14 +53,21 @@ struct PyDecoder {
     py::list frames;
     if (decoder.failed()) raiseFrameError(decoder.error(), "decoder failed earlier, ", frames);
     py::object frameType = headerFrames ? codecsModule().attr("Frame") : py::object();
+    bool outOfMemory = false;
+    // The raw C API on this path: it runs once per frame, and 64-byte frames make the
+    // per-object overhead the whole cost.
     bool ok = decoder.feed(chunk, [&](const FrameView& f) {
-      py::bytes payload(f.payload.data(), f.payload.size());
-      if (headerFrames) {
-        frames.append(frameType(f.version, f.command, f.sequence, payload));
-      } else {
-        frames.append(std::move(payload));
+      if (outOfMemory) return;
+      PyObject* payload = PyBytes_FromStringAndSize(f.payload.data(), f.payload.size());
+      if (payload == nullptr) {
+        outOfMemory = true;
+        return;
       }
+      py::object item = py::reinterpret_steal<py::object>(payload);
+      if (headerFrames) item = frameType(f.version, f.command, f.sequence, item);
+      if (PyList_Append(frames.ptr(), item.ptr()) < 0) outOfMemory = true;
     });
+    if (outOfMemory) throw py::error_already_set();
     if (!ok) raiseFrameError(decoder.error(), "", frames);
     return frames;
   }

@@ -42,6 +42,11 @@ class LineCodec final : public Codec {
       error = {FrameErrorKind::kMalformed, 0, "payload contains the delimiter"};
       return false;
     }
+    if (stripCr_ && !frame.payload.empty() && frame.payload.back() == '\r') {
+      // It would not survive the trip: the decoder strips one CR before the LF.
+      error = {FrameErrorKind::kMalformed, 0, "payload ends with CR, which strip_cr removes"};
+      return false;
+    }
     out.append(frame.payload);
     out.append(delim_);
     return true;
