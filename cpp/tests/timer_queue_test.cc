@@ -51,13 +51,13 @@ TEST(TimerQueue, CallbackMayAddAndCancelTimers) {
   EXPECT_EQ(q.size(), 0u);
 }
 
-TEST(TimerQueue, WaitIsRoundedUpToWholeMilliseconds) {
+TEST(TimerQueue, WaitIsExactToTheNanosecond) {
   TimerQueue q;
-  EXPECT_EQ(q.msUntilNext(0), -1);
+  EXPECT_EQ(q.nsUntilNext(0), -1);
   q.add(1'500'000, [] {});
-  EXPECT_EQ(q.msUntilNext(0), 2);
-  EXPECT_EQ(q.msUntilNext(1'000'000), 1);
-  EXPECT_EQ(q.msUntilNext(2'000'000), 0);
+  EXPECT_EQ(q.nsUntilNext(0), 1'500'000);
+  EXPECT_EQ(q.nsUntilNext(1'499'999), 1);
+  EXPECT_EQ(q.nsUntilNext(2'000'000), 0);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ from netlab.codecs import (
     LineCodec,
     MalformedFrame,
 )
+from netlab.load import LoadGenerator, LoadResult
 from netlab.servers import EchoServer, PingPongServer, Server, ServerStats
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 
 __all__ = [
     "MODELS", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
-    "HeaderCodec", "LengthPrefixCodec", "LineCodec", "MalformedFrame", "PingPongServer",
+    "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
+    "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "__version__",
 ]

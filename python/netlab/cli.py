@@ -1,23 +1,31 @@
-"""Command line: ``python -m netlab serve echo|pingpong --port P --model M``."""
+"""Command line: ``python -m netlab serve|bench|demo ...``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from netlab import MODELS
+from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
+from netlab.load import SCENARIOS, LoadGenerator, LoadResult
 from netlab.servers import EchoServer, PingPongServer, Server
 
 SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer}
+CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m netlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands.add_parser("serve", help="run a server until Ctrl+C or SIGTERM"))
+    _add_bench(commands.add_parser("bench", help="load a TCP server and report"))
+    _add_demo(commands.add_parser("demo", help="compare the I/O models under the same load"))
+    return parser
 
-    serve = commands.add_parser("serve", help="run a server until Ctrl+C or SIGTERM")
+
+def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("app", choices=sorted(SERVERS), help="which server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=12345, help="port (0 picks a free one)")
@@ -31,12 +39,47 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="longest accepted line, for pingpong (bytes)")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="print a line per connection event")
-    return parser
+
+
+def _add_bench(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument("target", metavar="HOST:PORT")
+    bench.add_argument("--scenario", choices=SCENARIOS, default="echo")
+    bench.add_argument("--connections", "-c", type=int, default=100)
+    bench.add_argument("--threads", "-t", type=int, default=2)
+    bench.add_argument("--duration", "-d", type=float, default=10.0, help="seconds (0: none)")
+    bench.add_argument("--requests", "-n", type=int, default=None, help="request budget")
+    bench.add_argument("--rate", "-R", type=float, default=None,
+                       help="open loop: total requests/s (latency corrected for omission)")
+    bench.add_argument("--size", "-s", type=int, default=64, help="payload bytes")
+    bench.add_argument("--pipeline", type=int, default=1, help="requests in flight per conn")
+    bench.add_argument("--connect-rate", type=float, default=None, help="new connections/s")
+    bench.add_argument("--request", default=None, help="line/payload to send")
+    bench.add_argument("--expect", default=None, help="expected response line/payload")
+    bench.add_argument("--codec", choices=sorted(CODECS), default=None,
+                       help="framed scenario: the codec (default parameters)")
+    bench.add_argument("--fixed-size", type=int, default=None,
+                       help="framed scenario with FixedCodec of this size")
+    bench.add_argument("--timeout", type=float, default=10.0, help="response timeout (s)")
+    bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    bench.add_argument("--max-error-rate", type=float, default=1.0, metavar="PERCENT",
+                       help="exit 1 when more than this percent of requests failed")
+
+
+def _add_demo(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument("--models", default="epoll,threaded,select",
+                      help="comma-separated I/O models")
+    demo.add_argument("--connections", default="50,1000", help="comma-separated counts")
+    demo.add_argument("--duration", type=float, default=3.0, help="seconds per run")
+    demo.add_argument("--size", type=int, default=64, help="message bytes")
+    demo.add_argument("--threads", type=int, default=1, help="load generator threads")
+    demo.add_argument("--out", default=None, help="also write the tables to this file")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    options = dict(model=args.model, workers=args.workers, idle_timeout=args.idle_timeout,
-                   max_connections=args.max_connections, log_connections=args.verbose)
+    options: dict[str, Any] = dict(model=args.model, workers=args.workers,
+                                   idle_timeout=args.idle_timeout,
+                                   max_connections=args.max_connections,
+                                   log_connections=args.verbose)
     if args.app == "pingpong":
         options["max_line"] = args.max_line
     if args.verbose:
@@ -56,8 +99,67 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_target(target: str) -> tuple[str, int]:
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {target!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    codec = None
+    if args.fixed_size is not None:
+        codec = FixedCodec(args.fixed_size)
+    elif args.codec:
+        codec = CODECS[args.codec]()
+    try:
+        host, port = _parse_target(args.target)
+        gen = LoadGenerator(
+            host, port, scenario=args.scenario, connections=args.connections,
+            threads=args.threads, duration=args.duration or None, requests=args.requests,
+            rate=args.rate, size=args.size, pipeline=args.pipeline,
+            connect_rate=args.connect_rate, response_timeout=args.timeout,
+            request=args.request.encode() if args.request is not None else None,
+            expect=args.expect.encode() if args.expect is not None else None, codec=codec)
+    except (OSError, ValueError) as exc:
+        print(f"netlab: error: {exc}", file=sys.stderr)
+        return 2
+    live = sys.stderr.isatty() and not args.json
+
+    def progress(second: dict[str, Any]) -> None:
+        print(f"\r[{second['second'] + 1:>4}s] {second['responses']:>10,} resp/s  "
+              f"p99 {second['p99_ms']:8.3f} ms  errors {second['errors']:<8}",
+              end="", file=sys.stderr, flush=True)
+
+    result = gen.run(progress=progress if live else None)
+    if live:
+        print(file=sys.stderr)
+    print(result.to_json(indent=2) if args.json else result.summary())
+    return 1 if _error_percent(result) > args.max_error_rate else 0
+
+
+def _error_percent(result: LoadResult) -> float:
+    ended = result.responses + result.errors
+    return 100.0 if ended == 0 else 100.0 * result.errors / ended
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from netlab import demo
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        print(f"netlab: error: unknown model(s) {unknown}; valid: {', '.join(MODELS)}",
+              file=sys.stderr)
+        return 2
+    counts = [int(c) for c in args.connections.split(",") if c.strip()]
+    return demo.main(models, counts, args.duration, args.size, args.threads, args.out)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _build_parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    return 2
+    handlers = {"serve": _serve, "bench": _bench, "demo": _demo}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130

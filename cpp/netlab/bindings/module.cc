@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "netlab's C++ engine: I/O models, protocol handlers, codecs and load generator";
   netlab::py_bindings::registerCodecs(m);
   netlab::py_bindings::registerServers(m);
+  netlab::py_bindings::registerLoad(m);
 }

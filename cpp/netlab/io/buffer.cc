@@ -27,6 +27,13 @@ void Buffer::append(const char* data, size_t n) {
   writeIndex_ += n;
 }
 
+char* Buffer::appendSpace(size_t n) {
+  makeRoom(n);
+  char* at = begin() + writeIndex_;
+  writeIndex_ += n;
+  return at;
+}
+
 void Buffer::prepend(const char* data, size_t n) {
   assert(n <= readIndex_);
   readIndex_ -= n;

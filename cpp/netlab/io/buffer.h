@@ -36,6 +36,8 @@ class Buffer {
 
   void append(const char* data, size_t n);
   void append(std::string_view s) { append(s.data(), s.size()); }
+  /// Makes n bytes readable at the end and returns where to write them.
+  char* appendSpace(size_t n);
   /// Puts bytes in front of the readable region; n must fit in the prepend room.
   void prepend(const char* data, size_t n);
 

@@ -2,7 +2,11 @@
 // which keeps per-connection code free of "drain until EAGAIN" loops.
 #include <sys/epoll.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <memory>
 
 #include "netlab/io/fd.h"
@@ -23,9 +27,9 @@ class EpollPoller final : public Poller {
   }
   void remove(int fd) override { ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
-  int poll(int timeoutMs, std::vector<ReadyEvent>& out) override {
+  int poll(int64_t timeoutNs, std::vector<ReadyEvent>& out) override {
     ++waits_;
-    int n = ::epoll_wait(epfd_.get(), events_.data(), static_cast<int>(events_.size()), timeoutMs);
+    int n = wait(timeoutNs);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; ++i) {
       out.push_back({static_cast<IoWatcher*>(events_[i].data.ptr), toReady(events_[i].events)});
@@ -40,6 +44,20 @@ class EpollPoller final : public Poller {
 
  private:
   static constexpr size_t kInitialEvents = 256;
+
+  // epoll_pwait2 (Linux 5.11) takes a timespec; older kernels get epoll_wait, rounded up to
+  // whole milliseconds so a timer never fires early.
+  int wait(int64_t timeoutNs) {
+    int capacity = static_cast<int>(events_.size());
+    if (havePwait2_) {
+      timespec ts{static_cast<time_t>(timeoutNs / 1'000'000'000), static_cast<long>(timeoutNs % 1'000'000'000)};
+      int n = ::epoll_pwait2(epfd_.get(), events_.data(), capacity, timeoutNs < 0 ? nullptr : &ts, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      havePwait2_ = false;
+    }
+    int ms = timeoutNs < 0 ? -1 : static_cast<int>(std::min<int64_t>((timeoutNs + 999'999) / 1'000'000, INT_MAX));
+    return ::epoll_wait(epfd_.get(), events_.data(), capacity, ms);
+  }
 
   static uint32_t toReady(uint32_t ev) {
     uint32_t r = 0;
@@ -60,6 +78,7 @@ class EpollPoller final : public Poller {
 
   Fd epfd_;
   std::vector<epoll_event> events_;
+  bool havePwait2_ = true;
 };
 
 }  // namespace

@@ -49,7 +49,7 @@ Status EventLoop::run() {
   Status status;
   while (!stopping_.load(std::memory_order_acquire)) {
     ready_.clear();
-    int n = poller_->poll(timers_.msUntilNext(nowNs()), ready_);
+    int n = poller_->poll(timers_.nsUntilNext(nowNs()), ready_);
     if (n < 0) {
       errno = -n;
       status = sysError(std::string(poller_->name()) + " wait");

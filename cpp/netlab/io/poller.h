@@ -2,6 +2,7 @@
 // per build; netlab keeps both so the two can be compared in one process).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -36,17 +37,18 @@ class Poller {
   virtual Status add(int fd, uint32_t interest, IoWatcher* watcher) = 0;
   virtual Status modify(int fd, uint32_t interest, IoWatcher* watcher) = 0;
   virtual void remove(int fd) = 0;
-  /// Waits up to timeoutMs (-1: forever); fills `out`. Returns the count, or -errno (EINTR is
-  /// reported as 0 events).
-  virtual int poll(int timeoutMs, std::vector<ReadyEvent>& out) = 0;
+  /// Waits up to timeoutNs (-1: forever); fills `out`. Returns the count, or -errno (EINTR is
+  /// reported as 0 events). Nanoseconds, not milliseconds: an open-loop load generator sends
+  /// on timers, and rounding them up to whole milliseconds would be a measurement error.
+  virtual int poll(int64_t timeoutNs, std::vector<ReadyEvent>& out) = 0;
   /// Whether fd can be watched at all (select cannot go past FD_SETSIZE).
   virtual bool accepts(int fd) const = 0;
   virtual std::string_view name() const = 0;
   /// Counts of poll(2)-family calls, for syscall-per-request figures.
-  uint64_t waits() const { return waits_; }
+  uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
 
  protected:
-  uint64_t waits_ = 0;
+  std::atomic<uint64_t> waits_{0};  // written by the loop thread, read by stats()
 };
 
 Result<std::unique_ptr<Poller>> makeEpollPoller();

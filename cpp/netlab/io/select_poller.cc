@@ -27,7 +27,7 @@ class SelectPoller final : public Poller {
     while (maxFd_ >= 0 && slots_[maxFd_].watcher == nullptr) --maxFd_;
   }
 
-  int poll(int timeoutMs, std::vector<ReadyEvent>& out) override {
+  int poll(int64_t timeoutNs, std::vector<ReadyEvent>& out) override {
     fd_set readSet, writeSet;
     FD_ZERO(&readSet);
     FD_ZERO(&writeSet);
@@ -35,9 +35,11 @@ class SelectPoller final : public Poller {
       if (slots_[fd].interest & kReadable) FD_SET(fd, &readSet);
       if (slots_[fd].interest & kWritable) FD_SET(fd, &writeSet);
     }
-    timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+    // Round up to whole microseconds: never wake before the deadline.
+    int64_t us = (timeoutNs + 999) / 1000;
+    timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
     ++waits_;
-    int n = ::select(maxFd_ + 1, &readSet, &writeSet, nullptr, timeoutMs < 0 ? nullptr : &tv);
+    int n = ::select(maxFd_ + 1, &readSet, &writeSet, nullptr, timeoutNs < 0 ? nullptr : &tv);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     int found = 0;
     for (int fd = 0; fd <= maxFd_ && found < n; ++fd) {

@@ -41,6 +41,29 @@ Result<sockaddr_storage> resolve(const std::string& host, uint16_t port, socklen
 
 }  // namespace
 
+Result<Endpoint> resolveEndpoint(const std::string& host, uint16_t port) {
+  Endpoint e;
+  auto addr = resolve(host, port, &e.len);
+  if (!addr.ok()) return addr.error();
+  e.addr = addr.value();
+  return e;
+}
+
+Result<Fd> startConnect(const Endpoint& e, bool& connected) {
+  Fd fd(::socket(e.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return sysError("socket");
+  connected = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0;
+  if (!connected && errno != EINPROGRESS) return sysError("connect");
+  return fd;
+}
+
+int finishConnect(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
+  return err;
+}
+
 Result<Fd> listenTcp(const ListenOptions& o) {
   socklen_t len = 0;
   auto addr = resolve(o.host, o.port, &len);

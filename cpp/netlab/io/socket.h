@@ -1,6 +1,8 @@
 // TCP socket helpers in the spirit of Redis's anet.c: each returns a Result naming the failed call.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
@@ -19,6 +21,19 @@ struct ListenOptions {
 
 /// socket + SO_REUSEADDR + bind + listen. IPv4 and IPv6 literals and "localhost" work.
 Result<Fd> listenTcp(const ListenOptions& options);
+
+/// A resolved numeric address, so a client resolves once and connects many times.
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+Result<Endpoint> resolveEndpoint(const std::string& host, uint16_t port);
+
+/// Starts a non-blocking connect. `connected` tells whether it finished at once; otherwise
+/// the fd becomes writable when it does, and SO_ERROR says how (see finishConnect).
+Result<Fd> startConnect(const Endpoint& endpoint, bool& connected);
+/// The connect's outcome once the fd is writable: 0 or an errno value.
+int finishConnect(int fd);
 
 /// Blocking connect with a timeout in milliseconds (negative: none); the fd is left blocking.
 Result<Fd> connectTcp(const std::string& host, uint16_t port, int timeoutMs);

@@ -12,12 +12,10 @@ TimerQueue::TimerId TimerQueue::add(int64_t deadlineNs, Callback cb) {
 
 bool TimerQueue::cancel(TimerId id) { return timers_.erase(id) > 0; }
 
-int TimerQueue::msUntilNext(int64_t nowNs) const {
+int64_t TimerQueue::nsUntilNext(int64_t nowNs) const {
   if (timers_.empty()) return -1;
   int64_t wait = timers_.begin()->first.first - nowNs;
-  if (wait <= 0) return 0;
-  int64_t ms = (wait + 999'999) / 1'000'000;  // never wake before the deadline
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+  return wait > 0 ? wait : 0;
 }
 
 int TimerQueue::runDue(int64_t nowNs) {

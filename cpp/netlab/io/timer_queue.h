@@ -18,8 +18,8 @@ class TimerQueue {
   TimerId add(int64_t deadlineNs, Callback cb);
   /// Returns whether the timer was still pending.
   bool cancel(TimerId id);
-  /// Milliseconds until the earliest deadline, rounded up; -1 when there is none.
-  int msUntilNext(int64_t nowNs) const;
+  /// Nanoseconds until the earliest deadline (0 if due); -1 when there is none.
+  int64_t nsUntilNext(int64_t nowNs) const;
   /// Runs every timer due at nowNs; returns how many ran.
   int runDue(int64_t nowNs);
   size_t size() const { return timers_.size(); }

@@ -122,8 +122,10 @@ void LoopConn::fail(std::string_view reason) {
   closeAfterFlush();
 }
 
+// A peer that resets or vanishes ends its own connection; that is no error of the server's.
 void LoopConn::onSocketError(const char* op) {
-  closeNow(std::string(op) + ": " + std::strerror(errno), true);
+  bool peerGone = errno == ECONNRESET || errno == EPIPE;
+  closeNow(std::string(op) + ": " + std::strerror(errno), !peerGone);
 }
 
 void LoopConn::closeNow(std::string_view why, bool isError) {

@@ -52,6 +52,7 @@ class ThreadedServer::ConnThread final : public Conn {
   Buffer input_;
   bool closing_ = false;
   std::string writeError_;
+  bool peerGone_ = false;
 };
 
 void ThreadedServer::ConnThread::run() {
@@ -62,7 +63,7 @@ void ThreadedServer::ConnThread::run() {
   }
   if (!writeError_.empty()) {
     why = writeError_;
-    isError = true;
+    isError = !peerGone_;
   }
   finish(why, isError);
 }
@@ -91,7 +92,7 @@ bool ThreadedServer::ConnThread::readOnce(std::string& why, bool& isError) {
     return false;
   }
   why = std::string("read: ") + std::strerror(errno);
-  isError = true;
+  isError = errno != ECONNRESET;  // a peer that resets ends its own connection
   return false;
 }
 
@@ -105,6 +106,7 @@ void ThreadedServer::ConnThread::send(std::string_view data) {
       writeError_ = (errno == EAGAIN || errno == EWOULDBLOCK)
                         ? std::string("write: peer stopped reading (send timeout)")
                         : std::string("write: ") + std::strerror(errno);
+      peerGone_ = errno == ECONNRESET || errno == EPIPE;
       return;
     }
     Counters::bump(counters_.bytesOut, n);
@@ -243,10 +245,10 @@ void ThreadedServer::stop() {
   wakeFd_.reset();
 }
 
+// Live connections, not threads awaiting their join: those are already done serving.
 size_t ThreadedServer::threads() const {
   if (!running_) return 0;
-  std::lock_guard<std::mutex> lock(mutex_);
-  return conns_.size() + 1;
+  return static_cast<size_t>(liveConnections_.load(std::memory_order_relaxed)) + 1;
 }
 
 }  // namespace netlab

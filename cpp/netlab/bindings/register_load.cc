@@ -1,0 +1,142 @@
+// netlab.load: the C++ load generator as Python sees it. Results cross as plain dicts; the
+// Python layer wraps them in LoadResult.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "netlab/bindings/codec_handle.h"
+#include "netlab/bindings/errors.h"
+#include "netlab/load/load_generator.h"
+
+namespace py = pybind11;
+
+namespace netlab::py_bindings {
+namespace {
+
+double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+py::dict latencyDict(const LatencySummary& l) {
+  py::dict d;
+  d["count"] = l.count;
+  d["min"] = ms(l.min);
+  d["mean"] = l.mean / 1e6;
+  d["p50"] = ms(l.p50);
+  d["p90"] = ms(l.p90);
+  d["p99"] = ms(l.p99);
+  d["p99.9"] = ms(l.p999);
+  d["max"] = ms(l.max);
+  return d;
+}
+
+py::list timelineList(const std::vector<TimelinePoint>& points) {
+  py::list out;
+  for (const TimelinePoint& p : points) {
+    py::dict d;
+    d["second"] = p.second;
+    d["requests"] = p.requests;
+    d["responses"] = p.responses;
+    d["errors"] = p.errors;
+    d["bytes_in"] = p.bytesIn;
+    d["bytes_out"] = p.bytesOut;
+    d["p50_ms"] = ms(p.p50);
+    d["p99_ms"] = ms(p.p99);
+    out.append(d);
+  }
+  return out;
+}
+
+py::dict resultDict(const LoadResult& r) {
+  py::dict d;
+  d["duration"] = r.durationSec;
+  d["open_loop"] = r.openLoop;
+  d["target_rate"] = r.targetRate;
+  d["requests"] = r.requests;
+  d["responses"] = r.responses;
+  d["errors"] = r.errors;
+  py::dict kinds, messages;
+  for (size_t k = 0; k < kLoadErrorKinds; ++k) {
+    const char* name = loadErrorName(static_cast<LoadError>(k));
+    kinds[name] = r.errorsByKind[k];
+    if (!r.firstErrorMessage[k].empty()) messages[name] = r.firstErrorMessage[k];
+  }
+  d["errors_by_kind"] = kinds;
+  d["error_messages"] = messages;
+  d["bytes_in"] = r.bytesIn;
+  d["bytes_out"] = r.bytesOut;
+  d["connections_opened"] = r.connectionsOpened;
+  d["latency_ms"] = latencyDict(r.latency);
+  d["latency_uncorrected_ms"] = latencyDict(r.latencyUncorrected);
+  d["timeline"] = timelineList(r.timeline);
+  py::dict sys;
+  sys["read"] = r.syscalls.read;
+  sys["write"] = r.syscalls.write;
+  sys["epoll_wait"] = r.syscalls.wait;
+  sys["connect"] = r.syscalls.connect;
+  d["syscalls"] = sys;
+  d["cpu_seconds"] = r.cpuSec;
+  return d;
+}
+
+py::dict progressDict(const LoadProgress& p) {
+  py::dict d;
+  d["elapsed"] = p.elapsedSec;
+  d["requests"] = p.requests;
+  d["responses"] = p.responses;
+  d["errors"] = p.errors;
+  d["bytes_in"] = p.bytesIn;
+  d["bytes_out"] = p.bytesOut;
+  d["connections_opened"] = p.connections;
+  d["finished"] = p.finished;
+  d["new_seconds"] = timelineList(p.newSeconds);
+  return d;
+}
+
+std::unique_ptr<LoadGenerator> newGenerator(
+    const std::string& host, int port, const std::string& scenario, int connections,
+    int threads, double duration, uint64_t requests, double rate, int pipeline,
+    double thinkTime, double connectRate, double connectTimeout, double responseTimeout,
+    size_t size, std::optional<py::bytes> request, std::optional<py::bytes> expect,
+    const CodecHandle* codec, size_t maxResponse) {
+  if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be 1..65535"});
+  LoadConfig c;
+  c.host = host;
+  c.port = static_cast<uint16_t>(port);
+  c.scenario = scenario;
+  c.connections = connections;
+  c.threads = threads;
+  c.durationSec = duration;
+  c.requests = requests;
+  c.rate = rate;
+  c.pipeline = pipeline;
+  c.thinkTimeSec = thinkTime;
+  c.connectRate = connectRate;
+  c.connectTimeoutSec = connectTimeout;
+  c.responseTimeoutSec = responseTimeout;
+  c.size = size;
+  if (request) c.request = std::string(*request);
+  if (expect) c.expect = std::string(*expect);
+  if (codec) c.codec = codec->codec;
+  c.maxResponse = maxResponse;
+  auto gen = LoadGenerator::create(std::move(c));
+  if (!gen.ok()) raise(gen.error());
+  return std::move(gen.value());
+}
+
+}  // namespace
+
+void registerLoad(py::module_& m) {
+  py::class_<LoadGenerator>(m, "LoadGenerator")
+      .def(py::init(&newGenerator), py::arg("host"), py::arg("port"), py::arg("scenario"),
+           py::arg("connections"), py::arg("threads"), py::arg("duration"), py::arg("requests"),
+           py::arg("rate"), py::arg("pipeline"), py::arg("think_time"), py::arg("connect_rate"),
+           py::arg("connect_timeout"), py::arg("response_timeout"), py::arg("size"),
+           py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("max_response"))
+      .def("start", [](LoadGenerator& g) { check(g.start()); })
+      .def("wait", &LoadGenerator::wait, py::arg("timeout"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("stop", &LoadGenerator::stop, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("finished", &LoadGenerator::finished)
+      .def("progress", [](LoadGenerator& g) { return progressDict(g.progress()); })
+      .def("result", [](const LoadGenerator& g) { return resultDict(g.result()); });
+}
+
+}  // namespace netlab::py_bindings

@@ -1,0 +1,57 @@
+// What a load run does: the target, the scenario, how hard and for how long.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "netlab/codec/codec.h"
+#include "netlab/io/result.h"
+
+namespace netlab {
+
+struct LoadConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  /// echo | line | framed | connect
+  std::string scenario = "echo";
+  int connections = 100;
+  int threads = 2;
+  /// Wall-clock limit in seconds; 0 means none (then `requests` must be set).
+  double durationSec = 10;
+  /// Request budget; 0 means none. A failed connection attempt uses one request of it, so a
+  /// run against a dead server still ends.
+  uint64_t requests = 0;
+  /// Total requests per second, spread evenly over the connections (open loop, wrk2-style);
+  /// 0 means closed loop.
+  double rate = 0;
+  /// Requests in flight per connection.
+  int pipeline = 1;
+  /// Closed loop: pause between a response and the connection's next request.
+  double thinkTimeSec = 0;
+  /// New connections per second during ramp-up; 0 means as fast as the engine allows
+  /// (at most kMaxConnectsInFlight per thread at a time).
+  double connectRate = 0;
+  double connectTimeoutSec = 5;
+  double responseTimeoutSec = 10;
+  /// echo and connect: payload bytes per request (when `request` is empty).
+  size_t size = 64;
+  /// line: the request line (without "\n"); framed and connect: the payload.
+  std::string request;
+  /// The expected response (line: the line; framed: the payload; connect: the bytes).
+  /// Unset: echo, framed and connect expect their request back; line accepts any line.
+  std::optional<std::string> expect;
+  /// framed: the codec for requests and responses.
+  std::shared_ptr<const Codec> codec;
+  /// A response larger than this is a protocol error (bounds the client's memory).
+  size_t maxResponse = 1 << 20;
+
+  static constexpr int kMaxConnectsInFlight = 256;
+};
+
+/// Checks ranges and combinations; the message names the offending option.
+Status validate(const LoadConfig& config);
+
+}  // namespace netlab

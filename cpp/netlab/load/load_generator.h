@@ -1,0 +1,60 @@
+// The load generator: T worker threads, each with its own epoll loop and N/T connections,
+// sharing only the io and codec code with the servers. It always stops by itself: at the
+// duration, at the request budget, or on stop().
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "netlab/load/load_config.h"
+#include "netlab/load/load_result.h"
+#include "netlab/load/load_worker.h"
+#include "netlab/load/scenario.h"
+
+namespace netlab {
+
+/// What the run has done so far, for progress lines and live dashboards.
+struct LoadProgress {
+  double elapsedSec = 0;
+  uint64_t requests = 0, responses = 0, errors = 0, bytesIn = 0, bytesOut = 0;
+  uint64_t connections = 0;
+  bool finished = false;
+  /// Seconds completed since the previous call (merged across workers).
+  std::vector<TimelinePoint> newSeconds;
+};
+
+class LoadGenerator {
+ public:
+  static Result<std::unique_ptr<LoadGenerator>> create(LoadConfig config);
+  /// Use create(), which validates the config and plans the workers.
+  LoadGenerator(LoadConfig config, std::unique_ptr<Scenario> scenario, Endpoint endpoint);
+  ~LoadGenerator();
+
+  Status start();
+  /// Blocks up to timeoutSec; true once every worker has finished.
+  bool wait(double timeoutSec);
+  /// Asks every worker to finish now; idempotent.
+  void stop();
+  bool finished() const;
+  LoadProgress progress();
+  /// The merged result; call once finished.
+  LoadResult result() const;
+  const LoadConfig& config() const { return config_; }
+
+ private:
+  std::vector<TimelinePoint> mergeSeconds(size_t from, size_t* upTo) const;
+
+  LoadConfig config_;
+  std::unique_ptr<Scenario> scenario_;
+  Endpoint endpoint_;
+  std::vector<std::unique_ptr<LoadWorker>> workers_;
+  int64_t startNs_ = 0;
+  int64_t endNs_ = 0;
+  bool started_ = false;
+  size_t secondsReported_ = 0;
+};
+
+/// Raises RLIMIT_NOFILE's soft limit to the hard limit; an Error when `needed` fds cannot fit.
+Status raiseFdLimit(size_t needed);
+
+}  // namespace netlab

@@ -1,0 +1,60 @@
+// What a load run measured. Latencies are nanoseconds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace netlab {
+
+enum class LoadError : int {
+  kRefused,
+  kReset,
+  kTimeout,
+  kClosed,    // the server closed the connection with requests outstanding
+  kMismatch,  // a response arrived but was not the expected one
+  kProtocol,  // a response could not be parsed, or was too large
+  kNoFds,     // the client ran out of file descriptors
+  kNoPorts,   // the client ran out of ephemeral ports
+  kOther,
+  kCount
+};
+constexpr size_t kLoadErrorKinds = static_cast<size_t>(LoadError::kCount);
+const char* loadErrorName(LoadError kind);
+
+struct LatencySummary {
+  uint64_t count = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+  double mean = 0;
+};
+
+/// One second of the run.
+struct TimelinePoint {
+  int second = 0;
+  uint64_t requests = 0, responses = 0, errors = 0, bytesIn = 0, bytesOut = 0;
+  uint64_t p50 = 0, p99 = 0;
+};
+
+struct SyscallCounts {
+  uint64_t read = 0, write = 0, wait = 0, connect = 0;
+};
+
+struct LoadResult {
+  double durationSec = 0;
+  bool openLoop = false;
+  double targetRate = 0;
+  uint64_t requests = 0;   // sent
+  uint64_t responses = 0;  // correct responses
+  uint64_t errors = 0;     // failed requests and failed connection attempts
+  std::array<uint64_t, kLoadErrorKinds> errorsByKind{};
+  std::array<std::string, kLoadErrorKinds> firstErrorMessage{};
+  uint64_t bytesIn = 0, bytesOut = 0;
+  uint64_t connectionsOpened = 0;
+  LatencySummary latency;             // from the intended send time (corrected)
+  LatencySummary latencyUncorrected;  // from the actual send time
+  std::vector<TimelinePoint> timeline;
+  SyscallCounts syscalls;
+  double cpuSec = 0;  // CPU time of the generator's threads
+};
+
+}  // namespace netlab

@@ -1,0 +1,34 @@
+// A load scenario: what each request looks like and what counts as its correct response.
+// Scenarios are immutable and shared by every connection; per-connection parse state is
+// passed in (`scanned`), as the codecs do.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "netlab/io/buffer.h"
+#include "netlab/io/result.h"
+#include "netlab/load/load_config.h"
+
+namespace netlab {
+
+enum class Verdict { kIncomplete, kOk, kMismatch, kProtocolError };
+
+class Scenario {
+ public:
+  virtual ~Scenario() = default;
+  /// Appends request number `seq` to `out`.
+  virtual void writeRequest(uint64_t seq, Buffer& out) const = 0;
+  /// Judges the bytes at the front of `in` as the response to request `seq`. On kOk,
+  /// `consumed` is its length; on a failure, `why` says what was wrong.
+  virtual Verdict readResponse(uint64_t seq, std::string_view in, size_t& scanned,
+                               size_t& consumed, std::string& why) const = 0;
+  /// The connect scenario: a new connection for every request.
+  virtual bool connectionPerRequest() const { return false; }
+};
+
+Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& config);
+
+}  // namespace netlab

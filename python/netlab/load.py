@@ -1,0 +1,237 @@
+"""The load generator: many connections from native threads, honest latency, exact counts.
+
+    from netlab import LoadGenerator
+    result = LoadGenerator("127.0.0.1", 9000, scenario="echo", connections=100,
+                           duration=5).run()
+    print(result.summary())
+
+Closed loop (default): each connection sends its next request when the previous response
+has arrived (``pipeline`` requests in flight, optional ``think_time``). Open loop
+(``rate=R``): requests leave at a constant total rate R, wrk2-style, and latency is measured
+from each request's intended send time, so a stalled server shows in the percentiles
+(``latency_ms``); ``latency_uncorrected_ms`` measures from the actual send.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Optional
+
+from netlab import _core
+from netlab.codecs import Codec
+
+SCENARIOS = ("echo", "line", "framed", "connect")
+ERROR_KINDS = ("refused", "reset", "timeout", "closed", "mismatch", "protocol", "no_fds",
+               "no_ports", "other")
+
+
+@dataclass
+class LoadResult:
+    """What one run measured. Latencies are milliseconds (floats, sub-ms kept)."""
+
+    duration: float
+    open_loop: bool
+    target_rate: float
+    requests: int
+    responses: int
+    errors: int
+    errors_by_kind: dict[str, int]
+    error_messages: dict[str, str]
+    bytes_in: int
+    bytes_out: int
+    connections_opened: int
+    latency_ms: dict[str, float]
+    latency_uncorrected_ms: dict[str, float]
+    timeline: list[dict[str, Any]]
+    syscalls: dict[str, int]
+    cpu_seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def responses_per_s(self) -> float:
+        return self.responses / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def success_rate(self) -> float:
+        """Correct responses over requests that ended (answered or failed)."""
+        ended = self.responses + self.errors
+        return self.responses / ended if ended else 0.0
+
+    @property
+    def syscalls_per_request(self) -> dict[str, float]:
+        n = max(self.responses, 1)
+        return {name: count / n for name, count in self.syscalls.items()}
+
+    @property
+    def cpu_seconds_per_10k(self) -> float:
+        return self.cpu_seconds / max(self.responses, 1) * 10_000
+
+    def speed_line(self) -> str:
+        """The classic benchmark line."""
+        return (f"Speed: {self.requests_per_s:.0f} request/sec, "
+                f"{self.responses_per_s:.0f} response/sec")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(requests_per_s=self.requests_per_s, responses_per_s=self.responses_per_s,
+                 success_rate=self.success_rate,
+                 bytes_in_per_s=self.bytes_in / self.duration if self.duration else 0.0,
+                 bytes_out_per_s=self.bytes_out / self.duration if self.duration else 0.0,
+                 syscalls_per_request=self.syscalls_per_request)
+        return d
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self) -> str:
+        """A human-readable table of the run."""
+        lat, raw = self.latency_ms, self.latency_uncorrected_ms
+        mode = f"open loop at {self.target_rate:g} req/s" if self.open_loop else "closed loop"
+        lines = [
+            self.speed_line(),
+            f"  {mode}, {self.duration:.2f} s, {self.connections_opened} connections opened",
+            f"  responses {self.responses}  errors {self.errors}  "
+            f"success {self.success_rate * 100:.2f}%",
+            f"  throughput in {self.bytes_in / max(self.duration, 1e-9) / 1e6:.2f} MB/s, "
+            f"out {self.bytes_out / max(self.duration, 1e-9) / 1e6:.2f} MB/s",
+            "  latency (ms)      p50      p90      p99    p99.9      max     mean",
+            _latency_row("corrected" if self.open_loop else "", lat),
+        ]
+        if self.open_loop:
+            lines.append(_latency_row("uncorrected", raw))
+        per = self.syscalls_per_request
+        lines.append("  syscalls/response " + "  ".join(f"{k} {v:.2f}" for k, v in per.items()))
+        lines.append(f"  client CPU {self.cpu_seconds:.2f} s "
+                     f"({self.cpu_seconds_per_10k:.3f} s per 10k responses)")
+        for kind, count in self.errors_by_kind.items():
+            if count:
+                lines.append(f"  error {kind}: {count} ({self.error_messages.get(kind, '')})")
+        return "\n".join(lines)
+
+
+def _latency_row(label: str, lat: dict[str, float]) -> str:
+    cells = "".join(f"{lat[k]:9.3f}" for k in ("p50", "p90", "p99", "p99.9", "max", "mean"))
+    return f"  {label:<14}{cells}"
+
+
+class LoadGenerator:
+    """Loads a TCP server from native threads, each running its own epoll loop.
+
+    Args:
+        host, port: the server.
+        scenario: ``echo`` (send ``size`` bytes, expect them back, byte for byte), ``line``
+            (send ``request`` + newline, expect one line, equal to ``expect`` if given),
+            ``framed`` (``codec`` frames both ways; the payload echoed or ``expect``),
+            ``connect`` (a new connection per request: connect, send, receive, close).
+        connections: concurrent connections, spread over ``threads`` worker threads.
+        duration: seconds to run (None: until ``requests`` are done).
+        requests: request budget (None: until ``duration``).
+        rate: total requests per second for open loop; None for closed loop.
+        pipeline: requests in flight per connection.
+        think_time: closed loop pause between a response and the next request (seconds).
+        connect_rate: new connections per second during ramp-up (None: as fast as possible,
+            at most 256 connects in flight per thread).
+        connect_timeout, response_timeout: seconds.
+        size: request payload bytes for ``echo``, ``framed`` and ``connect``.
+        request, expect: request payload/line and the expected response.
+        codec: the codec for ``framed``.
+        max_response: a larger response is a protocol error.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        scenario: str = "echo",
+        connections: int = 100,
+        threads: int = 2,
+        duration: Optional[float] = 10.0,
+        requests: Optional[int] = None,
+        rate: Optional[float] = None,
+        pipeline: int = 1,
+        think_time: float = 0.0,
+        connect_rate: Optional[float] = None,
+        connect_timeout: float = 5.0,
+        response_timeout: float = 10.0,
+        size: int = 64,
+        request: Optional[bytes] = None,
+        expect: Optional[bytes] = None,
+        codec: Optional[Codec] = None,
+        max_response: int = 1 << 20,
+    ) -> None:
+        if isinstance(request, str):
+            request = request.encode()
+        if isinstance(expect, str):
+            expect = expect.encode()
+        self.settings = dict(host=host, port=port, scenario=scenario, connections=connections,
+                             threads=threads, duration=duration, requests=requests, rate=rate,
+                             pipeline=pipeline, size=size)
+        self._native = _core.LoadGenerator(
+            host, port, scenario, connections, threads, duration or 0.0, requests or 0,
+            rate or 0.0, pipeline, think_time, connect_rate or 0.0, connect_timeout,
+            response_timeout, size, request, expect, codec, max_response)
+        self._started = False
+
+    def start(self) -> "LoadGenerator":
+        """Starts the worker threads and returns at once."""
+        self._native.start()
+        self._started = True
+        return self
+
+    def poll(self) -> dict[str, Any]:
+        """Live counters, and the seconds completed since the previous poll (``new_seconds``)."""
+        return self._native.progress()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Blocks (GIL released, in short steps so Ctrl+C works) until done or timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
+            if self._native.wait(step):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def stop(self) -> None:
+        """Ends the run early; results cover what was done. Idempotent."""
+        self._native.stop()
+
+    @property
+    def finished(self) -> bool:
+        return bool(self._native.finished)
+
+    def result(self) -> LoadResult:
+        """The merged result (waits for the workers to finish)."""
+        self.wait()
+        return LoadResult(settings=dict(self.settings), **self._native.result())
+
+    def run(self, progress: Optional[Callable[[dict[str, Any]], None]] = None) -> LoadResult:
+        """Runs to the end and returns the result. ``progress`` is called about once a second
+        from this thread with each completed second (requests, responses, errors, p99_ms)."""
+        self.start()
+        try:
+            while not self.wait(1.0 if progress else None):
+                if progress:
+                    for second in self.poll()["new_seconds"]:
+                        progress(second)
+            if progress:
+                for second in self.poll()["new_seconds"]:
+                    progress(second)
+        except BaseException:
+            self.stop()
+            raise
+        return self.result()
+
+    def __enter__(self) -> "LoadGenerator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.wait()
