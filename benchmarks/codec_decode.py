@@ -82,9 +82,14 @@ def measure(frame_bytes: int, total: int, repeat: int) -> list[dict]:
         "netlab feed()": lambda: time_feed(lambda: LengthPrefixCodec().decoder(), chunks, count),
         "pure Python": lambda: time_feed(PurePythonDecoder, chunks, count),
     }
+    # Rounds interleave the decoders, so a noisy neighbour slows all of them alike.
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            times[name].append(run())
     rows = []
-    for name, run in runs.items():
-        best = min(run() for _ in range(repeat))
+    for name in runs:
+        best = min(times[name])
         rows.append({"frame_bytes": frame_bytes, "decoder": name, "frames": count,
                      "seconds": best, "mb_per_s": len(data) / best / 1e6,
                      "frames_per_s": count / best})

@@ -73,3 +73,33 @@ class Server:
     def running(self) -> bool: ...
     def stats(self) -> dict[str, Any]: ...
     def drain_events(self) -> list[str]: ...
+
+class LoadGenerator:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        scenario: str,
+        connections: int,
+        threads: int,
+        duration: float,
+        requests: int,
+        rate: float,
+        pipeline: int,
+        think_time: float,
+        connect_rate: float,
+        connect_timeout: float,
+        response_timeout: float,
+        size: int,
+        request: bytes | None,
+        expect: bytes | None,
+        codec: Codec | None,
+        max_response: int,
+    ) -> None: ...
+    def start(self) -> None: ...
+    def wait(self, timeout: float) -> bool: ...
+    def stop(self) -> None: ...
+    @property
+    def finished(self) -> bool: ...
+    def progress(self) -> dict[str, Any]: ...
+    def result(self) -> dict[str, Any]: ...

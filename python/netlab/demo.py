@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from netlab.load import LoadGenerator, LoadResult
 
@@ -75,7 +75,7 @@ def run_model(model: str, connections: int, duration: float, size: int,
     try:
         peak_threads, peak_rss = 0, 0
 
-        def sample(_second: dict) -> None:
+        def sample(_second: dict[str, Any]) -> None:
             nonlocal peak_threads, peak_rss
             peak_threads = max(peak_threads, server.status("Threads"))
             peak_rss = max(peak_rss, server.status("VmRSS"))

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
@@ -50,30 +51,42 @@ struct PyDecoder {
   py::list feed(const py::buffer& data) {
     py::buffer_info info;
     std::string_view chunk = bytesView(data, info);
-    py::list frames;
-    if (decoder.failed()) raiseFrameError(decoder.error(), "decoder failed earlier, ", frames);
+    if (decoder.failed()) raiseFrameError(decoder.error(), "decoder failed earlier, ", py::list());
     py::object frameType = headerFrames ? codecsModule().attr("Frame") : py::object();
+    // Objects are made with the raw C API and the list is built at its final size: with
+    // 64-byte frames the per-object overhead is the whole cost of this call.
+    items.clear();
     bool outOfMemory = false;
-    // The raw C API on this path: it runs once per frame, and 64-byte frames make the
-    // per-object overhead the whole cost.
     bool ok = decoder.feed(chunk, [&](const FrameView& f) {
       if (outOfMemory) return;
       PyObject* payload = PyBytes_FromStringAndSize(f.payload.data(), f.payload.size());
+      if (payload != nullptr && headerFrames) {
+        py::object steal = py::reinterpret_steal<py::object>(payload);
+        payload = frameType(f.version, f.command, f.sequence, steal).release().ptr();
+      }
       if (payload == nullptr) {
         outOfMemory = true;
         return;
       }
-      py::object item = py::reinterpret_steal<py::object>(payload);
-      if (headerFrames) item = frameType(f.version, f.command, f.sequence, item);
-      if (PyList_Append(frames.ptr(), item.ptr()) < 0) outOfMemory = true;
+      items.push_back(payload);
     });
+    py::list frames = takeItems();
     if (outOfMemory) throw py::error_already_set();
     if (!ok) raiseFrameError(decoder.error(), "", frames);
     return frames;
   }
 
+  // Moves the collected references into a new list of exactly their number.
+  py::list takeItems() {
+    py::list frames(items.size());
+    for (size_t i = 0; i < items.size(); ++i) PyList_SET_ITEM(frames.ptr(), i, items[i]);
+    items.clear();
+    return frames;
+  }
+
   StreamDecoder decoder;
   bool headerFrames;
+  std::vector<PyObject*> items;  // owned references between decoding and the list
 };
 
 template <typename Make>
