@@ -318,3 +318,15 @@ def test_cli_demo_compares_every_model() -> None:
         row = next(line for line in table.splitlines() if line.startswith(model))
         assert int(row.split()[1].replace(",", "")) > 0  # req/s
         assert row.split()[4] == "0"  # errors
+
+
+def test_not_enough_file_descriptors_is_a_clear_error() -> None:
+    code = ("import resource, netlab\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+            "try:\n"
+            "    netlab.LoadGenerator('127.0.0.1', 9, connections=1000)\n"
+            "except OSError as e:\n"
+            "    print(e.errno, e)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert ("24 [Errno 24] 1000 connections need about 1064 file descriptors but RLIMIT_NOFILE "
+            "allows 256") in run.stdout, run.stdout + run.stderr

@@ -10,7 +10,8 @@
 
 namespace netlab {
 
-Status raiseFdLimit(size_t needed) {
+Status raiseFdLimit(size_t connections) {
+  size_t needed = connections + kFdMargin;
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return sysError("getrlimit RLIMIT_NOFILE");
   if (limit.rlim_cur < limit.rlim_max) {
@@ -18,9 +19,10 @@ Status raiseFdLimit(size_t needed) {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
-    return Error{EMFILE, std::to_string(needed) + " connections need more file descriptors than "
-                         "RLIMIT_NOFILE allows (" + std::to_string(limit.rlim_cur) +
-                         "); raise the hard limit (ulimit -Hn) or use fewer connections"};
+    return Error{EMFILE, std::to_string(connections) + " connections need about " +
+                             std::to_string(needed) + " file descriptors but RLIMIT_NOFILE allows " +
+                             std::to_string(limit.rlim_cur) +
+                             "; raise the hard limit (ulimit -Hn) or use fewer connections"};
   }
   return {};
 }
@@ -32,8 +34,7 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(LoadConfig config) 
   if (!scenario.ok()) return scenario.error();
   auto endpoint = resolveEndpoint(config.host, config.port);
   if (!endpoint.ok()) return endpoint.error();
-  // Each connection is one fd; the margin covers epoll, eventfds and the rest of the process.
-  Status fds = raiseFdLimit(static_cast<size_t>(config.connections) + 64);
+  Status fds = raiseFdLimit(static_cast<size_t>(config.connections));
   if (!fds.ok()) return fds.error();
   auto gen = std::make_unique<LoadGenerator>(std::move(config), std::move(scenario.value()),
                                              endpoint.value());

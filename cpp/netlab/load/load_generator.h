@@ -54,7 +54,10 @@ class LoadGenerator {
   size_t secondsReported_ = 0;
 };
 
-/// Raises RLIMIT_NOFILE's soft limit to the hard limit; an Error when `needed` fds cannot fit.
-Status raiseFdLimit(size_t needed);
+/// Each connection is one fd; the margin covers epoll, eventfds and the rest of the process.
+constexpr size_t kFdMargin = 64;
+/// Raises RLIMIT_NOFILE's soft limit to the hard limit; an Error when the connections and
+/// the margin cannot fit.
+Status raiseFdLimit(size_t connections);
 
 }  // namespace netlab
