@@ -37,6 +37,7 @@ class ServerStats(TypedDict):
     messages_in: int
     messages_out: int
     errors: int
+    dropped_slow: int
 
 
 class _Terminated(Exception):
@@ -207,3 +208,37 @@ class PingPongServer(Server):
 
     def _protocol(self) -> _core.Protocol:
         return _core.PingPongProtocol(self._max_line)
+
+
+class ChatServer(Server):
+    """Broadcast chat with nicknames, rooms and private messages.
+
+    A plain line goes to every other member of the sender's room as ``<nick> text``; a raw
+    client such as ``nc`` is ``guest<N>`` in ``lobby`` at once. Commands: ``/nick NAME``,
+    ``/join ROOM``, ``/msg NAME text``, ``/who``, ``/rooms``, ``/help``, ``/quit`` (or a bare
+    ``exit``). Notices start with ``* ``, errors with ``error: ``.
+
+    Args:
+        max_line: longest accepted line (bytes); a longer one closes the connection.
+        max_queue: output a client may have waiting; past it the client is dropped as too
+            slow, so one stalled reader never slows the room or grows server memory.
+        max_clients: connections beyond this are told ``error: server full`` and closed.
+        codec: ``HeaderCodec()`` for the binary mode (CLIENT_CHAT in; SERVER_ACK,
+            SERVER_ECHO and SERVER_INFO out).
+    """
+
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, max_line: int = 4096,
+                 max_queue: int = 1 << 20, max_clients: Optional[int] = None,
+                 codec: Optional[Codec] = None, **options: Any) -> None:
+        self._chat = _core.ChatProtocol(max_line, max_queue, codec)
+        super().__init__(port, host, max_connections=max_clients, **options)
+
+    def _protocol(self) -> _core.Protocol:
+        return self._chat
+
+    def stats(self) -> ServerStats:
+        """Server counters plus ``rooms`` (members per room), ``members`` and
+        ``messages_relayed``."""
+        stats: dict[str, Any] = dict(self._native.stats())
+        stats.update(self._chat.snapshot())
+        return stats  # type: ignore[return-value]

@@ -18,5 +18,6 @@ inline void check(const Status& status) {
 void registerServers(pybind11::module_& m);
 void registerCodecs(pybind11::module_& m);
 void registerLoad(pybind11::module_& m);
+void registerClient(pybind11::module_& m);
 
 }  // namespace netlab::py_bindings

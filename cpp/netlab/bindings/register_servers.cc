@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/bindings/codec_handle.h"
@@ -29,6 +30,7 @@ py::dict statsDict(Server& s) {
   d["messages_in"] = st.messagesIn;
   d["messages_out"] = st.messagesOut;
   d["errors"] = st.errors;
+  d["dropped_slow"] = st.droppedSlow;
   return d;
 }
 
@@ -71,6 +73,31 @@ void registerServers(py::module_& m) {
            }),
            py::arg("max_line") = PingPongProtocol::kDefaultMaxLine)
       .def_property_readonly("max_line", &PingPongProtocol::maxLine);
+
+  py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
+      .def(py::init([](size_t maxLine, size_t maxQueue, const CodecHandle* codec) {
+             if (maxLine == 0) raise(Error{EINVAL, "max_line must be at least 1"});
+             if (maxQueue < 1024) raise(Error{EINVAL, "max_queue must be at least 1024 bytes"});
+             ChatOptions o;
+             o.maxLine = maxLine;
+             o.maxQueue = maxQueue;
+             if (codec) {
+               if (codec->codec->name() != "header") {
+                 raise(Error{EINVAL, "chat's binary mode takes a HeaderCodec"});
+               }
+               o.codec = codec->codec;
+             }
+             return std::make_shared<ChatProtocol>(std::move(o));
+           }),
+           py::arg("max_line") = 4096, py::arg("max_queue") = 1 << 20, py::arg("codec") = nullptr)
+      .def("snapshot", [](const ChatProtocol& p) {
+        ChatSnapshot s = p.snapshot();
+        py::dict d;
+        d["rooms"] = s.rooms;
+        d["members"] = s.members;
+        d["messages_relayed"] = s.relayed;
+        return d;
+      });
 
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("protocol"), py::arg("host"), py::arg("port"),

@@ -17,6 +17,7 @@ struct StatsSnapshot {
   uint64_t messagesIn = 0;
   uint64_t messagesOut = 0;
   uint64_t errors = 0;
+  uint64_t droppedSlow = 0;
 };
 
 struct alignas(64) Counters {
@@ -27,6 +28,7 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> messagesIn{0};
   std::atomic<uint64_t> messagesOut{0};
   std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> droppedSlow{0};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -40,6 +42,7 @@ struct alignas(64) Counters {
     s.messagesIn += get(messagesIn);
     s.messagesOut += get(messagesOut);
     s.errors += get(errors);
+    s.droppedSlow += get(droppedSlow);
   }
 };
 

@@ -12,6 +12,16 @@
 
 namespace netlab {
 
+/// A thread-safe way to reach one connection from any thread: what a chat room holds of
+/// its members. Implemented by each I/O model.
+class Outlet {
+ public:
+  virtual ~Outlet() = default;
+  /// Queues one message for the peer. False when the connection has closed, or was dropped
+  /// because its queued output passed the protocol's bound (a slow consumer).
+  virtual bool deliver(std::string_view data) = 0;
+};
+
 /// What a handler may do to its own connection. Implemented by each I/O model.
 class Conn {
  public:
@@ -25,6 +35,8 @@ class Conn {
   virtual void fail(std::string_view reason) = 0;
   virtual uint64_t id() const = 0;
   virtual const std::string& peer() const = 0;
+  /// This connection as other connections' handlers may reach it, from any thread.
+  virtual std::shared_ptr<Outlet> outlet() = 0;
 };
 
 /// One connection's protocol state; created by a Protocol for each accepted connection and
@@ -36,7 +48,8 @@ class Handler {
   /// Consumes every complete message at the front of `input`, leaving a partial one in place.
   /// Returns how many messages it consumed.
   virtual size_t onData(Conn& conn, Buffer& input) = 0;
-  virtual void onClose(Conn&) {}
+  /// `reason` says why ("closed", "too slow: ...", "server stopping", an errno text).
+  virtual void onClose(Conn&, std::string_view /*reason*/) {}
 };
 
 /// A server application: makes handlers. Shared by all of a server's threads.
@@ -48,6 +61,10 @@ class Protocol {
   /// Most unconsumed input a connection may hold (e.g. one maximal line); past it the
   /// connection is closed, so a peer cannot grow server memory without bound.
   virtual size_t maxPendingInput() const { return 1 << 20; }
+  /// Output a connection may have queued before it is dropped as a slow consumer; 0 means
+  /// never drop (the model's backpressure pauses reading instead). Relayed messages need
+  /// this: pausing the reader cannot slow down the other members of a room.
+  virtual size_t maxQueuedOutput() const { return 0; }
 };
 
 }  // namespace netlab

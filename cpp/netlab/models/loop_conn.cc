@@ -65,11 +65,29 @@ void LoopConn::deliverInput() {
   flush();
 }
 
-void LoopConn::send(std::string_view data) {
-  if (state_ == State::kClosed) return;
-  Counters::bump(ctx_.counters.messagesOut);
+bool LoopConn::sendQueued(std::string_view data, size_t messages) {
+  if (state_ == State::kClosed) return false;
+  Counters::bump(ctx_.counters.messagesOut, messages);
   output_.append(data);
+  if (ctx_.maxQueuedOutput > 0 && output_.readable() > ctx_.maxQueuedOutput) {
+    dropSlow(0);
+    return false;
+  }
   if (!inHandler_) flush();
+  return true;
+}
+
+void LoopConn::dropSlow(size_t pendingBytes) {
+  if (state_ == State::kClosed) return;
+  Counters::bump(ctx_.counters.droppedSlow);
+  closeNow("too slow: over " + std::to_string(ctx_.maxQueuedOutput) + " bytes queued (" +
+               std::to_string(output_.readable() + pendingBytes) + ")",
+           false);
+}
+
+std::shared_ptr<Outlet> LoopConn::outlet() {
+  if (!outlet_) outlet_ = std::make_shared<LoopOutlet>(ctx_.loop, weak_from_this(), ctx_.maxQueuedOutput);
+  return outlet_;
 }
 
 // Writes what the kernel takes in one call, then sets reading and writing interest from what
@@ -139,7 +157,8 @@ void LoopConn::closeNow(std::string_view why, bool isError) {
   if (ctx_.log.enabled()) {
     ctx_.log.add("close #" + std::to_string(id_) + " " + peer_ + ": " + std::string(why));
   }
-  handler_->onClose(*this);
+  if (outlet_) outlet_->close();
+  handler_->onClose(*this, why);
   fd_.reset();
   ctx_.onClosed(id_);
 }

@@ -16,6 +16,7 @@
 #include "netlab/io/buffer.h"
 #include "netlab/io/event_loop.h"
 #include "netlab/io/fd.h"
+#include "netlab/models/loop_outlet.h"
 
 namespace netlab {
 
@@ -27,6 +28,7 @@ struct LoopConnContext {
   EventLog& log;
   size_t highWater;
   size_t maxPendingInput;
+  size_t maxQueuedOutput;  // 0: backpressure only; else drop the connection past it
   int64_t idleTimeoutNs;
   /// Called once when the connection has closed; the owner drops its reference.
   std::function<void(uint64_t id)> onClosed;
@@ -43,7 +45,13 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   void closeNow(std::string_view why, bool isError);
 
   void onReady(uint32_t ready) override;
-  void send(std::string_view data) override;
+  void send(std::string_view data) override { sendQueued(data, 1); }
+  /// Queues `messages` messages' bytes; false if the connection is closed or was just
+  /// dropped for passing maxQueuedOutput.
+  bool sendQueued(std::string_view data, size_t messages);
+  /// Drops a slow consumer: counted, and its handler is told why.
+  void dropSlow(size_t pendingBytes);
+  std::shared_ptr<Outlet> outlet() override;
   void closeAfterFlush() override;
   void fail(std::string_view reason) override;
   uint64_t id() const override { return id_; }
@@ -74,6 +82,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   int64_t lastActiveNs_ = 0;
   bool timerArmed_ = false;
   TimerQueue::TimerId idleTimer_{};
+  std::shared_ptr<LoopOutlet> outlet_;  // made on first use: most protocols never need one
 };
 
 }  // namespace netlab

@@ -24,6 +24,7 @@ class LoopServer::Worker {
              server.log_,
              server.options_.highWater,
              server.protocol_->maxPendingInput(),
+             server.protocol_->maxQueuedOutput(),
              static_cast<int64_t>(server.options_.idleTimeoutSec * kNsPerSec),
              [this](uint64_t id) { dropConnection(id); }},
         acceptor_(*loop_, server.listenFd_.get(), [this](Fd fd) { onAccept(std::move(fd)); },

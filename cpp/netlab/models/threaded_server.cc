@@ -5,30 +5,42 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 #include "netlab/io/acceptor.h"
 #include "netlab/io/socket.h"
 
 namespace netlab {
 
-/// One blocking connection and the thread body that serves it.
-class ThreadedServer::ConnThread final : public Conn {
+/// One blocking connection and the thread body that serves it. Messages from other threads
+/// (chat relays) go through a bounded queue and a writer thread started on first use, so a
+/// slow reader blocks only its own writer, never the member who spoke.
+class ThreadedServer::ConnThread final : public Conn,
+                                         public std::enable_shared_from_this<ConnThread> {
  public:
   ConnThread(ThreadedServer& server, Fd fd, uint64_t id, std::unique_ptr<Handler> handler)
       : server_(server), counters_(*server.counters_[0]), fd_(std::move(fd)), id_(id),
-        peer_(peerName(fd_.get())), handler_(std::move(handler)) {}
+        peer_(peerName(fd_.get())), handler_(std::move(handler)),
+        queueLimit_(server.protocol_->maxQueuedOutput()) {}
 
   void run();
-  /// From stop(): wakes the blocked read or write so the thread can finish.
+  /// From stop() or a slow-consumer drop: wakes the blocked read or write.
   void interrupt() {
     std::lock_guard<std::mutex> lock(fdMutex_);
     if (fd_.valid()) ::shutdown(fd_.get(), SHUT_RDWR);
   }
+  /// Called through the Outlet from any thread.
+  bool enqueue(std::string_view data);
 
-  void send(std::string_view data) override;
+  void send(std::string_view data) override {
+    Counters::bump(counters_.messagesOut);
+    writeAll(data);
+  }
   void closeAfterFlush() override { closing_ = true; }
   void fail(std::string_view reason) override {
     Counters::bump(counters_.errors);
@@ -37,33 +49,68 @@ class ThreadedServer::ConnThread final : public Conn {
   }
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
+  std::shared_ptr<Outlet> outlet() override;
 
  private:
+  class ThreadOutlet;
+
   bool readOnce(std::string& why, bool& isError);
-  void finish(const std::string& why, bool isError);
+  bool writeAll(std::string_view data);
+  void writerLoop();
+  void stopWriter();
+  void finish(std::string why, bool isError);
 
   ThreadedServer& server_;
   Counters& counters_;
-  std::mutex fdMutex_;  // the fd is closed by this thread and shut down by stop()
+  std::mutex fdMutex_;  // the fd is closed by this thread and shut down by others
   Fd fd_;
   uint64_t id_;
   std::string peer_;
   std::unique_ptr<Handler> handler_;
   Buffer input_;
   bool closing_ = false;
-  std::string writeError_;
+  std::thread::id owner_;
+
+  std::mutex writeMutex_;  // one writer at a time on the socket
+  std::atomic<bool> writeFailed_{false};
+  std::string writeError_;  // read once the writer thread has been joined
   bool peerGone_ = false;
+
+  size_t queueLimit_;
+  std::mutex queueMutex_;
+  std::condition_variable queueReady_;
+  std::string queue_;
+  size_t queuedMessages_ = 0;
+  bool queueClosed_ = false;
+  std::string dropReason_;
+  std::thread writer_;
+  std::shared_ptr<ThreadOutlet> outlet_;
 };
 
+class ThreadedServer::ConnThread::ThreadOutlet final : public Outlet {
+ public:
+  explicit ThreadOutlet(std::weak_ptr<ConnThread> conn) : conn_(std::move(conn)) {}
+  bool deliver(std::string_view data) override {
+    std::shared_ptr<ConnThread> conn = conn_.lock();
+    return conn && conn->enqueue(data);
+  }
+
+ private:
+  std::weak_ptr<ConnThread> conn_;
+};
+
+std::shared_ptr<Outlet> ThreadedServer::ConnThread::outlet() {
+  std::lock_guard<std::mutex> lock(queueMutex_);
+  if (!outlet_) outlet_ = std::make_shared<ThreadOutlet>(weak_from_this());
+  return outlet_;
+}
+
 void ThreadedServer::ConnThread::run() {
+  owner_ = std::this_thread::get_id();
   handler_->onOpen(*this);
   std::string why = "closed";
   bool isError = false;
-  while (!closing_ && writeError_.empty() && readOnce(why, isError)) {
-  }
-  if (!writeError_.empty()) {
-    why = writeError_;
-    isError = !peerGone_;
+  while (!closing_ && !writeFailed_ && readOnce(why, isError)) {
   }
   finish(why, isError);
 }
@@ -96,9 +143,9 @@ bool ThreadedServer::ConnThread::readOnce(std::string& why, bool& isError) {
   return false;
 }
 
-void ThreadedServer::ConnThread::send(std::string_view data) {
-  if (!writeError_.empty() || !fd_.valid()) return;
-  Counters::bump(counters_.messagesOut);
+bool ThreadedServer::ConnThread::writeAll(std::string_view data) {
+  std::lock_guard<std::mutex> lock(writeMutex_);
+  if (writeFailed_ || !fd_.valid()) return false;
   while (!data.empty()) {
     ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -107,20 +154,88 @@ void ThreadedServer::ConnThread::send(std::string_view data) {
                         ? std::string("write: peer stopped reading (send timeout)")
                         : std::string("write: ") + std::strerror(errno);
       peerGone_ = errno == ECONNRESET || errno == EPIPE;
-      return;
+      writeFailed_ = true;
+      return false;
     }
     Counters::bump(counters_.bytesOut, n);
     data.remove_prefix(n);
   }
+  return true;
 }
 
-void ThreadedServer::ConnThread::finish(const std::string& why, bool isError) {
+bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
+  if (std::this_thread::get_id() == owner_) {
+    send(data);
+    return !writeFailed_;
+  }
+  std::unique_lock<std::mutex> lock(queueMutex_);
+  if (queueClosed_) return false;
+  if (queueLimit_ > 0 && queue_.size() + data.size() > queueLimit_) {
+    queueClosed_ = true;
+    dropReason_ = "too slow: over " + std::to_string(queueLimit_) + " bytes queued (" +
+                  std::to_string(queue_.size() + data.size()) + ")";
+    queue_.clear();
+    lock.unlock();
+    Counters::bump(counters_.droppedSlow);
+    interrupt();  // the reader wakes, finishes, and tells the handler why
+    return false;
+  }
+  queue_.append(data);
+  ++queuedMessages_;
+  if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
+  lock.unlock();
+  queueReady_.notify_one();
+  return true;
+}
+
+void ThreadedServer::ConnThread::writerLoop() {
+  std::unique_lock<std::mutex> lock(queueMutex_);
+  for (;;) {
+    queueReady_.wait(lock, [this] { return !queue_.empty() || queueClosed_; });
+    if (queue_.empty()) return;
+    std::string batch;
+    batch.swap(queue_);
+    size_t messages = std::exchange(queuedMessages_, 0);
+    lock.unlock();
+    Counters::bump(counters_.messagesOut, messages);
+    bool ok = writeAll(batch);
+    lock.lock();
+    if (!ok) return;
+  }
+}
+
+void ThreadedServer::ConnThread::stopWriter() {
+  {
+    std::lock_guard<std::mutex> lock(queueMutex_);
+    queueClosed_ = true;
+    queue_.clear();
+  }
+  queueReady_.notify_one();
+  if (writer_.joinable()) {
+    interrupt();  // a writer blocked on a full socket returns at once
+    writer_.join();
+  }
+}
+
+void ThreadedServer::ConnThread::finish(std::string why, bool isError) {
+  stopWriter();
+  if (writeFailed_) {
+    why = writeError_;
+    isError = !peerGone_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queueMutex_);
+    if (!dropReason_.empty()) {
+      why = dropReason_;
+      isError = false;
+    }
+  }
   if (isError) Counters::bump(counters_.errors);
   server_.liveConnections_.fetch_sub(1, std::memory_order_relaxed);
   if (server_.log_.enabled()) {
     server_.log_.add("close #" + std::to_string(id_) + " " + peer_ + ": " + why);
   }
-  handler_->onClose(*this);
+  handler_->onClose(*this, why);
   std::lock_guard<std::mutex> lock(fdMutex_);
   fd_.reset();
 }

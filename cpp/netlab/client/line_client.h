@@ -1,0 +1,54 @@
+// A blocking line client for Python (ChatClient) and tests: a native reader thread splits
+// incoming bytes into lines with the shared LineCodec and queues them; callers wait for
+// lines with a timeout, the GIL released by the binding.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "netlab/codec/codec.h"
+#include "netlab/io/fd.h"
+#include "netlab/io/result.h"
+
+namespace netlab {
+
+class LineClient {
+ public:
+  enum class Recv { kLine, kTimeout, kClosed };
+  /// Lines waiting for the caller; past this the reader stops reading (TCP pushes back).
+  static constexpr size_t kMaxQueuedLines = 10000;
+
+  static Result<std::unique_ptr<LineClient>> connect(const std::string& host, uint16_t port,
+                                                     double timeoutSec, size_t maxLine);
+  LineClient(Fd fd, std::shared_ptr<const Codec> lines);
+  ~LineClient();
+
+  /// Writes `line` and a newline; an Error once the connection is broken.
+  Status send(std::string_view line);
+  /// Waits up to timeoutSec (negative: forever) for the next line.
+  Recv recv(double timeoutSec, std::string& line);
+  /// Why the stream ended, once recv() has returned kClosed ("" for a clean close).
+  std::string closeReason();
+  /// Shuts the socket and joins the reader; idempotent.
+  void close();
+
+ private:
+  void readLoop();
+
+  Fd fd_;
+  std::shared_ptr<const Codec> lines_;
+  std::mutex writeMutex_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> queue_;
+  bool eof_ = false;
+  bool closing_ = false;
+  std::string closeReason_;
+  std::thread reader_;
+};
+
+}  // namespace netlab
