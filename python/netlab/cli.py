@@ -10,9 +10,10 @@ from typing import Any, Optional, Sequence
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
 from netlab.load import SCENARIOS, LoadGenerator, LoadResult
-from netlab.servers import EchoServer, PingPongServer, Server
+from netlab.servers import ChatServer, EchoServer, PingPongServer, Server
 
-SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer}
+SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer,
+                                     "chat": ChatServer}
 CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
 
@@ -22,6 +23,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_serve(commands.add_parser("serve", help="run a server until Ctrl+C or SIGTERM"))
     _add_bench(commands.add_parser("bench", help="load a TCP server and report"))
     _add_demo(commands.add_parser("demo", help="compare the I/O models under the same load"))
+    _add_chat(commands.add_parser("chat", help="an interactive chat client"))
     return parser
 
 
@@ -35,8 +37,10 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                        help="close connections silent for this long")
     serve.add_argument("--max-connections", type=int, default=None,
                        help="refuse connections beyond this many")
-    serve.add_argument("--max-line", type=int, default=65536,
-                       help="longest accepted line, for pingpong (bytes)")
+    serve.add_argument("--max-line", type=int, default=None,
+                       help="longest accepted line, for pingpong and chat (bytes)")
+    serve.add_argument("--max-queue", type=int, default=None,
+                       help="chat: output a client may have queued before it is dropped")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="print a line per connection event")
 
@@ -65,6 +69,11 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
                        help="exit 1 when more than this percent of requests failed")
 
 
+def _add_chat(chat: argparse.ArgumentParser) -> None:
+    chat.add_argument("target", metavar="HOST:PORT")
+    chat.add_argument("--nick", default=None, help="nickname to take on arrival")
+
+
 def _add_demo(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--models", default="epoll,threaded,select",
                       help="comma-separated I/O models")
@@ -80,8 +89,10 @@ def _serve(args: argparse.Namespace) -> int:
                                    idle_timeout=args.idle_timeout,
                                    max_connections=args.max_connections,
                                    log_connections=args.verbose)
-    if args.app == "pingpong":
+    if args.app in ("pingpong", "chat") and args.max_line is not None:
         options["max_line"] = args.max_line
+    if args.app == "chat" and args.max_queue is not None:
+        options["max_queue"] = args.max_queue
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
@@ -156,9 +167,49 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(models, counts, args.duration, args.size, args.threads, args.out)
 
 
+def _chat(args: argparse.Namespace) -> int:
+    """Like the classic chat client: a thread prints what arrives; stdin lines are sent;
+    ``exit`` or end of input quits."""
+    import threading
+
+    from netlab.chat import ChatClient
+
+    try:
+        host, port = _parse_target(args.target)
+        client = ChatClient(host, port, nick=args.nick)
+    except (OSError, ValueError) as exc:
+        print(f"netlab: error: {exc}", file=sys.stderr)
+        return 1
+
+    def printer() -> None:
+        for line in client:
+            print(line, flush=True)
+        print("* disconnected", flush=True)
+
+    print(f"* connected to {host}:{port} as {client.nick}; type exit to quit", flush=True)
+    receiver = threading.Thread(target=printer, daemon=True)
+    receiver.start()
+    try:
+        for raw in sys.stdin:
+            line = raw.rstrip("\r\n")
+            try:
+                client.send(line)
+            except OSError:
+                break
+            if line.strip() in ("exit", "/quit"):
+                break
+        else:
+            client.send("/quit")  # end of input: leave politely
+    except (KeyboardInterrupt, OSError):
+        pass
+    receiver.join(timeout=2)
+    client.close()
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _build_parser().parse_args(argv)
-    handlers = {"serve": _serve, "bench": _bench, "demo": _demo}
+    handlers = {"serve": _serve, "bench": _bench, "demo": _demo, "chat": _chat}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -231,7 +231,8 @@ class ChatServer(Server):
                  max_queue: int = 1 << 20, max_clients: Optional[int] = None,
                  codec: Optional[Codec] = None, **options: Any) -> None:
         self._chat = _core.ChatProtocol(max_line, max_queue, codec)
-        super().__init__(port, host, max_connections=max_clients, **options)
+        limit = options.pop("max_connections", None) if max_clients is None else max_clients
+        super().__init__(port, host, max_connections=limit, **options)
 
     def _protocol(self) -> _core.Protocol:
         return self._chat

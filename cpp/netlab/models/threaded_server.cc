@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <system_error>
@@ -79,6 +80,8 @@ class ThreadedServer::ConnThread final : public Conn,
   size_t queueLimit_;
   std::mutex queueMutex_;
   std::condition_variable queueReady_;
+  std::condition_variable queueSpace_;
+  static constexpr std::chrono::milliseconds kSlowGrace{500};
   std::string queue_;
   size_t queuedMessages_ = 0;
   bool queueClosed_ = false;
@@ -170,7 +173,11 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
   }
   std::unique_lock<std::mutex> lock(queueMutex_);
   if (queueClosed_) return false;
-  if (queueLimit_ > 0 && queue_.size() + data.size() > queueLimit_) {
+  auto fits = [&] { return queueClosed_ || queue_.size() + data.size() <= queueLimit_; };
+  // A blocking model blocks: the sender waits a moment for this connection's writer, as a
+  // blocking write would, so a writer the scheduler merely delayed is not taken for a slow
+  // peer. A peer still over the bound after the grace is dropped.
+  if (queueLimit_ > 0 && !queueSpace_.wait_for(lock, kSlowGrace, fits)) {
     queueClosed_ = true;
     dropReason_ = "too slow: over " + std::to_string(queueLimit_) + " bytes queued (" +
                   std::to_string(queue_.size() + data.size()) + ")";
@@ -180,6 +187,7 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
     interrupt();  // the reader wakes, finishes, and tells the handler why
     return false;
   }
+  if (queueClosed_) return false;
   queue_.append(data);
   ++queuedMessages_;
   if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
@@ -197,6 +205,7 @@ void ThreadedServer::ConnThread::writerLoop() {
     batch.swap(queue_);
     size_t messages = std::exchange(queuedMessages_, 0);
     lock.unlock();
+    queueSpace_.notify_all();
     Counters::bump(counters_.messagesOut, messages);
     bool ok = writeAll(batch);
     lock.lock();
@@ -211,6 +220,7 @@ void ThreadedServer::ConnThread::stopWriter() {
     queue_.clear();
   }
   queueReady_.notify_one();
+  queueSpace_.notify_all();
   if (writer_.joinable()) {
     interrupt();  // a writer blocked on a full socket returns at once
     writer_.join();
