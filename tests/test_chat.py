@@ -344,3 +344,21 @@ def test_cli_client_quits_at_end_of_input() -> None:
         assert run.returncode == 0, run.stderr
         assert "* bye" in run.stdout
         wait_until(lambda: server.stats()["members"] == 0, what="left")
+
+
+@pytest.mark.parametrize("model", ["epoll", "threaded"])
+def test_chat_load_scenario_measures_fan_out(model: str) -> None:
+    with ChatServer(port=0, model=model) as server:
+        result = netlab.LoadGenerator("127.0.0.1", server.port, scenario="chat", connections=50,
+                                      rooms=5, rate=500, duration=2, size=80).run()
+        relayed = server.stats()["messages_relayed"]
+    assert result.errors == 0
+    # Each message reaches the 9 other members of its room; the last few ms may be cut off.
+    assert 0.95 * 9 * result.requests <= result.responses <= 9 * result.requests
+    assert result.responses <= relayed
+    assert 0 < result.latency_ms["p50"] <= result.latency_ms["p99"]
+
+
+def test_chat_scenario_needs_a_rate() -> None:
+    with pytest.raises(ValueError, match="chat scenario needs a send rate"):
+        netlab.LoadGenerator("127.0.0.1", 9, scenario="chat")

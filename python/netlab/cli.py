@@ -63,6 +63,7 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
                        help="framed scenario: the codec (default parameters)")
     bench.add_argument("--fixed-size", type=int, default=None,
                        help="framed scenario with FixedCodec of this size")
+    bench.add_argument("--rooms", type=int, default=1, help="chat scenario: rooms")
     bench.add_argument("--timeout", type=float, default=10.0, help="response timeout (s)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.add_argument("--max-error-rate", type=float, default=1.0, metavar="PERCENT",
@@ -131,7 +132,8 @@ def _bench(args: argparse.Namespace) -> int:
             rate=args.rate, size=args.size, pipeline=args.pipeline,
             connect_rate=args.connect_rate, response_timeout=args.timeout,
             request=args.request.encode() if args.request is not None else None,
-            expect=args.expect.encode() if args.expect is not None else None, codec=codec)
+            expect=args.expect.encode() if args.expect is not None else None, codec=codec,
+            rooms=args.rooms)
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)
         return 2

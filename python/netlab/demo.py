@@ -33,10 +33,10 @@ class ModelRun:
 
 
 class ServerProcess:
-    """An echo server in a child process, and its resource usage from /proc."""
+    """A netlab server (echo by default) in a child process, and its resource use from /proc."""
 
-    def __init__(self, model: str, extra: Sequence[str] = ()) -> None:
-        cmd = [sys.executable, "-m", "netlab", "serve", "echo", "--port", "0", "--model", model,
+    def __init__(self, model: str, extra: Sequence[str] = (), app: str = "echo") -> None:
+        cmd = [sys.executable, "-m", "netlab", "serve", app, "--port", "0", "--model", model,
                *extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 from netlab import _core
 from netlab.codecs import Codec
 
-SCENARIOS = ("echo", "line", "framed", "connect")
+SCENARIOS = ("echo", "line", "framed", "connect", "chat")
 ERROR_KINDS = ("refused", "reset", "timeout", "closed", "mismatch", "protocol", "no_fds",
                "no_ports", "other")
 
@@ -128,7 +128,10 @@ class LoadGenerator:
         scenario: ``echo`` (send ``size`` bytes, expect them back, byte for byte), ``line``
             (send ``request`` + newline, expect one line, equal to ``expect`` if given),
             ``framed`` (``codec`` frames both ways; the payload echoed or ``expect``),
-            ``connect`` (a new connection per request: connect, send, receive, close).
+            ``connect`` (a new connection per request: connect, send, receive, close),
+            ``chat`` (connections spread over ``rooms`` rooms of a ChatServer send stamped
+            lines at ``rate`` messages/s in total; ``responses`` counts deliveries to the
+            other members and latency is fan-out delivery latency).
         connections: concurrent connections, spread over ``threads`` worker threads.
         duration: seconds to run (None: until ``requests`` are done).
         requests: request budget (None: until ``duration``).
@@ -142,6 +145,7 @@ class LoadGenerator:
         request, expect: request payload/line and the expected response.
         codec: the codec for ``framed``.
         max_response: a larger response is a protocol error.
+        rooms: ``chat`` only: how many rooms the connections are spread over.
     """
 
     def __init__(
@@ -165,6 +169,7 @@ class LoadGenerator:
         expect: Optional[bytes] = None,
         codec: Optional[Codec] = None,
         max_response: int = 1 << 20,
+        rooms: int = 1,
     ) -> None:
         if isinstance(request, str):
             request = request.encode()
@@ -172,11 +177,11 @@ class LoadGenerator:
             expect = expect.encode()
         self.settings = dict(host=host, port=port, scenario=scenario, connections=connections,
                              threads=threads, duration=duration, requests=requests, rate=rate,
-                             pipeline=pipeline, size=size)
+                             pipeline=pipeline, size=size, rooms=rooms)
         self._native = _core.LoadGenerator(
             host, port, scenario, connections, threads, duration or 0.0, requests or 0,
             rate or 0.0, pipeline, think_time, connect_rate or 0.0, connect_timeout,
-            response_timeout, size, request, expect, codec, max_response)
+            response_timeout, size, request, expect, codec, max_response, rooms)
         self._started = False
 
     def start(self) -> "LoadGenerator":

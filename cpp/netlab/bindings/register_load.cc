@@ -95,7 +95,7 @@ std::unique_ptr<LoadGenerator> newGenerator(
     int threads, double duration, uint64_t requests, double rate, int pipeline,
     double thinkTime, double connectRate, double connectTimeout, double responseTimeout,
     size_t size, std::optional<py::bytes> request, std::optional<py::bytes> expect,
-    const CodecHandle* codec, size_t maxResponse) {
+    const CodecHandle* codec, size_t maxResponse, int rooms) {
   if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be 1..65535"});
   LoadConfig c;
   c.host = host;
@@ -116,6 +116,7 @@ std::unique_ptr<LoadGenerator> newGenerator(
   if (expect) c.expect = std::string(*expect);
   if (codec) c.codec = codec->codec;
   c.maxResponse = maxResponse;
+  c.rooms = rooms;
   auto gen = LoadGenerator::create(std::move(c));
   if (!gen.ok()) raise(gen.error());
   return std::move(gen.value());
@@ -129,7 +130,8 @@ void registerLoad(py::module_& m) {
            py::arg("connections"), py::arg("threads"), py::arg("duration"), py::arg("requests"),
            py::arg("rate"), py::arg("pipeline"), py::arg("think_time"), py::arg("connect_rate"),
            py::arg("connect_timeout"), py::arg("response_timeout"), py::arg("size"),
-           py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("max_response"))
+           py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("max_response"),
+           py::arg("rooms") = 1)
       .def("start", [](LoadGenerator& g) { check(g.start()); })
       .def("wait", &LoadGenerator::wait, py::arg("timeout"),
            py::call_guard<py::gil_scoped_release>())

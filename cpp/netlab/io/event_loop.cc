@@ -58,10 +58,12 @@ Status EventLoop::run() {
     for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);
     timers_.runDue(nowNs());
     runPosted();
+    runDeferred();
     graveyard_.clear();
   }
   running_ = false;
   runPosted();  // tasks posted during the last iteration still run, on this thread
+  runDeferred();
   graveyard_.clear();
   return status;
 }
@@ -85,6 +87,14 @@ void EventLoop::wake() {
   uint64_t one = 1;
   // EAGAIN means the counter is already non-zero: the loop will wake anyway.
   while (::write(wakeFd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void EventLoop::runDeferred() {
+  while (!deferred_.empty()) {
+    std::vector<Task> tasks;
+    tasks.swap(deferred_);
+    for (Task& task : tasks) task();
   }
 }
 

@@ -46,6 +46,11 @@ class EventLoop {
   }
   bool cancel(TimerQueue::TimerId id) { return timers_.cancel(id); }
 
+  /// Runs `task` on this (the loop) thread at the end of the current iteration, before the
+  /// next wait: several sends to one connection in one iteration then cost one write
+  /// (Redis's handleClientsWithPendingWrites).
+  void defer(Task task) { deferred_.push_back(std::move(task)); }
+
   /// Keeps an object alive until the current batch of events is dispatched, because later
   /// events in the same batch may still point at it.
   void destroyLater(std::shared_ptr<void> object) { graveyard_.push_back(std::move(object)); }
@@ -58,12 +63,14 @@ class EventLoop {
   class Waker;
   void wake();
   void runPosted();
+  void runDeferred();
 
   std::unique_ptr<Poller> poller_;
   Fd wakeFd_;
   std::unique_ptr<Waker> waker_;
   TimerQueue timers_;
   std::vector<ReadyEvent> ready_;
+  std::vector<Task> deferred_;
   std::vector<std::shared_ptr<void>> graveyard_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};

@@ -39,7 +39,8 @@ std::string describe(const char* op, int err) {
 
 }  // namespace
 
-LoadClient::LoadClient(LoadWorker& worker, int64_t phaseNs) : w_(worker), phaseNs_(phaseNs) {}
+LoadClient::LoadClient(LoadWorker& worker, int index, int64_t phaseNs)
+    : w_(worker), index_(index), phaseNs_(phaseNs) {}
 
 LoadClient::~LoadClient() = default;
 
@@ -116,6 +117,10 @@ void LoadClient::onConnected() {
     return;
   }
   if (w_.plan_.intervalNs > 0 && nextIntendedNs_ == 0) nextIntendedNs_ = now + phaseNs_;
+  if (w_.scenario_.streaming()) {
+    w_.scenario_.writeGreeting(index_, out_);
+    flush();
+  }
   trySend();
 }
 
@@ -123,6 +128,10 @@ void LoadClient::onConnected() {
 void LoadClient::trySend() {
   if (state_ != State::kConnected || w_.stopping_) return;
   int64_t now = nowNs();
+  if (w_.scenario_.streaming()) {
+    sendStamped(now);
+    return;
+  }
   size_t before = out_.readable();
   size_t sent = 0;
   while (inflight_.size() < static_cast<size_t>(w_.config_.pipeline)) {
@@ -142,6 +151,35 @@ void LoadClient::trySend() {
   if (sent == 0) return;
   w_.noteSent(sent, out_.readable() - before);
   flush();
+}
+
+// Streaming: every message that is due goes out now, stamped with its place in the schedule;
+// nothing waits for a reply.
+void LoadClient::sendStamped(int64_t now) {
+  size_t before = out_.readable();
+  size_t sent = 0;
+  while (nextIntendedNs_ <= now && w_.takeRequest()) {
+    w_.scenario_.writeStamped(w_.nextSeq(), nextIntendedNs_, now, out_);
+    nextIntendedNs_ += w_.plan_.intervalNs;
+    ++sent;
+  }
+  if (!w_.stopping_) armSendTimer(nextIntendedNs_);
+  if (sent == 0) return;
+  w_.noteSent(sent, out_.readable() - before);
+  flush();
+}
+
+void LoadClient::readDeliveries(int64_t now) {
+  std::string why;
+  size_t consumed = w_.scenario_.readDeliveries(
+      in_.view(), scanned_,
+      [&](int64_t intended, int64_t sent) { w_.noteDelivery(intended, sent, now); }, why);
+  in_.consume(consumed);
+  if (!why.empty()) {
+    fail(LoadError::kProtocol, why);
+  } else if (in_.readable() > w_.config_.maxResponse) {
+    fail(LoadError::kProtocol, "a line longer than max_response");
+  }
 }
 
 void LoadClient::armSendTimer(int64_t atNs) {
@@ -177,7 +215,7 @@ void LoadClient::handleRead() {
   ++w_.syscalls_.read;
   ssize_t n = in_.readFrom(fd_.get(), Buffer::kReadChunk);
   if (n == 0) {
-    if (!inflight_.empty()) {
+    if (!inflight_.empty() || w_.scenario_.streaming()) {
       fail(LoadError::kClosed, "the server closed the connection with a request outstanding");
     } else {
       closeSocket();  // an idle connection closed by the server is no failed request
@@ -193,6 +231,10 @@ void LoadClient::handleRead() {
   }
   w_.noteReceived(static_cast<size_t>(n));
   int64_t now = nowNs();
+  if (w_.scenario_.streaming()) {
+    readDeliveries(now);
+    return;
+  }
   while (!inflight_.empty()) {
     size_t consumed = 0;
     std::string why;

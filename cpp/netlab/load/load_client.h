@@ -19,7 +19,7 @@ class LoadClient final : public IoWatcher {
  public:
   /// `phaseNs`: this connection's offset in the open-loop schedule, so the connections'
   /// sends interleave evenly instead of arriving in bursts.
-  LoadClient(LoadWorker& worker, int64_t phaseNs);
+  LoadClient(LoadWorker& worker, int index, int64_t phaseNs);
   ~LoadClient() override;
 
   void connect();
@@ -44,6 +44,8 @@ class LoadClient final : public IoWatcher {
   void sendOne(int64_t intendedNs, int64_t nowNs);
   void flush();
   void handleRead();
+  void readDeliveries(int64_t nowNs);
+  void sendStamped(int64_t nowNs);
   void fail(LoadError kind, const std::string& why);
   void closeSocket();
   void scheduleReconnect();
@@ -51,6 +53,7 @@ class LoadClient final : public IoWatcher {
   void updateInterest();
 
   LoadWorker& w_;
+  int index_;  // across all workers: the chat scenario's room is index % rooms
   int64_t phaseNs_;
   State state_ = State::kDisconnected;
   Fd fd_;

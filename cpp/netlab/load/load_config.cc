@@ -28,6 +28,13 @@ Status validate(const LoadConfig& c) {
   if (c.size == 0 || c.size > c.maxResponse) {
     return invalid("size must be 1.." + std::to_string(c.maxResponse) + " bytes");
   }
+  if (c.scenario == "chat") {
+    if (c.rate <= 0) return invalid("the chat scenario needs a send rate (rate=messages/s in total)");
+    if (c.durationSec <= 0) return invalid("the chat scenario runs for a duration");
+    if (c.requests > 0) return invalid("the chat scenario runs for a duration, not a request count");
+    if (c.rooms < 1 || c.rooms > c.connections) return invalid("rooms must be 1..connections");
+    if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
+  }
   if (c.scenario == "line" && c.request.find('\n') != std::string::npos) {
     return invalid("the request line must not contain a newline");
   }

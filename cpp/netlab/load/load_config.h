@@ -15,8 +15,10 @@ namespace netlab {
 struct LoadConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  /// echo | line | framed | connect
+  /// echo | line | framed | connect | chat
   std::string scenario = "echo";
+  /// chat: connections are spread over this many rooms (room0, room1, ...).
+  int rooms = 1;
   int connections = 100;
   int threads = 2;
   /// Wall-clock limit in seconds; 0 means none (then `requests` must be set).

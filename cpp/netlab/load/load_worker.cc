@@ -34,7 +34,7 @@ LoadWorker::LoadWorker(const LoadConfig& config, const Scenario& scenario,
       int global = plan_.firstGlobalIndex + i;
       phase = plan_.intervalNs * global / std::max(1, config_.connections);
     }
-    clients_.push_back(std::make_unique<LoadClient>(*this, phase));
+    clients_.push_back(std::make_unique<LoadClient>(*this, plan_.firstGlobalIndex + i, phase));
   }
 }
 

@@ -71,6 +71,10 @@ class LoadWorker {
   void noteSent(size_t requests, size_t bytes);
   void noteReceived(size_t bytes);
   void noteResponse(int64_t intendedNs, int64_t sentNs, int64_t nowNs);
+  /// Streaming: one message delivered (fan-out), timed from its stamps.
+  void noteDelivery(int64_t intendedNs, int64_t sentNs, int64_t nowNs) {
+    noteResponse(intendedNs, sentNs, nowNs);
+  }
   void noteFailure(LoadError kind, const std::string& why, size_t failedRequests);
   void noteInflight(int delta) { inflight_ += delta; }
   void connectFinished();

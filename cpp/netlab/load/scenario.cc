@@ -134,6 +134,79 @@ class FramedScenario final : public Scenario {
   bool perRequest_ = false;
 };
 
+// Chat fan-out: each connection joins room (index % rooms) and sends stamped lines on the
+// open-loop schedule; every line relayed back from another member is one delivery.
+class ChatScenario final : public Scenario {
+ public:
+  ChatScenario(int rooms, size_t size, std::shared_ptr<const Codec> lines)
+      : rooms_(rooms), size_(size), lines_(std::move(lines)) {}
+
+  void writeRequest(uint64_t, Buffer&) const override {}
+  Verdict readResponse(uint64_t, std::string_view, size_t&, size_t&, std::string&) const override {
+    return Verdict::kProtocolError;
+  }
+  bool streaming() const override { return true; }
+
+  void writeGreeting(int connection, Buffer& out) const override {
+    out.append("/join room" + std::to_string(connection % rooms_) + "\n");
+  }
+
+  void writeStamped(uint64_t seq, int64_t intendedNs, int64_t sentNs, Buffer& out) const override {
+    std::string line = "T" + std::to_string(intendedNs) + ":" + std::to_string(sentNs) + " " +
+                       std::to_string(seq) + " ";
+    if (line.size() < size_) line.append(size_ - line.size(), 'c');
+    line.push_back('\n');
+    out.append(line);
+  }
+
+  size_t readDeliveries(std::string_view in, size_t& scanned,
+                        const std::function<void(int64_t, int64_t)>& onDelivery,
+                        std::string& why) const override {
+    size_t consumed = 0;
+    for (;;) {
+      FrameView line;
+      ParseResult r = lines_->parse(in.substr(consumed), scanned, line);
+      if (r.status == ParseResult::kNeedMore) {
+        scanned = in.size() - consumed;
+        return consumed;
+      }
+      if (r.status == ParseResult::kError) {
+        why = "delivery line: " + r.error.message;
+        return consumed;
+      }
+      scanned = 0;
+      consumed += r.consumed;
+      if (line.payload.rfind("error: ", 0) == 0) {
+        why = "the server said: " + std::string(line.payload);
+        return consumed;
+      }
+      int64_t intended, sent;
+      if (parseStamp(line.payload, intended, sent)) onDelivery(intended, sent);
+    }
+  }
+
+ private:
+  // "<nick> T<intended>:<sent> ..." -> the two times; notices ("* ...") have none.
+  static bool parseStamp(std::string_view line, int64_t& intended, int64_t& sent) {
+    size_t at = line.find("> T");
+    if (line.empty() || line[0] != '<' || at == std::string_view::npos) return false;
+    const char* p = line.data() + at + 3;
+    const char* end = line.data() + line.size();
+    auto number = [&](int64_t& v) {
+      v = 0;
+      const char* start = p;
+      while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+      return p > start;
+    };
+    if (!number(intended) || p >= end || *p++ != ':') return false;
+    return number(sent);
+  }
+
+  int rooms_;
+  size_t size_;
+  std::shared_ptr<const Codec> lines_;
+};
+
 std::string patternPayload(size_t size) {
   std::string p(size, '\0');
   for (size_t i = 0; i < size; ++i) p[i] = static_cast<char>('a' + i % 26);
@@ -171,7 +244,14 @@ Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& c) {
     return std::unique_ptr<Scenario>(
         std::make_unique<FramedScenario>(c.codec, payload, c.expect, "frame"));
   }
-  return Error{EINVAL, "unknown scenario '" + s + "'; valid scenarios: echo, line, framed, connect"};
+  if (s == "chat") {
+    Error error;
+    auto lines = makeLineCodec("\n", c.maxResponse, true, &error);
+    if (!lines) return error;
+    return std::unique_ptr<Scenario>(std::make_unique<ChatScenario>(c.rooms, c.size, lines));
+  }
+  return Error{EINVAL,
+               "unknown scenario '" + s + "'; valid scenarios: echo, line, framed, connect, chat"};
 }
 
 }  // namespace netlab

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,22 @@ class Scenario {
                                size_t& consumed, std::string& why) const = 0;
   /// The connect scenario: a new connection for every request.
   virtual bool connectionPerRequest() const { return false; }
+
+  // Streaming scenarios (chat): what is sent and what arrives are not paired one to one.
+  // Each message carries its send times; each delivery is timed from them.
+  virtual bool streaming() const { return false; }
+  /// Bytes sent once, right after connecting (the chat scenario joins its room).
+  virtual void writeGreeting(int /*connection*/, Buffer& /*out*/) const {}
+  /// Message `seq`, stamped with its intended and actual send times.
+  virtual void writeStamped(uint64_t /*seq*/, int64_t /*intendedNs*/, int64_t /*sentNs*/,
+                            Buffer& /*out*/) const {}
+  /// Consumes the complete deliveries at the front of `in`, calling onDelivery(intendedNs,
+  /// sentNs) for each stamped one. Returns the bytes consumed; sets `why` on a bad stream.
+  virtual size_t readDeliveries(std::string_view /*in*/, size_t& /*scanned*/,
+                                const std::function<void(int64_t, int64_t)>& /*onDelivery*/,
+                                std::string& /*why*/) const {
+    return 0;
+  }
 };
 
 Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& config);

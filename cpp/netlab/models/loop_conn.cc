@@ -73,8 +73,19 @@ bool LoopConn::sendQueued(std::string_view data, size_t messages) {
     dropSlow(0);
     return false;
   }
-  if (!inHandler_) flush();
+  if (!inHandler_) deferFlush();
   return true;
+}
+
+void LoopConn::deferFlush() {
+  if (flushDeferred_) return;
+  flushDeferred_ = true;
+  // Safe with `this`: a closed connection stays alive until the iteration's graveyard is
+  // cleared, which happens after deferred tasks run.
+  ctx_.loop.defer([this] {
+    flushDeferred_ = false;
+    if (state_ != State::kClosed) flush();
+  });
 }
 
 void LoopConn::dropSlow(size_t pendingBytes) {

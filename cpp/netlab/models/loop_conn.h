@@ -62,6 +62,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
 
   void handleRead();
   void flush();
+  void deferFlush();
   void onSocketError(const char* op);
   void deliverInput();
   void updateInterest();
@@ -78,6 +79,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   State state_ = State::kOpen;
   bool readPaused_ = false;  // backpressure: output above the high-water mark
   bool inHandler_ = false;   // replies made inside onData go out in one write afterwards
+  bool flushDeferred_ = false;  // messages from other connections: one write per iteration
   uint32_t interest_ = 0;
   int64_t lastActiveNs_ = 0;
   bool timerArmed_ = false;
