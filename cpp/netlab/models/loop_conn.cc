@@ -70,8 +70,13 @@ bool LoopConn::sendQueued(std::string_view data, size_t messages) {
   Counters::bump(ctx_.counters.messagesOut, messages);
   output_.append(data);
   if (ctx_.maxQueuedOutput > 0 && output_.readable() > ctx_.maxQueuedOutput) {
-    dropSlow(0);
-    return false;
+    // Only what the kernel will not take counts against the bound: write before judging.
+    flush();
+    if (state_ == State::kClosed) return false;
+    if (output_.readable() > ctx_.maxQueuedOutput) {
+      dropSlow(0);
+      return false;
+    }
   }
   if (!inHandler_) deferFlush();
   return true;
