@@ -19,5 +19,6 @@ void registerServers(pybind11::module_& m);
 void registerCodecs(pybind11::module_& m);
 void registerLoad(pybind11::module_& m);
 void registerClient(pybind11::module_& m);
+void registerAsync(pybind11::module_& m);
 
 }  // namespace netlab::py_bindings

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   netlab::py_bindings::registerServers(m);
   netlab::py_bindings::registerLoad(m);
   netlab::py_bindings::registerClient(m);
+  netlab::py_bindings::registerAsync(m);
 }

@@ -1,0 +1,283 @@
+#include "netlab/client/async_client.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include "netlab/io/buffer.h"
+#include "netlab/io/clock.h"
+
+namespace netlab {
+namespace {
+
+LoadError kindOfErrno(int err) {
+  switch (err) {
+    case ECONNREFUSED: return LoadError::kRefused;
+    case ECONNRESET:
+    case EPIPE: return LoadError::kReset;
+    case ETIMEDOUT: return LoadError::kTimeout;
+    case EMFILE:
+    case ENFILE: return LoadError::kNoFds;
+    case EADDRNOTAVAIL: return LoadError::kNoPorts;
+    default: return LoadError::kOther;
+  }
+}
+
+}  // namespace
+
+/// One connection slot: requests are sent as they are submitted and answered in order.
+class AsyncConn final : public IoWatcher {
+ public:
+  AsyncConn(AsyncClient& client) : c_(client) {}
+  ~AsyncConn() override { closeSocket(); }
+
+  void submit(uint64_t ticket) {
+    pending_.push_back({ticket, c_.seq_++, nowNs(), false});
+    if (state_ == State::kDisconnected) {
+      connect();
+    } else if (state_ == State::kConnected) {
+      sendPending();
+    }
+  }
+
+  void onReady(uint32_t ready) override {
+    if (state_ == State::kConnecting) {
+      int err = finishConnect(fd_.get());
+      if (err != 0) return failAll(kindOfErrno(err), std::string("connect: ") + std::strerror(err));
+      state_ = State::kConnected;
+      sendPending();
+      return;
+    }
+    if ((ready & kWritable) && !flush()) return;
+    if (ready & kReadable) handleRead();
+  }
+
+  void checkTimeouts(int64_t now) {
+    if (state_ == State::kConnecting &&
+        now - connectStart_ > static_cast<int64_t>(c_.config_.connectTimeoutSec * kNsPerSec)) {
+      return failAll(LoadError::kTimeout, "connect timed out");
+    }
+    if (!pending_.empty() && pending_.front().sent &&
+        now - pending_.front().startNs >
+            static_cast<int64_t>(c_.config_.responseTimeoutSec * kNsPerSec)) {
+      failAll(LoadError::kTimeout, "no response within the response timeout");
+    }
+  }
+
+  void failAll(LoadError kind, const std::string& why) {
+    closeSocket();
+    while (!pending_.empty()) {
+      AsyncClient::Completion done;
+      done.ticket = pending_.front().ticket;
+      done.kind = kind;
+      done.message = why;
+      done.latencyNs = nowNs() - pending_.front().startNs;
+      pending_.pop_front();
+      c_.complete(std::move(done));
+    }
+  }
+
+ private:
+  enum class State { kDisconnected, kConnecting, kConnected };
+  struct Pending {
+    uint64_t ticket, seq;
+    int64_t startNs;
+    bool sent;
+  };
+
+  void connect() {
+    bool connected = false;
+    connectStart_ = nowNs();
+    Result<Fd> fd = startConnect(c_.endpoint_, connected);
+    if (!fd.ok()) {
+      return failAll(kindOfErrno(fd.error().code), fd.error().message);
+    }
+    fd_ = std::move(fd.value());
+    setNoDelay(fd_.get());
+    state_ = connected ? State::kConnected : State::kConnecting;
+    interest_ = kReadable | kWritable;
+    if (!c_.loop_->watch(fd_.get(), interest_, this).ok()) {
+      return failAll(LoadError::kOther, "cannot watch the socket");
+    }
+    if (connected) sendPending();
+  }
+
+  void sendPending() {
+    for (Pending& p : pending_) {
+      if (p.sent) continue;
+      c_.scenario_->writeRequest(p.seq, out_);
+      p.sent = true;
+    }
+    flush();
+  }
+
+  bool flush() {
+    if (!out_.empty()) {
+      ssize_t n = out_.writeTo(fd_.get());
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        int err = errno;
+        failAll(kindOfErrno(err), std::string("write: ") + std::strerror(err));
+        return false;
+      }
+    }
+    uint32_t want = kReadable | (out_.empty() ? 0 : kWritable);
+    if (want != interest_) {
+      interest_ = want;
+      c_.loop_->rewatch(fd_.get(), want, this);
+    }
+    return true;
+  }
+
+  void handleRead() {
+    ssize_t n = in_.readFrom(fd_.get(), Buffer::kReadChunk);
+    if (n == 0) {
+      if (pending_.empty()) return closeSocket();  // an idle connection closed: reconnect later
+      return failAll(LoadError::kClosed, "the server closed the connection");
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      int err = errno;
+      return failAll(kindOfErrno(err), std::string("read: ") + std::strerror(err));
+    }
+    int64_t now = nowNs();
+    while (!pending_.empty() && pending_.front().sent) {
+      size_t consumed = 0;
+      std::string why;
+      Verdict v = c_.scenario_->readResponse(pending_.front().seq, in_.view(), scanned_,
+                                             consumed, why);
+      if (v == Verdict::kIncomplete) break;
+      if (v != Verdict::kOk) {
+        return failAll(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
+      }
+      AsyncClient::Completion done;
+      done.ticket = pending_.front().ticket;
+      done.ok = true;
+      done.latencyNs = now - pending_.front().startNs;
+      done.bytes = consumed;
+      pending_.pop_front();
+      in_.consume(consumed);
+      scanned_ = 0;
+      c_.complete(std::move(done));
+      if (c_.scenario_->connectionPerRequest()) {
+        closeSocket();
+        if (!pending_.empty()) connect();
+        return;
+      }
+    }
+    if (in_.readable() > c_.config_.maxResponse) {
+      failAll(LoadError::kProtocol, "response larger than max_response");
+    }
+  }
+
+  void closeSocket() {
+    if (fd_.valid()) {
+      c_.loop_->unwatch(fd_.get());
+      fd_.reset();
+    }
+    state_ = State::kDisconnected;
+    interest_ = 0;
+    in_.clear();
+    out_.clear();
+    scanned_ = 0;
+  }
+
+  AsyncClient& c_;
+  State state_ = State::kDisconnected;
+  Fd fd_;
+  Buffer in_, out_;
+  size_t scanned_ = 0;
+  uint32_t interest_ = 0;
+  int64_t connectStart_ = 0;
+  std::deque<Pending> pending_;
+};
+
+Result<std::unique_ptr<AsyncClient>> AsyncClient::create(LoadConfig config) {
+  config.durationSec = 1;  // validate() wants an end; the client itself runs until shutdown
+  Status valid = validate(config);
+  if (!valid.ok()) return valid.error();
+  if (config.scenario == "chat") return Error{EINVAL, "the chat scenario is not request/response"};
+  auto scenario = makeScenario(config);
+  if (!scenario.ok()) return scenario.error();
+  auto endpoint = resolveEndpoint(config.host, config.port);
+  if (!endpoint.ok()) return endpoint.error();
+  auto loop = EventLoop::create("epoll");
+  if (!loop.ok()) return loop.error();
+  Fd notify(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!notify.valid()) return sysError("eventfd");
+  return std::make_unique<AsyncClient>(std::move(config), std::move(scenario.value()),
+                                       endpoint.value(), std::move(loop.value()),
+                                       std::move(notify));
+}
+
+AsyncClient::AsyncClient(LoadConfig config, std::unique_ptr<Scenario> scenario,
+                         Endpoint endpoint, std::unique_ptr<EventLoop> loop, Fd notifyFd)
+    : config_(std::move(config)), scenario_(std::move(scenario)), endpoint_(endpoint),
+      loop_(std::move(loop)), notifyFd_(std::move(notifyFd)) {
+  loop_->runAt(nowNs() + 10 * kNsPerMs, [this] { onTick(); });
+  thread_ = std::thread([this] { loop_->run(); });
+}
+
+AsyncClient::~AsyncClient() { shutdown(); }
+
+uint64_t AsyncClient::openConnection() { return nextConn_.fetch_add(1); }
+
+void AsyncClient::closeConnection(uint64_t conn) {
+  loop_->post([this, conn] {
+    auto it = conns_.find(conn);
+    if (it == conns_.end()) return;
+    it->second->failAll(LoadError::kClosed, "connection closed by the caller");
+    conns_.erase(it);
+  });
+}
+
+bool AsyncClient::submit(uint64_t conn, uint64_t ticket) {
+  if (down_) return false;
+  return loop_->post([this, conn, ticket] {
+    auto& slot = conns_[conn];
+    if (!slot) slot = std::make_unique<AsyncConn>(*this);
+    slot->submit(ticket);
+  });
+}
+
+void AsyncClient::onTick() {
+  int64_t now = nowNs();
+  for (auto& entry : conns_) entry.second->checkTimeouts(now);
+  loop_->runAt(now + 10 * kNsPerMs, [this] { onTick(); });
+}
+
+// Only the first completion of a batch writes the eventfd: the drainer takes them all.
+void AsyncClient::complete(Completion c) {
+  bool wasEmpty;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wasEmpty = done_.empty();
+    done_.push_back(std::move(c));
+  }
+  if (wasEmpty) {
+    uint64_t one = 1;
+    while (::write(notifyFd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+std::vector<AsyncClient::Completion> AsyncClient::drain() {
+  uint64_t count;
+  while (::read(notifyFd_.get(), &count, sizeof count) < 0 && errno == EINTR) {
+  }
+  std::vector<Completion> out;
+  std::lock_guard<std::mutex> lock(mutex_);
+  out.swap(done_);
+  return out;
+}
+
+void AsyncClient::shutdown() {
+  if (down_.exchange(true)) return;
+  loop_->stop();
+  if (thread_.joinable()) thread_.join();
+  conns_.clear();
+}
+
+}  // namespace netlab
