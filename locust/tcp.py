@@ -5,7 +5,8 @@
 
 Pick the users with NETLAB_USERS (comma-separated class names; default PingUser):
 PingUser and ConstantPingUser for the ping-pong server, EchoUser for the echo server
-(NETLAB_ECHO_SIZE bytes per request). With NETLAB_SERVE=pingpong|echo the locustfile
+(NETLAB_ECHO_SIZE bytes per request), SwarmUser for C++ speed (one user drives
+NETLAB_SWARM_CONNECTIONS connections of netlab's load generator; run it with -u 1 per core). With NETLAB_SERVE=pingpong|echo the locustfile
 starts that netlab server itself on the --host port (epoll; NETLAB_MODEL to change).
 """
 
@@ -18,7 +19,7 @@ from locust import events
 import netlab.locust as _users
 from netlab.locust import parse_tcp_host
 
-_AVAILABLE = ("PingUser", "ConstantPingUser", "EchoUser")
+_AVAILABLE = ("PingUser", "ConstantPingUser", "EchoUser", "SwarmUser")
 
 
 def _expose_chosen_users() -> None:

@@ -115,3 +115,17 @@ def test_no_hub_stall_with_200_users(tmp_path: Path) -> None:
     assert "appears to be blocked" not in output  # gevent's monitor: the hub never stalled
     assert "CPU usage above" not in output
     assert int(stats(tmp_path / "run")["ping"]["Request Count"]) > 500
+
+
+def test_swarm_user_reports_native_rates(tmp_path: Path) -> None:
+    with netlab.PingPongServer(port=0) as server:
+        run = locust("--headless", "-u", "1", "-r", "1", "-t", "4s", "--host",
+                     f"tcp://127.0.0.1:{server.port}", "--csv", str(tmp_path / "run"),
+                     users="SwarmUser", env={"NETLAB_SWARM_CONNECTIONS": "20"})
+        served = server.stats()["messages_in"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = stats(tmp_path / "run")["swarm"]
+    assert int(row["Request Count"]) > 10_000  # far past what per-request Python events allow
+    assert int(row["Request Count"]) <= served
+    assert int(row["Failure Count"]) == 0
+    assert "netlab swarm: Speed:" in run.stderr  # netlab's exact figures, logged at the end

@@ -19,18 +19,24 @@ Locust as float milliseconds, so sub-millisecond precision is kept.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import time
 from typing import Any, Optional
 from urllib.parse import urlparse
 
 import gevent  # type: ignore[import-untyped]
 from gevent.event import AsyncResult  # type: ignore[import-untyped]
 from gevent.socket import wait_read  # type: ignore[import-untyped]
-from locust import User, between, constant_pacing, task
+from locust import User, between, constant, constant_pacing, task
 from locust.env import Environment
+from locust.stats import StatsEntry, bucket_response_time
 
 from netlab import _core
 from netlab.codecs import Codec
+from netlab.load import LoadGenerator, LoadResult
+
+log = logging.getLogger("netlab.locust")
 
 
 class TcpRequestError(Exception):
@@ -201,6 +207,96 @@ class EchoUser(NetlabUser):
         self.client.request()
 
 
-__all__ = ["ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "TcpClient",
+def _log_batch(entry: StatsEntry, response_time: float, count: int, content_length: int) -> None:
+    """What ``StatsEntry.log`` does for one request, done for `count` requests at once."""
+    if count <= 0:
+        return
+    now = time.time()
+    t = int(now)
+    if entry.use_response_times_cache and entry.last_request_timestamp and \
+            t > int(entry.last_request_timestamp):
+        entry._cache_response_times(t - 1)
+    entry.num_requests += count
+    entry.num_reqs_per_sec[t] += count
+    entry.last_request_timestamp = now
+    entry.total_response_time += response_time * count
+    entry.min_response_time = response_time if entry.min_response_time is None else \
+        min(entry.min_response_time, response_time)
+    entry.max_response_time = max(entry.max_response_time, response_time)
+    entry.response_times[bucket_response_time(response_time)] += count
+    entry.total_content_length += content_length * count
+
+
+class SwarmUser(User):
+    """One Locust user that drives netlab's C++ load generator: many connections, high rates.
+
+    Its connections run on native threads; every half second it reports the seconds the
+    generator completed to Locust in one batch per second, so Locust's per-request Python cost
+    does not cap the rate. Locust gets the counts exactly and an approximate latency
+    distribution (50% at the second's p50, 40% at p90, 9% at p99, 1% at its max); netlab's
+    exact percentiles over the whole run are logged when the user stops and kept in
+    ``environment.netlab_results``. Settings (class attributes or environment):
+    ``connections`` (NETLAB_SWARM_CONNECTIONS, default 50), ``threads`` (1), ``rate``
+    (NETLAB_SWARM_RATE, total requests/s; unset: closed loop), and the scenario attributes of
+    :class:`NetlabUser` (default: ping-pong lines).
+    """
+
+    wait_time = constant(0)
+    scenario = "line"
+    request: Optional[bytes] = b"ping"
+    expect: Optional[bytes] = b"pong"
+    size = 64
+    codec: Optional[Codec] = None
+    connections = int(os.environ.get("NETLAB_SWARM_CONNECTIONS", "50"))
+    threads = 1
+    rate: Optional[float] = float(os.environ["NETLAB_SWARM_RATE"]) if os.environ.get(
+        "NETLAB_SWARM_RATE") else None
+    request_name = "swarm"
+    report_interval = 0.5
+
+    def on_start(self) -> None:
+        host, port = parse_tcp_host(self.host)
+        self.generator = LoadGenerator(
+            host, port, scenario=self.scenario, connections=self.connections,
+            threads=self.threads, duration=7 * 24 * 3600.0, rate=self.rate, size=self.size,
+            request=self.request, expect=self.expect, codec=self.codec).start()
+
+    @task
+    def swarm(self) -> None:
+        while True:
+            gevent.sleep(self.report_interval)  # the hub runs; native threads do the work
+            self._report(self.generator.poll()["new_seconds"])
+
+    def _report(self, seconds: list[dict[str, Any]]) -> None:
+        stats = self.environment.stats
+        entry = stats.get(self.request_name, "TCP")
+        for s in seconds:
+            n = int(s["responses"])
+            size = int(s["bytes_in"] // n) if n else 0
+            shares = [(s["p50_ms"], n // 2), (s["p90_ms"], n * 4 // 10), (s["p99_ms"], n * 9 // 100)]
+            shares.append((s["max_ms"], n - sum(count for _, count in shares)))
+            for response_time, count in shares:
+                _log_batch(entry, response_time, count, size)
+                _log_batch(stats.total, response_time, count, size)
+            for _ in range(int(s["errors"])):
+                stats.log_error("TCP", self.request_name,
+                                TcpRequestError("failed", "see netlab's error report"))
+
+    def on_stop(self) -> None:
+        generator = getattr(self, "generator", None)
+        if generator is None:
+            return
+        generator.stop()
+        while not generator.finished:
+            gevent.sleep(0.01)
+        self._report(generator.poll()["new_seconds"])
+        result: LoadResult = generator.result()
+        results = getattr(self.environment, "netlab_results", [])
+        results.append(result)
+        self.environment.netlab_results = results  # type: ignore[attr-defined]
+        log.info("netlab swarm: %s", result.summary().replace("\n", "\n    "))
+
+
+__all__ = ["ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
            "TcpRequestError", "parse_tcp_host"]
 

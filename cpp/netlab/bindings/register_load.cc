@@ -38,7 +38,9 @@ py::list timelineList(const std::vector<TimelinePoint>& points) {
     d["bytes_in"] = p.bytesIn;
     d["bytes_out"] = p.bytesOut;
     d["p50_ms"] = ms(p.p50);
+    d["p90_ms"] = ms(p.p90);
     d["p99_ms"] = ms(p.p99);
+    d["max_ms"] = ms(p.max);
     out.append(d);
   }
   return out;

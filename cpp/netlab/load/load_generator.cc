@@ -132,7 +132,9 @@ std::vector<TimelinePoint> LoadGenerator::mergeSeconds(size_t from, size_t* upTo
       h.addSparse(s.latency);
     }
     p.p50 = h.percentile(50);
+    p.p90 = h.percentile(90);
     p.p99 = h.percentile(99);
+    p.max = h.max();
     out.push_back(p);
   }
   *upTo = common;

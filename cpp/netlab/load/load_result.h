@@ -32,7 +32,7 @@ struct LatencySummary {
 struct TimelinePoint {
   int second = 0;
   uint64_t requests = 0, responses = 0, errors = 0, bytesIn = 0, bytesOut = 0;
-  uint64_t p50 = 0, p99 = 0;
+  uint64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
 };
 
 struct SyscallCounts {

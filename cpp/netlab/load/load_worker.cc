@@ -80,7 +80,9 @@ void LoadWorker::run() {
     std::lock_guard<std::mutex> lock(secondsMutex_);
     if (current_.requests + current_.responses + current_.errors > 0) {
       current_.p50 = secondLatency_.percentile(50);
+      current_.p90 = secondLatency_.percentile(90);
       current_.p99 = secondLatency_.percentile(99);
+      current_.max = secondLatency_.max();
       seconds_.push_back({current_, secondLatency_.sparse()});
     }
   }
@@ -170,7 +172,9 @@ void LoadWorker::rollSeconds(int64_t now) {
   int second = static_cast<int>((now - startNs_) / kNsPerSec);
   while (current_.second < second) {
     current_.p50 = secondLatency_.percentile(50);
+    current_.p90 = secondLatency_.percentile(90);
     current_.p99 = secondLatency_.percentile(99);
+    current_.max = secondLatency_.max();
     {
       std::lock_guard<std::mutex> lock(secondsMutex_);
       seconds_.push_back({current_, secondLatency_.sparse()});
