@@ -5,7 +5,8 @@
 
 Pick the users with NETLAB_USERS (comma-separated class names; default PingUser):
 PingUser and ConstantPingUser for the ping-pong server, EchoUser for the echo server
-(NETLAB_ECHO_SIZE bytes per request), SwarmUser for C++ speed (one user drives
+(NETLAB_ECHO_SIZE bytes per request), ChatUser for the chat server (each user messages
+itself through its room; success when the message comes back), SwarmUser for C++ speed (one user drives
 NETLAB_SWARM_CONNECTIONS connections of netlab's load generator; run it with -u 1 per core). With NETLAB_SERVE=pingpong|echo the locustfile
 starts that netlab server itself on the --host port (epoll; NETLAB_MODEL to change).
 """
@@ -19,7 +20,7 @@ from locust import events
 import netlab.locust as _users
 from netlab.locust import parse_tcp_host
 
-_AVAILABLE = ("PingUser", "ConstantPingUser", "EchoUser", "SwarmUser")
+_AVAILABLE = ("PingUser", "ConstantPingUser", "EchoUser", "ChatUser", "SwarmUser")
 
 
 def _expose_chosen_users() -> None:
@@ -45,7 +46,8 @@ def _start_server(environment, **_kwargs) -> None:
     import netlab
 
     host, port = parse_tcp_host(environment.host)
-    cls = {"pingpong": netlab.PingPongServer, "echo": netlab.EchoServer}[app]
+    cls = {"pingpong": netlab.PingPongServer, "echo": netlab.EchoServer,
+           "chat": netlab.ChatServer}[app]
     _server = cls(port, host, model=os.environ.get("NETLAB_MODEL", "epoll")).start()
 
 

@@ -129,3 +129,18 @@ def test_swarm_user_reports_native_rates(tmp_path: Path) -> None:
     assert int(row["Request Count"]) <= served
     assert int(row["Failure Count"]) == 0
     assert "netlab swarm: Speed:" in run.stderr  # netlab's exact figures, logged at the end
+
+
+def test_chat_user_against_the_chat_server(tmp_path: Path) -> None:
+    with netlab.ChatServer(port=0) as server:
+        run = locust("--headless", "-u", "30", "-r", "30", "-t", "5s", "--host",
+                     f"tcp://127.0.0.1:{server.port}", "--csv", str(tmp_path / "run"),
+                     users="ChatUser")
+        relayed = server.stats()["messages_relayed"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = stats(tmp_path / "run")
+    assert int(rows["nick"]["Request Count"]) == 30 and int(rows["join"]["Request Count"]) == 30
+    chat = rows["chat"]
+    assert int(chat["Request Count"]) > 30 and int(chat["Failure Count"]) == 0
+    assert relayed >= int(chat["Request Count"])  # each success was a real relay
+    assert int(rows["Aggregated"]["Failure Count"]) == 0

@@ -89,11 +89,12 @@ class _Engine:
                 if waiter is not None:
                     waiter.set(done)
 
-    def request(self, conn: int) -> tuple[Any, ...]:
+    def request(self, conn: int, line: Optional[str] = None,
+                expect: Optional[str] = None) -> tuple[Any, ...]:
         ticket = next(self.tickets)
         result = AsyncResult()
         self.waiters[ticket] = result
-        if not self.native.submit(conn, ticket):
+        if not self.native.submit(conn, ticket, line, expect):
             self.waiters.pop(ticket, None)
             return (ticket, False, 0, 0, "other", "the client's submission queue is full")
         # The native side times out first; this bound only guards against a lost completion.
@@ -129,9 +130,15 @@ class TcpClient:
                                   response_timeout=response_timeout)
         self.conn = self.engine.native.open_connection()
 
-    def request(self, name: Optional[str] = None) -> bool:
-        """Sends one request, waits (cooperatively) for its response; True on success."""
-        _, ok, latency_ns, nbytes, kind, message = self.engine.request(self.conn)
+    def request(self, name: Optional[str] = None, line: Optional[str] = None,
+                expect: Optional[str] = None) -> bool:
+        """Sends one request, waits (cooperatively) for its response; True on success.
+
+        ``line``/``expect`` replace the scenario's request for this call: the line is sent and
+        the request succeeds when the line ``expect`` arrives (chat notices and room messages
+        arriving meanwhile are passed over).
+        """
+        _, ok, latency_ns, nbytes, kind, message = self.engine.request(self.conn, line, expect)
         self.environment.events.request.fire(  # type: ignore[no-untyped-call]
             request_type="TCP", name=name or self.name, response_time=latency_ns / 1e6,
             response_length=nbytes, exception=None if ok else TcpRequestError(kind, message),
@@ -207,6 +214,35 @@ class EchoUser(NetlabUser):
         self.client.request()
 
 
+class ChatUser(NetlabUser):
+    """A member of a netlab ChatServer room.
+
+    On start it takes a unique nick and joins ``NETLAB_CHAT_ROOM`` (default ``locust``); then
+    each task sends a message. The rule for success: a chat request succeeds when the private
+    message the user sends to itself (``/msg NICK token``) comes back as
+    ``[private] <NICK> token``: a full trip through the server's command parser, its nick
+    registry and its relay, timed from send to arrival. Room notices and other members'
+    messages arriving meanwhile are passed over.
+    """
+
+    wait_time = between(0.5, 1.5)
+    request_name = "chat"
+    room = os.environ.get("NETLAB_CHAT_ROOM", "locust")
+    _ids = itertools.count(1)
+
+    def on_start(self) -> None:
+        self.nick = f"locust{os.getpid()}-{next(ChatUser._ids)}"  # unique across workers
+        self.tokens = itertools.count(1)
+        self.client.request("nick", f"/nick {self.nick}", f"* you are now {self.nick}")
+        self.client.request("join", f"/join {self.room}", f"* you joined {self.room}")
+
+    @task
+    def chat(self) -> None:
+        token = f"m{next(self.tokens)}"
+        self.client.request("chat", f"/msg {self.nick} {token}",
+                            f"[private] <{self.nick}> {token}")
+
+
 def _log_batch(entry: StatsEntry, response_time: float, count: int, content_length: int) -> None:
     """What ``StatsEntry.log`` does for one request, done for `count` requests at once."""
     if count <= 0:
@@ -219,10 +255,11 @@ def _log_batch(entry: StatsEntry, response_time: float, count: int, content_leng
     entry.num_requests += count
     entry.num_reqs_per_sec[t] += count
     entry.last_request_timestamp = now
-    entry.total_response_time += response_time * count
+    # Locust annotates these as int but stores float milliseconds as readily.
+    entry.total_response_time += response_time * count  # type: ignore[assignment]
     entry.min_response_time = response_time if entry.min_response_time is None else \
-        min(entry.min_response_time, response_time)
-    entry.max_response_time = max(entry.max_response_time, response_time)
+        min(entry.min_response_time, response_time)  # type: ignore[assignment]
+    entry.max_response_time = max(entry.max_response_time, response_time)  # type: ignore[assignment]
     entry.response_times[bucket_response_time(response_time)] += count
     entry.total_content_length += content_length * count
 
@@ -293,10 +330,10 @@ class SwarmUser(User):
         result: LoadResult = generator.result()
         results = getattr(self.environment, "netlab_results", [])
         results.append(result)
-        self.environment.netlab_results = results  # type: ignore[attr-defined]
+        self.environment.netlab_results = results
         log.info("netlab swarm: %s", result.summary().replace("\n", "\n    "))
 
 
-__all__ = ["ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
+__all__ = ["ChatUser", "ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
            "TcpRequestError", "parse_tcp_host"]
 

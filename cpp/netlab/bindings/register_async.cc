@@ -37,7 +37,12 @@ void registerAsync(py::module_& m) {
       .def_property_readonly("notify_fd", &AsyncClient::notifyFd)
       .def("open_connection", &AsyncClient::openConnection)
       .def("close_connection", &AsyncClient::closeConnection)
-      .def("submit", &AsyncClient::submit, py::arg("conn"), py::arg("ticket"))
+      .def("submit", [](AsyncClient& c, uint64_t conn, uint64_t ticket,
+                        std::optional<std::string> line, std::optional<std::string> expect) {
+             return c.submit(conn, ticket, std::move(line), std::move(expect));
+           },
+           py::arg("conn"), py::arg("ticket"), py::arg("line") = std::nullopt,
+           py::arg("expect") = std::nullopt)
       // [(ticket, ok, latency_ns, bytes, error_kind, message)]
       .def("drain", [](AsyncClient& c) {
         std::vector<AsyncClient::Completion> done = c.drain();

@@ -34,8 +34,9 @@ class AsyncConn final : public IoWatcher {
   AsyncConn(AsyncClient& client) : c_(client) {}
   ~AsyncConn() override { closeSocket(); }
 
-  void submit(uint64_t ticket) {
-    pending_.push_back({ticket, c_.seq_++, nowNs(), false});
+  void submit(uint64_t ticket, std::optional<std::string> line,
+              std::optional<std::string> expect) {
+    pending_.push_back({ticket, c_.seq_++, nowNs(), false, std::move(line), std::move(expect)});
     if (state_ == State::kDisconnected) {
       connect();
     } else if (state_ == State::kConnected) {
@@ -86,7 +87,38 @@ class AsyncConn final : public IoWatcher {
     uint64_t ticket, seq;
     int64_t startNs;
     bool sent;
+    std::optional<std::string> line, expect;
   };
+
+  // A request given as a line: the first line equal to `expect` answers it; chat notices
+  // ("* ...") and room messages ("<nick> ...") before it are passed over, since other
+  // members produce them at any time; anything else is a mismatch.
+  Verdict readExpectedLine(const Pending& p, size_t& consumed, std::string& why) {
+    size_t at = 0;
+    for (;;) {
+      FrameView frame;
+      ParseResult r = c_.lines_->parse(in_.view().substr(at), at == 0 ? scanned_ : 0, frame);
+      if (r.status == ParseResult::kNeedMore) {
+        in_.consume(at);
+        scanned_ = in_.readable();
+        return Verdict::kIncomplete;
+      }
+      if (r.status == ParseResult::kError) {
+        why = r.error.message;
+        return Verdict::kProtocolError;
+      }
+      if (frame.payload == *p.expect) {
+        consumed = at + r.consumed;
+        return Verdict::kOk;
+      }
+      bool passOver = frame.payload.rfind("* ", 0) == 0 || frame.payload.rfind("<", 0) == 0;
+      if (!passOver) {
+        why = "expected '" + *p.expect + "', got '" + std::string(frame.payload) + "'";
+        return Verdict::kMismatch;
+      }
+      at += r.consumed;
+    }
+  }
 
   void connect() {
     bool connected = false;
@@ -108,7 +140,12 @@ class AsyncConn final : public IoWatcher {
   void sendPending() {
     for (Pending& p : pending_) {
       if (p.sent) continue;
-      c_.scenario_->writeRequest(p.seq, out_);
+      if (p.line) {
+        out_.append(*p.line);
+        out_.append("\n");
+      } else {
+        c_.scenario_->writeRequest(p.seq, out_);
+      }
       p.sent = true;
     }
     flush();
@@ -146,8 +183,10 @@ class AsyncConn final : public IoWatcher {
     while (!pending_.empty() && pending_.front().sent) {
       size_t consumed = 0;
       std::string why;
-      Verdict v = c_.scenario_->readResponse(pending_.front().seq, in_.view(), scanned_,
-                                             consumed, why);
+      const Pending& front = pending_.front();
+      Verdict v = front.expect ? readExpectedLine(front, consumed, why)
+                               : c_.scenario_->readResponse(front.seq, in_.view(), scanned_,
+                                                            consumed, why);
       if (v == Verdict::kIncomplete) break;
       if (v != Verdict::kOk) {
         return failAll(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
@@ -216,6 +255,8 @@ AsyncClient::AsyncClient(LoadConfig config, std::unique_ptr<Scenario> scenario,
                          Endpoint endpoint, std::unique_ptr<EventLoop> loop, Fd notifyFd)
     : config_(std::move(config)), scenario_(std::move(scenario)), endpoint_(endpoint),
       loop_(std::move(loop)), notifyFd_(std::move(notifyFd)) {
+  Error unused;  // fixed, valid arguments
+  lines_ = makeLineCodec("\n", config_.maxResponse, true, &unused);
   loop_->runAt(nowNs() + 10 * kNsPerMs, [this] { onTick(); });
   thread_ = std::thread([this] { loop_->run(); });
 }
@@ -233,12 +274,13 @@ void AsyncClient::closeConnection(uint64_t conn) {
   });
 }
 
-bool AsyncClient::submit(uint64_t conn, uint64_t ticket) {
+bool AsyncClient::submit(uint64_t conn, uint64_t ticket, std::optional<std::string> line,
+                         std::optional<std::string> expect) {
   if (down_) return false;
-  return loop_->post([this, conn, ticket] {
+  return loop_->post([this, conn, ticket, line = std::move(line), expect = std::move(expect)] {
     auto& slot = conns_[conn];
     if (!slot) slot = std::make_unique<AsyncConn>(*this);
-    slot->submit(ticket);
+    slot->submit(ticket, line, expect);
   });
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -50,8 +51,11 @@ class AsyncClient {
   uint64_t openConnection();
   void closeConnection(uint64_t conn);
   /// Queues one request on `conn`; its completion will carry `ticket`. False when the
-  /// submission queue is full or the client has shut down.
-  bool submit(uint64_t conn, uint64_t ticket);
+  /// submission queue is full or the client has shut down. With `line`, this request is that
+  /// line instead of the scenario's, and succeeds when the line `expect` arrives; lines that
+  /// start with "* " or "<" (chat notices and room messages) are passed over meanwhile.
+  bool submit(uint64_t conn, uint64_t ticket, std::optional<std::string> line = std::nullopt,
+              std::optional<std::string> expect = std::nullopt);
   std::vector<Completion> drain();
   void shutdown();
 
@@ -62,6 +66,7 @@ class AsyncClient {
 
   LoadConfig config_;
   std::unique_ptr<Scenario> scenario_;
+  std::shared_ptr<const Codec> lines_;  // for requests given as lines
   Endpoint endpoint_;
   std::unique_ptr<EventLoop> loop_;
   Fd notifyFd_;
