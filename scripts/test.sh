@@ -14,7 +14,7 @@ as_root apt-get install -y -qq --no-install-recommends \
   g++ netcat-openbsd libgtest-dev clang libclang-rt-14-dev >/dev/null
 
 python3 -m pip install --quiet --root-user-action=ignore cmake ninja
-python3 -m pip install --quiet --root-user-action=ignore ".[test,locust]"
+python3 -m pip install --quiet --root-user-action=ignore ".[test,locust,notebook]"
 
 cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNETLAB_BUILD_PYTHON=OFF -DNETLAB_BUILD_TESTS=ON

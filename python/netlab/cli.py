@@ -39,6 +39,10 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                        help="refuse connections beyond this many")
     serve.add_argument("--max-line", type=int, default=None,
                        help="longest accepted line, for pingpong and chat (bytes)")
+    serve.add_argument("--stall-at", type=float, default=None, metavar="SECONDS",
+                       help="echo: pause once, this long after starting (see --stall-for)")
+    serve.add_argument("--stall-for", type=float, default=0.5, metavar="SECONDS",
+                       help="echo: how long the injected pause lasts")
     serve.add_argument("--max-queue", type=int, default=None,
                        help="chat: output a client may have queued before it is dropped")
     serve.add_argument("-v", "--verbose", action="store_true",
@@ -94,6 +98,8 @@ def _serve(args: argparse.Namespace) -> int:
         options["max_line"] = args.max_line
     if args.app == "chat" and args.max_queue is not None:
         options["max_queue"] = args.max_queue
+    if args.app == "echo" and args.stall_at is not None:
+        options.update(stall_at=args.stall_at, stall_for=args.stall_for)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:

@@ -52,6 +52,15 @@ class ServerProcess:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
+    def io_syscalls(self) -> tuple[int, int]:
+        """Read-like and write-like system calls the process has made (/proc/PID/io)."""
+        counts = {}
+        with open(f"/proc/{self.proc.pid}/io") as f:
+            for line in f:
+                key, value = line.split(":")
+                counts[key] = int(value)
+        return counts["syscr"], counts["syscw"]
+
     def status(self, key: str) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:

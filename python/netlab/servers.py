@@ -185,15 +185,21 @@ class EchoServer(Server):
 
     With ``codec=`` (any :mod:`netlab.codecs` codec) it echoes frame by frame: each decoded
     frame is encoded again and sent back; a malformed frame closes the connection.
+
+    ``stall_at``/``stall_for`` inject one pause, to see what a stall does to latency figures:
+    the first message handled ``stall_at`` seconds after the server was created makes its
+    thread sleep ``stall_for`` seconds (under epoll the whole loop pauses).
     """
 
     def __init__(self, port: int = 12345, host: str = "127.0.0.1", *,
-                 codec: Optional[Codec] = None, **options: Any) -> None:
+                 codec: Optional[Codec] = None, stall_at: Optional[float] = None,
+                 stall_for: float = 0.0, **options: Any) -> None:
         self._codec = codec
+        self._stall = (stall_at, stall_for)
         super().__init__(port, host, **options)
 
     def _protocol(self) -> _core.Protocol:
-        return _core.EchoProtocol(self._codec)
+        return _core.EchoProtocol(self._codec, self._stall[0], self._stall[1])
 
 
 class PingPongServer(Server):

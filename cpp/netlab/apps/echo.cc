@@ -1,6 +1,10 @@
 #include "netlab/apps/echo.h"
 
+#include <chrono>
 #include <string>
+#include <thread>
+
+#include "netlab/io/clock.h"
 
 #include "netlab/codec/frame_reader.h"
 
@@ -10,19 +14,27 @@ namespace {
 // Without a codec a "message" is whatever one read returned: echo has no framing of its own.
 class RawEchoHandler final : public Handler {
  public:
+  explicit RawEchoHandler(std::shared_ptr<StallOnce> stall) : stall_(std::move(stall)) {}
+
   size_t onData(Conn& conn, Buffer& input) override {
     if (input.empty()) return 0;
+    if (stall_) stall_->maybeStall();
     conn.send(input.view());
     input.clear();
     return 1;
   }
+
+ private:
+  std::shared_ptr<StallOnce> stall_;
 };
 
 class FramedEchoHandler final : public Handler {
  public:
-  explicit FramedEchoHandler(std::shared_ptr<const Codec> codec) : reader_(std::move(codec)) {}
+  FramedEchoHandler(std::shared_ptr<const Codec> codec, std::shared_ptr<StallOnce> stall)
+      : reader_(std::move(codec)), stall_(std::move(stall)) {}
 
   size_t onData(Conn& conn, Buffer& input) override {
+    if (stall_) stall_->maybeStall();
     FrameError error;
     size_t frames = 0;
     bool ok = reader_.drain(input, [&](const FrameView& frame) {
@@ -40,13 +52,24 @@ class FramedEchoHandler final : public Handler {
  private:
   FrameReader reader_;
   std::string scratch_;
+  std::shared_ptr<StallOnce> stall_;
 };
 
 }  // namespace
 
+StallOnce::StallOnce(double atSec, double forSec)
+    : atNs(nowNs() + static_cast<int64_t>(atSec * kNsPerSec)),
+      forNs(static_cast<int64_t>(forSec * kNsPerSec)) {}
+
+void StallOnce::maybeStall() {
+  if (done.load(std::memory_order_relaxed) || nowNs() < atNs) return;
+  if (done.exchange(true)) return;
+  std::this_thread::sleep_for(std::chrono::nanoseconds(forNs));
+}
+
 std::unique_ptr<Handler> EchoProtocol::newHandler() {
-  if (codec_) return std::make_unique<FramedEchoHandler>(codec_);
-  return std::make_unique<RawEchoHandler>();
+  if (codec_) return std::make_unique<FramedEchoHandler>(codec_, stall_);
+  return std::make_unique<RawEchoHandler>(stall_);
 }
 
 size_t EchoProtocol::maxPendingInput() const {

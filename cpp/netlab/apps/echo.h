@@ -2,6 +2,8 @@
 // echoes frame by frame: each decoded frame is encoded again with the same codec.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "netlab/codec/codec.h"
@@ -9,15 +11,28 @@
 
 namespace netlab {
 
+/// One injected pause, for showing what a stalled server does to latency figures: the first
+/// message handled `atSec` after the server was built makes its thread sleep `forSec`
+/// (under epoll that pauses the whole loop, as a GC pause or a slow disk would).
+struct StallOnce {
+  StallOnce(double atSec, double forSec);
+  void maybeStall();
+  int64_t atNs = 0, forNs = 0;
+  std::atomic<bool> done{false};
+};
+
 class EchoProtocol final : public Protocol {
  public:
-  explicit EchoProtocol(std::shared_ptr<const Codec> codec = nullptr) : codec_(std::move(codec)) {}
+  explicit EchoProtocol(std::shared_ptr<const Codec> codec = nullptr,
+                        std::shared_ptr<StallOnce> stall = nullptr)
+      : codec_(std::move(codec)), stall_(std::move(stall)) {}
   std::string_view name() const override { return "echo"; }
   std::unique_ptr<Handler> newHandler() override;
   size_t maxPendingInput() const override;
 
  private:
   std::shared_ptr<const Codec> codec_;
+  std::shared_ptr<StallOnce> stall_;
 };
 
 }  // namespace netlab

@@ -62,10 +62,16 @@ void registerServers(py::module_& m) {
   py::class_<Protocol, std::shared_ptr<Protocol>>(m, "Protocol")
       .def_property_readonly("name", [](const Protocol& p) { return std::string(p.name()); });
   py::class_<EchoProtocol, Protocol, std::shared_ptr<EchoProtocol>>(m, "EchoProtocol")
-      .def(py::init([](const CodecHandle* codec) {
-             return std::make_shared<EchoProtocol>(codec ? codec->codec : nullptr);
+      .def(py::init([](const CodecHandle* codec, std::optional<double> stallAt, double stallFor) {
+             std::shared_ptr<StallOnce> stall;
+             if (stallAt) {
+               if (*stallAt < 0 || stallFor < 0) raise(Error{EINVAL, "stall times must not be negative"});
+               stall = std::make_shared<StallOnce>(*stallAt, stallFor);
+             }
+             return std::make_shared<EchoProtocol>(codec ? codec->codec : nullptr, stall);
            }),
-           py::arg("codec") = nullptr);
+           py::arg("codec") = nullptr, py::arg("stall_at") = std::nullopt,
+           py::arg("stall_for") = 0.0);
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
       .def(py::init([](size_t maxLine) {
              if (maxLine == 0) raise(Error{EINVAL, "max_line must be at least 1"});
