@@ -11,23 +11,6 @@
 #include "netlab/io/clock.h"
 
 namespace netlab {
-namespace {
-
-LoadError kindOfErrno(int err) {
-  switch (err) {
-    case ECONNREFUSED: return LoadError::kRefused;
-    case ECONNRESET:
-    case EPIPE: return LoadError::kReset;
-    case ETIMEDOUT: return LoadError::kTimeout;
-    case EMFILE:
-    case ENFILE: return LoadError::kNoFds;
-    case EADDRNOTAVAIL: return LoadError::kNoPorts;
-    default: return LoadError::kOther;
-  }
-}
-
-}  // namespace
-
 /// One connection slot: requests are sent as they are submitted and answered in order.
 class AsyncConn final : public IoWatcher {
  public:
@@ -47,7 +30,7 @@ class AsyncConn final : public IoWatcher {
   void onReady(uint32_t ready) override {
     if (state_ == State::kConnecting) {
       int err = finishConnect(fd_.get());
-      if (err != 0) return failAll(kindOfErrno(err), std::string("connect: ") + std::strerror(err));
+      if (err != 0) return failAll(loadErrorFromErrno(err), std::string("connect: ") + std::strerror(err));
       state_ = State::kConnected;
       sendPending();
       return;
@@ -125,7 +108,7 @@ class AsyncConn final : public IoWatcher {
     connectStart_ = nowNs();
     Result<Fd> fd = startConnect(c_.endpoint_, connected);
     if (!fd.ok()) {
-      return failAll(kindOfErrno(fd.error().code), fd.error().message);
+      return failAll(loadErrorFromErrno(fd.error().code), fd.error().message);
     }
     fd_ = std::move(fd.value());
     setNoDelay(fd_.get());
@@ -156,7 +139,7 @@ class AsyncConn final : public IoWatcher {
       ssize_t n = out_.writeTo(fd_.get());
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         int err = errno;
-        failAll(kindOfErrno(err), std::string("write: ") + std::strerror(err));
+        failAll(loadErrorFromErrno(err), std::string("write: ") + std::strerror(err));
         return false;
       }
     }
@@ -177,7 +160,7 @@ class AsyncConn final : public IoWatcher {
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       int err = errno;
-      return failAll(kindOfErrno(err), std::string("read: ") + std::strerror(err));
+      return failAll(loadErrorFromErrno(err), std::string("read: ") + std::strerror(err));
     }
     int64_t now = nowNs();
     while (!pending_.empty() && pending_.front().sent) {

@@ -11,19 +11,6 @@
 namespace netlab {
 namespace {
 
-LoadError kindOf(int err) {
-  switch (err) {
-    case ECONNREFUSED: return LoadError::kRefused;
-    case ECONNRESET:
-    case EPIPE: return LoadError::kReset;
-    case ETIMEDOUT: return LoadError::kTimeout;
-    case EMFILE:
-    case ENFILE: return LoadError::kNoFds;
-    case EADDRNOTAVAIL: return LoadError::kNoPorts;
-    default: return LoadError::kOther;
-  }
-}
-
 std::string describe(const char* op, int err) {
   if (err == EMFILE || err == ENFILE) {
     return std::string(op) + ": out of file descriptors (" + std::strerror(err) +
@@ -54,7 +41,7 @@ void LoadClient::connect() {
   bool connected = false;
   Result<Fd> fd = startConnect(w_.endpoint_, connected);
   if (!fd.ok()) {
-    fail(kindOf(fd.error().code), describe("connect", fd.error().code));
+    fail(loadErrorFromErrno(fd.error().code), describe("connect", fd.error().code));
     return;
   }
   fd_ = std::move(fd.value());
@@ -92,7 +79,7 @@ void LoadClient::onReady(uint32_t ready) {
   if (state_ == State::kConnecting) {
     int err = finishConnect(fd_.get());
     if (err != 0) {
-      fail(kindOf(err), describe("connect", err));
+      fail(loadErrorFromErrno(err), describe("connect", err));
       return;
     }
     onConnected();
@@ -197,7 +184,7 @@ void LoadClient::flush() {
     ssize_t n = out_.writeTo(fd_.get());
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       int err = errno;
-      fail(kindOf(err), describe("write", err));
+      fail(loadErrorFromErrno(err), describe("write", err));
       return;
     }
   }
@@ -226,7 +213,7 @@ void LoadClient::handleRead() {
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     int err = errno;
-    fail(kindOf(err), describe("read", err));
+    fail(loadErrorFromErrno(err), describe("read", err));
     return;
   }
   w_.noteReceived(static_cast<size_t>(n));

@@ -15,12 +15,6 @@ constexpr int64_t kTickNs = 10 * kNsPerMs;  // timeouts, ramp-up pacing and seco
 
 }  // namespace
 
-const char* loadErrorName(LoadError kind) {
-  static const char* kNames[] = {"refused",  "reset",    "timeout", "closed", "mismatch",
-                                 "protocol", "no_fds",   "no_ports", "other"};
-  return kNames[static_cast<int>(kind)];
-}
-
 LoadWorker::LoadWorker(const LoadConfig& config, const Scenario& scenario,
                        const Endpoint& endpoint, std::unique_ptr<EventLoop> loop, Plan plan)
     : config_(config), scenario_(scenario), endpoint_(endpoint), loop_(std::move(loop)),

@@ -5,6 +5,16 @@
 namespace netlab {
 namespace {
 
+// The start of what a server sent instead, readable in an error message.
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes.substr(0, 60)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '.';
+  }
+  return bytes.size() > 60 ? out + "..." : out;
+}
+
 // Echo: S bytes out, the same S bytes back. The first 8 bytes carry the request's sequence
 // number, so a reply that is stale, duplicated or from another request is caught too.
 class EchoScenario : public Scenario {
@@ -24,7 +34,7 @@ class EchoScenario : public Scenario {
     size_t have = std::min(in.size(), n);
     // Compare what has arrived so far: a wrong byte fails at once, not at the timeout.
     if (have > head && std::memcmp(in.data() + head, payload_.data() + head, have - head) != 0) {
-      why = "echoed bytes differ from the request";
+      why = "echoed bytes differ from the request; got '" + printable(in.substr(0, have)) + "'";
       return Verdict::kMismatch;
     }
     if (in.size() < n) return Verdict::kIncomplete;
