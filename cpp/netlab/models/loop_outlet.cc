@@ -5,12 +5,14 @@
 namespace netlab {
 
 bool LoopOutlet::deliver(std::string_view data) {
+  // First, so a closed outlet never touches its loop, which may already be gone.
+  if (closed_.load(std::memory_order_acquire)) return false;
   if (loop_.inLoopThread()) {
     std::shared_ptr<LoopConn> conn = conn_.lock();
     return conn && conn->sendQueued(data, 1);
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (closed_ || overflow_) return false;
+  if (closed_.load(std::memory_order_relaxed) || overflow_) return false;
   if (limit_ > 0 && inbox_.size() + data.size() > limit_) {
     overflow_ = true;  // the loop thread drops the connection when it drains
   } else {
@@ -26,7 +28,7 @@ bool LoopOutlet::deliver(std::string_view data) {
 
 void LoopOutlet::close() {
   std::lock_guard<std::mutex> lock(mutex_);
-  closed_ = true;
+  closed_.store(true, std::memory_order_release);
   inbox_.clear();
 }
 
@@ -41,7 +43,7 @@ void LoopOutlet::drain() {
     inboxMessages_ = 0;
     overflow = overflow_;
     posted_ = false;
-    if (closed_) return;
+    if (closed_.load(std::memory_order_relaxed)) return;
   }
   std::shared_ptr<LoopConn> conn = conn_.lock();
   if (!conn) return;

@@ -3,6 +3,7 @@
 // not one per message.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,7 @@ class LoopOutlet final : public Outlet, public std::enable_shared_from_this<Loop
   size_t inboxMessages_ = 0;
   bool posted_ = false;
   bool overflow_ = false;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};
 };
 
 }  // namespace netlab
