@@ -30,7 +30,7 @@ class AsyncConn final : public IoWatcher {
   void onReady(uint32_t ready) override {
     if (state_ == State::kConnecting) {
       int err = finishConnect(fd_.get());
-      if (err != 0) return failAll(loadErrorFromErrno(err), std::string("connect: ") + std::strerror(err));
+      if (err != 0) return failAll(loadErrorFromErrno(err), describeSocketError("connect", err));
       state_ = State::kConnected;
       sendPending();
       return;
@@ -108,7 +108,8 @@ class AsyncConn final : public IoWatcher {
     connectStart_ = nowNs();
     Result<Fd> fd = startConnect(c_.endpoint_, connected);
     if (!fd.ok()) {
-      return failAll(loadErrorFromErrno(fd.error().code), fd.error().message);
+      return failAll(loadErrorFromErrno(fd.error().code),
+                     describeSocketError("connect", fd.error().code));
     }
     fd_ = std::move(fd.value());
     setNoDelay(fd_.get());
@@ -139,7 +140,7 @@ class AsyncConn final : public IoWatcher {
       ssize_t n = out_.writeTo(fd_.get());
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         int err = errno;
-        failAll(loadErrorFromErrno(err), std::string("write: ") + std::strerror(err));
+        failAll(loadErrorFromErrno(err), describeSocketError("write", err));
         return false;
       }
     }
@@ -160,7 +161,7 @@ class AsyncConn final : public IoWatcher {
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       int err = errno;
-      return failAll(loadErrorFromErrno(err), std::string("read: ") + std::strerror(err));
+      return failAll(loadErrorFromErrno(err), describeSocketError("read", err));
     }
     int64_t now = nowNs();
     while (!pending_.empty() && pending_.front().sent) {

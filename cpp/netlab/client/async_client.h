@@ -36,9 +36,6 @@ class AsyncClient {
     LoadError kind = LoadError::kOther;
     std::string message;
   };
-  /// Submissions waiting for the I/O thread; past this submit() fails at once.
-  static constexpr size_t kMaxPending = 1 << 16;
-
   /// `config` supplies host, port, scenario (echo, line, framed, connect) and timeouts.
   static Result<std::unique_ptr<AsyncClient>> create(LoadConfig config);
   AsyncClient(LoadConfig config, std::unique_ptr<Scenario> scenario, Endpoint endpoint,
@@ -50,8 +47,8 @@ class AsyncClient {
   /// A new connection slot (it connects on its first request).
   uint64_t openConnection();
   void closeConnection(uint64_t conn);
-  /// Queues one request on `conn`; its completion will carry `ticket`. False when the
-  /// submission queue is full or the client has shut down. With `line`, this request is that
+  /// Queues one request on `conn`; its completion will carry `ticket`. False when the I/O
+  /// thread's queue is full (EventLoop::kMaxPostedTasks) or the client has shut down. With `line`, this request is that
   /// line instead of the scenario's, and succeeds when the line `expect` arrives; lines that
   /// start with "* " or "<" (chat notices and room messages) are passed over meanwhile.
   bool submit(uint64_t conn, uint64_t ticket, std::optional<std::string> line = std::nullopt,

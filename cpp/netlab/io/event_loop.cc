@@ -45,7 +45,6 @@ EventLoop::~EventLoop() = default;
 
 Status EventLoop::run() {
   owner_ = std::this_thread::get_id();
-  running_ = true;
   Status status;
   while (!stopping_.load(std::memory_order_acquire)) {
     ready_.clear();
@@ -61,7 +60,6 @@ Status EventLoop::run() {
     runDeferred();
     graveyard_.clear();
   }
-  running_ = false;
   runPosted();  // tasks posted during the last iteration still run, on this thread
   runDeferred();
   graveyard_.clear();

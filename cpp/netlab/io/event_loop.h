@@ -73,7 +73,6 @@ class EventLoop {
   std::vector<Task> deferred_;
   std::vector<std::shared_ptr<void>> graveyard_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> running_{false};
   std::thread::id owner_;
   std::mutex mutex_;
   std::vector<Task> posted_;

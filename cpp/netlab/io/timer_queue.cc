@@ -1,7 +1,5 @@
 #include "netlab/io/timer_queue.h"
 
-#include <climits>
-
 namespace netlab {
 
 TimerQueue::TimerId TimerQueue::add(int64_t deadlineNs, Callback cb) {

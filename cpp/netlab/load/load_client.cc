@@ -9,22 +9,6 @@
 #include "netlab/load/load_worker.h"
 
 namespace netlab {
-namespace {
-
-std::string describe(const char* op, int err) {
-  if (err == EMFILE || err == ENFILE) {
-    return std::string(op) + ": out of file descriptors (" + std::strerror(err) +
-           "); raise `ulimit -n` or use fewer connections";
-  }
-  if (err == EADDRNOTAVAIL) {
-    return std::string(op) + ": out of ephemeral ports (" + std::strerror(err) +
-           "); see net.ipv4.ip_local_port_range, or reuse connections instead of the connect "
-           "scenario";
-  }
-  return std::string(op) + ": " + std::strerror(err);
-}
-
-}  // namespace
 
 LoadClient::LoadClient(LoadWorker& worker, int index, int64_t phaseNs)
     : w_(worker), index_(index), phaseNs_(phaseNs) {}
@@ -41,7 +25,7 @@ void LoadClient::connect() {
   bool connected = false;
   Result<Fd> fd = startConnect(w_.endpoint_, connected);
   if (!fd.ok()) {
-    fail(loadErrorFromErrno(fd.error().code), describe("connect", fd.error().code));
+    fail(loadErrorFromErrno(fd.error().code), describeSocketError("connect", fd.error().code));
     return;
   }
   fd_ = std::move(fd.value());
@@ -79,7 +63,7 @@ void LoadClient::onReady(uint32_t ready) {
   if (state_ == State::kConnecting) {
     int err = finishConnect(fd_.get());
     if (err != 0) {
-      fail(loadErrorFromErrno(err), describe("connect", err));
+      fail(loadErrorFromErrno(err), describeSocketError("connect", err));
       return;
     }
     onConnected();
@@ -99,7 +83,7 @@ void LoadClient::onConnected() {
     Request& r = inflight_.front();
     r.sentNs = now;
     w_.scenario_.writeRequest(r.seq, out_);
-    w_.noteSent(1, out_.readable());
+    w_.noteSent(1, out_.readable(), now);
     flush();
     return;
   }
@@ -136,7 +120,7 @@ void LoadClient::trySend() {
     ++sent;
   }
   if (sent == 0) return;
-  w_.noteSent(sent, out_.readable() - before);
+  w_.noteSent(sent, out_.readable() - before, now);
   flush();
 }
 
@@ -152,7 +136,7 @@ void LoadClient::sendStamped(int64_t now) {
   }
   if (!w_.stopping_) armSendTimer(nextIntendedNs_);
   if (sent == 0) return;
-  w_.noteSent(sent, out_.readable() - before);
+  w_.noteSent(sent, out_.readable() - before, now);
   flush();
 }
 
@@ -160,7 +144,7 @@ void LoadClient::readDeliveries(int64_t now) {
   std::string why;
   size_t consumed = w_.scenario_.readDeliveries(
       in_.view(), scanned_,
-      [&](int64_t intended, int64_t sent) { w_.noteDelivery(intended, sent, now); }, why);
+      [&](int64_t intended, int64_t sent) { w_.noteResponse(intended, sent, now); }, why);
   in_.consume(consumed);
   if (!why.empty()) {
     fail(LoadError::kProtocol, why);
@@ -184,7 +168,7 @@ void LoadClient::flush() {
     ssize_t n = out_.writeTo(fd_.get());
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       int err = errno;
-      fail(loadErrorFromErrno(err), describe("write", err));
+      fail(loadErrorFromErrno(err), describeSocketError("write", err));
       return;
     }
   }
@@ -213,7 +197,7 @@ void LoadClient::handleRead() {
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     int err = errno;
-    fail(loadErrorFromErrno(err), describe("read", err));
+    fail(loadErrorFromErrno(err), describeSocketError("read", err));
     return;
   }
   w_.noteReceived(static_cast<size_t>(n));

@@ -1,6 +1,7 @@
 #include "netlab/load/load_result.h"
 
 #include <cerrno>
+#include <cstring>
 
 namespace netlab {
 
@@ -21,6 +22,19 @@ LoadError loadErrorFromErrno(int err) {
     case EADDRNOTAVAIL: return LoadError::kNoPorts;
     default: return LoadError::kOther;
   }
+}
+
+std::string describeSocketError(const char* op, int err) {
+  if (err == EMFILE || err == ENFILE) {
+    return std::string(op) + ": out of file descriptors (" + std::strerror(err) +
+           "); raise `ulimit -n` or use fewer connections";
+  }
+  if (err == EADDRNOTAVAIL) {
+    return std::string(op) + ": out of ephemeral ports (" + std::strerror(err) +
+           "); see net.ipv4.ip_local_port_range, or reuse connections instead of the connect "
+           "scenario";
+  }
+  return std::string(op) + ": " + std::strerror(err);
 }
 
 }  // namespace netlab

@@ -130,8 +130,8 @@ void LoadWorker::maybeFinish() {
   }
 }
 
-void LoadWorker::noteSent(size_t count, size_t bytes) {
-  rollSeconds(nowNs());
+void LoadWorker::noteSent(size_t count, size_t bytes, int64_t now) {
+  rollSeconds(now);
   requests.fetch_add(count, std::memory_order_relaxed);
   bytesOut.fetch_add(bytes, std::memory_order_relaxed);
   current_.requests += count;

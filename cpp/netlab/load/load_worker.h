@@ -68,13 +68,10 @@ class LoadWorker {
   // Called by clients, on this thread.
   bool takeRequest();
   uint64_t nextSeq() { return nextSeq_++; }
-  void noteSent(size_t requests, size_t bytes);
+  void noteSent(size_t requests, size_t bytes, int64_t nowNs);
   void noteReceived(size_t bytes);
+  /// A response, or in a streaming scenario one delivery, timed from its stamps.
   void noteResponse(int64_t intendedNs, int64_t sentNs, int64_t nowNs);
-  /// Streaming: one message delivered (fan-out), timed from its stamps.
-  void noteDelivery(int64_t intendedNs, int64_t sentNs, int64_t nowNs) {
-    noteResponse(intendedNs, sentNs, nowNs);
-  }
   void noteFailure(LoadError kind, const std::string& why, size_t failedRequests);
   void noteInflight(int delta) { inflight_ += delta; }
   void connectFinished();

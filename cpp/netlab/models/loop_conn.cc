@@ -40,7 +40,7 @@ void LoopConn::handleRead() {
   ssize_t n = input_.readFrom(fd_.get(), Buffer::kReadChunk);
   if (n > 0) {
     Counters::bump(ctx_.counters.bytesIn, n);
-    lastActiveNs_ = nowNs();
+    touch();
     deliverInput();
   } else if (n == 0) {
     // The peer has finished sending; what we still owe it is written before we close
@@ -113,7 +113,7 @@ void LoopConn::flush() {
     ssize_t n = output_.writeTo(fd_.get());
     if (n > 0) {
       Counters::bump(ctx_.counters.bytesOut, n);
-      lastActiveNs_ = nowNs();
+      touch();
     } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
       onSocketError("write");
       return;
@@ -177,6 +177,12 @@ void LoopConn::closeNow(std::string_view why, bool isError) {
   handler_->onClose(*this, why);
   fd_.reset();
   ctx_.onClosed(id_);
+}
+
+// Only an idle timeout needs the time of the last activity: without one, no clock is read
+// on the per-read and per-write path.
+void LoopConn::touch() {
+  if (ctx_.idleTimeoutNs > 0) lastActiveNs_ = nowNs();
 }
 
 // Re-armed lazily: activity only stamps lastActiveNs_, and the timer, when it fires, moves

@@ -66,6 +66,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   void onSocketError(const char* op);
   void deliverInput();
   void updateInterest();
+  void touch();
   void armIdleTimer(int64_t deadlineNs);
   void onIdleTimer();
 
