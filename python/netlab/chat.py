@@ -1,4 +1,4 @@
-"""ChatClient: a line client for netlab's ChatServer (or any line-based chat server).
+"""ChatClient: a line client for netlab's ChatServer or any line-based broadcast chat server.
 
     with ChatClient("127.0.0.1", 12345, nick="alice") as alice:
         alice.send("hello")
@@ -19,24 +19,44 @@ from netlab import _core
 class ChatClient:
     """A connected chat client.
 
+    Works with any server that relays lines: netlab's ChatServer greets with
+    ``* welcome NICK, ...`` and ``nick`` is then known (and can be chosen); a plain broadcast
+    server sends no greeting, so ``nick`` stays None and lines are simply sent and received.
+
     Args:
         host, port: the server.
-        nick: a nickname to take at once (``ValueError`` if it is taken or invalid).
+        nick: a nickname to take at once (netlab's ChatServer only; ``ValueError`` if it is
+            taken or invalid, or if the server is not one that has nicknames).
         timeout: seconds for connecting and for the nickname handshake.
+        welcome_timeout: how long to wait for netlab's greeting when no nick is asked for;
+            a server that sends none is not waited on longer than this.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 12345, nick: Optional[str] = None,
-                 *, timeout: float = 10.0, max_line: int = 65536) -> None:
+                 *, timeout: float = 10.0, max_line: int = 65536,
+                 welcome_timeout: float = 0.5) -> None:
         self._native = _core.LineClient(host, port, timeout, max_line)
         self._held: list[str] = []
         self.nick: Optional[str] = None
-        welcome = self._next(timeout)
-        if welcome is not None and welcome.startswith("* welcome "):
-            self.nick = welcome[len("* welcome "):].split(",", 1)[0]
-        elif welcome is not None:
-            self._held.append(welcome)  # not a netlab server: keep whatever it said
+        try:
+            first = self._next(timeout if nick is not None else min(timeout, welcome_timeout))
+        except TimeoutError:
+            first = None  # a server that does not greet
+        if first is not None and not self._welcomed(first):
+            self._held.append(first)  # not a netlab greeting: keep whatever it said
         if nick is not None:
+            if self.nick is None:
+                self.close()
+                raise ValueError(f"cannot take nick {nick!r}: {host}:{port} sent no netlab "
+                                 "welcome, so it has no nicknames (a plain broadcast server?)")
             self._take_nick(nick, timeout)
+
+    def _welcomed(self, line: str) -> bool:
+        """Learns the nick from netlab's greeting, whenever it arrives."""
+        if self.nick is None and line.startswith("* welcome "):
+            self.nick = line[len("* welcome "):].split(",", 1)[0]
+            return True
+        return False
 
     def _next(self, timeout: float) -> Optional[str]:
         line = self._native.recv(timeout)
@@ -74,6 +94,7 @@ class ChatClient:
         if line is None:
             reason = self._native.close_reason()
             raise ConnectionError("the server closed the connection" + (f": {reason}" if reason else ""))
+        self._welcomed(line)  # a greeting that came after welcome_timeout
         return line
 
     def __iter__(self) -> Iterator[str]:

@@ -1,8 +1,9 @@
-"""Command line: ``python -m netlab serve|bench|demo ...``."""
+"""Command line: python -m netlab serve|bench|demo|chat ... (see DESCRIPTION and EPILOG)."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import sys
 from typing import Any, Optional, Sequence
@@ -17,13 +18,60 @@ SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServ
 CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
 
+DESCRIPTION = """\
+netlab: network servers with a C++ engine, a load generator, and a demo that compares
+I/O models (epoll, threaded, select).
+
+commands:
+  serve   run an echo, pingpong or chat server until Ctrl+C or SIGTERM
+  bench   load a TCP server (echo, line, framed, connect, chat) and report
+  demo    compare the I/O models under the same echo load, side by side
+  chat    an interactive chat client for a chat server
+
+'python -m netlab COMMAND --help' lists a command's options and their defaults."""
+
+EPILOG = """\
+examples:
+  python -m netlab demo --connections 50,1000 --duration 3
+  python -m netlab serve pingpong --port 8888 --model threaded -v
+  python -m netlab bench 127.0.0.1:8888 --scenario line --request ping --expect pong"""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, keeps the description's line breaks as written."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        # An option without help text (bench's --scenario, -c, -t) still has a default to show.
+        if not action.help and action.option_strings and _says_something(action.default):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        # Help that already names its default would say it twice.
+        text = action.help or ""
+        if not _says_something(action.default) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _says_something(default: Any) -> bool:
+    """False for the defaults that "(default: ...)" would only clutter: None, False, hidden."""
+    return default is not None and default is not False and default is not argparse.SUPPRESS
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m netlab", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    _add_serve(commands.add_parser("serve", help="run a server until Ctrl+C or SIGTERM"))
-    _add_bench(commands.add_parser("bench", help="load a TCP server and report"))
-    _add_demo(commands.add_parser("demo", help="compare the I/O models under the same load"))
-    _add_chat(commands.add_parser("chat", help="an interactive chat client"))
+    parser = argparse.ArgumentParser(prog="python -m netlab", description=DESCRIPTION,
+                                     epilog=EPILOG, formatter_class=_HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subcommands = [("serve", "run a server until Ctrl+C or SIGTERM", _add_serve),
+                   ("bench", "load a TCP server and report", _add_bench),
+                   ("demo", "compare the I/O models under the same load", _add_demo),
+                   ("chat", "an interactive chat client", _add_chat)]
+    for name, purpose, add_options in subcommands:
+        add_options(commands.add_parser(name, help=purpose, description=purpose,
+                                        formatter_class=_HelpFormatter))
     return parser
 
 
@@ -71,7 +119,11 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--timeout", type=float, default=10.0, help="response timeout (s)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.add_argument("--max-error-rate", type=float, default=1.0, metavar="PERCENT",
-                       help="exit 1 when more than this percent of requests failed")
+                       help="exit 1 when more than this percent of requests failed or were "
+                            "left unanswered")
+    bench.add_argument("--allow-never-answered", action="store_true",
+                       help="do not fail the run when some connection sent requests and "
+                            "received nothing in the whole run")
 
 
 def _add_chat(chat: argparse.ArgumentParser) -> None:
@@ -150,16 +202,30 @@ def _bench(args: argparse.Namespace) -> int:
               f"p99 {second['p99_ms']:8.3f} ms  errors {second['errors']:<8}",
               end="", file=sys.stderr, flush=True)
 
-    result = gen.run(progress=progress if live else None)
+    interrupted = False
+    try:
+        result = gen.run(progress=progress if live else None)
+    except KeyboardInterrupt:
+        # Ctrl+C ends the run early: report what was measured up to then.
+        interrupted = True
+        gen.stop()
+        result = gen.result()
     if live:
         print(file=sys.stderr)
     print(result.to_json(indent=2) if args.json else result.summary())
-    return 1 if _error_percent(result) > args.max_error_rate else 0
+    if interrupted:
+        print("netlab: interrupted: the figures cover the run up to Ctrl+C", file=sys.stderr)
+        return 130
+    return _exit_code(result, args.max_error_rate, args.allow_never_answered)
 
 
-def _error_percent(result: LoadResult) -> float:
-    ended = result.responses + result.errors
-    return 100.0 if ended == 0 else 100.0 * result.errors / ended
+def _exit_code(result: LoadResult, max_error_percent: float, allow_never_answered: bool) -> int:
+    """1 when too many requests failed or went unanswered, or a connection was starved."""
+    if result.failed_percent > max_error_percent:
+        return 1
+    if result.never_answered and not allow_never_answered:
+        return 1
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -194,7 +260,8 @@ def _chat(args: argparse.Namespace) -> int:
             print(line, flush=True)
         print("* disconnected", flush=True)
 
-    print(f"* connected to {host}:{port} as {client.nick}; type exit to quit", flush=True)
+    who = f" as {client.nick}" if client.nick else ""
+    print(f"* connected to {host}:{port}{who}; type exit to quit", flush=True)
     receiver = threading.Thread(target=printer, daemon=True)
     receiver.start()
     try:
@@ -207,7 +274,8 @@ def _chat(args: argparse.Namespace) -> int:
             if line.strip() in ("exit", "/quit"):
                 break
         else:
-            client.send("/quit")  # end of input: leave politely
+            if client.nick is not None:  # netlab's server: leave politely at end of input
+                client.send("/quit")
     except (KeyboardInterrupt, OSError):
         pass
     receiver.join(timeout=2)

@@ -15,6 +15,7 @@ from each request's intended send time, so a stalled server shows in the percent
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
@@ -47,6 +48,13 @@ class LoadResult:
     timeline: list[dict[str, Any]]
     syscalls: dict[str, int]
     cpu_seconds: float
+    unanswered: int = 0
+    """Requests still unanswered after the end-of-run drain (min(response_timeout, 1 s))."""
+    unanswered_oldest_ms: float = 0.0
+    """How long the oldest unanswered request had waited when the run ended."""
+    never_answered: int = 0
+    """Connections that sent at least one request and received nothing in the whole run."""
+    connections: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,18 +67,29 @@ class LoadResult:
 
     @property
     def success_rate(self) -> float:
-        """Correct responses over requests that ended (answered or failed)."""
-        ended = self.responses + self.errors
+        """Correct responses over requests that were answered, failed or left unanswered."""
+        ended = self.responses + self.errors + self.unanswered
         return self.responses / ended if ended else 0.0
 
     @property
-    def syscalls_per_request(self) -> dict[str, float]:
-        n = max(self.responses, 1)
-        return {name: count / n for name, count in self.syscalls.items()}
+    def failed_percent(self) -> float:
+        """Failed and unanswered requests, in percent; 100 when nothing was answered."""
+        ended = self.responses + self.errors + self.unanswered
+        return 100.0 if ended == 0 else 100.0 * (self.errors + self.unanswered) / ended
 
     @property
-    def cpu_seconds_per_10k(self) -> float:
-        return self.cpu_seconds / max(self.responses, 1) * 10_000
+    def syscalls_per_request(self) -> Optional[dict[str, float]]:
+        """Client syscalls per response; None when there was no response to divide by."""
+        if self.responses == 0:
+            return None
+        return {name: count / self.responses for name, count in self.syscalls.items()}
+
+    @property
+    def cpu_seconds_per_10k(self) -> Optional[float]:
+        """Client CPU seconds per 10,000 responses; None when there was no response."""
+        if self.responses == 0:
+            return None
+        return self.cpu_seconds / self.responses * 10_000
 
     def speed_line(self) -> str:
         """The classic benchmark line."""
@@ -97,7 +116,7 @@ class LoadResult:
             self.speed_line(),
             f"  {mode}, {self.duration:.2f} s, {self.connections_opened} connections opened",
             f"  responses {self.responses}  errors {self.errors}  "
-            f"success {self.success_rate * 100:.2f}%",
+            f"unanswered {self.unanswered}  success {_floor_percent(self.success_rate)}",
             f"  throughput in {self.bytes_in / max(self.duration, 1e-9) / 1e6:.2f} MB/s, "
             f"out {self.bytes_out / max(self.duration, 1e-9) / 1e6:.2f} MB/s",
             "  latency (ms)      p50      p90      p99    p99.9      max     mean",
@@ -106,13 +125,39 @@ class LoadResult:
         if self.open_loop:
             lines.append(_latency_row("uncorrected", raw))
         per = self.syscalls_per_request
-        lines.append("  syscalls/response " + "  ".join(f"{k} {v:.2f}" for k, v in per.items()))
-        lines.append(f"  client CPU {self.cpu_seconds:.2f} s "
-                     f"({self.cpu_seconds_per_10k:.3f} s per 10k responses)")
+        lines.append("  syscalls/response " + (
+            "n/a (no responses)" if per is None
+            else "  ".join(f"{k} {v:.2f}" for k, v in per.items())))
+        per_10k = self.cpu_seconds_per_10k
+        lines.append(f"  client CPU {self.cpu_seconds:.2f} s (" + (
+            "n/a per 10k responses)" if per_10k is None else f"{per_10k:.3f} s per 10k responses)"))
         for kind, count in self.errors_by_kind.items():
             if count:
                 lines.append(f"  error {kind}: {count} ({self.error_messages.get(kind, '')})")
+        lines.extend(self.warnings())
         return "\n".join(lines)
+
+    def warnings(self) -> list[str]:
+        """What the counts alone would hide: starved connections and unanswered requests."""
+        out = []
+        if self.never_answered:
+            out.append(f"  NEVER ANSWERED: {self.never_answered} of {self.connections} connections "
+                       "sent requests and received nothing in the whole run (is the server "
+                       "serving only some clients, or one at a time?)")
+        if self.unanswered:
+            out.append(f"  UNANSWERED: {self.unanswered} requests were still waiting when the run "
+                       f"ended; the oldest for {self.unanswered_oldest_ms / 1000:.2f} s")
+        scenario = self.settings.get("scenario")
+        if scenario == "chat" and self.requests and not self.responses:
+            out.append("  no deliveries: the server relayed none of the stamped lines to the "
+                       "other connections (is it a broadcast chat server? with rooms > 1 it "
+                       "must understand /join)")
+        return out
+
+
+def _floor_percent(fraction: float) -> str:
+    """Rounded down, so a run that lost one request in a million never prints 100.00%."""
+    return f"{math.floor(fraction * 10_000) / 100:.2f}%"
 
 
 def _latency_row(label: str, lat: dict[str, float]) -> str:

@@ -41,6 +41,9 @@ py::list timelineList(const std::vector<TimelinePoint>& points) {
     d["p90_ms"] = ms(p.p90);
     d["p99_ms"] = ms(p.p99);
     d["max_ms"] = ms(p.max);
+    d["inflight"] = p.inflight;
+    d["never_answered"] = p.neverAnswered;
+    d["unanswered"] = p.unanswered;
     out.append(d);
   }
   return out;
@@ -54,6 +57,10 @@ py::dict resultDict(const LoadResult& r) {
   d["requests"] = r.requests;
   d["responses"] = r.responses;
   d["errors"] = r.errors;
+  d["unanswered"] = r.unanswered;
+  d["unanswered_oldest_ms"] = ms(static_cast<uint64_t>(r.oldestUnansweredAgeNs));
+  d["never_answered"] = r.neverAnswered;
+  d["connections"] = r.connections;
   py::dict kinds, messages;
   for (size_t k = 0; k < kLoadErrorKinds; ++k) {
     const char* name = loadErrorName(static_cast<LoadError>(k));

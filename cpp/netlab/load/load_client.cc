@@ -84,6 +84,7 @@ void LoadClient::onConnected() {
     r.sentNs = now;
     w_.scenario_.writeRequest(r.seq, out_);
     w_.noteSent(1, out_.readable(), now);
+    noteFirstSend();
     flush();
     return;
   }
@@ -121,6 +122,7 @@ void LoadClient::trySend() {
   }
   if (sent == 0) return;
   w_.noteSent(sent, out_.readable() - before, now);
+  noteFirstSend();
   flush();
 }
 
@@ -137,6 +139,7 @@ void LoadClient::sendStamped(int64_t now) {
   if (!w_.stopping_) armSendTimer(nextIntendedNs_);
   if (sent == 0) return;
   w_.noteSent(sent, out_.readable() - before, now);
+  noteFirstSend();
   flush();
 }
 
@@ -144,7 +147,11 @@ void LoadClient::readDeliveries(int64_t now) {
   std::string why;
   size_t consumed = w_.scenario_.readDeliveries(
       in_.view(), scanned_,
-      [&](int64_t intended, int64_t sent) { w_.noteResponse(intended, sent, now); }, why);
+      [&](int64_t intended, int64_t sent) {
+        markAnswered();
+        w_.noteResponse(intended, sent, now);
+      },
+      why);
   in_.consume(consumed);
   if (!why.empty()) {
     fail(LoadError::kProtocol, why);
@@ -206,6 +213,7 @@ void LoadClient::handleRead() {
     readDeliveries(now);
     return;
   }
+  markAnswered();
   while (!inflight_.empty()) {
     size_t consumed = 0;
     std::string why;
@@ -295,6 +303,28 @@ void LoadClient::scheduleReconnect() {
   ++failuresInARow_;
   reconnectPending_ = true;
   reconnectTimer_ = w_.loop_->runAt(nowNs() + delay, [this] { connect(); });
+}
+
+void LoadClient::noteFirstSend() {
+  if (sentAny_) return;
+  sentAny_ = true;
+  if (!answered_) w_.noteWaitingForFirstAnswer(1);
+}
+
+void LoadClient::markAnswered() {
+  if (answered_) return;
+  answered_ = true;
+  if (sentAny_) w_.noteWaitingForFirstAnswer(-1);
+}
+
+size_t LoadClient::unansweredCount() const {
+  return static_cast<size_t>(std::count_if(inflight_.begin(), inflight_.end(),
+                                           [](const Request& r) { return r.sentNs > 0; }));
+}
+
+int64_t LoadClient::oldestInflightNs() const {
+  if (inflight_.empty()) return 0;
+  return inflight_.front().sentNs;
 }
 
 void LoadClient::shutdown() {

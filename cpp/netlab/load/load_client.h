@@ -28,6 +28,12 @@ class LoadClient final : public IoWatcher {
   void checkTimeouts(int64_t nowNs);
   bool idle() const { return !fd_.valid() && !reconnectPending_; }
   size_t inflight() const { return inflight_.size(); }
+  /// Requests sent and not yet answered.
+  size_t unansweredCount() const;
+  /// The send time of the oldest outstanding request (0 if none).
+  int64_t oldestInflightNs() const;
+  /// Sent at least one request and has not received a byte (streaming: a delivery) since.
+  bool neverAnswered() const { return sentAny_ && !answered_; }
   void shutdown();
 
  private:
@@ -51,6 +57,8 @@ class LoadClient final : public IoWatcher {
   void scheduleReconnect();
   void armSendTimer(int64_t atNs);
   void updateInterest();
+  void noteFirstSend();
+  void markAnswered();
 
   LoadWorker& w_;
   int index_;  // across all workers: the chat scenario's room is index % rooms
@@ -68,6 +76,9 @@ class LoadClient final : public IoWatcher {
   bool reconnectPending_ = false;
   TimerQueue::TimerId reconnectTimer_{};
   int failuresInARow_ = 0;
+  // For "never answered": a starved connection must not hide behind the others' successes.
+  bool sentAny_ = false;
+  bool answered_ = false;
   uint32_t interest_ = 0;
 };
 

@@ -129,6 +129,9 @@ std::vector<TimelinePoint> LoadGenerator::mergeSeconds(size_t from, size_t* upTo
       p.errors += s.point.errors;
       p.bytesIn += s.point.bytesIn;
       p.bytesOut += s.point.bytesOut;
+      p.inflight += s.point.inflight;
+      p.neverAnswered += s.point.neverAnswered;
+      p.unanswered += s.point.unanswered;
       h.addSparse(s.latency);
     }
     p.p50 = h.percentile(50);
@@ -176,9 +179,17 @@ LoadResult LoadGenerator::result() const {
   LoadResult r;
   r.openLoop = config_.rate > 0;
   r.targetRate = config_.rate;
-  r.durationSec = static_cast<double>((endNs_ ? endNs_ : nowNs()) - startNs_) / kNsPerSec;
+  r.connections = config_.connections;
+  // Rates are over the time requests were being sent; the end-of-run drain is not in it.
+  int64_t sendEnd = 0;
+  for (const auto& w : workers_) sendEnd = std::max(sendEnd, w->sendEndNs());
+  if (sendEnd == 0) sendEnd = endNs_ ? endNs_ : nowNs();
+  r.durationSec = static_cast<double>(sendEnd - startNs_) / kNsPerSec;
   Histogram latency, uncorrected;
   for (const auto& w : workers_) {
+    r.unanswered += w->unanswered();
+    r.oldestUnansweredAgeNs = std::max(r.oldestUnansweredAgeNs, w->oldestUnansweredAgeNs());
+    r.neverAnswered += w->neverAnswered();
     r.requests += w->requests.load();
     r.responses += w->responses.load();
     r.errors += w->errors.load();

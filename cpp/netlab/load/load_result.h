@@ -37,6 +37,11 @@ struct TimelinePoint {
   int second = 0;
   uint64_t requests = 0, responses = 0, errors = 0, bytesIn = 0, bytesOut = 0;
   uint64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+  /// At the end of the second: requests outstanding, and connections that have sent but
+  /// not yet received anything (a starved connection shows here long before a timeout).
+  uint64_t inflight = 0, neverAnswered = 0;
+  /// Only in the last second: requests still unanswered when the run ended.
+  uint64_t unanswered = 0;
 };
 
 struct SyscallCounts {
@@ -50,6 +55,12 @@ struct LoadResult {
   uint64_t requests = 0;   // sent
   uint64_t responses = 0;  // correct responses
   uint64_t errors = 0;     // failed requests and failed connection attempts
+  /// Requests still in flight after the end-of-run drain; they count against success.
+  uint64_t unanswered = 0;
+  int64_t oldestUnansweredAgeNs = 0;
+  /// Connections that sent at least one request and received nothing in the whole run.
+  uint64_t neverAnswered = 0;
+  int connections = 0;  // configured
   std::array<uint64_t, kLoadErrorKinds> errorsByKind{};
   std::array<std::string, kLoadErrorKinds> firstErrorMessage{};
   uint64_t bytesIn = 0, bytesOut = 0;

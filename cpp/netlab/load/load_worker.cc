@@ -12,6 +12,9 @@ namespace netlab {
 namespace {
 
 constexpr int64_t kTickNs = 10 * kNsPerMs;  // timeouts, ramp-up pacing and second boundaries
+// At the end of a run, requests in flight get this long (at most the response timeout) to
+// come back, so the last ones are counted as answered or unanswered rather than vanishing.
+constexpr int64_t kMaxDrainNs = kNsPerSec;
 
 }  // namespace
 
@@ -45,10 +48,7 @@ void LoadWorker::join() {
 }
 
 void LoadWorker::stop() {
-  loop_->post([this] {
-    stopping_ = true;
-    loop_->stop();
-  });
+  loop_->post([this] { finishSoon(); });
 }
 
 void LoadWorker::run() {
@@ -56,29 +56,19 @@ void LoadWorker::run() {
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   if (budgeted_ && budgetLeft_ == 0) stopping_ = true;  // nothing for this worker to do
   if (!stopping_) {
-    if (deadlineNs_ > 0) {
-      loop_->runAt(deadlineNs_, [this] {
-        stopping_ = true;
-        loop_->stop();
-      });
-    }
+    if (deadlineNs_ > 0) loop_->runAt(deadlineNs_, [this] { finishSoon(); });
     startMoreConnections(nowNs());
     loop_->runAt(nowNs() + kTickNs, [this] { onTick(); });
     loop_->run();
   }
   int64_t end = nowNs();
-  for (auto& c : clients_) c->shutdown();
+  if (sendEndNs_ == 0) sendEndNs_ = end;
   rollSeconds(end);
-  {
-    // The partial last second still counts in the timeline.
-    std::lock_guard<std::mutex> lock(secondsMutex_);
-    if (current_.requests + current_.responses + current_.errors > 0) {
-      current_.p50 = secondLatency_.percentile(50);
-      current_.p90 = secondLatency_.percentile(90);
-      current_.p99 = secondLatency_.percentile(99);
-      current_.max = secondLatency_.max();
-      seconds_.push_back({current_, secondLatency_.sparse()});
-    }
+  recordUnanswered(end);
+  for (auto& c : clients_) c->shutdown();
+  // The partial last second still counts in the timeline.
+  if (current_.requests + current_.responses + current_.errors + current_.unanswered > 0) {
+    closeSecond();
   }
   syscalls_.wait = loop_->waits();
   timespec cpu{};
@@ -105,7 +95,7 @@ void LoadWorker::onTick() {
   for (auto& c : clients_) c->checkTimeouts(now);
   startMoreConnections(now);
   rollSeconds(now);
-  if (!stopping_) loop_->runAt(now + kTickNs, [this] { onTick(); });
+  if (!stopping_ || draining_) loop_->runAt(now + kTickNs, [this] { onTick(); });
 }
 
 void LoadWorker::connectFinished() {
@@ -124,10 +114,41 @@ bool LoadWorker::takeRequest() {
 bool LoadWorker::canReconnect() const { return !stopping_ && (!budgeted_ || budgetLeft_ > 0); }
 
 void LoadWorker::maybeFinish() {
-  if (budgeted_ && budgetLeft_ == 0 && inflight_ == 0 && !stopping_) {
+  if (inflight_ != 0) return;
+  if (draining_) {
+    loop_->stop();
+  } else if (budgeted_ && budgetLeft_ == 0 && !stopping_) {
     stopping_ = true;
+    sendEndNs_ = nowNs();
     loop_->stop();
   }
+}
+
+// The deadline or stop(): no new requests or connections from here on.
+void LoadWorker::finishSoon() {
+  if (draining_) return;
+  draining_ = true;
+  stopping_ = true;
+  sendEndNs_ = nowNs();
+  if (inflight_ == 0 || scenario_.streaming()) {
+    loop_->stop();
+    return;
+  }
+  int64_t drain = std::min<int64_t>(
+      kMaxDrainNs, static_cast<int64_t>(config_.responseTimeoutSec * kNsPerSec));
+  loop_->runAt(sendEndNs_ + drain, [this] { loop_->stop(); });
+}
+
+void LoadWorker::recordUnanswered(int64_t now) {
+  for (const auto& c : clients_) {
+    unanswered_ += c->unansweredCount();
+    int64_t oldest = c->oldestInflightNs();
+    if (oldest > 0) oldestUnansweredAgeNs_ = std::max(oldestUnansweredAgeNs_, now - oldest);
+    if (c->neverAnswered()) ++neverAnsweredAtEnd_;
+  }
+  current_.unanswered = unanswered_;
+  current_.inflight = static_cast<uint64_t>(std::max<int64_t>(0, inflight_));
+  current_.neverAnswered = neverAnsweredAtEnd_;
 }
 
 void LoadWorker::noteSent(size_t count, size_t bytes, int64_t now) {
@@ -165,19 +186,23 @@ void LoadWorker::noteFailure(LoadError kind, const std::string& why, size_t fail
 void LoadWorker::rollSeconds(int64_t now) {
   int second = static_cast<int>((now - startNs_) / kNsPerSec);
   while (current_.second < second) {
-    current_.p50 = secondLatency_.percentile(50);
-    current_.p90 = secondLatency_.percentile(90);
-    current_.p99 = secondLatency_.percentile(99);
-    current_.max = secondLatency_.max();
-    {
-      std::lock_guard<std::mutex> lock(secondsMutex_);
-      seconds_.push_back({current_, secondLatency_.sparse()});
-    }
+    current_.inflight = static_cast<uint64_t>(std::max<int64_t>(0, inflight_));
+    current_.neverAnswered = static_cast<uint64_t>(std::max<int64_t>(0, waitingForFirstAnswer_));
+    closeSecond();
     secondLatency_.clear();
     int next = current_.second + 1;
     current_ = TimelinePoint{};
     current_.second = next;
   }
+}
+
+void LoadWorker::closeSecond() {
+  current_.p50 = secondLatency_.percentile(50);
+  current_.p90 = secondLatency_.percentile(90);
+  current_.p99 = secondLatency_.percentile(99);
+  current_.max = secondLatency_.max();
+  std::lock_guard<std::mutex> lock(secondsMutex_);
+  seconds_.push_back({current_, secondLatency_.sparse()});
 }
 
 std::vector<WorkerSecond> LoadWorker::secondsFrom(size_t from) const {

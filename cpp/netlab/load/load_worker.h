@@ -44,6 +44,7 @@ class LoadWorker {
   /// Runs on its own thread until the deadline, the budget, or stop().
   void start(int64_t startNs, int64_t deadlineNs);
   void join();
+  /// No new requests; those in flight get a short drain, then the worker finishes.
   void stop();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
@@ -59,6 +60,13 @@ class LoadWorker {
   const Histogram& latencyUncorrected() const { return uncorrected_; }
   const SyscallCounts& syscalls() const { return syscalls_; }
   double cpuSec() const { return cpuSec_; }
+  /// Requests still unanswered after the drain, and how long the oldest had waited.
+  uint64_t unanswered() const { return unanswered_; }
+  int64_t oldestUnansweredAgeNs() const { return oldestUnansweredAgeNs_; }
+  /// Connections that sent a request and received nothing in the whole run.
+  uint64_t neverAnswered() const { return neverAnsweredAtEnd_; }
+  /// When sending stopped (the deadline, stop(), or the end of the budget).
+  int64_t sendEndNs() const { return sendEndNs_; }
   const std::array<uint64_t, kLoadErrorKinds>& errorsByKind() const { return errorsByKind_; }
   const std::array<std::string, kLoadErrorKinds>& firstErrors() const { return firstErrors_; }
 
@@ -74,9 +82,13 @@ class LoadWorker {
   void noteResponse(int64_t intendedNs, int64_t sentNs, int64_t nowNs);
   void noteFailure(LoadError kind, const std::string& why, size_t failedRequests);
   void noteInflight(int delta) { inflight_ += delta; }
+  void noteWaitingForFirstAnswer(int delta) { waitingForFirstAnswer_ += delta; }
   void connectFinished();
   bool canReconnect() const;
   void maybeFinish();
+  void finishSoon();
+  void recordUnanswered(int64_t nowNs);
+  void closeSecond();
 
   void run();
   void startMoreConnections(int64_t nowNs);
@@ -97,6 +109,12 @@ class LoadWorker {
   uint64_t budgetLeft_ = 0;
   bool budgeted_ = false;
   bool stopping_ = false;
+  bool draining_ = false;
+  int64_t sendEndNs_ = 0;
+  int64_t waitingForFirstAnswer_ = 0;
+  uint64_t unanswered_ = 0;
+  int64_t oldestUnansweredAgeNs_ = 0;
+  uint64_t neverAnsweredAtEnd_ = 0;
   uint64_t nextSeq_ = 0;
   int64_t inflight_ = 0;
   size_t started_ = 0;  // clients started (ramp-up)

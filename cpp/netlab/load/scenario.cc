@@ -15,6 +15,10 @@ std::string printable(std::string_view bytes) {
   return bytes.size() > 60 ? out + "..." : out;
 }
 
+std::string expectedGot(std::string_view expected, std::string_view got) {
+  return "expected '" + printable(expected) + "', got '" + printable(got) + "'";
+}
+
 // Echo: S bytes out, the same S bytes back. The first 8 bytes carry the request's sequence
 // number, so a reply that is stale, duplicated or from another request is caught too.
 class EchoScenario : public Scenario {
@@ -34,7 +38,8 @@ class EchoScenario : public Scenario {
     size_t have = std::min(in.size(), n);
     // Compare what has arrived so far: a wrong byte fails at once, not at the timeout.
     if (have > head && std::memcmp(in.data() + head, payload_.data() + head, have - head) != 0) {
-      why = "echoed bytes differ from the request; got '" + printable(in.substr(0, have)) + "'";
+      why = "echoed bytes differ from the request: " +
+            expectedGot(std::string_view(payload_).substr(0, have), in.substr(0, have));
       return Verdict::kMismatch;
     }
     if (in.size() < n) return Verdict::kIncomplete;
@@ -75,7 +80,8 @@ class ExactScenario final : public Scenario {
                        std::string& why) const override {
     size_t have = std::min(in.size(), expect_.size());
     if (in.substr(0, have) != std::string_view(expect_).substr(0, have)) {
-      why = "response differs from the expected bytes";
+      why = "response differs from the expected bytes: " +
+            expectedGot(expect_, in.substr(0, expect_.size()));
       return Verdict::kMismatch;
     }
     if (in.size() < expect_.size()) return Verdict::kIncomplete;
@@ -127,7 +133,8 @@ class FramedScenario final : public Scenario {
     consumed = r.consumed;
     const std::string* expected = expect_ ? &*expect_ : (echoed() ? &payload_ : nullptr);
     if (expected && frame.payload != *expected) {
-      why = std::string(what_) + " differs from the expected one";
+      why = std::string(what_) + " differs from the expected one: " +
+            expectedGot(*expected, frame.payload);
       return Verdict::kMismatch;
     }
     return Verdict::kOk;
@@ -157,13 +164,15 @@ class ChatScenario final : public Scenario {
   }
   bool streaming() const override { return true; }
 
+  // One room needs no command, so a plain broadcast chat server (which would relay
+  // "/join" as text) is loaded exactly as netlab's own.
   void writeGreeting(int connection, Buffer& out) const override {
-    out.append("/join room" + std::to_string(connection % rooms_) + "\n");
+    if (rooms_ > 1) out.append("/join room" + std::to_string(connection % rooms_) + "\n");
   }
 
   void writeStamped(uint64_t seq, int64_t intendedNs, int64_t sentNs, Buffer& out) const override {
-    std::string line = "T" + std::to_string(intendedNs) + ":" + std::to_string(sentNs) + " " +
-                       std::to_string(seq) + " ";
+    std::string line = std::string(kStamp) + std::to_string(intendedNs) + ":" +
+                       std::to_string(sentNs) + " " + std::to_string(seq) + " ";
     if (line.size() < size_) line.append(size_ - line.size(), 'c');
     line.push_back('\n');
     out.append(line);
@@ -196,11 +205,14 @@ class ChatScenario final : public Scenario {
   }
 
  private:
-  // "<nick> T<intended>:<sent> ..." -> the two times; notices ("* ...") have none.
+  // The stamp is found anywhere in a relayed line, whatever prefix the server adds
+  // ("<nick> ", "[client 5] ", none); notices and other lines have none.
+  static constexpr std::string_view kStamp = "NLT";
+
   static bool parseStamp(std::string_view line, int64_t& intended, int64_t& sent) {
-    size_t at = line.find("> T");
-    if (line.empty() || line[0] != '<' || at == std::string_view::npos) return false;
-    const char* p = line.data() + at + 3;
+    size_t at = line.find(kStamp);
+    if (at == std::string_view::npos) return false;
+    const char* p = line.data() + at + kStamp.size();
     const char* end = line.data() + line.size();
     auto number = [&](int64_t& v) {
       v = 0;
