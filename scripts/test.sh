@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs (as root, no prompts), then runs every test:
-# the C++ unit tests through CTest, then pytest against the installed package.
+# Installs everything the test suite needs (apt-get as root or through sudo, no prompts; pip
+# into the virtual environment .venv), then runs every test: the C++ unit tests and the
+# decoder fuzzers through CTest, then pytest against the package installed in .venv.
+# PYTHON picks the interpreter .venv is made with (default python3: Debian's or pyenv's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() {  # sudo resets the environment: pass DEBIAN_FRONTEND on
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo env DEBIAN_FRONTEND="$DEBIAN_FRONTEND" "$@"; fi
+}
 
 export DEBIAN_FRONTEND=noninteractive
 as_root apt-get update -qq
-# netcat-openbsd: a real client in the tests; libgtest-dev: the C++ unit tests;
+# python3-dev and python3-venv: the extension's headers and Debian's venv (harmless with a
+# pyenv Python); netcat-openbsd: a real client in the tests; libgtest-dev: the C++ unit tests;
 # clang and its runtime: libFuzzer with AddressSanitizer and UBSan for the decoders.
 as_root apt-get install -y -qq --no-install-recommends \
-  g++ netcat-openbsd libgtest-dev clang libclang-rt-14-dev >/dev/null
+  g++ python3-dev python3-venv netcat-openbsd libgtest-dev clang libclang-rt-14-dev >/dev/null
 
-python3 -m pip install --quiet --root-user-action=ignore cmake ninja
-python3 -m pip install --quiet --root-user-action=ignore ".[test,locust,notebook]"
+# Debian's system Python refuses pip installs into itself (PEP 668,
+# "externally-managed-environment"), so everything Python goes into .venv.
+if ! .venv/bin/python -c "" 2>/dev/null; then
+  "${PYTHON:-python3}" -m venv --clear .venv
+fi
+export PATH="$PWD/.venv/bin:$PATH" PIP_DISABLE_PIP_VERSION_CHECK=1  # cmake, ctest, ninja
+.venv/bin/python -m pip install --quiet cmake ninja
+.venv/bin/python -m pip install --quiet ".[test,locust,notebook]"
 
 cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNETLAB_BUILD_PYTHON=OFF -DNETLAB_BUILD_TESTS=ON
@@ -27,4 +38,4 @@ cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DNETLAB_BUILD_PY
 cmake --build build/fuzz -j 2
 ctest --test-dir build/fuzz --output-on-failure
 
-python3 -m pytest
+.venv/bin/python -m pytest

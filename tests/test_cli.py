@@ -75,3 +75,24 @@ def test_unknown_model_is_rejected() -> None:
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert "invalid choice: 'kqueue'" in result.stderr
+
+
+def cli_help(*command: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "netlab", *command, "--help"],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_help_is_plain_text_and_names_every_command() -> None:
+    text = cli_help()
+    assert "``" not in text  # no RST markup from a docstring
+    for command in ("serve", "bench", "demo", "chat"):
+        assert f"  {command} " in text
+    assert "examples:" in text
+
+
+@pytest.mark.parametrize("command, shown", [
+    ("serve", "(default: 12345)"), ("bench", "(default: 100)"), ("demo", "(default: 50,1000)")])
+def test_subcommand_help_shows_defaults(command: str, shown: str) -> None:
+    assert shown in " ".join(cli_help(command).split())

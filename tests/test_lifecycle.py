@@ -36,6 +36,36 @@ def test_bad_options_raise_value_error(kwargs: dict) -> None:
         netlab.EchoServer(**options).start()
 
 
+@pytest.mark.parametrize("cls, kwargs, name", [
+    (netlab.EchoServer, {"high_water": -1}, "high_water"),
+    (netlab.EchoServer, {"workers": -3}, "workers"),
+    (netlab.EchoServer, {"backlog": 0}, "backlog"),
+    (netlab.EchoServer, {"max_connections": -1}, "max_connections"),
+    (netlab.EchoServer, {"max_connections_per_ip": -1}, "max_connections_per_ip"),
+    (netlab.EchoServer, {"message_timeout": -2.5}, "message_timeout"),
+    (netlab.EchoServer, {"max_input_memory": 10}, "max_input_memory"),
+    (netlab.EchoServer, {"model": "select", "max_connections": 5000}, "max_connections"),
+    (netlab.PingPongServer, {"max_line": -1}, "max_line"),
+    (netlab.ChatServer, {"max_queue": -5}, "max_queue"),
+    (netlab.ChatServer, {"announce_limit": -1}, "announce_limit"),
+])
+def test_every_bad_value_names_the_option_and_its_range(cls: type, kwargs: dict,
+                                                        name: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} must be between .* \(got -?[\d.]+\)$"):
+        cls(port=0, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"size": -1}, "size"), ({"connections": -5}, "connections"), ({"requests": -1}, "requests"),
+    ({"threads": 0}, "threads"), ({"pipeline": 0}, "pipeline"), ({"max_response": -1},
+                                                                  "max_response"),
+    ({"response_timeout": -1}, "response_timeout"), ({"rate": -3}, "rate"),
+])
+def test_bad_load_options_name_the_option(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} must be .*\(got -?[\d.]+\)$"):
+        netlab.LoadGenerator("127.0.0.1", 9, **kwargs)
+
+
 def test_port_in_use_gives_oserror_with_errno(model_options: dict) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -146,11 +176,14 @@ def test_python_threads_run_while_native_threads_serve(model_options: dict) -> N
         thread.start()
         with connect(server.port) as c:
             data = b"z" * (4 << 20)
-            assert exchange(c, data, len(data)) == data
+            # Keep the server busy for a while: a fast machine echoes 4 MiB in a few ms.
+            busy_until = time.monotonic() + 0.2
+            while time.monotonic() < busy_until:
+                assert exchange(c, data, len(data)) == data
         server.stop()
         stop.set()
         thread.join()
-    assert ticks > 5
+    assert ticks > 20
 
 
 def test_connection_events_are_logged_when_asked(model_options: dict) -> None:

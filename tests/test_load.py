@@ -273,7 +273,7 @@ def test_syscall_and_cpu_figures() -> None:
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"scenario": "smtp"}, "unknown scenario 'smtp'"),
-    ({"connections": 0}, "connections must be at least 1"),
+    ({"connections": 0}, "connections must be between 1 and 1000000"),
     ({"duration": None}, "give a duration or a request count"),
     ({"scenario": "framed"}, "needs a codec"),
     ({"rate": 100, "think_time": 1}, "closed loop only"),

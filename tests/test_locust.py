@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,13 +50,60 @@ def test_headless_run_against_each_server(tmp_path: Path, users: str, server_cls
     assert float(row["Min Response Time"]) < 1
 
 
-def test_no_server_counts_failures_and_exits_non_zero(tmp_path: Path) -> None:
-    run = locust("--headless", "-u", "5", "-r", "5", "-t", "3s", "--host",
-                 f"tcp://127.0.0.1:{free_port()}", "--csv", str(tmp_path / "run"))
+def test_server_gone_mid_run_counts_failures_and_exits_non_zero(tmp_path: Path) -> None:
+    with netlab.PingPongServer(port=0) as server:
+        # The server passes the start-up check, then goes away while the users run.
+        threading.Timer(1.5, server.stop).start()
+        run = locust("--headless", "-u", "5", "-r", "5", "-t", "3s", "--host",
+                     f"tcp://127.0.0.1:{server.port}", "--csv", str(tmp_path / "run"),
+                     users="ConstantPingUser", timeout=60)
     assert run.returncode != 0
     row = stats(tmp_path / "run")["ping"]
-    assert int(row["Failure Count"]) > 0
+    assert int(row["Request Count"]) > 0 and int(row["Failure Count"]) > 0
     assert "refused: connect" in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize("form", ["bare", "host:port"])
+def test_host_forms(tmp_path: Path, form: str) -> None:
+    with netlab.PingPongServer(port=0) as server:
+        # --host 127.0.0.1 is Locust's classic form: the port comes from NETLAB_PORT.
+        host, env = (("127.0.0.1", {"NETLAB_PORT": str(server.port)}) if form == "bare"
+                     else (f"127.0.0.1:{server.port}", {}))
+        run = locust("--headless", "-u", "5", "-r", "5", "-t", "2s", "--host", host, "--csv",
+                     str(tmp_path / "run"), users="ConstantPingUser", env=env, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = stats(tmp_path / "run")["ping"]
+    assert int(row["Request Count"]) > 10 and int(row["Failure Count"]) == 0
+
+
+def test_parse_tcp_host_forms() -> None:
+    # In a child process: importing Locust monkey-patches the interpreter with gevent.
+    code = ("from netlab.locust import parse_tcp_host as p; "
+            "print(p('tcp://h:1'), p('h:2'), p('[::1]:3'), p('h', 4), p('[::1]', 5))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, NETLAB_PORT=""))
+    assert out.returncode != 0 and "NETLAB_PORT must be a port number" in out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env={k: v for k, v in os.environ.items()
+                                          if k != "NETLAB_PORT"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == "('h', 1) ('h', 2) ('::1', 3) ('h', 4) ('::1', 5)".split()
+
+
+@pytest.mark.parametrize("host, reason", [
+    ("tcp://127.0.0.1:{closed}", "cannot reach 127.0.0.1:{closed} (connection refused)"),
+    ("127.0.0.1:99999", "bad port in --host '127.0.0.1:99999'"),
+    ("http://127.0.0.1:80", "expected --host tcp://HOST:PORT, HOST:PORT or HOST"),
+])
+def test_bad_or_unreachable_host_is_one_line_and_exit_1(host: str, reason: str) -> None:
+    closed = free_port()  # nothing listens there
+    run = locust("--headless", "-u", "5", "-r", "5", "-t", "3s", "--host",
+                 host.format(closed=closed), timeout=60)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-2000:]
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and reason.format(closed=closed) in errors[0], errors
 
 
 def test_locustfile_can_start_the_server_itself(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 from typing_extensions import Buffer
 
 def models() -> list[str]: ...
+def server_defaults() -> dict[str, Any]: ...
 def _decode_only(codec: Codec, data: bytes, chunk: int) -> tuple[int, int, float]: ...
 
 class Codec:
@@ -54,7 +55,7 @@ class PingPongProtocol(Protocol):
 
 class ChatProtocol(Protocol):
     def __init__(self, max_line: int = 4096, max_queue: int = 1048576,
-                 codec: Codec | None = None) -> None: ...
+                 codec: Codec | None = None, announce_limit: int = 100) -> None: ...
     def snapshot(self) -> dict[str, Any]: ...
 
 class LineClient:
@@ -75,7 +76,10 @@ class Server:
         workers: int,
         high_water: int,
         idle_timeout: float,
+        message_timeout: float,
         max_connections: int,
+        max_connections_per_ip: int,
+        max_input_memory: int,
         backlog: int,
         log_events: bool,
     ) -> None: ...

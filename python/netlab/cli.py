@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
 from netlab.load import SCENARIOS, LoadGenerator, LoadResult
-from netlab.servers import ChatServer, EchoServer, PingPongServer, Server
+from netlab.servers import DEFAULTS, ChatServer, EchoServer, PingPongServer, Server
 
 SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer,
                                      "chat": ChatServer}
@@ -77,22 +77,43 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("app", choices=sorted(SERVERS), help="which server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
     serve.add_argument("--port", type=int, default=12345, help="port (0 picks a free one)")
     serve.add_argument("--model", choices=MODELS, default=MODELS[0], help="I/O model")
-    serve.add_argument("--workers", type=int, default=1, help="event loops (epoll only)")
-    serve.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
-                       help="close connections silent for this long")
-    serve.add_argument("--max-connections", type=int, default=None,
-                       help="refuse connections beyond this many")
+    serve.add_argument("--workers", type=int, default=DEFAULTS["workers"],
+                       help="event loops (epoll only)")
+    serve.add_argument("--high-water", type=int, default=DEFAULTS["high_water"], metavar="BYTES",
+                       help="queued output past which a connection is no longer read")
+    serve.add_argument("--idle-timeout", type=float, default=DEFAULTS["idle_timeout"],
+                       metavar="SECONDS",
+                       help="close connections with nothing read or written for this long "
+                            "(0: never)")
+    serve.add_argument("--message-timeout", type=float, default=DEFAULTS["message_timeout"],
+                       metavar="SECONDS",
+                       help="a message must be complete this long after its first byte "
+                            "(0: no limit)")
+    serve.add_argument("--max-connections", type=int, default=DEFAULTS["max_connections"],
+                       help="refuse connections beyond this many (0: no limit; select: "
+                            f"{DEFAULTS['select_max_connections']})")
+    serve.add_argument("--max-connections-per-ip", type=int,
+                       default=DEFAULTS["max_connections_per_ip"],
+                       help="connections one peer address may hold (0: no limit)")
+    serve.add_argument("--max-input-memory", type=int, default=DEFAULTS["max_input_memory"],
+                       metavar="BYTES",
+                       help="bytes all connections may hold in partial messages")
+    serve.add_argument("--backlog", type=int, default=DEFAULTS["backlog"],
+                       help="listen backlog (capped by net.core.somaxconn)")
     serve.add_argument("--max-line", type=int, default=None,
-                       help="longest accepted line, for pingpong and chat (bytes)")
+                       help="longest accepted line, for pingpong (65536) and chat (4096)")
     serve.add_argument("--stall-at", type=float, default=None, metavar="SECONDS",
                        help="echo: pause once, this long after starting (see --stall-for)")
     serve.add_argument("--stall-for", type=float, default=0.5, metavar="SECONDS",
                        help="echo: how long the injected pause lasts")
     serve.add_argument("--max-queue", type=int, default=None,
-                       help="chat: output a client may have queued before it is dropped")
+                       help="chat: output a client may have queued before it is dropped "
+                            "(1 MiB)")
+    serve.add_argument("--announce-limit", type=int, default=None,
+                       help="chat: rooms larger than this get no join/leave notices (100)")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="print a line per connection event")
 
@@ -138,18 +159,25 @@ def _add_demo(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--duration", type=float, default=3.0, help="seconds per run")
     demo.add_argument("--size", type=int, default=64, help="message bytes")
     demo.add_argument("--threads", type=int, default=1, help="load generator threads")
-    demo.add_argument("--out", default=None, help="also write the tables to this file")
+    demo.add_argument("--out", default=None,
+                      help="also write the legend, tables and conclusions to this file")
 
 
 def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(model=args.model, workers=args.workers,
+                                   high_water=args.high_water,
                                    idle_timeout=args.idle_timeout,
-                                   max_connections=args.max_connections,
-                                   log_connections=args.verbose)
+                                   message_timeout=args.message_timeout,
+                                   max_connections=args.max_connections or None,
+                                   max_connections_per_ip=args.max_connections_per_ip or None,
+                                   max_input_memory=args.max_input_memory,
+                                   backlog=args.backlog, log_connections=args.verbose)
     if args.app in ("pingpong", "chat") and args.max_line is not None:
         options["max_line"] = args.max_line
     if args.app == "chat" and args.max_queue is not None:
         options["max_queue"] = args.max_queue
+    if args.app == "chat" and args.announce_limit is not None:
+        options["announce_limit"] = args.announce_limit
     if args.app == "echo" and args.stall_at is not None:
         options.update(stall_at=args.stall_at, stall_for=args.stall_for)
     if args.verbose:

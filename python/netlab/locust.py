@@ -47,14 +47,39 @@ class TcpRequestError(Exception):
         self.kind = kind
 
 
-def parse_tcp_host(host: Optional[str]) -> tuple[str, int]:
-    """``tcp://HOST:PORT`` (or ``HOST:PORT``) -> (host, port)."""
+def parse_tcp_host(host: Optional[str], default_port: Optional[int] = None) -> tuple[str, int]:
+    """``tcp://HOST:PORT``, ``HOST:PORT``, ``[::1]:PORT`` or a bare ``HOST`` -> (host, port).
+
+    A bare host (Locust's classic ``--host 127.0.0.1``, the port kept in the locustfile) takes
+    its port from the environment variable NETLAB_PORT, else ``default_port``. Raises
+    ValueError with a message fit for the user.
+    """
     if not host:
         raise ValueError("no host: pass --host tcp://HOST:PORT")
     url = urlparse(host if "://" in host else f"tcp://{host}")
-    if url.scheme != "tcp" or not url.hostname or not url.port:
-        raise ValueError(f"expected tcp://HOST:PORT, got {host!r}")
-    return url.hostname, url.port
+    try:
+        port = url.port
+    except ValueError as exc:  # not a number, or out of 0-65535
+        raise ValueError(f"bad port in --host {host!r}: {exc}") from None
+    if url.scheme != "tcp" or not url.hostname or url.path.strip("/") or url.netloc.endswith(":"):
+        raise ValueError(f"expected --host tcp://HOST:PORT, HOST:PORT or HOST, got {host!r}")
+    if port is None:
+        port = _port_from_env(default_port)
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port in --host {host!r}: {port} is not in 1-65535")
+    return url.hostname, port
+
+
+def _port_from_env(default_port: Optional[int]) -> int:
+    """The port for a bare --host: NETLAB_PORT, else ``default_port``."""
+    value = os.environ.get("NETLAB_PORT")
+    if value is None:
+        if default_port is None:
+            raise ValueError("no port: pass --host HOST:PORT or set NETLAB_PORT")
+        return default_port
+    if not value.strip().isdigit():
+        raise ValueError(f"NETLAB_PORT must be a port number, got {value!r}")
+    return int(value)
 
 
 class _Engine:

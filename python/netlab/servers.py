@@ -18,7 +18,10 @@ from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
 
-DEFAULT_HIGH_WATER = 1 << 20
+DEFAULTS: dict[str, Any] = dict(_core.server_defaults())
+"""Every server option's default, as the C++ engine defines it (also the CLI's defaults)."""
+
+DEFAULT_HIGH_WATER: int = DEFAULTS["high_water"]
 """Queued output (bytes) past which a connection is no longer read, per connection."""
 
 
@@ -38,6 +41,7 @@ class ServerStats(TypedDict):
     messages_out: int
     errors: int
     dropped_slow: int
+    timeouts: int
 
 
 class _Terminated(Exception):
@@ -53,9 +57,19 @@ class Server:
         model: ``"epoll"`` (default), ``"threaded"`` (a thread per connection) or ``"select"``.
         workers: event-loop threads for ``epoll``; they share one listening socket.
         high_water: bytes of queued output after which a connection stops being read.
-        idle_timeout: seconds of silence after which a connection is closed (None: never).
-        max_connections: connections beyond this are told "server full" and closed.
+        idle_timeout: seconds with nothing read or written after which a connection is closed
+            (default 300; None: never).
+        message_timeout: a message must be complete this many seconds after its first byte,
+            so a client dripping bytes cannot hold a connection (default 30; None: no limit).
+        max_connections: connections beyond this are told "server full" and closed (None:
+            no limit; ``select`` defaults to 900, below FD_SETSIZE).
+        max_connections_per_ip: connections one peer address may hold (None: no limit).
+        max_input_memory: bytes all connections together may hold in partial messages; the
+            connection that would pass it is closed (default 64 MiB).
         backlog: listen backlog (the kernel caps it at net.core.somaxconn).
+
+    Raises:
+        ValueError: an option is out of range (the message names it and its range).
         log_connections: keep a line per connection event, drained by ``events()`` and logged
             by ``serve()`` to the ``netlab.server`` logger.
     """
@@ -66,11 +80,14 @@ class Server:
         host: str = "127.0.0.1",
         *,
         model: str = "epoll",
-        workers: int = 1,
+        workers: int = DEFAULTS["workers"],
         high_water: int = DEFAULT_HIGH_WATER,
-        idle_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = DEFAULTS["idle_timeout"],
+        message_timeout: Optional[float] = DEFAULTS["message_timeout"],
         max_connections: Optional[int] = None,
-        backlog: int = 4096,
+        max_connections_per_ip: Optional[int] = None,
+        max_input_memory: int = DEFAULTS["max_input_memory"],
+        backlog: int = DEFAULTS["backlog"],
         log_connections: bool = False,
     ) -> None:
         self._host = host
@@ -82,7 +99,10 @@ class Server:
             workers,
             high_water,
             0.0 if idle_timeout is None else float(idle_timeout),
+            0.0 if message_timeout is None else float(message_timeout),
             0 if max_connections is None else max_connections,
+            0 if max_connections_per_ip is None else max_connections_per_ip,
+            max_input_memory,
             backlog,
             log_connections,
         )
@@ -224,10 +244,16 @@ class ChatServer(Server):
     ``/join ROOM``, ``/msg NAME text``, ``/who``, ``/rooms``, ``/help``, ``/quit`` (or a bare
     ``exit``). Notices start with ``* ``, errors with ``error: ``.
 
+    Relayed text has control characters other than tab (and invalid UTF-8) replaced by
+    ``?``, so one member cannot send terminal escapes to everyone. ``/who`` and ``/rooms``
+    answer 50 names a page (``/who 2`` for the next).
+
     Args:
         max_line: longest accepted line (bytes); a longer one closes the connection.
         max_queue: output a client may have waiting; past it the client is dropped as too
             slow, so one stalled reader never slows the room or grows server memory.
+        announce_limit: rooms with more members than this are not told of joins, leaves and
+            nick changes (N clients joining would otherwise cost N^2/2 notices).
         max_clients: connections beyond this are told ``error: server full`` and closed.
         codec: ``HeaderCodec()`` for the binary mode (CLIENT_CHAT in; SERVER_ACK,
             SERVER_ECHO and SERVER_INFO out).
@@ -235,8 +261,9 @@ class ChatServer(Server):
 
     def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, max_line: int = 4096,
                  max_queue: int = 1 << 20, max_clients: Optional[int] = None,
-                 codec: Optional[Codec] = None, **options: Any) -> None:
-        self._chat = _core.ChatProtocol(max_line, max_queue, codec)
+                 codec: Optional[Codec] = None, announce_limit: int = 100,
+                 **options: Any) -> None:
+        self._chat = _core.ChatProtocol(max_line, max_queue, codec, announce_limit)
         limit = options.pop("max_connections", None) if max_clients is None else max_clients
         super().__init__(port, host, max_connections=limit, **options)
 

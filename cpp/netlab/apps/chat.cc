@@ -17,6 +17,49 @@ bool validName(const std::string& name, size_t maxLength) {
   });
 }
 
+// Relayed text cannot carry terminal control: ESC sequences, BEL, NUL, CR, C1 controls and
+// invalid UTF-8 become '?', so one member cannot clear, recolour or fake everyone's screen.
+std::string printableText(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    auto at = [&](size_t k) { return static_cast<unsigned char>(in[i + k]); };
+    unsigned char c = at(0);
+    if (c < 0x80) {
+      out.push_back((c < 0x20 && c != '\t') || c == 0x7f ? '?' : static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool ok = len > 0 && i + len <= in.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (at(k) & 0xc0) == 0x80;
+    if (ok) {  // no C1 controls (U+0080-U+009F), overlong forms, surrogates or past U+10FFFF
+      unsigned char second = at(1);
+      ok = !(c == 0xc2 && second < 0xa0) && !(c == 0xe0 && second < 0xa0) &&
+           !(c == 0xed && second >= 0xa0) && !(c == 0xf0 && second < 0x90) &&
+           !(c == 0xf4 && second >= 0x90);
+    }
+    if (!ok) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    out.append(in.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+size_t pageNumber(std::string_view arg) {
+  size_t page = 0;
+  for (char c : arg) {
+    if (c < '0' || c > '9' || page > 1'000'000) return 1;
+    page = page * 10 + static_cast<size_t>(c - '0');
+  }
+  return page == 0 ? 1 : page;
+}
+
 // "/cmd rest" -> ("/cmd", "rest")
 std::pair<std::string_view, std::string_view> splitWord(std::string_view s) {
   size_t space = s.find(' ');
@@ -36,7 +79,7 @@ class TextChatHandler final : public Handler {
     nick_ = chat_.join(id_, conn.outlet());
     conn.send("* welcome " + nick_ + ", you are in " + chat_.options().lobby +
               "; /help lists commands\n");
-    chat_.fanOut(chat_.roomOf(id_), "* " + nick_ + " joined " + chat_.options().lobby + "\n");
+    chat_.fanOut(chat_.noticeTo(id_), "* " + nick_ + " joined " + chat_.options().lobby + "\n");
   }
 
   size_t onData(Conn& conn, Buffer& input) override {
@@ -44,7 +87,8 @@ class TextChatHandler final : public Handler {
     FrameError error;
     bool ok = reader_.drain(input, [&](const FrameView& f) {
       if (!done_) onLine(conn, f.payload);
-    }, lines, error);
+    }, lines, error,
+                            [&] { return conn.budgetLeft(); });
     if (!ok) {
       conn.send("error: line too long (max " + std::to_string(chat_.options().maxLine) +
                 " bytes)\n");
@@ -55,7 +99,7 @@ class TextChatHandler final : public Handler {
 
   void onClose(Conn&, std::string_view reason) override {
     std::string room;
-    auto others = chat_.roomOf(id_, &room);
+    auto others = chat_.noticeTo(id_, &room);
     chat_.leave(id_);
     bool dropped = reason.rfind("too slow", 0) == 0;
     chat_.fanOut(others, dropped ? "* " + nick_ + " was disconnected: " + std::string(reason) + "\n"
@@ -75,7 +119,7 @@ class TextChatHandler final : public Handler {
       command(conn, line);
       return;
     }
-    message_.assign("<").append(nick_).append("> ").append(line).push_back('\n');
+    message_.assign("<").append(nick_).append("> ").append(printableText(line)).push_back('\n');
     chat_.fanOut(chat_.roomOf(id_), message_);
   }
 
@@ -84,11 +128,11 @@ class TextChatHandler final : public Handler {
     if (cmd == "/nick") return renameTo(conn, std::string(rest));
     if (cmd == "/join") return joinRoom(conn, std::string(rest));
     if (cmd == "/msg") return privateMessage(conn, rest);
-    if (cmd == "/who") return conn.send(chat_.whoIn(id_));
-    if (cmd == "/rooms") return conn.send(chat_.roomList());
+    if (cmd == "/who") return conn.send(chat_.whoIn(id_, pageNumber(rest)));
+    if (cmd == "/rooms") return conn.send(chat_.roomList(pageNumber(rest)));
     if (cmd == "/help") {
-      return conn.send("* commands: /nick NAME, /join ROOM, /msg NAME text, /who, /rooms, "
-                       "/quit (or exit)\n");
+      return conn.send("* commands: /nick NAME, /join ROOM, /msg NAME text, /who [PAGE], "
+                       "/rooms [PAGE], /quit (or exit)\n");
     }
     conn.send("error: unknown command " + std::string(cmd) + " (try /help)\n");
   }
@@ -99,17 +143,17 @@ class TextChatHandler final : public Handler {
     if (!error.empty()) return conn.send("error: " + error + "\n");
     nick_ = nick;
     conn.send("* you are now " + nick + "\n");
-    chat_.fanOut(chat_.roomOf(id_), "* " + old + " is now " + nick + "\n");
+    chat_.fanOut(chat_.noticeTo(id_), "* " + old + " is now " + nick + "\n");
   }
 
   void joinRoom(Conn& conn, const std::string& room) {
-    auto oldOthers = chat_.roomOf(id_);
+    auto oldOthers = chat_.noticeTo(id_);
     std::string old;
     std::string error = chat_.move(id_, room, &old);
     if (!error.empty()) return conn.send("error: " + error + "\n");
     chat_.fanOut(oldOthers, "* " + nick_ + " left " + old + "\n");
     conn.send("* you joined " + room + "\n");
-    chat_.fanOut(chat_.roomOf(id_), "* " + nick_ + " joined " + room + "\n");
+    chat_.fanOut(chat_.noticeTo(id_), "* " + nick_ + " joined " + room + "\n");
   }
 
   void privateMessage(Conn& conn, std::string_view rest) {
@@ -117,7 +161,7 @@ class TextChatHandler final : public Handler {
     if (target.empty() || text.empty()) return conn.send("error: usage: /msg NAME text\n");
     std::shared_ptr<Outlet> to = chat_.byNick(std::string(target));
     if (!to) return conn.send("error: no such nick '" + std::string(target) + "'\n");
-    chat_.fanOut({to}, "[private] <" + nick_ + "> " + std::string(text) + "\n");
+    chat_.fanOut({to}, "[private] <" + nick_ + "> " + printableText(text) + "\n");
   }
 
   ChatProtocol& chat_;
@@ -137,7 +181,7 @@ class BinaryChatHandler final : public Handler {
     id_ = conn.id();
     nick_ = chat_.join(id_, conn.outlet());
     conn.send(frame(kServerInfo, 0, "welcome " + nick_));
-    chat_.fanOut(chat_.roomOf(id_), frame(kServerInfo, 0, nick_ + " joined " + chat_.options().lobby));
+    chat_.fanOut(chat_.noticeTo(id_), frame(kServerInfo, 0, nick_ + " joined " + chat_.options().lobby));
   }
 
   size_t onData(Conn& conn, Buffer& input) override {
@@ -150,14 +194,15 @@ class BinaryChatHandler final : public Handler {
       }
       conn.send(frame(kServerAck, f.sequence, {}));
       chat_.fanOut(chat_.roomOf(id_), frame(kServerEcho, f.sequence, f.payload));
-    }, frames, error);
+    }, frames, error,
+                            [&] { return conn.budgetLeft(); });
     if (!ok) conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
     return frames;
   }
 
   void onClose(Conn&, std::string_view) override {
     std::string room;
-    auto others = chat_.roomOf(id_, &room);
+    auto others = chat_.noticeTo(id_, &room);
     chat_.leave(id_);
     chat_.fanOut(others, frame(kServerInfo, 0, nick_ + " left " + room));
   }
@@ -267,22 +312,58 @@ std::shared_ptr<Outlet> ChatProtocol::byNick(const std::string& nick) {
   return it == nicks_.end() ? nullptr : members_[it->second].outlet;
 }
 
-std::string ChatProtocol::whoIn(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::string& room = members_[id].room;
-  std::vector<std::string> nicks;
-  for (uint64_t member : rooms_[room]) nicks.push_back(members_[member].nick);
-  std::sort(nicks.begin(), nicks.end());
-  std::string out = "* in " + room + ":";
-  for (const auto& n : nicks) out += " " + n;
-  return out + "\n";
+std::vector<std::shared_ptr<Outlet>> ChatProtocol::noticeTo(uint64_t id, std::string* roomName) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto me = members_.find(id);
+    if (me == members_.end()) return {};
+    if (roomName) *roomName = me->second.room;
+    if (rooms_[me->second.room].size() > options_.announceLimit) return {};
+  }
+  return roomOf(id);
 }
 
-std::string ChatProtocol::roomList() {
+namespace {
+
+// "(120 members, page 2/3; /who 3 for the next)" when there is more than one page.
+std::string pageNote(size_t total, const char* what, size_t page, size_t pages, const char* cmd) {
+  if (pages <= 1) return "";
+  std::string note = " (" + std::to_string(total) + " " + what + ", page " + std::to_string(page) +
+                     "/" + std::to_string(pages);
+  if (page < pages) note += "; " + std::string(cmd) + " " + std::to_string(page + 1) + " for the next";
+  return note + ")";
+}
+
+size_t clampPage(size_t page, size_t total, size_t* pages) {
+  *pages = std::max<size_t>(1, (total + ChatProtocol::kPageSize - 1) / ChatProtocol::kPageSize);
+  return std::min(page, *pages);
+}
+
+}  // namespace
+
+std::string ChatProtocol::whoIn(uint64_t id, size_t page) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const std::string& room = members_[id].room;
+  const std::vector<uint64_t>& ids = rooms_[room];
+  size_t pages;
+  page = clampPage(page, ids.size(), &pages);
+  std::string out = "* in " + room + ":";
+  size_t end = std::min(ids.size(), page * kPageSize);
+  for (size_t i = (page - 1) * kPageSize; i < end; ++i) out += " " + members_[ids[i]].nick;
+  return out + pageNote(ids.size(), "members", page, pages, "/who") + "\n";
+}
+
+std::string ChatProtocol::roomList(size_t page) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t pages;
+  page = clampPage(page, rooms_.size(), &pages);
   std::string out = "* rooms:";
-  for (const auto& [room, ids] : rooms_) out += " " + room + " (" + std::to_string(ids.size()) + ")";
-  return out + "\n";
+  auto it = rooms_.begin();
+  std::advance(it, static_cast<long>((page - 1) * kPageSize));
+  for (size_t n = 0; n < kPageSize && it != rooms_.end(); ++n, ++it) {
+    out += " " + it->first + " (" + std::to_string(it->second.size()) + ")";
+  }
+  return out + pageNote(rooms_.size(), "rooms", page, pages, "/rooms") + "\n";
 }
 
 void ChatProtocol::fanOut(const std::vector<std::shared_ptr<Outlet>>& to, std::string_view message) {

@@ -3,8 +3,10 @@
 // handlers reach each other only through Outlets, which every model makes thread-safe.
 //
 // Text mode (lines, "\n" or "\r\n"): a plain line goes to the other members of the sender's
-// room as "<nick> text". Commands: /nick NAME, /join ROOM, /msg NAME text, /who, /rooms,
-// /help, /quit (or a bare "exit"). Server notices start with "* ", errors with "error: ".
+// room as "<nick> text", with control characters other than tab (and invalid UTF-8) replaced
+// by '?'. Commands: /nick NAME, /join ROOM, /msg NAME text, /who [PAGE], /rooms [PAGE], /help,
+// /quit (or a bare "exit"). Server notices start with "* ", errors with "error: ". Joins,
+// leaves and nick changes are announced only in rooms of at most announce_limit members.
 // Binary mode (HeaderCodec): CLIENT_CHAT gets SERVER_ACK to the sender and SERVER_ECHO to
 // the room; joins and leaves are SERVER_INFO.
 #pragma once
@@ -28,6 +30,9 @@ struct ChatOptions {
   size_t maxQueue = 1 << 20;   // per client; past it the client is dropped as too slow
   size_t maxNick = 32;
   std::string lobby = "lobby";
+  /// Rooms larger than this are not told of joins, leaves and renames: N clients connecting
+  /// would otherwise cost N^2/2 notices (large IRC networks do the same).
+  size_t announceLimit = 100;
   std::shared_ptr<const Codec> codec;  // null: text lines; HeaderCodec: binary mode
 };
 
@@ -60,11 +65,16 @@ class ChatProtocol final : public Protocol {
   void leave(uint64_t id);
   /// Outlets of the room's members other than `id`.
   std::vector<std::shared_ptr<Outlet>> roomOf(uint64_t id, std::string* room = nullptr);
+  /// roomOf() for a notice about `id`: empty when the room is over the announce limit.
+  std::vector<std::shared_ptr<Outlet>> noticeTo(uint64_t id, std::string* room = nullptr);
   std::string rename(uint64_t id, const std::string& nick, std::string* old);
   std::string move(uint64_t id, const std::string& room, std::string* old);
   std::shared_ptr<Outlet> byNick(const std::string& nick);
-  std::string whoIn(uint64_t id);
-  std::string roomList();
+  /// One page of the room's members (kPageSize per page) or of the rooms: a reply that grows
+  /// with the room would let one client make the server write without bound.
+  std::string whoIn(uint64_t id, size_t page);
+  std::string roomList(size_t page);
+  static constexpr size_t kPageSize = 50;
   /// Delivers to every outlet; counts the deliveries.
   void fanOut(const std::vector<std::shared_ptr<Outlet>>& to, std::string_view message);
   const ChatOptions& options() const { return options_; }

@@ -43,7 +43,8 @@ class FramedEchoHandler final : public Handler {
       // Re-encoding a frame the same codec just decoded cannot fail: it is within its limits.
       reader_.codec().encode(frame, scratch_, encodeError);
       conn.send(scratch_);
-    }, frames, error);
+    }, frames, error,
+                            [&] { return conn.budgetLeft(); });
     // A binary peer cannot be told in-band; the reason goes to the log and the counters.
     if (!ok) conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
     return frames;

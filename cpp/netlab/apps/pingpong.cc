@@ -25,7 +25,8 @@ class PingPongHandler final : public Handler {
     size_t lines = 0;
     FrameError error;
     bool ok = reader_.drain(input, [&](const FrameView& line) { reply(conn, line.payload); },
-                            lines, error);
+                            lines, error,
+                            [&] { return conn.budgetLeft(); });
     if (!ok) {
       conn.send("error: line too long (max " + std::to_string(maxLine_) + " bytes)\n");
       conn.fail("line too long");

@@ -101,11 +101,18 @@ py::dict progressDict(const LoadProgress& p) {
 
 std::unique_ptr<LoadGenerator> newGenerator(
     const std::string& host, int port, const std::string& scenario, int connections,
-    int threads, double duration, uint64_t requests, double rate, int pipeline,
+    int threads, double duration, int64_t requests, double rate, int pipeline,
     double thinkTime, double connectRate, double connectTimeout, double responseTimeout,
-    size_t size, std::optional<py::bytes> request, std::optional<py::bytes> expect,
-    const CodecHandle* codec, size_t maxResponse, int rooms) {
-  if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be 1..65535"});
+    int64_t size, std::optional<py::bytes> request, std::optional<py::bytes> expect,
+    const CodecHandle* codec, int64_t maxResponse, int rooms) {
+  // Python ints arrive signed, so a negative value gets the same clear ValueError as any
+  // other out-of-range one; validate() checks the rest.
+  if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be between 1 and 65535 (got " + std::to_string(port) + ")"});
+  if (requests < 0) raise(Error{EINVAL, "requests must be 0 (no budget) or more (got " + std::to_string(requests) + ")"});
+  if (maxResponse < 1) raise(Error{EINVAL, "max_response must be at least 1 byte (got " + std::to_string(maxResponse) + ")"});
+  if (size < 1 || size > maxResponse) {
+    raise(Error{EINVAL, "size must be between 1 and max_response (" + std::to_string(maxResponse) + ") bytes (got " + std::to_string(size) + ")"});
+  }
   LoadConfig c;
   c.host = host;
   c.port = static_cast<uint16_t>(port);
@@ -113,18 +120,18 @@ std::unique_ptr<LoadGenerator> newGenerator(
   c.connections = connections;
   c.threads = threads;
   c.durationSec = duration;
-  c.requests = requests;
+  c.requests = static_cast<uint64_t>(requests);
   c.rate = rate;
   c.pipeline = pipeline;
   c.thinkTimeSec = thinkTime;
   c.connectRate = connectRate;
   c.connectTimeoutSec = connectTimeout;
   c.responseTimeoutSec = responseTimeout;
-  c.size = size;
+  c.size = static_cast<size_t>(size);
   if (request) c.request = std::string(*request);
   if (expect) c.expect = std::string(*expect);
   if (codec) c.codec = codec->codec;
-  c.maxResponse = maxResponse;
+  c.maxResponse = static_cast<size_t>(maxResponse);
   c.rooms = rooms;
   auto gen = LoadGenerator::create(std::move(c));
   if (!gen.ok()) raise(gen.error());

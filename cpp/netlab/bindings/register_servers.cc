@@ -31,22 +31,26 @@ py::dict statsDict(Server& s) {
   d["messages_out"] = st.messagesOut;
   d["errors"] = st.errors;
   d["dropped_slow"] = st.droppedSlow;
+  d["timeouts"] = st.timeouts;
   return d;
 }
 
 std::unique_ptr<Server> newServer(std::shared_ptr<Protocol> protocol, const std::string& host,
-                                  int port, const std::string& model, int workers,
-                                  size_t highWater, double idleTimeout, size_t maxConnections,
-                                  int backlog, bool logEvents) {
-  if (port < 0 || port > 65535) raise(Error{EINVAL, "port must be in 0..65535"});
+                                  int64_t port, const std::string& model, int64_t workers,
+                                  int64_t highWater, double idleTimeout, double messageTimeout,
+                                  int64_t maxConnections, int64_t maxConnectionsPerIp,
+                                  int64_t maxInputMemory, int64_t backlog, bool logEvents) {
   ServerOptions o;
   o.host = host;
-  o.port = static_cast<uint16_t>(port);
+  o.port = port;
   o.model = model;
   o.workers = workers;
   o.highWater = highWater;
   o.idleTimeoutSec = idleTimeout;
+  o.messageTimeoutSec = messageTimeout;
   o.maxConnections = maxConnections;
+  o.maxConnectionsPerIp = maxConnectionsPerIp;
+  o.maxInputMemory = maxInputMemory;
   o.backlog = backlog;
   o.logEvents = logEvents;
   auto server = makeServer(std::move(protocol), o);
@@ -54,10 +58,35 @@ std::unique_ptr<Server> newServer(std::shared_ptr<Protocol> protocol, const std:
   return std::move(server.value());
 }
 
+constexpr int64_t kMaxLineLimit = 16 << 20;
+
+void checkRange(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) {
+  if (value >= lo && value <= hi) return;
+  raise(Error{EINVAL, std::string(name) + " must be between " + std::to_string(lo) + " and " +
+                          std::to_string(hi) + " " + unit + " (got " + std::to_string(value) + ")"});
+}
+
+// The defaults, written once here, for the Python classes and the CLI.
+py::dict serverDefaults() {
+  ServerOptions o;
+  py::dict d;
+  d["workers"] = o.workers;
+  d["high_water"] = o.highWater;
+  d["idle_timeout"] = o.idleTimeoutSec;
+  d["message_timeout"] = o.messageTimeoutSec;
+  d["max_connections"] = o.maxConnections;
+  d["max_connections_per_ip"] = o.maxConnectionsPerIp;
+  d["max_input_memory"] = o.maxInputMemory;
+  d["backlog"] = o.backlog;
+  d["select_max_connections"] = kSelectMaxConnections;
+  return d;
+}
+
 }  // namespace
 
 void registerServers(py::module_& m) {
   m.def("models", &modelNames, "Names of the I/O models, default first.");
+  m.def("server_defaults", &serverDefaults, "Every server option's default.");
 
   py::class_<Protocol, std::shared_ptr<Protocol>>(m, "Protocol")
       .def_property_readonly("name", [](const Protocol& p) { return std::string(p.name()); });
@@ -73,20 +102,23 @@ void registerServers(py::module_& m) {
            py::arg("codec") = nullptr, py::arg("stall_at") = std::nullopt,
            py::arg("stall_for") = 0.0);
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
-      .def(py::init([](size_t maxLine) {
-             if (maxLine == 0) raise(Error{EINVAL, "max_line must be at least 1"});
-             return std::make_shared<PingPongProtocol>(maxLine);
+      .def(py::init([](int64_t maxLine) {
+             checkRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
+             return std::make_shared<PingPongProtocol>(static_cast<size_t>(maxLine));
            }),
            py::arg("max_line") = PingPongProtocol::kDefaultMaxLine)
       .def_property_readonly("max_line", &PingPongProtocol::maxLine);
 
   py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
-      .def(py::init([](size_t maxLine, size_t maxQueue, const CodecHandle* codec) {
-             if (maxLine == 0) raise(Error{EINVAL, "max_line must be at least 1"});
-             if (maxQueue < 1024) raise(Error{EINVAL, "max_queue must be at least 1024 bytes"});
+      .def(py::init([](int64_t maxLine, int64_t maxQueue, const CodecHandle* codec,
+                       int64_t announceLimit) {
+             checkRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
+             checkRange("max_queue", maxQueue, 1024, int64_t{1} << 30, "bytes");
+             checkRange("announce_limit", announceLimit, 0, 10'000'000, "members");
              ChatOptions o;
-             o.maxLine = maxLine;
-             o.maxQueue = maxQueue;
+             o.maxLine = static_cast<size_t>(maxLine);
+             o.maxQueue = static_cast<size_t>(maxQueue);
+             o.announceLimit = static_cast<size_t>(announceLimit);
              if (codec) {
                if (codec->codec->name() != "header") {
                  raise(Error{EINVAL, "chat's binary mode takes a HeaderCodec"});
@@ -95,7 +127,8 @@ void registerServers(py::module_& m) {
              }
              return std::make_shared<ChatProtocol>(std::move(o));
            }),
-           py::arg("max_line") = 4096, py::arg("max_queue") = 1 << 20, py::arg("codec") = nullptr)
+           py::arg("max_line") = ChatOptions{}.maxLine, py::arg("max_queue") = ChatOptions{}.maxQueue,
+           py::arg("codec") = nullptr, py::arg("announce_limit") = ChatOptions{}.announceLimit)
       .def("snapshot", [](const ChatProtocol& p) {
         ChatSnapshot s = p.snapshot();
         py::dict d;
@@ -108,7 +141,9 @@ void registerServers(py::module_& m) {
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("protocol"), py::arg("host"), py::arg("port"),
            py::arg("model"), py::arg("workers"), py::arg("high_water"), py::arg("idle_timeout"),
-           py::arg("max_connections"), py::arg("backlog"), py::arg("log_events"))
+           py::arg("message_timeout"), py::arg("max_connections"),
+           py::arg("max_connections_per_ip"), py::arg("max_input_memory"), py::arg("backlog"),
+           py::arg("log_events"))
       .def("start",
            [](Server& s) {
              Status status;

@@ -18,8 +18,15 @@ class FrameReader {
   /// the start of the stream); the frames before it have been delivered.
   template <typename OnFrame>
   bool drain(Buffer& input, OnFrame&& onFrame, size_t& frames, FrameError& error) {
+    return drain(input, onFrame, frames, error, [] { return true; });
+  }
+
+  /// The same, but asks `more()` before each frame and stops, leaving the rest of the input
+  /// in place, when it says no (a connection's per-turn budget, see Conn::budgetLeft).
+  template <typename OnFrame, typename More>
+  bool drain(Buffer& input, OnFrame&& onFrame, size_t& frames, FrameError& error, More&& more) {
     frames = 0;
-    for (;;) {
+    while (!input.empty() && more()) {
       FrameView frame;
       ParseResult r = codec_->parse(input.view(), scanned_, frame);
       if (r.status == ParseResult::kNeedMore) {
@@ -37,6 +44,7 @@ class FrameReader {
       scanned_ = 0;
       ++frames;
     }
+    return true;
   }
 
   const Codec& codec() const { return *codec_; }

@@ -18,6 +18,7 @@ struct StatsSnapshot {
   uint64_t messagesOut = 0;
   uint64_t errors = 0;
   uint64_t droppedSlow = 0;
+  uint64_t timeouts = 0;  // idle and message timeouts
 };
 
 struct alignas(64) Counters {
@@ -29,6 +30,7 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> messagesOut{0};
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> droppedSlow{0};
+  std::atomic<uint64_t> timeouts{0};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -43,6 +45,7 @@ struct alignas(64) Counters {
     s.messagesOut += get(messagesOut);
     s.errors += get(errors);
     s.droppedSlow += get(droppedSlow);
+    s.timeouts += get(timeouts);
   }
 };
 

@@ -33,6 +33,13 @@ class Conn {
   virtual void closeAfterFlush() = 0;
   /// A protocol error: counted, then closeAfterFlush(). Send the error text first.
   virtual void fail(std::string_view reason) = 0;
+  /// Asked by a handler before it handles each message of a batch. False when this connection
+  /// has had its share of the current loop turn (a bounded number of messages, or its queued
+  /// output is past the high-water mark): the handler stops there, leaves the rest in its
+  /// input, and is called again once the other connections have been served or the peer has
+  /// read its replies. So a client that asks for more than it reads is paused, not served at
+  /// everyone else's expense.
+  virtual bool budgetLeft() { return true; }
   virtual uint64_t id() const = 0;
   virtual const std::string& peer() const = 0;
   /// This connection as other connections' handlers may reach it, from any thread.

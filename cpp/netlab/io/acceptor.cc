@@ -5,18 +5,26 @@
 
 #include <cerrno>
 
+#include "netlab/io/clock.h"
+
 namespace netlab {
 
 SpareFd::SpareFd() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
-void SpareFd::shedOne(int listenFd) {
+bool SpareFd::shedOne(int listenFd) {
+  if (!fd_.valid()) fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // taken back late
+  if (!fd_.valid()) return false;
   fd_.reset();
   Fd victim(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC));
+  bool shed = victim.valid();
   victim.reset();
   fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return shed;
 }
 
-Result<Fd> acceptOne(int listenFd, SpareFd& spare) {
+Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed) {
+  shed = false;
+  std::lock_guard<std::mutex> lock(spare.mutex());
   for (;;) {
     int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return Fd(fd);
@@ -25,26 +33,34 @@ Result<Fd> acceptOne(int listenFd, SpareFd& spare) {
       case ECONNABORTED:  // the peer gave up while queued: try the next one
         continue;
       case EMFILE:
-      case ENFILE:
-        spare.shedOne(listenFd);
-        return sysError("accept (connection shed: out of file descriptors)");
+      case ENFILE: {
+        int err = errno;
+        shed = spare.shedOne(listenFd);
+        return Error{err, shed ? "accept: out of file descriptors; a connection was shed"
+                               : "accept: out of file descriptors and no spare to shed with; "
+                                 "accepting pauses"};
+      }
       default:
         return sysError("accept");
     }
   }
 }
 
-Acceptor::Acceptor(EventLoop& loop, int listenFd, OnAccept onAccept, OnFailure onFailure)
+Acceptor::Acceptor(EventLoop& loop, int listenFd, SpareFd& spare, OnAccept onAccept,
+                   OnFailure onFailure, std::function<void()> onShed)
     : loop_(loop),
       listenFd_(listenFd),
+      spare_(spare),
       onAccept_(std::move(onAccept)),
-      onFailure_(std::move(onFailure)) {}
+      onFailure_(std::move(onFailure)),
+      onShed_(std::move(onShed)) {}
 
 Acceptor::~Acceptor() {
   if (watching_) loop_.unwatch(listenFd_);
 }
 
 Status Acceptor::listen(bool exclusive) {
+  exclusive_ = exclusive;
   Status s = loop_.watch(listenFd_, kReadable | (exclusive ? kExclusive : 0), this);
   watching_ = s.ok();
   return s;
@@ -53,15 +69,32 @@ Status Acceptor::listen(bool exclusive) {
 // A bounded batch per wake-up, so a connect storm cannot starve established connections.
 void Acceptor::onReady(uint32_t) {
   for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    Result<Fd> conn = acceptOne(listenFd_, spare_);
+    bool shed = false;
+    Result<Fd> conn = acceptOne(listenFd_, spare_, shed);
     if (conn.ok()) {
       onAccept_(std::move(conn.value()));
       continue;
     }
+    if (shed) {
+      onShed_();
+      continue;
+    }
     int code = conn.error().code;
+    if (code == EMFILE || code == ENFILE) {
+      pause();
+      return;
+    }
     if (code != EAGAIN && code != EWOULDBLOCK) onFailure_(conn.error());
     return;
   }
+}
+
+// Nothing could be shed: stop watching the socket for a moment rather than spin on it.
+void Acceptor::pause() {
+  if (!watching_) return;
+  loop_.unwatch(listenFd_);
+  watching_ = false;
+  loop_.runAt(nowNs() + kAcceptPauseNs, [this] { listen(exclusive_); });
 }
 
 }  // namespace netlab

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "netlab/io/event_loop.h"
@@ -12,20 +13,30 @@ namespace netlab {
 
 /// A descriptor kept open so that, when the process runs out of fds, one can be freed to
 /// accept and immediately close the pending connection (libuv's EMFILE trick). Otherwise the
-/// listening socket stays readable and a level-triggered loop spins at 100% CPU.
+/// listening socket stays readable and a level-triggered loop spins at 100% CPU. One per
+/// listening socket, shared by every thread that accepts on it, with a lock: a second worker
+/// must not take the fd that shedding frees.
 class SpareFd {
  public:
   SpareFd();
-  /// Accepts and closes one pending connection while the fd table is full.
-  void shedOne(int listenFd);
+  std::mutex& mutex() { return mutex_; }
+  /// With mutex() held and the fd table full: frees the spare, accepts the pending
+  /// connection and closes it, then takes the spare back. False when there was no spare to
+  /// free: the caller must stop accepting for a while instead of spinning.
+  bool shedOne(int listenFd);
 
  private:
+  std::mutex mutex_;
   Fd fd_;
 };
 
 /// One accept4(2): a non-blocking, close-on-exec connection, or an Error whose code is EAGAIN
-/// when nothing is pending. EMFILE/ENFILE are answered by shedding the connection.
-Result<Fd> acceptOne(int listenFd, SpareFd& spare);
+/// when nothing is pending. EMFILE/ENFILE are answered by shedding the connection: `shed`
+/// says whether that worked (the Error's code is then EMFILE or ENFILE).
+Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed);
+
+/// How long accepting pauses when the fd table is full and nothing could be shed.
+constexpr int64_t kAcceptPauseNs = 100'000'000;
 
 /// Watches a listening socket on a loop and hands each new connection to `onAccept`.
 class Acceptor final : public IoWatcher {
@@ -34,19 +45,25 @@ class Acceptor final : public IoWatcher {
   using OnFailure = std::function<void(const Error&)>;
   static constexpr int kMaxAcceptsPerWake = 64;
 
-  Acceptor(EventLoop& loop, int listenFd, OnAccept onAccept, OnFailure onFailure);
+  /// `onShed` is told of each connection shed for want of fds.
+  Acceptor(EventLoop& loop, int listenFd, SpareFd& spare, OnAccept onAccept,
+           OnFailure onFailure, std::function<void()> onShed);
   ~Acceptor() override;
   /// `exclusive` when several loops share the socket, so one wakes per connection.
   Status listen(bool exclusive);
   void onReady(uint32_t ready) override;
 
  private:
+  void pause();
+
   EventLoop& loop_;
   int listenFd_;
   bool watching_ = false;
-  SpareFd spare_;
+  bool exclusive_ = false;
+  SpareFd& spare_;
   OnAccept onAccept_;
   OnFailure onFailure_;
+  std::function<void()> onShed_;
 };
 
 }  // namespace netlab

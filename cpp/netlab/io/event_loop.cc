@@ -48,13 +48,17 @@ Status EventLoop::run() {
   Status status;
   while (!stopping_.load(std::memory_order_acquire)) {
     ready_.clear();
-    int n = poller_->poll(timers_.nsUntilNext(nowNs()), ready_);
+    int64_t timeout = nextTurn_.empty() ? timers_.nsUntilNext(nowNs()) : 0;
+    int n = poller_->poll(timeout, ready_);
     if (n < 0) {
       errno = -n;
       status = sysError(std::string(poller_->name()) + " wait");
       break;
     }
+    std::vector<Task> resumed;
+    resumed.swap(nextTurn_);  // what this turn queues waits for the next one
     for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);
+    for (Task& task : resumed) task();
     timers_.runDue(nowNs());
     runPosted();
     runDeferred();

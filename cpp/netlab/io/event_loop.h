@@ -51,6 +51,11 @@ class EventLoop {
   /// (Redis's handleClientsWithPendingWrites).
   void defer(Task task) { deferred_.push_back(std::move(task)); }
 
+  /// Runs `task` on this thread after the next wait (which then does not block): a
+  /// connection that has had its share of this turn continues after every other ready one
+  /// has had its go (libuv's bounded reads per wake-up).
+  void runNextTurn(Task task) { nextTurn_.push_back(std::move(task)); }
+
   /// Keeps an object alive until the current batch of events is dispatched, because later
   /// events in the same batch may still point at it.
   void destroyLater(std::shared_ptr<void> object) { graveyard_.push_back(std::move(object)); }
@@ -71,6 +76,7 @@ class EventLoop {
   TimerQueue timers_;
   std::vector<ReadyEvent> ready_;
   std::vector<Task> deferred_;
+  std::vector<Task> nextTurn_;
   std::vector<std::shared_ptr<void>> graveyard_;
   std::atomic<bool> stopping_{false};
   std::thread::id owner_;

@@ -139,6 +139,14 @@ std::string peerName(int fd) {
   return std::string(ip) + ":" + std::to_string(port);
 }
 
+std::string peerAddress(int fd) {
+  std::string name = peerName(fd);
+  size_t colon = name.rfind(':');
+  if (colon == std::string::npos) return name;
+  if (name.front() == '[') return name.substr(1, colon - 2);
+  return name.substr(0, colon);
+}
+
 Status setNonBlocking(int fd, bool on) {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0) return sysError("fcntl F_GETFL");

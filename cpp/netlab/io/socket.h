@@ -43,6 +43,8 @@ Result<uint16_t> localPort(int fd);
 
 /// "ip:port" of the peer, or "?" when unknown.
 std::string peerName(int fd);
+/// The peer's IP address alone ("127.0.0.2", "::1"), or "?" when unknown.
+std::string peerAddress(int fd);
 
 Status setNonBlocking(int fd, bool on);
 Status setNoDelay(int fd);

@@ -8,9 +8,10 @@
 
 namespace netlab {
 
-LoopConn::LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::unique_ptr<Handler> handler)
-    : ctx_(ctx), fd_(std::move(fd)), id_(id), peer_(peerName(fd_.get())),
-      handler_(std::move(handler)) {}
+LoopConn::LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::string address,
+                   std::unique_ptr<Handler> handler)
+    : ctx_(ctx), fd_(std::move(fd)), id_(id), address_(std::move(address)),
+      peer_(peerName(fd_.get())), handler_(std::move(handler)) {}
 
 LoopConn::~LoopConn() = default;
 
@@ -53,16 +54,91 @@ void LoopConn::handleRead() {
 }
 
 void LoopConn::deliverInput() {
+  turnMessages_ = 0;
+  backlogged_ = false;
   inHandler_ = true;
   size_t messages = handler_->onData(*this, input_);
   inHandler_ = false;
   Counters::bump(ctx_.counters.messagesIn, messages);
   if (state_ == State::kClosed) return;
-  if (state_ == State::kOpen && input_.readable() > ctx_.maxPendingInput) {
-    closeNow("over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input", true);
+  if (input_.empty()) backlogged_ = false;
+  // What a handler that was not stopped by its budget leaves is one partial message.
+  if (state_ == State::kOpen && !backlogged_) {
+    if (input_.readable() > ctx_.maxPendingInput) {
+      closeNow("over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input", true);
+      return;
+    }
+    notePartial(messages);
+  }
+  if (!accountHeldInput()) return;
+  flush();
+  if (state_ == State::kOpen && backlogged_ && !readPaused_) continueNextTurn();
+}
+
+bool LoopConn::budgetLeft() {
+  if (state_ != State::kOpen) return false;
+  if (turnMessages_++ < kMaxMessagesPerTurn && output_.readable() < ctx_.highWater) return true;
+  backlogged_ = true;
+  return false;
+}
+
+// The rest of a backlog waits for the next turn, after every other ready connection.
+void LoopConn::continueNextTurn() {
+  if (continueQueued_) return;
+  continueQueued_ = true;
+  ctx_.loop.runNextTurn([self = shared_from_this()] {
+    self->continueQueued_ = false;
+    if (self->state_ == State::kOpen && self->backlogged_ && !self->readPaused_) {
+      self->deliverInput();
+    }
+  });
+}
+
+// The server-wide bound on partial input: many connections each holding a large partial
+// message must not add up to unbounded memory. The one whose holding grows past it goes.
+bool LoopConn::accountHeldInput() {
+  int64_t held = static_cast<int64_t>(input_.readable());
+  int64_t delta = held - heldInput_;
+  if (delta == 0) return true;
+  heldInput_ = held;
+  int64_t total = ctx_.heldInput.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (delta > 0 && total > ctx_.maxHeldInput) {
+    closeNow("server input memory full: partial messages of all connections over " +
+                 std::to_string(ctx_.maxHeldInput) + " bytes",
+             true);
+    return false;
+  }
+  return true;
+}
+
+// The message timeout runs from the first byte of a message to its last.
+void LoopConn::notePartial(size_t messages) {
+  if (ctx_.messageTimeoutNs <= 0) return;
+  if (input_.empty()) {
+    partialSinceNs_ = 0;
     return;
   }
-  flush();
+  if (messages > 0 || partialSinceNs_ == 0) partialSinceNs_ = nowNs();
+  if (!messageTimerArmed_) armMessageTimer(partialSinceNs_ + ctx_.messageTimeoutNs);
+}
+
+void LoopConn::armMessageTimer(int64_t deadlineNs) {
+  messageTimer_ = ctx_.loop.runAt(deadlineNs, [this] { onMessageTimer(); });
+  messageTimerArmed_ = true;
+}
+
+void LoopConn::onMessageTimer() {
+  messageTimerArmed_ = false;
+  if (partialSinceNs_ == 0) return;
+  int64_t deadline = partialSinceNs_ + ctx_.messageTimeoutNs;
+  if (nowNs() < deadline) {
+    armMessageTimer(deadline);
+    return;
+  }
+  Counters::bump(ctx_.counters.timeouts);
+  closeNow("message timeout: a message was still incomplete " +
+               std::to_string(ctx_.messageTimeoutNs / kNsPerMs) + " ms after its first byte",
+           false);
 }
 
 bool LoopConn::sendQueued(std::string_view data, size_t messages) {
@@ -127,14 +203,17 @@ void LoopConn::flush() {
     }
   }
   size_t queued = output_.readable();
+  bool wasPaused = readPaused_;
   if (!readPaused_ && queued >= ctx_.highWater) readPaused_ = true;
   if (readPaused_ && queued <= ctx_.highWater / 2) readPaused_ = false;
   updateInterest();
+  // The peer has read enough of its replies: what it asked for meanwhile comes next.
+  if (wasPaused && !readPaused_ && backlogged_ && state_ == State::kOpen) continueNextTurn();
 }
 
 void LoopConn::updateInterest() {
   uint32_t want = 0;
-  if (state_ == State::kOpen && !readPaused_) want |= kReadable;
+  if (state_ == State::kOpen && !readPaused_ && !backlogged_) want |= kReadable;
   if (!output_.empty()) want |= kWritable;
   if (want == interest_) return;
   interest_ = want;
@@ -167,6 +246,10 @@ void LoopConn::closeNow(std::string_view why, bool isError) {
   state_ = State::kClosed;
   if (timerArmed_) ctx_.loop.cancel(idleTimer_);
   timerArmed_ = false;
+  if (messageTimerArmed_) ctx_.loop.cancel(messageTimer_);
+  messageTimerArmed_ = false;
+  ctx_.heldInput.fetch_sub(heldInput_, std::memory_order_relaxed);
+  heldInput_ = 0;
   ctx_.loop.unwatch(fd_.get());
   if (isError) Counters::bump(ctx_.counters.errors);
   ctx_.live.fetch_sub(1, std::memory_order_relaxed);
@@ -176,7 +259,7 @@ void LoopConn::closeNow(std::string_view why, bool isError) {
   if (outlet_) outlet_->close();
   handler_->onClose(*this, why);
   fd_.reset();
-  ctx_.onClosed(id_);
+  ctx_.onClosed(id_, address_);
 }
 
 // Only an idle timeout needs the time of the last activity: without one, no clock is read
@@ -196,6 +279,7 @@ void LoopConn::onIdleTimer() {
   timerArmed_ = false;
   int64_t deadline = lastActiveNs_ + ctx_.idleTimeoutNs;
   if (nowNs() >= deadline) {
+    Counters::bump(ctx_.counters.timeouts);
     closeNow("idle timeout", false);
   } else {
     armIdleTimer(deadline);

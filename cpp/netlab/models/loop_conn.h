@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "netlab/core/counters.h"
 #include "netlab/core/event_log.h"
@@ -25,18 +26,27 @@ struct LoopConnContext {
   EventLoop& loop;
   Counters& counters;
   std::atomic<int64_t>& live;
+  /// Bytes held in partial messages across the whole server, and its bound.
+  std::atomic<int64_t>& heldInput;
+  int64_t maxHeldInput;
   EventLog& log;
   size_t highWater;
   size_t maxPendingInput;
   size_t maxQueuedOutput;  // 0: backpressure only; else drop the connection past it
   int64_t idleTimeoutNs;
-  /// Called once when the connection has closed; the owner drops its reference.
-  std::function<void(uint64_t id)> onClosed;
+  int64_t messageTimeoutNs;
+  /// Called once when the connection has closed; the owner drops its reference and gives
+  /// back the connection's per-address slot (`address`, empty when it held none).
+  std::function<void(uint64_t id, const std::string& address)> onClosed;
 };
+
+/// Messages one connection may have handled in one loop turn before the others get theirs.
+constexpr size_t kMaxMessagesPerTurn = 256;
 
 class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_from_this<LoopConn> {
  public:
-  LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::unique_ptr<Handler> handler);
+  LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::string address,
+           std::unique_ptr<Handler> handler);
   ~LoopConn() override;
 
   /// Registers with the loop and tells the handler; false if the loop refused the fd.
@@ -54,6 +64,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   std::shared_ptr<Outlet> outlet() override;
   void closeAfterFlush() override;
   void fail(std::string_view reason) override;
+  bool budgetLeft() override;
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
 
@@ -65,14 +76,20 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   void deferFlush();
   void onSocketError(const char* op);
   void deliverInput();
+  bool accountHeldInput();
+  void notePartial(size_t messages);
+  void continueNextTurn();
   void updateInterest();
   void touch();
   void armIdleTimer(int64_t deadlineNs);
   void onIdleTimer();
+  void armMessageTimer(int64_t deadlineNs);
+  void onMessageTimer();
 
   LoopConnContext& ctx_;
   Fd fd_;
   uint64_t id_;
+  std::string address_;  // the per-address slot held, if any
   std::string peer_;
   std::unique_ptr<Handler> handler_;
   Buffer input_;
@@ -85,6 +102,16 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   int64_t lastActiveNs_ = 0;
   bool timerArmed_ = false;
   TimerQueue::TimerId idleTimer_{};
+  // Fairness: messages handled this turn, and whether the handler stopped with complete
+  // messages still in input_ (then nothing more is read until they are handled).
+  size_t turnMessages_ = 0;
+  bool backlogged_ = false;
+  bool continueQueued_ = false;
+  // The message timeout: when the partial message at the front of input_ began.
+  int64_t partialSinceNs_ = 0;
+  bool messageTimerArmed_ = false;
+  TimerQueue::TimerId messageTimer_{};
+  int64_t heldInput_ = 0;  // this connection's share of ctx_.heldInput
   std::shared_ptr<LoopOutlet> outlet_;  // made on first use: most protocols never need one
 };
 

@@ -7,6 +7,7 @@
 
 #include "netlab/io/acceptor.h"
 #include "netlab/io/clock.h"
+#include "netlab/io/memory.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_conn.h"
 
@@ -21,14 +22,19 @@ class LoopServer::Worker {
         ctx_{*loop_,
              counters,
              server.liveConnections_,
+             server.heldInput_,
+             server.options_.maxInputMemory,
              server.log_,
-             server.options_.highWater,
+             static_cast<size_t>(server.options_.highWater),
              server.protocol_->maxPendingInput(),
              server.protocol_->maxQueuedOutput(),
              static_cast<int64_t>(server.options_.idleTimeoutSec * kNsPerSec),
-             [this](uint64_t id) { dropConnection(id); }},
-        acceptor_(*loop_, server.listenFd_.get(), [this](Fd fd) { onAccept(std::move(fd)); },
-                  [this](const Error& e) { onAcceptFailure(e); }) {}
+             static_cast<int64_t>(server.options_.messageTimeoutSec * kNsPerSec),
+             [this](uint64_t id, const std::string& address) { dropConnection(id, address); }},
+        acceptor_(
+            *loop_, server.listenFd_.get(), server.spare_,
+            [this](Fd fd) { onAccept(std::move(fd)); }, [this](const Error& e) { onAcceptFailure(e); },
+            [this] { Counters::bump(ctx_.counters.connectionsRejected); }) {}
 
   Status listen(bool exclusive) { return acceptor_.listen(exclusive); }
 
@@ -49,11 +55,10 @@ class LoopServer::Worker {
 
  private:
   void onAccept(Fd fd) {
-    if (server_.atConnectionLimit()) {
-      server_.reject(std::move(fd), "server full", ctx_.counters);
-      return;
-    }
+    std::string address;
+    if (!server_.admit(fd, ctx_.counters, address)) return;
     if (!loop_->canWatch(fd.get())) {
+      server_.releaseAddress(address);
       server_.reject(std::move(fd),
                      "server full: select() cannot watch fd " + std::to_string(fd.get()) +
                          " (FD_SETSIZE is " + std::to_string(FD_SETSIZE) + ")",
@@ -62,10 +67,12 @@ class LoopServer::Worker {
     }
     setNoDelay(fd.get());
     uint64_t id = server_.nextConnId_.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<LoopConn>(ctx_, std::move(fd), id, server_.protocol_->newHandler());
+    auto conn = std::make_shared<LoopConn>(ctx_, std::move(fd), id, address,
+                                           server_.protocol_->newHandler());
     conns_.emplace(id, conn);
     if (!conn->open()) {
       conns_.erase(id);
+      server_.releaseAddress(address);
       Counters::bump(ctx_.counters.errors);
     }
   }
@@ -75,11 +82,24 @@ class LoopServer::Worker {
     server_.log_.add(e.message);
   }
 
-  void dropConnection(uint64_t id) {
+  void dropConnection(uint64_t id, const std::string& address) {
+    server_.releaseAddress(address);
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     loop_->destroyLater(it->second);
     conns_.erase(it);
+    trimSoon();
+  }
+
+  // Closed connections' buffers go back to the allocator, which keeps them; a second later,
+  // once a wave of closes has passed, the process gives them back to the system.
+  void trimSoon() {
+    if (trimArmed_) return;
+    trimArmed_ = true;
+    loop_->runAt(nowNs() + kNsPerSec, [this] {
+      trimArmed_ = false;
+      returnFreedMemory();
+    });
   }
 
   LoopServer& server_;
@@ -88,6 +108,7 @@ class LoopServer::Worker {
   Acceptor acceptor_;
   std::unordered_map<uint64_t, std::shared_ptr<LoopConn>> conns_;
   std::thread thread_;
+  bool trimArmed_ = false;
 };
 
 LoopServer::LoopServer(std::shared_ptr<Protocol> protocol, ServerOptions options)
@@ -98,10 +119,11 @@ LoopServer::~LoopServer() { stop(); }
 Status LoopServer::startServing() {
   std::lock_guard<std::mutex> lock(lifecycle_);
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < options_.workers; ++i) {
+  for (int64_t i = 0; i < options_.workers; ++i) {
     auto loop = EventLoop::create(options_.model);
     if (!loop.ok()) return loop.error();
-    workers.push_back(std::make_unique<Worker>(*this, std::move(loop.value()), *counters_[i]));
+    workers.push_back(std::make_unique<Worker>(*this, std::move(loop.value()),
+                                                *counters_[static_cast<size_t>(i)]));
     Status s = workers.back()->listen(options_.workers > 1);
     if (!s.ok()) return s;
   }

@@ -16,8 +16,11 @@ const std::vector<std::string>& modelNames() {
 }
 
 Server::Server(std::shared_ptr<Protocol> protocol, ServerOptions options)
-    : protocol_(std::move(protocol)), options_(std::move(options)), log_(options_.logEvents) {
-  for (int i = 0; i < options_.workers; ++i) counters_.push_back(std::make_unique<Counters>());
+    : protocol_(std::move(protocol)),
+      options_(std::move(options)),
+      log_(options_.logEvents),
+      addresses_(static_cast<size_t>(options_.maxConnectionsPerIp)) {
+  for (int64_t i = 0; i < options_.workers; ++i) counters_.push_back(std::make_unique<Counters>());
 }
 
 StatsSnapshot Server::sumCounters() const {
@@ -29,7 +32,8 @@ StatsSnapshot Server::sumCounters() const {
 
 Status Server::start() {
   if (running_) return Error{EALREADY, "server is already running"};
-  ListenOptions lo{options_.host, options_.port, options_.backlog, true};
+  ListenOptions lo{options_.host, static_cast<uint16_t>(options_.port),
+                   static_cast<int>(options_.backlog), true};
   Result<Fd> fd = listenTcp(lo);
   if (!fd.ok()) return fd.error();
   Result<uint16_t> port = localPort(fd.value().get());
@@ -45,10 +49,32 @@ Status Server::start() {
   return {};
 }
 
-bool Server::atConnectionLimit() const {
-  return options_.maxConnections > 0 &&
-         liveConnections_.load(std::memory_order_relaxed) >=
-             static_cast<int64_t>(options_.maxConnections);
+size_t Server::effectiveMaxConnections() const {
+  if (options_.model == "select" && options_.maxConnections == 0) return kSelectMaxConnections;
+  return static_cast<size_t>(options_.maxConnections);
+}
+
+bool Server::admit(Fd& fd, Counters& counters, std::string& address) {
+  size_t limit = effectiveMaxConnections();
+  if (limit > 0 && liveConnections_.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
+    reject(std::move(fd), "server full", counters);
+    return false;
+  }
+  if (!addresses_.enabled()) return true;
+  std::string peer = peerAddress(fd.get());
+  if (!addresses_.acquire(peer)) {
+    reject(std::move(fd),
+           "too many connections from " + peer + " (at most " +
+               std::to_string(addresses_.perAddress()) + " per address)",
+           counters);
+    return false;
+  }
+  address = std::move(peer);
+  return true;
+}
+
+void Server::releaseAddress(const std::string& address) {
+  if (!address.empty()) addresses_.release(address);
 }
 
 void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
@@ -59,23 +85,62 @@ void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 
-Result<std::unique_ptr<Server>> makeServer(std::shared_ptr<Protocol> protocol,
-                                           const ServerOptions& o) {
-  if (o.workers < 1) return Error{EINVAL, "workers must be at least 1"};
+namespace {
+
+Status outOfRange(const std::string& name, double value, double lo, double hi,
+                  const std::string& unit, const std::string& note = "") {
+  auto fmt = [](double v) {
+    std::string s = std::to_string(v);
+    if (v == static_cast<double>(static_cast<int64_t>(v))) s = std::to_string(static_cast<int64_t>(v));
+    return s;
+  };
+  if (value >= lo && value <= hi) return {};
+  return Error{EINVAL, name + " must be between " + fmt(lo) + " and " + fmt(hi) +
+                           (unit.empty() ? "" : " " + unit) + note + " (got " + fmt(value) + ")"};
+}
+
+}  // namespace
+
+Status validate(const ServerOptions& o) {
+  constexpr double kMaxCount = 10'000'000, kYear = 365 * 86400.0;
+  const Status checks[] = {
+      outOfRange("port", o.port, 0, 65535, "", " (0 picks a free port)"),
+      outOfRange("workers", o.workers, 1, 256, ""),
+      outOfRange("high_water", o.highWater, 1024, 1 << 30, "bytes"),
+      outOfRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", " (0: never)"),
+      outOfRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", " (0: never)"),
+      outOfRange("max_connections", o.maxConnections, 0,
+                  o.model == "select" ? kSelectMaxConnections : kMaxCount, "",
+                  o.model == "select" ? " for select, which cannot watch fds past FD_SETSIZE (0: "
+                                        "the most it can)"
+                                      : " (0: no limit)"),
+      outOfRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "", " (0: no limit)"),
+      outOfRange("max_input_memory", o.maxInputMemory, 64 << 10, static_cast<double>(int64_t{1} << 40),
+                 "bytes"),
+      outOfRange("backlog", o.backlog, 1, 65535, ""),
+  };
+  for (const Status& status : checks) {
+    if (!status.ok()) return status;
+  }
   if (o.workers > 1 && o.model != "epoll") {
     return Error{EINVAL, "workers > 1 applies to the epoll model only (model is '" + o.model + "')"};
   }
-  if (o.highWater < 1024) return Error{EINVAL, "high_water must be at least 1024 bytes"};
-  if (o.idleTimeoutSec < 0) return Error{EINVAL, "idle_timeout must not be negative"};
+  return {};
+}
+
+Result<std::unique_ptr<Server>> makeServer(std::shared_ptr<Protocol> protocol,
+                                           const ServerOptions& o) {
+  Status valid = validate(o);
+  if (!valid.ok()) return valid.error();
   if (o.model == "epoll" || o.model == "select") {
     return std::unique_ptr<Server>(std::make_unique<LoopServer>(std::move(protocol), o));
   }
   if (o.model == "threaded") {
     return std::unique_ptr<Server>(std::make_unique<ThreadedServer>(std::move(protocol), o));
   }
-  std::string valid;
-  for (const auto& name : modelNames()) valid += (valid.empty() ? "" : ", ") + name;
-  return Error{EINVAL, "unknown model '" + o.model + "'; valid models: " + valid};
+  std::string names;
+  for (const auto& name : modelNames()) names += (names.empty() ? "" : ", ") + name;
+  return Error{EINVAL, "unknown model '" + o.model + "'; valid models: " + names};
 }
 
 }  // namespace netlab

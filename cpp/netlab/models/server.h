@@ -13,23 +13,42 @@
 #include "netlab/core/handler.h"
 #include "netlab/io/fd.h"
 #include "netlab/io/result.h"
+#include "netlab/models/address_limiter.h"
 
 namespace netlab {
 
+/// Defaults keep a server on the open internet alive: a silent or drip-feeding client is
+/// closed, and input held in partial messages has a server-wide bound.
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;
+  int64_t port = 0;
   std::string model = "epoll";
-  int workers = 1;
+  int64_t workers = 1;
   /// Queued output past which a connection stops being read (muduo's high-water mark).
-  size_t highWater = 1 << 20;
-  /// Close a connection silent for this long; 0 keeps idle connections forever.
-  double idleTimeoutSec = 0;
-  /// Connections past this are told "server full" and closed; 0 means no limit but the fds.
-  size_t maxConnections = 0;
-  int backlog = 4096;
+  int64_t highWater = 1 << 20;
+  /// Close a connection with nothing read or written for this long; 0 keeps it forever.
+  double idleTimeoutSec = 300;
+  /// A message must be complete this long after its first byte arrived (nginx's
+  /// client_header_timeout), so a client that drips a byte at a time cannot hold a slot.
+  /// 0: no limit.
+  double messageTimeoutSec = 30;
+  /// Connections past this are told "server full" and closed; 0 means no limit but the fds
+  /// (select: at most kSelectMaxConnections, below FD_SETSIZE).
+  int64_t maxConnections = 0;
+  /// Connections one peer address may hold at once; 0: no limit.
+  int64_t maxConnectionsPerIp = 0;
+  /// Bytes all connections together may hold in partial (incomplete) messages; a connection
+  /// whose partial message would take the total past it is closed.
+  int64_t maxInputMemory = 64 << 20;
+  int64_t backlog = 4096;
   bool logEvents = false;
 };
+
+/// select() cannot watch fds >= FD_SETSIZE (1024); this leaves room for the process's own.
+constexpr int64_t kSelectMaxConnections = 900;
+
+/// Checks every option's range; the message names the option and what it may be.
+Status validate(const ServerOptions& options);
 
 /// The I/O models, in the order they are documented.
 const std::vector<std::string>& modelNames();
@@ -57,9 +76,14 @@ class Server {
 
  protected:
   virtual Status startServing() = 0;
-  bool atConnectionLimit() const;
+  /// The admission checks every model makes (the connection limit, then the per-address
+  /// one); a refused client is told why and closed. `address` is set when it holds a slot of
+  /// the per-address limit, to be given back with releaseAddress() when it closes.
+  bool admit(Fd& fd, Counters& counters, std::string& address);
+  void releaseAddress(const std::string& address);
   /// Tells the peer why and closes: the refusal every model gives when it cannot take a client.
   void reject(Fd fd, std::string_view reason, Counters& counters);
+  size_t effectiveMaxConnections() const;
 
   /// Sums every thread's counters; they outlive stop() so final figures stay readable.
   StatsSnapshot sumCounters() const;
@@ -74,6 +98,9 @@ class Server {
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> nextConnId_{1};
   std::atomic<int64_t> liveConnections_{0};
+  /// Bytes held in partial messages by all connections (bounded by maxInputMemory).
+  std::atomic<int64_t> heldInput_{0};
+  AddressLimiter addresses_;
 };
 
 /// Validates the options and builds the server for options.model; nothing listens yet.

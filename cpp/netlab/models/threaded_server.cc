@@ -14,6 +14,8 @@
 #include <utility>
 
 #include "netlab/io/acceptor.h"
+#include "netlab/io/clock.h"
+#include "netlab/io/memory.h"
 #include "netlab/io/socket.h"
 
 namespace netlab {
@@ -24,9 +26,10 @@ namespace netlab {
 class ThreadedServer::ConnThread final : public Conn,
                                          public std::enable_shared_from_this<ConnThread> {
  public:
-  ConnThread(ThreadedServer& server, Fd fd, uint64_t id, std::unique_ptr<Handler> handler)
+  ConnThread(ThreadedServer& server, Fd fd, uint64_t id, std::string address,
+             std::unique_ptr<Handler> handler)
       : server_(server), counters_(*server.counters_[0]), fd_(std::move(fd)), id_(id),
-        peer_(peerName(fd_.get())), handler_(std::move(handler)),
+        address_(std::move(address)), peer_(peerName(fd_.get())), handler_(std::move(handler)),
         queueLimit_(server.protocol_->maxQueuedOutput()) {}
 
   void run();
@@ -51,11 +54,16 @@ class ThreadedServer::ConnThread final : public Conn,
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
   std::shared_ptr<Outlet> outlet() override;
+  // A blocking write is this model's pacing: the thread handles every message in turn.
+  bool budgetLeft() override { return !closing_; }
 
  private:
   class ThreadOutlet;
 
   bool readOnce(std::string& why, bool& isError);
+  bool waitReadable(std::string& why);
+  bool accountInput(size_t messages, std::string& why);
+  bool writeQueuedNow();
   bool writeAll(std::string_view data);
   void writerLoop();
   void stopWriter();
@@ -66,10 +74,14 @@ class ThreadedServer::ConnThread final : public Conn,
   std::mutex fdMutex_;  // the fd is closed by this thread and shut down by others
   Fd fd_;
   uint64_t id_;
+  std::string address_;  // the per-address slot held, if any
   std::string peer_;
   std::unique_ptr<Handler> handler_;
   Buffer input_;
   bool closing_ = false;
+  int64_t lastReadNs_ = 0;
+  int64_t partialSinceNs_ = 0;  // when the partial message at the front of input_ began
+  int64_t heldInput_ = 0;       // this connection's share of the server's heldInput_
   std::thread::id owner_;
 
   std::mutex writeMutex_;  // one writer at a time on the socket
@@ -80,9 +92,10 @@ class ThreadedServer::ConnThread final : public Conn,
   size_t queueLimit_;
   std::mutex queueMutex_;
   std::condition_variable queueReady_;
-  std::condition_variable queueSpace_;
-  static constexpr std::chrono::milliseconds kSlowGrace{500};
   std::string queue_;
+  bool writerBusy_ = false;  // the writer holds a batch taken from queue_
+  int64_t queueSinceNs_ = 0;  // when the oldest byte in queue_ was queued
+  static constexpr int64_t kStallNs = 500 * kNsPerMs;
   size_t queuedMessages_ = 0;
   bool queueClosed_ = false;
   std::string dropReason_;
@@ -120,13 +133,16 @@ void ThreadedServer::ConnThread::run() {
 
 // Returns false when the connection is done, with the reason in `why`.
 bool ThreadedServer::ConnThread::readOnce(std::string& why, bool& isError) {
+  if (!waitReadable(why)) {
+    Counters::bump(counters_.timeouts);
+    return false;
+  }
   ssize_t n = input_.readFrom(fd_.get(), Buffer::kReadChunk);
   if (n > 0) {
     Counters::bump(counters_.bytesIn, n);
-    Counters::bump(counters_.messagesIn, handler_->onData(*this, input_));
-    size_t limit = server_.protocol_->maxPendingInput();
-    if (!closing_ && input_.readable() > limit) {
-      why = "over " + std::to_string(limit) + " bytes of unconsumed input";
+    size_t messages = handler_->onData(*this, input_);
+    Counters::bump(counters_.messagesIn, messages);
+    if (!accountInput(messages, why)) {
       isError = true;
       return false;
     }
@@ -136,14 +152,69 @@ bool ThreadedServer::ConnThread::readOnce(std::string& why, bool& isError) {
     why = "closed";
     return false;
   }
-  if (errno == EINTR) return true;
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {  // SO_RCVTIMEO: the idle timeout
-    why = "idle timeout";
-    return false;
-  }
+  if (errno == EINTR || errno == EAGAIN) return true;
   why = std::string("read: ") + std::strerror(errno);
   isError = errno != ECONNRESET;  // a peer that resets ends its own connection
   return false;
+}
+
+// Waits for input no longer than the idle timeout and the partial message's deadline allow,
+// so a silent client and one that drips bytes both free their thread.
+bool ThreadedServer::ConnThread::waitReadable(std::string& why) {
+  const ServerOptions& o = server_.options_;
+  int64_t idleNs = static_cast<int64_t>(o.idleTimeoutSec * kNsPerSec);
+  int64_t messageNs = static_cast<int64_t>(o.messageTimeoutSec * kNsPerSec);
+  for (;;) {
+    int64_t now = nowNs();
+    if (lastReadNs_ == 0) lastReadNs_ = now;
+    int64_t deadline = INT64_MAX;
+    if (idleNs > 0) deadline = lastReadNs_ + idleNs;
+    if (messageNs > 0 && partialSinceNs_ > 0) deadline = std::min(deadline, partialSinceNs_ + messageNs);
+    int timeoutMs = -1;
+    if (deadline != INT64_MAX) {
+      if (now >= deadline) {
+        why = partialSinceNs_ > 0 && messageNs > 0 && now >= partialSinceNs_ + messageNs
+                  ? "message timeout: a message was still incomplete " +
+                        std::to_string(messageNs / kNsPerMs) + " ms after its first byte"
+                  : std::string("idle timeout");
+        return false;
+      }
+      timeoutMs = static_cast<int>(std::min<int64_t>((deadline - now) / kNsPerMs + 1, 60'000));
+    }
+    pollfd p{fd_.get(), POLLIN, 0};
+    int rc = ::poll(&p, 1, timeoutMs);
+    if (rc > 0) {
+      lastReadNs_ = nowNs();
+      return true;
+    }
+    if (rc < 0 && errno != EINTR) return true;  // the read reports the error
+  }
+}
+
+// The same bounds as the loop models: one partial message per connection, and the total
+// held by all of them; the message clock starts with a partial message's first byte.
+bool ThreadedServer::ConnThread::accountInput(size_t messages, std::string& why) {
+  if (closing_) return true;
+  size_t limit = server_.protocol_->maxPendingInput();
+  if (input_.readable() > limit) {
+    why = "over " + std::to_string(limit) + " bytes of unconsumed input";
+    return false;
+  }
+  if (input_.empty()) {
+    partialSinceNs_ = 0;
+  } else if (messages > 0 || partialSinceNs_ == 0) {
+    partialSinceNs_ = nowNs();
+  }
+  int64_t held = static_cast<int64_t>(input_.readable());
+  int64_t delta = held - heldInput_;
+  heldInput_ = held;
+  int64_t total = server_.heldInput_.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (delta > 0 && total > server_.options_.maxInputMemory) {
+    why = "server input memory full: partial messages of all connections over " +
+          std::to_string(server_.options_.maxInputMemory) + " bytes";
+    return false;
+  }
+  return true;
 }
 
 bool ThreadedServer::ConnThread::writeAll(std::string_view data) {
@@ -173,11 +244,18 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
   }
   std::unique_lock<std::mutex> lock(queueMutex_);
   if (queueClosed_) return false;
-  auto fits = [&] { return queueClosed_ || queue_.size() + data.size() <= queueLimit_; };
-  // A blocking model blocks: the sender waits a moment for this connection's writer, as a
-  // blocking write would, so a writer the scheduler merely delayed is not taken for a slow
-  // peer. A peer still over the bound after the grace is dropped.
-  if (queueLimit_ > 0 && !queueSpace_.wait_for(lock, kSlowGrace, fits)) {
+  // The sender never waits for this member. Only what the kernel will not take right now
+  // counts against the bound; past it, a member whose oldest queued byte has waited
+  // kStallNs is stalled and dropped, alone. One that is merely behind (its writer descheduled
+  // on a busy machine) keeps up to twice the bound before it is dropped too.
+  size_t after = queue_.size() + data.size();
+  bool over = queueLimit_ > 0 && after > queueLimit_;
+  if (over && writeQueuedNow()) {
+    after = queue_.size() + data.size();
+    over = after > queueLimit_;
+  }
+  bool stalled = !queue_.empty() && nowNs() - queueSinceNs_ >= kStallNs;
+  if (over && (stalled || after > 2 * queueLimit_)) {
     queueClosed_ = true;
     dropReason_ = "too slow: over " + std::to_string(queueLimit_) + " bytes queued (" +
                   std::to_string(queue_.size() + data.size()) + ")";
@@ -188,11 +266,32 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
     return false;
   }
   if (queueClosed_) return false;
+  if (queue_.empty()) queueSinceNs_ = nowNs();
   queue_.append(data);
   ++queuedMessages_;
   if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
   lock.unlock();
   queueReady_.notify_one();
+  return true;
+}
+
+// With queueMutex_ held: hands the queue to the kernel without blocking, when the writer is
+// idle (a busy writer holds older bytes, which must go first). False if it could not try.
+bool ThreadedServer::ConnThread::writeQueuedNow() {
+  if (writerBusy_ || queue_.empty()) return false;
+  std::unique_lock<std::mutex> write(writeMutex_, std::try_to_lock);
+  if (!write || writeFailed_ || !fd_.valid()) return false;
+  size_t sent = 0;
+  while (sent < queue_.size()) {
+    ssize_t n = ::send(fd_.get(), queue_.data() + sent, queue_.size() - sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  Counters::bump(counters_.bytesOut, sent);
+  queue_.erase(0, sent);
+  if (queue_.empty()) Counters::bump(counters_.messagesOut, std::exchange(queuedMessages_, 0));
   return true;
 }
 
@@ -204,11 +303,12 @@ void ThreadedServer::ConnThread::writerLoop() {
     std::string batch;
     batch.swap(queue_);
     size_t messages = std::exchange(queuedMessages_, 0);
+    writerBusy_ = true;
     lock.unlock();
-    queueSpace_.notify_all();
     Counters::bump(counters_.messagesOut, messages);
     bool ok = writeAll(batch);
     lock.lock();
+    writerBusy_ = false;
     if (!ok) return;
   }
 }
@@ -220,7 +320,6 @@ void ThreadedServer::ConnThread::stopWriter() {
     queue_.clear();
   }
   queueReady_.notify_one();
-  queueSpace_.notify_all();
   if (writer_.joinable()) {
     interrupt();  // a writer blocked on a full socket returns at once
     writer_.join();
@@ -241,6 +340,9 @@ void ThreadedServer::ConnThread::finish(std::string why, bool isError) {
     }
   }
   if (isError) Counters::bump(counters_.errors);
+  server_.heldInput_.fetch_sub(heldInput_, std::memory_order_relaxed);
+  heldInput_ = 0;
+  server_.releaseAddress(address_);
   server_.liveConnections_.fetch_sub(1, std::memory_order_relaxed);
   if (server_.log_.enabled()) {
     server_.log_.add("close #" + std::to_string(id_) + " " + peer_ + ": " + why);
@@ -266,23 +368,39 @@ Status ThreadedServer::startServing() {
 // Polls with a timeout so finished connection threads are joined even when no one connects.
 void ThreadedServer::acceptLoop() {
   SpareFd spare;
-  pollfd fds[2] = {{listenFd_.get(), POLLIN, 0}, {wakeFd_.get(), POLLIN, 0}};
+  int64_t pausedUntil = 0;  // fds ran out and none could be shed: do not spin on the socket
+  int64_t trimAt = 0;
+  pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {listenFd_.get(), POLLIN, 0}};
   for (;;) {
-    int rc = ::poll(fds, 2, 100);
-    reapFinished();
+    bool accepting = nowNs() >= pausedUntil;
+    int rc = ::poll(fds, accepting ? 2 : 1, 100);
+    if (reapFinished() && trimAt == 0) trimAt = nowNs() + kNsPerSec;
+    if (trimAt != 0 && nowNs() >= trimAt) {  // after a wave of closes, as the loop models do
+      trimAt = 0;
+      returnFreedMemory();
+    }
     if (rc < 0 && errno != EINTR) {
       log_.add(std::string("acceptor poll: ") + std::strerror(errno));
       return;
     }
     if (rc <= 0) continue;
-    if (fds[1].revents) return;
+    if (fds[0].revents) return;
+    if (!accepting || !fds[1].revents) continue;
     for (int i = 0; i < Acceptor::kMaxAcceptsPerWake; ++i) {
-      Result<Fd> conn = acceptOne(listenFd_.get(), spare);
+      bool shed = false;
+      Result<Fd> conn = acceptOne(listenFd_.get(), spare, shed);
       if (conn.ok()) {
         spawn(std::move(conn.value()));
         continue;
       }
-      if (conn.error().code != EAGAIN && conn.error().code != EWOULDBLOCK) {
+      int code = conn.error().code;
+      if (shed) {
+        Counters::bump(counters_[0]->connectionsRejected);
+        continue;
+      }
+      if (code == EMFILE || code == ENFILE) {
+        pausedUntil = nowNs() + kAcceptPauseNs;
+      } else if (code != EAGAIN && code != EWOULDBLOCK) {
         Counters::bump(counters_[0]->errors);
         log_.add(conn.error().message);
       }
@@ -293,25 +411,25 @@ void ThreadedServer::acceptLoop() {
 
 void ThreadedServer::spawn(Fd fd) {
   Counters& counters = *counters_[0];
-  if (atConnectionLimit()) {
-    reject(std::move(fd), "server full", counters);
-    return;
-  }
+  std::string address;
+  if (!admit(fd, counters, address)) return;
   if (!setNonBlocking(fd.get(), false).ok()) {
+    releaseAddress(address);
     Counters::bump(counters.errors);
     return;
   }
   setNoDelay(fd.get());
   if (options_.idleTimeoutSec > 0) {
-    // The same bound on both directions: a silent or non-reading peer frees its thread.
-    timeval tv{static_cast<time_t>(options_.idleTimeoutSec),
-               static_cast<suseconds_t>((options_.idleTimeoutSec - static_cast<time_t>(options_.idleTimeoutSec)) * 1e6)};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // Reads wait in poll() with the idle and message deadlines; a peer that stops reading
+    // frees its thread through the send timeout.
+    auto usec = static_cast<int64_t>(options_.idleTimeoutSec * 1e6);
+    timeval tv{static_cast<time_t>(usec / 1'000'000), static_cast<suseconds_t>(usec % 1'000'000)};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   uint64_t id = nextConnId_.fetch_add(1, std::memory_order_relaxed);
   int rawFd = fd.get();
-  auto conn = std::make_shared<ConnThread>(*this, std::move(fd), id, protocol_->newHandler());
+  auto conn = std::make_shared<ConnThread>(*this, std::move(fd), id, address,
+                                           protocol_->newHandler());
   std::lock_guard<std::mutex> lock(mutex_);
   liveConnections_.fetch_add(1, std::memory_order_relaxed);
   Counters::bump(counters.connectionsTotal);
@@ -325,6 +443,7 @@ void ThreadedServer::spawn(Fd fd) {
   } catch (const std::system_error& e) {
     // Out of threads: the limit this model runs into first. Tell the client, as select does.
     liveConnections_.fetch_sub(1, std::memory_order_relaxed);
+    releaseAddress(address);
     std::string line = std::string("error: server full: cannot start a thread (") + e.what() + ")\n";
     ::send(rawFd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     Counters::bump(counters.connectionsRejected);
@@ -337,7 +456,7 @@ void ThreadedServer::markFinished(uint64_t id) {
   finished_.push_back(id);
 }
 
-void ThreadedServer::reapFinished() {
+bool ThreadedServer::reapFinished() {
   std::vector<std::thread> done;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -350,6 +469,7 @@ void ThreadedServer::reapFinished() {
     finished_.clear();
   }
   for (auto& t : done) t.join();
+  return !done.empty();
 }
 
 void ThreadedServer::stop() {

@@ -33,7 +33,8 @@ class ThreadedServer final : public Server {
   void acceptLoop();
   void spawn(Fd fd);
   void markFinished(uint64_t id);
-  void reapFinished();
+  /// Joins finished connection threads; true if there were any.
+  bool reapFinished();
 
   std::mutex lifecycle_;
   Fd wakeFd_;
