@@ -108,8 +108,16 @@ def test_who_flooder_does_not_slow_another_room(model: str) -> None:
         flooding.set()
         reader = threading.Thread(target=read_replies)
         reader.start()
-        sender = threading.Thread(target=lambda: flooder.sendall(b"/who\n" * 13_000))
+        def flood() -> None:  # /who without end, read as fast as the server writes
+            try:
+                while flooding.is_set():
+                    flooder.sendall(b"/who\n" * 13_000)
+            except OSError:
+                pass
+
+        sender = threading.Thread(target=flood)
         sender.start()
+        time.sleep(0.5)
         try:
             latencies = sorted(_probe_latencies(server.port, count=100))
         finally:

@@ -98,6 +98,29 @@ TEST_P(EventLoopTest, WatchersSeeReadiness) {
   loop->unwatch(a.get());
 }
 
+// What a turn queues for the next one runs after that turn's ready events, and the wait
+// before it does not block (a long timer would otherwise delay it).
+TEST_P(EventLoopTest, NextTurnTasksRunAfterTheNextWaitWithoutBlocking) {
+  auto loop = makeLoop(GetParam());
+  std::vector<int> order;
+  int64_t start = nowNs();
+  loop->runAt(start + 10 * kNsPerSec, [&] { loop->stop(); });  // a far-off timer
+  loop->post([&] {
+    order.push_back(1);
+    loop->runNextTurn([&] {
+      order.push_back(3);
+      loop->runNextTurn([&] {
+        order.push_back(4);
+        loop->stop();
+      });
+    });
+    loop->defer([&] { order.push_back(2); });  // this turn still finishes first
+  });
+  ASSERT_TRUE(loop->run().ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_LT(nowNs() - start, kNsPerSec);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select"));
 
 }  // namespace

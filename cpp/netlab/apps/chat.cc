@@ -31,7 +31,10 @@ std::string printableText(std::string_view in) {
       ++i;
       continue;
     }
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
     bool ok = len > 0 && i + len <= in.size();
     for (size_t k = 1; ok && k < len; ++k) ok = (at(k) & 0xc0) == 0x80;
     if (ok) {  // no C1 controls (U+0080-U+009F), overlong forms, surrogates or past U+10FFFF
@@ -85,10 +88,12 @@ class TextChatHandler final : public Handler {
   size_t onData(Conn& conn, Buffer& input) override {
     size_t lines = 0;
     FrameError error;
-    bool ok = reader_.drain(input, [&](const FrameView& f) {
-      if (!done_) onLine(conn, f.payload);
-    }, lines, error,
-                            [&] { return conn.budgetLeft(); });
+    bool ok = reader_.drain(
+        input,
+        [&](const FrameView& f) {
+          if (!done_) onLine(conn, f.payload);
+        },
+        lines, error, [&] { return conn.budgetLeft(); });
     if (!ok) {
       conn.send("error: line too long (max " + std::to_string(chat_.options().maxLine) +
                 " bytes)\n");
@@ -131,8 +136,9 @@ class TextChatHandler final : public Handler {
     if (cmd == "/who") return conn.send(chat_.whoIn(id_, pageNumber(rest)));
     if (cmd == "/rooms") return conn.send(chat_.roomList(pageNumber(rest)));
     if (cmd == "/help") {
-      return conn.send("* commands: /nick NAME, /join ROOM, /msg NAME text, /who [PAGE], "
-                       "/rooms [PAGE], /quit (or exit)\n");
+      return conn.send(
+          "* commands: /nick NAME, /join ROOM, /msg NAME text, /who [PAGE], "
+          "/rooms [PAGE], /quit (or exit)\n");
     }
     conn.send("error: unknown command " + std::string(cmd) + " (try /help)\n");
   }
@@ -181,22 +187,27 @@ class BinaryChatHandler final : public Handler {
     id_ = conn.id();
     nick_ = chat_.join(id_, conn.outlet());
     conn.send(frame(kServerInfo, 0, "welcome " + nick_));
-    chat_.fanOut(chat_.noticeTo(id_), frame(kServerInfo, 0, nick_ + " joined " + chat_.options().lobby));
+    chat_.fanOut(chat_.noticeTo(id_),
+                 frame(kServerInfo, 0, nick_ + " joined " + chat_.options().lobby));
   }
 
   size_t onData(Conn& conn, Buffer& input) override {
     size_t frames = 0;
     FrameError error;
-    bool ok = reader_.drain(input, [&](const FrameView& f) {
-      if (f.command != kClientChat) {
-        conn.send(frame(kServerInfo, f.sequence, "error: unknown command " + std::to_string(f.command)));
-        return;
-      }
-      conn.send(frame(kServerAck, f.sequence, {}));
-      chat_.fanOut(chat_.roomOf(id_), frame(kServerEcho, f.sequence, f.payload));
-    }, frames, error,
-                            [&] { return conn.budgetLeft(); });
-    if (!ok) conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
+    bool ok = reader_.drain(
+        input,
+        [&](const FrameView& f) {
+          if (f.command != kClientChat) {
+            conn.send(frame(kServerInfo, f.sequence,
+                            "error: unknown command " + std::to_string(f.command)));
+            return;
+          }
+          conn.send(frame(kServerAck, f.sequence, {}));
+          chat_.fanOut(chat_.roomOf(id_), frame(kServerEcho, f.sequence, f.payload));
+        },
+        frames, error, [&] { return conn.budgetLeft(); });
+    if (!ok)
+      conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
     return frames;
   }
 
@@ -330,7 +341,8 @@ std::string pageNote(size_t total, const char* what, size_t page, size_t pages, 
   if (pages <= 1) return "";
   std::string note = " (" + std::to_string(total) + " " + what + ", page " + std::to_string(page) +
                      "/" + std::to_string(pages);
-  if (page < pages) note += "; " + std::string(cmd) + " " + std::to_string(page + 1) + " for the next";
+  if (page < pages)
+    note += "; " + std::string(cmd) + " " + std::to_string(page + 1) + " for the next";
   return note + ")";
 }
 
@@ -366,7 +378,8 @@ std::string ChatProtocol::roomList(size_t page) {
   return out + pageNote(rooms_.size(), "rooms", page, pages, "/rooms") + "\n";
 }
 
-void ChatProtocol::fanOut(const std::vector<std::shared_ptr<Outlet>>& to, std::string_view message) {
+void ChatProtocol::fanOut(const std::vector<std::shared_ptr<Outlet>>& to,
+                          std::string_view message) {
   uint64_t delivered = 0;
   for (const auto& outlet : to) delivered += outlet->deliver(message) ? 1 : 0;
   relayed_.fetch_add(delivered, std::memory_order_relaxed);

@@ -27,7 +27,7 @@ namespace netlab {
 
 struct ChatOptions {
   size_t maxLine = 4096;
-  size_t maxQueue = 1 << 20;   // per client; past it the client is dropped as too slow
+  size_t maxQueue = 1 << 20;  // per client; past it the client is dropped as too slow
   size_t maxNick = 32;
   std::string lobby = "lobby";
   /// Rooms larger than this are not told of joins, leaves and renames: N clients connecting

@@ -4,9 +4,8 @@
 #include <string>
 #include <thread>
 
-#include "netlab/io/clock.h"
-
 #include "netlab/codec/frame_reader.h"
+#include "netlab/io/clock.h"
 
 namespace netlab {
 namespace {
@@ -37,16 +36,19 @@ class FramedEchoHandler final : public Handler {
     if (stall_) stall_->maybeStall();
     FrameError error;
     size_t frames = 0;
-    bool ok = reader_.drain(input, [&](const FrameView& frame) {
-      scratch_.clear();
-      FrameError encodeError;
-      // Re-encoding a frame the same codec just decoded cannot fail: it is within its limits.
-      reader_.codec().encode(frame, scratch_, encodeError);
-      conn.send(scratch_);
-    }, frames, error,
-                            [&] { return conn.budgetLeft(); });
+    bool ok = reader_.drain(
+        input,
+        [&](const FrameView& frame) {
+          scratch_.clear();
+          FrameError encodeError;
+          // Re-encoding a frame the same codec just decoded cannot fail: it is within its limits.
+          reader_.codec().encode(frame, scratch_, encodeError);
+          conn.send(scratch_);
+        },
+        frames, error, [&] { return conn.budgetLeft(); });
     // A binary peer cannot be told in-band; the reason goes to the log and the counters.
-    if (!ok) conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
+    if (!ok)
+      conn.fail("bad frame at offset " + std::to_string(error.offset) + ": " + error.message);
     return frames;
   }
 

@@ -24,9 +24,9 @@ class PingPongHandler final : public Handler {
   size_t onData(Conn& conn, Buffer& input) override {
     size_t lines = 0;
     FrameError error;
-    bool ok = reader_.drain(input, [&](const FrameView& line) { reply(conn, line.payload); },
-                            lines, error,
-                            [&] { return conn.budgetLeft(); });
+    bool ok = reader_.drain(
+        input, [&](const FrameView& line) { reply(conn, line.payload); }, lines, error,
+        [&] { return conn.budgetLeft(); });
     if (!ok) {
       conn.send("error: line too long (max " + std::to_string(maxLine_) + " bytes)\n");
       conn.fail("line too long");

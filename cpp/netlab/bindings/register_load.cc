@@ -100,18 +100,24 @@ py::dict progressDict(const LoadProgress& p) {
 }
 
 std::unique_ptr<LoadGenerator> newGenerator(
-    const std::string& host, int port, const std::string& scenario, int connections,
-    int threads, double duration, int64_t requests, double rate, int pipeline,
-    double thinkTime, double connectRate, double connectTimeout, double responseTimeout,
-    int64_t size, std::optional<py::bytes> request, std::optional<py::bytes> expect,
-    const CodecHandle* codec, int64_t maxResponse, int rooms) {
+    const std::string& host, int port, const std::string& scenario, int connections, int threads,
+    double duration, int64_t requests, double rate, int pipeline, double thinkTime,
+    double connectRate, double connectTimeout, double responseTimeout, int64_t size,
+    std::optional<py::bytes> request, std::optional<py::bytes> expect, const CodecHandle* codec,
+    int64_t maxResponse, int rooms) {
   // Python ints arrive signed, so a negative value gets the same clear ValueError as any
   // other out-of-range one; validate() checks the rest.
-  if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be between 1 and 65535 (got " + std::to_string(port) + ")"});
-  if (requests < 0) raise(Error{EINVAL, "requests must be 0 (no budget) or more (got " + std::to_string(requests) + ")"});
-  if (maxResponse < 1) raise(Error{EINVAL, "max_response must be at least 1 byte (got " + std::to_string(maxResponse) + ")"});
+  if (port < 1 || port > 65535)
+    raise(Error{EINVAL, "port must be between 1 and 65535 (got " + std::to_string(port) + ")"});
+  if (requests < 0)
+    raise(Error{EINVAL,
+                "requests must be 0 (no budget) or more (got " + std::to_string(requests) + ")"});
+  if (maxResponse < 1)
+    raise(Error{EINVAL,
+                "max_response must be at least 1 byte (got " + std::to_string(maxResponse) + ")"});
   if (size < 1 || size > maxResponse) {
-    raise(Error{EINVAL, "size must be between 1 and max_response (" + std::to_string(maxResponse) + ") bytes (got " + std::to_string(size) + ")"});
+    raise(Error{EINVAL, "size must be between 1 and max_response (" + std::to_string(maxResponse) +
+                            ") bytes (got " + std::to_string(size) + ")"});
   }
   LoadConfig c;
   c.host = host;

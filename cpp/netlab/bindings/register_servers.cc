@@ -63,7 +63,8 @@ constexpr int64_t kMaxLineLimit = 16 << 20;
 void checkRange(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) {
   if (value >= lo && value <= hi) return;
   raise(Error{EINVAL, std::string(name) + " must be between " + std::to_string(lo) + " and " +
-                          std::to_string(hi) + " " + unit + " (got " + std::to_string(value) + ")"});
+                          std::to_string(hi) + " " + unit + " (got " + std::to_string(value) +
+                          ")"});
 }
 
 // The defaults, written once here, for the Python classes and the CLI.
@@ -94,7 +95,8 @@ void registerServers(py::module_& m) {
       .def(py::init([](const CodecHandle* codec, std::optional<double> stallAt, double stallFor) {
              std::shared_ptr<StallOnce> stall;
              if (stallAt) {
-               if (*stallAt < 0 || stallFor < 0) raise(Error{EINVAL, "stall times must not be negative"});
+               if (*stallAt < 0 || stallFor < 0)
+                 raise(Error{EINVAL, "stall times must not be negative"});
                stall = std::make_shared<StallOnce>(*stallAt, stallFor);
              }
              return std::make_shared<EchoProtocol>(codec ? codec->codec : nullptr, stall);
@@ -127,8 +129,9 @@ void registerServers(py::module_& m) {
              }
              return std::make_shared<ChatProtocol>(std::move(o));
            }),
-           py::arg("max_line") = ChatOptions{}.maxLine, py::arg("max_queue") = ChatOptions{}.maxQueue,
-           py::arg("codec") = nullptr, py::arg("announce_limit") = ChatOptions{}.announceLimit)
+           py::arg("max_line") = ChatOptions{}.maxLine,
+           py::arg("max_queue") = ChatOptions{}.maxQueue, py::arg("codec") = nullptr,
+           py::arg("announce_limit") = ChatOptions{}.announceLimit)
       .def("snapshot", [](const ChatProtocol& p) {
         ChatSnapshot s = p.snapshot();
         py::dict d;

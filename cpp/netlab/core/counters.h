@@ -36,7 +36,9 @@ struct alignas(64) Counters {
     c.fetch_add(n, std::memory_order_relaxed);
   }
   void addTo(StatsSnapshot& s) const {
-    auto get = [](const auto& c) { return static_cast<uint64_t>(c.load(std::memory_order_relaxed)); };
+    auto get = [](const auto& c) {
+      return static_cast<uint64_t>(c.load(std::memory_order_relaxed));
+    };
     s.connectionsTotal += get(connectionsTotal);
     s.connectionsRejected += get(connectionsRejected);
     s.bytesIn += get(bytesIn);

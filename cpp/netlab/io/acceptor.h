@@ -46,8 +46,8 @@ class Acceptor final : public IoWatcher {
   static constexpr int kMaxAcceptsPerWake = 64;
 
   /// `onShed` is told of each connection shed for want of fds.
-  Acceptor(EventLoop& loop, int listenFd, SpareFd& spare, OnAccept onAccept,
-           OnFailure onFailure, std::function<void()> onShed);
+  Acceptor(EventLoop& loop, int listenFd, SpareFd& spare, OnAccept onAccept, OnFailure onFailure,
+           std::function<void()> onShed);
   ~Acceptor() override;
   /// `exclusive` when several loops share the socket, so one wakes per connection.
   Status listen(bool exclusive);

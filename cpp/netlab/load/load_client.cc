@@ -217,7 +217,8 @@ void LoadClient::handleRead() {
   while (!inflight_.empty()) {
     size_t consumed = 0;
     std::string why;
-    Verdict v = w_.scenario_.readResponse(inflight_.front().seq, in_.view(), scanned_, consumed, why);
+    Verdict v =
+        w_.scenario_.readResponse(inflight_.front().seq, in_.view(), scanned_, consumed, why);
     if (v == Verdict::kIncomplete) {
       if (in_.readable() > w_.config_.maxResponse) {
         fail(LoadError::kProtocol, "response larger than max_response (" +
@@ -297,9 +298,10 @@ void LoadClient::closeSocket() {
 // Exponential backoff from 10 ms to 1 s, so a refusing server is not hammered in a tight loop.
 void LoadClient::scheduleReconnect() {
   if (!w_.canReconnect() || reconnectPending_) return;
-  int64_t delay = failuresInARow_ == 0
-                      ? kNsPerMs
-                      : std::min<int64_t>(kNsPerSec, (10 * kNsPerMs) << std::min(failuresInARow_, 7));
+  int64_t delay =
+      failuresInARow_ == 0
+          ? kNsPerMs
+          : std::min<int64_t>(kNsPerSec, (10 * kNsPerMs) << std::min(failuresInARow_, 7));
   ++failuresInARow_;
   reconnectPending_ = true;
   reconnectTimer_ = w_.loop_->runAt(nowNs() + delay, [this] { connect(); });

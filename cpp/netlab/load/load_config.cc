@@ -8,7 +8,8 @@ namespace {
 Error invalid(const std::string& message) { return Error{EINVAL, message}; }
 
 std::string got(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v))) return " (got " + std::to_string(static_cast<int64_t>(v)) + ")";
+  if (v == static_cast<double>(static_cast<int64_t>(v)))
+    return " (got " + std::to_string(static_cast<int64_t>(v)) + ")";
   return " (got " + std::to_string(v) + ")";
 }
 
@@ -19,27 +20,37 @@ Status validate(const LoadConfig& c) {
   if (c.connections < 1 || c.connections > 1'000'000) {
     return invalid("connections must be between 1 and 1000000" + got(c.connections));
   }
-  if (c.threads < 1 || c.threads > 256) return invalid("threads must be between 1 and 256" + got(c.threads));
-  if (c.durationSec < 0) return invalid("duration must be 0 (none) or more seconds" + got(c.durationSec));
+  if (c.threads < 1 || c.threads > 256)
+    return invalid("threads must be between 1 and 256" + got(c.threads));
+  if (c.durationSec < 0)
+    return invalid("duration must be 0 (none) or more seconds" + got(c.durationSec));
   if (c.durationSec == 0 && c.requests == 0) {
     return invalid("give a duration or a request count, or the run would never end");
   }
   if (c.rate < 0) return invalid("rate must be 0 (closed loop) or more requests/s" + got(c.rate));
-  if (c.pipeline < 1 || c.pipeline > 1024) return invalid("pipeline must be between 1 and 1024" + got(c.pipeline));
-  if (c.thinkTimeSec < 0) return invalid("think_time must be 0 or more seconds" + got(c.thinkTimeSec));
+  if (c.pipeline < 1 || c.pipeline > 1024)
+    return invalid("pipeline must be between 1 and 1024" + got(c.pipeline));
+  if (c.thinkTimeSec < 0)
+    return invalid("think_time must be 0 or more seconds" + got(c.thinkTimeSec));
   if (c.thinkTimeSec > 0 && c.rate > 0) return invalid("think_time applies to closed loop only");
-  if (c.connectRate < 0) return invalid("connect_rate must be 0 (unpaced) or more connections/s" + got(c.connectRate));
-  if (c.connectTimeoutSec <= 0) return invalid("connect_timeout must be more than 0 seconds" + got(c.connectTimeoutSec));
-  if (c.responseTimeoutSec <= 0) return invalid("response_timeout must be more than 0 seconds" + got(c.responseTimeoutSec));
+  if (c.connectRate < 0)
+    return invalid("connect_rate must be 0 (unpaced) or more connections/s" + got(c.connectRate));
+  if (c.connectTimeoutSec <= 0)
+    return invalid("connect_timeout must be more than 0 seconds" + got(c.connectTimeoutSec));
+  if (c.responseTimeoutSec <= 0)
+    return invalid("response_timeout must be more than 0 seconds" + got(c.responseTimeoutSec));
   if (c.size == 0 || c.size > c.maxResponse) {
     return invalid("size must be 1.." + std::to_string(c.maxResponse) + " bytes");
   }
   if (c.scenario == "chat") {
-    if (c.rate <= 0) return invalid("the chat scenario needs a send rate (rate=messages/s in total)");
+    if (c.rate <= 0)
+      return invalid("the chat scenario needs a send rate (rate=messages/s in total)");
     if (c.durationSec <= 0) return invalid("the chat scenario runs for a duration");
-    if (c.requests > 0) return invalid("the chat scenario runs for a duration, not a request count");
+    if (c.requests > 0)
+      return invalid("the chat scenario runs for a duration, not a request count");
     if (c.rooms < 1 || c.rooms > c.connections) {
-      return invalid("rooms must be between 1 and connections (" + std::to_string(c.connections) + ")" + got(c.rooms));
+      return invalid("rooms must be between 1 and connections (" + std::to_string(c.connections) +
+                     ")" + got(c.rooms));
     }
     if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
   }

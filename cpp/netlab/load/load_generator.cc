@@ -19,10 +19,10 @@ Status raiseFdLimit(size_t connections) {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
-    return Error{EMFILE, std::to_string(connections) + " connections need about " +
-                             std::to_string(needed) + " file descriptors but RLIMIT_NOFILE allows " +
-                             std::to_string(limit.rlim_cur) +
-                             "; raise the hard limit (ulimit -Hn) or use fewer connections"};
+    return Error{
+        EMFILE, std::to_string(connections) + " connections need about " + std::to_string(needed) +
+                    " file descriptors but RLIMIT_NOFILE allows " + std::to_string(limit.rlim_cur) +
+                    "; raise the hard limit (ulimit -Hn) or use fewer connections"};
   }
   return {};
 }
@@ -52,9 +52,8 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(LoadConfig config) 
     first += plan.connections;
     auto loop = EventLoop::create("epoll");
     if (!loop.ok()) return loop.error();
-    gen->workers_.push_back(std::make_unique<LoadWorker>(gen->config_, *gen->scenario_,
-                                                         gen->endpoint_,
-                                                         std::move(loop.value()), plan));
+    gen->workers_.push_back(std::make_unique<LoadWorker>(
+        gen->config_, *gen->scenario_, gen->endpoint_, std::move(loop.value()), plan));
   }
   return gen;
 }
@@ -72,8 +71,9 @@ Status LoadGenerator::start() {
   if (started_) return Error{EALREADY, "the load generator has already run"};
   started_ = true;
   startNs_ = nowNs();
-  int64_t deadline =
-      config_.durationSec > 0 ? startNs_ + static_cast<int64_t>(config_.durationSec * kNsPerSec) : 0;
+  int64_t deadline = config_.durationSec > 0
+                         ? startNs_ + static_cast<int64_t>(config_.durationSec * kNsPerSec)
+                         : 0;
   for (auto& w : workers_) w->start(startNs_, deadline);
   return {};
 }
@@ -100,8 +100,7 @@ void LoadGenerator::stop() {
 
 bool LoadGenerator::finished() const {
   if (!started_) return false;
-  return std::all_of(workers_.begin(), workers_.end(),
-                     [](const auto& w) { return w->finished(); });
+  return std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->finished(); });
 }
 
 std::vector<TimelinePoint> LoadGenerator::mergeSeconds(size_t from, size_t* upTo) const {
@@ -147,7 +146,8 @@ std::vector<TimelinePoint> LoadGenerator::mergeSeconds(size_t from, size_t* upTo
 LoadProgress LoadGenerator::progress() {
   LoadProgress p;
   p.finished = finished();
-  p.elapsedSec = started_ ? static_cast<double>((endNs_ ? endNs_ : nowNs()) - startNs_) / kNsPerSec : 0;
+  p.elapsedSec =
+      started_ ? static_cast<double>((endNs_ ? endNs_ : nowNs()) - startNs_) / kNsPerSec : 0;
   for (const auto& w : workers_) {
     p.requests += w->requests.load(std::memory_order_relaxed);
     p.responses += w->responses.load(std::memory_order_relaxed);

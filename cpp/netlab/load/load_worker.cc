@@ -18,9 +18,12 @@ constexpr int64_t kMaxDrainNs = kNsPerSec;
 
 }  // namespace
 
-LoadWorker::LoadWorker(const LoadConfig& config, const Scenario& scenario,
-                       const Endpoint& endpoint, std::unique_ptr<EventLoop> loop, Plan plan)
-    : config_(config), scenario_(scenario), endpoint_(endpoint), loop_(std::move(loop)),
+LoadWorker::LoadWorker(const LoadConfig& config, const Scenario& scenario, const Endpoint& endpoint,
+                       std::unique_ptr<EventLoop> loop, Plan plan)
+    : config_(config),
+      scenario_(scenario),
+      endpoint_(endpoint),
+      loop_(std::move(loop)),
       plan_(plan) {
   budgetLeft_ = plan_.budget;
   budgeted_ = config_.requests > 0;
@@ -84,8 +87,8 @@ void LoadWorker::startMoreConnections(int64_t now) {
     double elapsed = static_cast<double>(now - startNs_) / kNsPerSec;
     target = std::min(target, static_cast<size_t>(elapsed * plan_.connectRate) + 1);
   }
-  while (started_ < target && connectsInFlight_ < LoadConfig::kMaxConnectsInFlight &&
-         !stopping_ && canReconnect()) {
+  while (started_ < target && connectsInFlight_ < LoadConfig::kMaxConnectsInFlight && !stopping_ &&
+         canReconnect()) {
     clients_[started_++]->connect();
   }
 }
@@ -134,8 +137,8 @@ void LoadWorker::finishSoon() {
     loop_->stop();
     return;
   }
-  int64_t drain = std::min<int64_t>(
-      kMaxDrainNs, static_cast<int64_t>(config_.responseTimeoutSec * kNsPerSec));
+  int64_t drain =
+      std::min<int64_t>(kMaxDrainNs, static_cast<int64_t>(config_.responseTimeoutSec * kNsPerSec));
   loop_->runAt(sendEndNs_ + drain, [this] { loop_->stop(); });
 }
 

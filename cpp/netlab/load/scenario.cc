@@ -23,7 +23,8 @@ std::string expectedGot(std::string_view expected, std::string_view got) {
 // number, so a reply that is stale, duplicated or from another request is caught too.
 class EchoScenario : public Scenario {
  public:
-  EchoScenario(std::string payload, bool stamped) : payload_(std::move(payload)), stamped_(stamped) {}
+  EchoScenario(std::string payload, bool stamped)
+      : payload_(std::move(payload)), stamped_(stamped) {}
 
   void writeRequest(uint64_t seq, Buffer& out) const override {
     char* at = out.appendSpace(payload_.size());
@@ -99,7 +100,9 @@ class FramedScenario final : public Scenario {
  public:
   FramedScenario(std::shared_ptr<const Codec> codec, std::string payload,
                  std::optional<std::string> expect, const char* what)
-      : codec_(std::move(codec)), payload_(std::move(payload)), expect_(std::move(expect)),
+      : codec_(std::move(codec)),
+        payload_(std::move(payload)),
+        expect_(std::move(expect)),
         what_(what) {
     FrameError unused;  // validate() already encoded it once
     codec_->encode(FrameView{payload_}, wire_, unused);
@@ -133,8 +136,8 @@ class FramedScenario final : public Scenario {
     consumed = r.consumed;
     const std::string* expected = expect_ ? &*expect_ : (echoed() ? &payload_ : nullptr);
     if (expected && frame.payload != *expected) {
-      why = std::string(what_) + " differs from the expected one: " +
-            expectedGot(*expected, frame.payload);
+      why = std::string(what_) +
+            " differs from the expected one: " + expectedGot(*expected, frame.payload);
       return Verdict::kMismatch;
     }
     return Verdict::kOk;

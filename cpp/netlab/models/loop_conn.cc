@@ -10,8 +10,12 @@ namespace netlab {
 
 LoopConn::LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::string address,
                    std::unique_ptr<Handler> handler)
-    : ctx_(ctx), fd_(std::move(fd)), id_(id), address_(std::move(address)),
-      peer_(peerName(fd_.get())), handler_(std::move(handler)) {}
+    : ctx_(ctx),
+      fd_(std::move(fd)),
+      id_(id),
+      address_(std::move(address)),
+      peer_(peerName(fd_.get())),
+      handler_(std::move(handler)) {}
 
 LoopConn::~LoopConn() = default;
 
@@ -178,7 +182,8 @@ void LoopConn::dropSlow(size_t pendingBytes) {
 }
 
 std::shared_ptr<Outlet> LoopConn::outlet() {
-  if (!outlet_) outlet_ = std::make_shared<LoopOutlet>(ctx_.loop, weak_from_this(), ctx_.maxQueuedOutput);
+  if (!outlet_)
+    outlet_ = std::make_shared<LoopOutlet>(ctx_.loop, weak_from_this(), ctx_.maxQueuedOutput);
   return outlet_;
 }
 
@@ -231,7 +236,8 @@ void LoopConn::closeAfterFlush() {
 void LoopConn::fail(std::string_view reason) {
   if (state_ == State::kClosed) return;
   Counters::bump(ctx_.counters.errors);
-  if (ctx_.log.enabled()) ctx_.log.add("error #" + std::to_string(id_) + ": " + std::string(reason));
+  if (ctx_.log.enabled())
+    ctx_.log.add("error #" + std::to_string(id_) + ": " + std::string(reason));
   closeAfterFlush();
 }
 

@@ -43,7 +43,9 @@ struct LoopConnContext {
 /// Messages one connection may have handled in one loop turn before the others get theirs.
 constexpr size_t kMaxMessagesPerTurn = 256;
 
-class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_from_this<LoopConn> {
+class LoopConn final : public Conn,
+                       public IoWatcher,
+                       public std::enable_shared_from_this<LoopConn> {
  public:
   LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::string address,
            std::unique_ptr<Handler> handler);
@@ -95,8 +97,8 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   Buffer input_;
   Buffer output_;
   State state_ = State::kOpen;
-  bool readPaused_ = false;  // backpressure: output above the high-water mark
-  bool inHandler_ = false;   // replies made inside onData go out in one write afterwards
+  bool readPaused_ = false;     // backpressure: output above the high-water mark
+  bool inHandler_ = false;      // replies made inside onData go out in one write afterwards
   bool flushDeferred_ = false;  // messages from other connections: one write per iteration
   uint32_t interest_ = 0;
   int64_t lastActiveNs_ = 0;
@@ -111,7 +113,7 @@ class LoopConn final : public Conn, public IoWatcher, public std::enable_shared_
   int64_t partialSinceNs_ = 0;
   bool messageTimerArmed_ = false;
   TimerQueue::TimerId messageTimer_{};
-  int64_t heldInput_ = 0;  // this connection's share of ctx_.heldInput
+  int64_t heldInput_ = 0;               // this connection's share of ctx_.heldInput
   std::shared_ptr<LoopOutlet> outlet_;  // made on first use: most protocols never need one
 };
 

@@ -33,7 +33,8 @@ class LoopServer::Worker {
              [this](uint64_t id, const std::string& address) { dropConnection(id, address); }},
         acceptor_(
             *loop_, server.listenFd_.get(), server.spare_,
-            [this](Fd fd) { onAccept(std::move(fd)); }, [this](const Error& e) { onAcceptFailure(e); },
+            [this](Fd fd) { onAccept(std::move(fd)); },
+            [this](const Error& e) { onAcceptFailure(e); },
             [this] { Counters::bump(ctx_.counters.connectionsRejected); }) {}
 
   Status listen(bool exclusive) { return acceptor_.listen(exclusive); }
@@ -123,7 +124,7 @@ Status LoopServer::startServing() {
     auto loop = EventLoop::create(options_.model);
     if (!loop.ok()) return loop.error();
     workers.push_back(std::make_unique<Worker>(*this, std::move(loop.value()),
-                                                *counters_[static_cast<size_t>(i)]));
+                                               *counters_[static_cast<size_t>(i)]));
     Status s = workers.back()->listen(options_.workers > 1);
     if (!s.ok()) return s;
   }

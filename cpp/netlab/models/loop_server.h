@@ -28,7 +28,7 @@ class LoopServer final : public Server {
  private:
   class Worker;
   std::mutex lifecycle_;  // start/stop against each other
-  SpareFd spare_;  // one per listening socket, shared by the workers
+  SpareFd spare_;         // one per listening socket, shared by the workers
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -56,7 +56,8 @@ size_t Server::effectiveMaxConnections() const {
 
 bool Server::admit(Fd& fd, Counters& counters, std::string& address) {
   size_t limit = effectiveMaxConnections();
-  if (limit > 0 && liveConnections_.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
+  if (limit > 0 &&
+      liveConnections_.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
     reject(std::move(fd), "server full", counters);
     return false;
   }
@@ -91,7 +92,8 @@ Status outOfRange(const std::string& name, double value, double lo, double hi,
                   const std::string& unit, const std::string& note = "") {
   auto fmt = [](double v) {
     std::string s = std::to_string(v);
-    if (v == static_cast<double>(static_cast<int64_t>(v))) s = std::to_string(static_cast<int64_t>(v));
+    if (v == static_cast<double>(static_cast<int64_t>(v)))
+      s = std::to_string(static_cast<int64_t>(v));
     return s;
   };
   if (value >= lo && value <= hi) return {};
@@ -110,20 +112,22 @@ Status validate(const ServerOptions& o) {
       outOfRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", " (0: never)"),
       outOfRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", " (0: never)"),
       outOfRange("max_connections", o.maxConnections, 0,
-                  o.model == "select" ? kSelectMaxConnections : kMaxCount, "",
-                  o.model == "select" ? " for select, which cannot watch fds past FD_SETSIZE (0: "
-                                        "the most it can)"
-                                      : " (0: no limit)"),
-      outOfRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "", " (0: no limit)"),
-      outOfRange("max_input_memory", o.maxInputMemory, 64 << 10, static_cast<double>(int64_t{1} << 40),
-                 "bytes"),
+                 o.model == "select" ? kSelectMaxConnections : kMaxCount, "",
+                 o.model == "select" ? " for select, which cannot watch fds past FD_SETSIZE (0: "
+                                       "the most it can)"
+                                     : " (0: no limit)"),
+      outOfRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "",
+                 " (0: no limit)"),
+      outOfRange("max_input_memory", o.maxInputMemory, 64 << 10,
+                 static_cast<double>(int64_t{1} << 40), "bytes"),
       outOfRange("backlog", o.backlog, 1, 65535, ""),
   };
   for (const Status& status : checks) {
     if (!status.ok()) return status;
   }
   if (o.workers > 1 && o.model != "epoll") {
-    return Error{EINVAL, "workers > 1 applies to the epoll model only (model is '" + o.model + "')"};
+    return Error{EINVAL,
+                 "workers > 1 applies to the epoll model only (model is '" + o.model + "')"};
   }
   return {};
 }

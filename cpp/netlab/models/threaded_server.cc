@@ -28,8 +28,13 @@ class ThreadedServer::ConnThread final : public Conn,
  public:
   ConnThread(ThreadedServer& server, Fd fd, uint64_t id, std::string address,
              std::unique_ptr<Handler> handler)
-      : server_(server), counters_(*server.counters_[0]), fd_(std::move(fd)), id_(id),
-        address_(std::move(address)), peer_(peerName(fd_.get())), handler_(std::move(handler)),
+      : server_(server),
+        counters_(*server.counters_[0]),
+        fd_(std::move(fd)),
+        id_(id),
+        address_(std::move(address)),
+        peer_(peerName(fd_.get())),
+        handler_(std::move(handler)),
         queueLimit_(server.protocol_->maxQueuedOutput()) {}
 
   void run();
@@ -48,7 +53,8 @@ class ThreadedServer::ConnThread final : public Conn,
   void closeAfterFlush() override { closing_ = true; }
   void fail(std::string_view reason) override {
     Counters::bump(counters_.errors);
-    if (server_.log_.enabled()) server_.log_.add("error #" + std::to_string(id_) + ": " + std::string(reason));
+    if (server_.log_.enabled())
+      server_.log_.add("error #" + std::to_string(id_) + ": " + std::string(reason));
     closing_ = true;
   }
   uint64_t id() const override { return id_; }
@@ -93,7 +99,7 @@ class ThreadedServer::ConnThread final : public Conn,
   std::mutex queueMutex_;
   std::condition_variable queueReady_;
   std::string queue_;
-  bool writerBusy_ = false;  // the writer holds a batch taken from queue_
+  bool writerBusy_ = false;   // the writer holds a batch taken from queue_
   int64_t queueSinceNs_ = 0;  // when the oldest byte in queue_ was queued
   static constexpr int64_t kStallNs = 500 * kNsPerMs;
   size_t queuedMessages_ = 0;
@@ -169,7 +175,8 @@ bool ThreadedServer::ConnThread::waitReadable(std::string& why) {
     if (lastReadNs_ == 0) lastReadNs_ = now;
     int64_t deadline = INT64_MAX;
     if (idleNs > 0) deadline = lastReadNs_ + idleNs;
-    if (messageNs > 0 && partialSinceNs_ > 0) deadline = std::min(deadline, partialSinceNs_ + messageNs);
+    if (messageNs > 0 && partialSinceNs_ > 0)
+      deadline = std::min(deadline, partialSinceNs_ + messageNs);
     int timeoutMs = -1;
     if (deadline != INT64_MAX) {
       if (now >= deadline) {
@@ -283,8 +290,8 @@ bool ThreadedServer::ConnThread::writeQueuedNow() {
   if (!write || writeFailed_ || !fd_.valid()) return false;
   size_t sent = 0;
   while (sent < queue_.size()) {
-    ssize_t n = ::send(fd_.get(), queue_.data() + sent, queue_.size() - sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n =
+        ::send(fd_.get(), queue_.data() + sent, queue_.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
@@ -428,8 +435,8 @@ void ThreadedServer::spawn(Fd fd) {
   }
   uint64_t id = nextConnId_.fetch_add(1, std::memory_order_relaxed);
   int rawFd = fd.get();
-  auto conn = std::make_shared<ConnThread>(*this, std::move(fd), id, address,
-                                           protocol_->newHandler());
+  auto conn =
+      std::make_shared<ConnThread>(*this, std::move(fd), id, address, protocol_->newHandler());
   std::lock_guard<std::mutex> lock(mutex_);
   liveConnections_.fetch_add(1, std::memory_order_relaxed);
   Counters::bump(counters.connectionsTotal);
@@ -444,7 +451,8 @@ void ThreadedServer::spawn(Fd fd) {
     // Out of threads: the limit this model runs into first. Tell the client, as select does.
     liveConnections_.fetch_sub(1, std::memory_order_relaxed);
     releaseAddress(address);
-    std::string line = std::string("error: server full: cannot start a thread (") + e.what() + ")\n";
+    std::string line =
+        std::string("error: server full: cannot start a thread (") + e.what() + ")\n";
     ::send(rawFd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     Counters::bump(counters.connectionsRejected);
     log_.add(line);
