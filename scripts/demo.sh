@@ -29,5 +29,8 @@ if ! .venv/bin/python -c "" 2>/dev/null; then
   "${PYTHON:-python3}" -m venv --clear .venv
 fi
 echo "Installing netlab into .venv (the first build of its C++ engine takes 1-2 minutes) ..."
-PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet .
+# Build tools in .venv and no build isolation: a later install reuses the C++ build in build/.
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+.venv/bin/python -m pip install --quiet cmake ninja "scikit-build-core>=0.10" "pybind11>=2.12"
+.venv/bin/python -m pip install --quiet --no-build-isolation .
 exec .venv/bin/python -m netlab demo "$@"

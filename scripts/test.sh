@@ -24,8 +24,11 @@ if ! .venv/bin/python -c "" 2>/dev/null; then
   "${PYTHON:-python3}" -m venv --clear .venv
 fi
 export PATH="$PWD/.venv/bin:$PATH" PIP_DISABLE_PIP_VERSION_CHECK=1  # cmake, ctest, ninja
-.venv/bin/python -m pip install --quiet cmake ninja
-.venv/bin/python -m pip install --quiet ".[test,locust,notebook]"
+# The build tools live in .venv and the build runs without pip's isolation, so the C++ build
+# in build/ is reused by every later install (an isolated build gets a new environment each
+# time, and scikit-build-core then starts the build over).
+.venv/bin/python -m pip install --quiet cmake ninja "scikit-build-core>=0.10" "pybind11>=2.12"
+.venv/bin/python -m pip install --quiet --no-build-isolation ".[test,locust,notebook]"
 
 cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNETLAB_BUILD_PYTHON=OFF -DNETLAB_BUILD_TESTS=ON
