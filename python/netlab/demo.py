@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from netlab.load import LoadGenerator, LoadResult
+from netlab.servers import DEFAULTS
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Differences under 10% come and go between runs on a shared or small machine (2 cores run
 # the server and the load generator side by side), so they name no winner.
 NOISE = 0.10
 FD_SETSIZE = 1024  # select() cannot watch a descriptor at or above this (<sys/select.h>)
+SELECT_CAP: int = DEFAULTS["select_max_connections"]  # select's default max_connections
 
 LEGEND = """\
 How to read the tables (one row per I/O model, same load for each):
@@ -227,10 +229,10 @@ def _select_vs_epoll(runs: Sequence[ModelRun], connections: int) -> Optional[str
         return None
     if flagged(select, connections):
         # The server's own descriptors (stdio, listener, wake-up) take the first few numbers.
-        if connections >= FD_SETSIZE - 24:
-            return (f"select cannot watch fds >= FD_SETSIZE ({FD_SETSIZE}): past about that "
-                    "many connections its server turns the rest away, so its row is not "
-                    "comparable.")
+        if connections > SELECT_CAP:
+            return (f"select cannot watch fds >= FD_SETSIZE ({FD_SETSIZE}), so its server "
+                    f"takes at most {SELECT_CAP} connections and tells the rest \"server "
+                    "full\": its row is not comparable.")
         return None
     ratio = epoll.result.responses_per_s / max(select.result.responses_per_s, 1e-9)
     if ratio < 1 + NOISE:

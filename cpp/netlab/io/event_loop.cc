@@ -55,6 +55,7 @@ Status EventLoop::run() {
       status = sysError(std::string(poller_->name()) + " wait");
       break;
     }
+    iterationNs_ = nowNs();
     std::vector<Task> resumed;
     resumed.swap(nextTurn_);  // what this turn queues waits for the next one
     for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);

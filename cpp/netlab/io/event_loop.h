@@ -60,6 +60,11 @@ class EventLoop {
   /// events in the same batch may still point at it.
   void destroyLater(std::shared_ptr<void> object) { graveyard_.push_back(std::move(object)); }
 
+  /// The time the current iteration's wait returned: a clock read per iteration instead of
+  /// one per read and write (Redis caches its time the same way). Good for idle timeouts,
+  /// which need seconds, not nanoseconds.
+  int64_t iterationNs() const { return iterationNs_; }
+
   bool inLoopThread() const { return owner_ == std::this_thread::get_id(); }
   std::string_view backend() const { return poller_->name(); }
   uint64_t waits() const { return poller_->waits(); }
@@ -79,6 +84,7 @@ class EventLoop {
   std::vector<Task> nextTurn_;
   std::vector<std::shared_ptr<void>> graveyard_;
   std::atomic<bool> stopping_{false};
+  int64_t iterationNs_ = 0;
   std::thread::id owner_;
   std::mutex mutex_;
   std::vector<Task> posted_;

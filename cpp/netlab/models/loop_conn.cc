@@ -122,7 +122,7 @@ void LoopConn::notePartial(size_t messages) {
     partialSinceNs_ = 0;
     return;
   }
-  if (messages > 0 || partialSinceNs_ == 0) partialSinceNs_ = nowNs();
+  if (messages > 0 || partialSinceNs_ == 0) partialSinceNs_ = ctx_.loop.iterationNs();
   if (!messageTimerArmed_) armMessageTimer(partialSinceNs_ + ctx_.messageTimeoutNs);
 }
 
@@ -268,10 +268,10 @@ void LoopConn::closeNow(std::string_view why, bool isError) {
   ctx_.onClosed(id_, address_);
 }
 
-// Only an idle timeout needs the time of the last activity: without one, no clock is read
-// on the per-read and per-write path.
+// Only an idle timeout needs the time of the last activity, and the loop's iteration time is
+// precise enough for it: no clock is read on the per-read and per-write path.
 void LoopConn::touch() {
-  if (ctx_.idleTimeoutNs > 0) lastActiveNs_ = nowNs();
+  if (ctx_.idleTimeoutNs > 0) lastActiveNs_ = ctx_.loop.iterationNs();
 }
 
 // Re-armed lazily: activity only stamps lastActiveNs_, and the timer, when it fires, moves
