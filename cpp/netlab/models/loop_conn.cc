@@ -66,7 +66,9 @@ void LoopConn::deliverInput() {
   Counters::bump(ctx_.counters.messagesIn, messages);
   if (state_ == State::kClosed) return;
   if (input_.empty()) backlogged_ = false;
-  // What a handler that was not stopped by its budget leaves is one partial message.
+  // What a handler that was not stopped by its budget leaves is one partial message; a
+  // backlog starts with complete ones, so no message is late while it waits.
+  if (backlogged_) partialSinceNs_ = 0;
   if (state_ == State::kOpen && !backlogged_) {
     if (input_.readable() > ctx_.maxPendingInput) {
       closeNow("over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input", true);
