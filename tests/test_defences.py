@@ -360,3 +360,16 @@ def test_chat_replaces_control_characters(model_options: dict) -> None:
             a.sendall(b"hi \x1b[2J\x07\x00 \xff \xc2\x9b caf\xc3\xa9\tok\r\n")
             line = next(line for line in iter(lambda: b.recv(5), None) if line.startswith("<a>"))
             assert line == "<a> hi ?[2J?? ? ?? café\tok"
+
+
+def test_a_member_that_only_listens_is_not_idle(model_options: dict) -> None:
+    with ChatServer(port=0, idle_timeout=1.0, **model_options) as server:
+        with ChatClient("127.0.0.1", server.port, nick="talker") as talker, \
+                ChatClient("127.0.0.1", server.port, nick="listener") as listener:
+            for n in range(8):  # 2.4 s of traffic to the listener, which never sends
+                talker.send(f"tick {n}")
+                while listener.recv(timeout=5) != f"<talker> tick {n}":
+                    pass
+                time.sleep(0.3)
+            assert server.stats()["members"] == 2
+            assert server.stats()["timeouts"] == 0

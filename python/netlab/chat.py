@@ -49,7 +49,11 @@ class ChatClient:
                 self.close()
                 raise ValueError(f"cannot take nick {nick!r}: {host}:{port} sent no netlab "
                                  "welcome, so it has no nicknames (a plain broadcast server?)")
-            self._take_nick(nick, timeout)
+            try:
+                self._take_nick(nick, timeout)
+            except BaseException:
+                self.close()  # a client that could not take its nick leaves at once
+                raise
 
     def _welcomed(self, line: str) -> bool:
         """Learns the nick from netlab's greeting, whenever it arrives."""

@@ -21,12 +21,13 @@ class FrameReader {
     return drain(input, onFrame, frames, error, [] { return true; });
   }
 
-  /// The same, but asks `more()` before each frame and stops, leaving the rest of the input
-  /// in place, when it says no (a connection's per-turn budget, see Conn::budgetLeft).
+  /// The same, but asks `more()` before handling each complete frame and stops, leaving it
+  /// and the rest of the input in place, when it says no (a connection's per-turn budget,
+  /// see Conn::budgetLeft). So what it leaves then starts with a complete frame.
   template <typename OnFrame, typename More>
   bool drain(Buffer& input, OnFrame&& onFrame, size_t& frames, FrameError& error, More&& more) {
     frames = 0;
-    while (!input.empty() && more()) {
+    for (;;) {
       FrameView frame;
       ParseResult r = codec_->parse(input.view(), scanned_, frame);
       if (r.status == ParseResult::kNeedMore) {
@@ -38,13 +39,13 @@ class FrameReader {
         error.offset += offset_;
         return false;
       }
+      if (!more()) return true;
       onFrame(frame);
       input.consume(r.consumed);
       offset_ += r.consumed;
       scanned_ = 0;
       ++frames;
     }
-    return true;
   }
 
   const Codec& codec() const { return *codec_; }

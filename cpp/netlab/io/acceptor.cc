@@ -11,15 +11,19 @@ namespace netlab {
 
 SpareFd::SpareFd() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
-bool SpareFd::shedOne(int listenFd) {
+SpareFd::Shed SpareFd::shedOne(int listenFd) {
   if (!fd_.valid()) fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // taken back late
-  if (!fd_.valid()) return false;
+  if (!fd_.valid()) return Shed::kNoSpare;
   fd_.reset();
   Fd victim(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC));
+  int err = errno;
   bool shed = victim.valid();
   victim.reset();
   fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  return shed;
+  if (shed) return Shed::kShed;
+  // Linux reports EMFILE before it looks at the queue: with an fd free, EAGAIN means nothing
+  // was pending after all. Anything else (the freed fd taken by another thread) is no spare.
+  return err == EAGAIN || err == EWOULDBLOCK ? Shed::kNothingPending : Shed::kNoSpare;
 }
 
 Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed) {
@@ -35,7 +39,9 @@ Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed) {
       case EMFILE:
       case ENFILE: {
         int err = errno;
-        shed = spare.shedOne(listenFd);
+        SpareFd::Shed result = spare.shedOne(listenFd);
+        if (result == SpareFd::Shed::kNothingPending) return Error{EAGAIN, "accept: none pending"};
+        shed = result == SpareFd::Shed::kShed;
         return Error{err, shed ? "accept: out of file descriptors; a connection was shed"
                                : "accept: out of file descriptors and no spare to shed with; "
                                  "accepting pauses"};
@@ -94,7 +100,17 @@ void Acceptor::pause() {
   if (!watching_) return;
   loop_.unwatch(listenFd_);
   watching_ = false;
-  loop_.runAt(nowNs() + kAcceptPauseNs, [this] { listen(exclusive_); });
+  resumeLater();
+}
+
+void Acceptor::resumeLater() {
+  loop_.runAt(nowNs() + kAcceptPauseNs, [this] {
+    Status s = listen(exclusive_);
+    if (!s.ok()) {  // cannot watch the socket again yet: say so, and try again later
+      onFailure_(s.error());
+      resumeLater();
+    }
+  });
 }
 
 }  // namespace netlab

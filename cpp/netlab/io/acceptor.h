@@ -20,10 +20,11 @@ class SpareFd {
  public:
   SpareFd();
   std::mutex& mutex() { return mutex_; }
+  enum class Shed { kShed, kNothingPending, kNoSpare };
   /// With mutex() held and the fd table full: frees the spare, accepts the pending
-  /// connection and closes it, then takes the spare back. False when there was no spare to
-  /// free: the caller must stop accepting for a while instead of spinning.
-  bool shedOne(int listenFd);
+  /// connection and closes it, then takes the spare back. kNoSpare when there was no spare
+  /// to free: the caller must stop accepting for a while instead of spinning.
+  Shed shedOne(int listenFd);
 
  private:
   std::mutex mutex_;
@@ -55,6 +56,7 @@ class Acceptor final : public IoWatcher {
 
  private:
   void pause();
+  void resumeLater();
 
   EventLoop& loop_;
   int listenFd_;

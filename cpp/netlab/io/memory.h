@@ -9,4 +9,8 @@ namespace netlab {
 /// after a wave of closes, not per close.
 void returnFreedMemory();
 
+/// Closes after which a trim is worth its walk of the arenas: a client that opens and closes
+/// one connection at a time does not make every worker trim every second.
+constexpr int kTrimAfterCloses = 32;
+
 }  // namespace netlab

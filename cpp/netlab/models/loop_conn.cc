@@ -103,7 +103,9 @@ void LoopConn::continueNextTurn() {
 // The server-wide bound on partial input: many connections each holding a large partial
 // message must not add up to unbounded memory. The one whose holding grows past it goes.
 bool LoopConn::accountHeldInput() {
-  int64_t held = static_cast<int64_t>(input_.readable());
+  // A backlog is complete messages waiting their turn, already bounded (nothing more is
+  // read meanwhile): only a partial message counts.
+  int64_t held = backlogged_ ? 0 : static_cast<int64_t>(input_.readable());
   int64_t delta = held - heldInput_;
   if (delta == 0) return true;
   heldInput_ = held;

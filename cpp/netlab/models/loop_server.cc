@@ -89,7 +89,7 @@ class LoopServer::Worker {
     if (it == conns_.end()) return;
     loop_->destroyLater(it->second);
     conns_.erase(it);
-    trimSoon();
+    if (++closesSinceTrim_ >= kTrimAfterCloses) trimSoon();
   }
 
   // Closed connections' buffers go back to the allocator, which keeps them; a second later,
@@ -99,6 +99,7 @@ class LoopServer::Worker {
     trimArmed_ = true;
     loop_->runAt(nowNs() + kNsPerSec, [this] {
       trimArmed_ = false;
+      closesSinceTrim_ = 0;
       returnFreedMemory();
     });
   }
@@ -110,6 +111,7 @@ class LoopServer::Worker {
   std::unordered_map<uint64_t, std::shared_ptr<LoopConn>> conns_;
   std::thread thread_;
   bool trimArmed_ = false;
+  int closesSinceTrim_ = 0;
 };
 
 LoopServer::LoopServer(std::shared_ptr<Protocol> protocol, ServerOptions options)

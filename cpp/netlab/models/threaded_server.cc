@@ -47,6 +47,7 @@ class ThreadedServer::ConnThread final : public Conn,
   bool enqueue(std::string_view data);
 
   void send(std::string_view data) override {
+    if (midMessage_.load(std::memory_order_acquire)) waitForWriter();
     Counters::bump(counters_.messagesOut);
     writeAll(data);
   }
@@ -69,7 +70,9 @@ class ThreadedServer::ConnThread final : public Conn,
   bool readOnce(std::string& why, bool& isError);
   bool waitReadable(std::string& why);
   bool accountInput(size_t messages, std::string& why);
+  bool startWriter();
   bool writeQueuedNow();
+  void waitForWriter();
   bool writeAll(std::string_view data);
   void writerLoop();
   void stopWriter();
@@ -99,9 +102,16 @@ class ThreadedServer::ConnThread final : public Conn,
   std::mutex queueMutex_;
   std::condition_variable queueReady_;
   std::string queue_;
-  bool writerBusy_ = false;   // the writer holds a batch taken from queue_
-  int64_t queueSinceNs_ = 0;  // when the oldest byte in queue_ was queued
+  bool writerBusy_ = false;  // the writer holds a batch taken from queue_
+  // writeQueuedNow() left a message half written: this connection's own replies wait until
+  // the writer has sent the rest (writerDone_), so they never cut into it.
+  std::atomic<bool> midMessage_{false};
+  std::condition_variable writerDone_;
+  std::atomic<int64_t> lastWriteNs_{0};  // writes count as activity for the idle timeout
+  int64_t queueSinceNs_ = 0;             // when the oldest byte in queue_ was queued
   static constexpr int64_t kStallNs = 500 * kNsPerMs;
+  static constexpr size_t kWriteChunk = 64 << 10;
+  static constexpr size_t kBehindFactor = 4;
   size_t queuedMessages_ = 0;
   bool queueClosed_ = false;
   std::string dropReason_;
@@ -174,7 +184,8 @@ bool ThreadedServer::ConnThread::waitReadable(std::string& why) {
     int64_t now = nowNs();
     if (lastReadNs_ == 0) lastReadNs_ = now;
     int64_t deadline = INT64_MAX;
-    if (idleNs > 0) deadline = lastReadNs_ + idleNs;
+    int64_t lastActive = std::max(lastReadNs_, lastWriteNs_.load(std::memory_order_relaxed));
+    if (idleNs > 0) deadline = lastActive + idleNs;
     if (messageNs > 0 && partialSinceNs_ > 0)
       deadline = std::min(deadline, partialSinceNs_ + messageNs);
     int timeoutMs = -1;
@@ -228,7 +239,8 @@ bool ThreadedServer::ConnThread::writeAll(std::string_view data) {
   std::lock_guard<std::mutex> lock(writeMutex_);
   if (writeFailed_ || !fd_.valid()) return false;
   while (!data.empty()) {
-    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    // In pieces, so lastWriteNs_ shows a slow reader's progress as it happens.
+    ssize_t n = ::send(fd_.get(), data.data(), std::min(data.size(), kWriteChunk), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       writeError_ = (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -239,6 +251,7 @@ bool ThreadedServer::ConnThread::writeAll(std::string_view data) {
       return false;
     }
     Counters::bump(counters_.bytesOut, n);
+    lastWriteNs_.store(nowNs(), std::memory_order_relaxed);
     data.remove_prefix(n);
   }
   return true;
@@ -252,22 +265,24 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
   std::unique_lock<std::mutex> lock(queueMutex_);
   if (queueClosed_) return false;
   // The sender never waits for this member. Only what the kernel will not take right now
-  // counts against the bound; past it, a member whose oldest queued byte has waited
-  // kStallNs is stalled and dropped, alone. One that is merely behind (its writer descheduled
-  // on a busy machine) keeps up to twice the bound before it is dropped too.
+  // counts against the bound; past it, a member to which nothing could be written for
+  // kStallNs is stalled and dropped, alone. One that is merely behind (still reading, or its
+  // writer descheduled on a busy machine) keeps up to kBehindFactor times the bound.
   size_t after = queue_.size() + data.size();
   bool over = queueLimit_ > 0 && after > queueLimit_;
   if (over && writeQueuedNow()) {
     after = queue_.size() + data.size();
     over = after > queueLimit_;
   }
-  bool stalled = !queue_.empty() && nowNs() - queueSinceNs_ >= kStallNs;
-  if (over && (stalled || after > 2 * queueLimit_)) {
+  int64_t progressNs = std::max(queueSinceNs_, lastWriteNs_.load(std::memory_order_relaxed));
+  bool stalled = !queue_.empty() && nowNs() - progressNs >= kStallNs;
+  if (over && (stalled || after > kBehindFactor * queueLimit_)) {
     queueClosed_ = true;
     dropReason_ = "too slow: over " + std::to_string(queueLimit_) + " bytes queued (" +
                   std::to_string(queue_.size() + data.size()) + ")";
     queue_.clear();
     lock.unlock();
+    writerDone_.notify_all();
     Counters::bump(counters_.droppedSlow);
     interrupt();  // the reader wakes, finishes, and tells the handler why
     return false;
@@ -276,7 +291,7 @@ bool ThreadedServer::ConnThread::enqueue(std::string_view data) {
   if (queue_.empty()) queueSinceNs_ = nowNs();
   queue_.append(data);
   ++queuedMessages_;
-  if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
+  if (!startWriter()) return false;
   lock.unlock();
   queueReady_.notify_one();
   return true;
@@ -296,10 +311,37 @@ bool ThreadedServer::ConnThread::writeQueuedNow() {
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
+  if (sent == 0) return true;
   Counters::bump(counters_.bytesOut, sent);
+  lastWriteNs_.store(nowNs(), std::memory_order_relaxed);
+  if (sent < queue_.size()) midMessage_.store(true, std::memory_order_release);
   queue_.erase(0, sent);
   if (queue_.empty()) Counters::bump(counters_.messagesOut, std::exchange(queuedMessages_, 0));
   return true;
+}
+
+// On this connection's own thread: a blocking model blocks its own thread, never another's.
+void ThreadedServer::ConnThread::waitForWriter() {
+  std::unique_lock<std::mutex> lock(queueMutex_);
+  writerDone_.wait(lock, [this] {
+    return !midMessage_.load(std::memory_order_relaxed) || queueClosed_ || writeFailed_;
+  });
+}
+
+// With queueMutex_ held. Out of threads, the member is dropped: it cannot be written to.
+bool ThreadedServer::ConnThread::startWriter() {
+  if (writer_.joinable()) return true;
+  try {
+    writer_ = std::thread([this] { writerLoop(); });
+    return true;
+  } catch (const std::system_error& e) {
+    queueClosed_ = true;
+    queue_.clear();
+    dropReason_ = std::string("cannot start a writer thread: ") + e.what();
+    writerDone_.notify_all();
+    interrupt();
+    return false;
+  }
 }
 
 void ThreadedServer::ConnThread::writerLoop() {
@@ -316,6 +358,9 @@ void ThreadedServer::ConnThread::writerLoop() {
     bool ok = writeAll(batch);
     lock.lock();
     writerBusy_ = false;
+    // The batch began with whatever was half written and ends at a message boundary.
+    midMessage_.store(false, std::memory_order_release);
+    writerDone_.notify_all();
     if (!ok) return;
   }
 }
@@ -327,6 +372,7 @@ void ThreadedServer::ConnThread::stopWriter() {
     queue_.clear();
   }
   queueReady_.notify_one();
+  writerDone_.notify_all();
   if (writer_.joinable()) {
     interrupt();  // a writer blocked on a full socket returns at once
     writer_.join();
@@ -377,13 +423,16 @@ void ThreadedServer::acceptLoop() {
   SpareFd spare;
   int64_t pausedUntil = 0;  // fds ran out and none could be shed: do not spin on the socket
   int64_t trimAt = 0;
+  int closesSinceTrim = 0;
   pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {listenFd_.get(), POLLIN, 0}};
   for (;;) {
     bool accepting = nowNs() >= pausedUntil;
     int rc = ::poll(fds, accepting ? 2 : 1, 100);
-    if (reapFinished() && trimAt == 0) trimAt = nowNs() + kNsPerSec;
+    closesSinceTrim += static_cast<int>(reapFinished());
+    if (closesSinceTrim >= kTrimAfterCloses && trimAt == 0) trimAt = nowNs() + kNsPerSec;
     if (trimAt != 0 && nowNs() >= trimAt) {  // after a wave of closes, as the loop models do
       trimAt = 0;
+      closesSinceTrim = 0;
       returnFreedMemory();
     }
     if (rc < 0 && errno != EINTR) {
@@ -464,7 +513,7 @@ void ThreadedServer::markFinished(uint64_t id) {
   finished_.push_back(id);
 }
 
-bool ThreadedServer::reapFinished() {
+size_t ThreadedServer::reapFinished() {
   std::vector<std::thread> done;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -477,7 +526,7 @@ bool ThreadedServer::reapFinished() {
     finished_.clear();
   }
   for (auto& t : done) t.join();
-  return !done.empty();
+  return done.size();
 }
 
 void ThreadedServer::stop() {

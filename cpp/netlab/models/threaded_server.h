@@ -33,8 +33,8 @@ class ThreadedServer final : public Server {
   void acceptLoop();
   void spawn(Fd fd);
   void markFinished(uint64_t id);
-  /// Joins finished connection threads; true if there were any.
-  bool reapFinished();
+  /// Joins finished connection threads; returns how many.
+  size_t reapFinished();
 
   std::mutex lifecycle_;
   Fd wakeFd_;
