@@ -48,7 +48,10 @@ class EchoScenario : public Scenario {
       char expected[8];
       stamp(seq, expected);
       if (std::memcmp(in.data(), expected, 8) != 0) {
-        why = "echo of another request (sequence number differs)";
+        uint64_t got = 0;
+        for (int i = 0; i < 8; ++i) got |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+        why = "echo of another request: expected sequence number " + std::to_string(seq) +
+              ", got " + std::to_string(got);
         return Verdict::kMismatch;
       }
     }
