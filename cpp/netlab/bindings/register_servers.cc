@@ -8,6 +8,7 @@
 #include "netlab/apps/pingpong.h"
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
+#include "netlab/core/range_check.h"
 #include "netlab/models/server.h"
 
 namespace py = pybind11;
@@ -60,11 +61,9 @@ std::unique_ptr<Server> newServer(std::shared_ptr<Protocol> protocol, const std:
 
 constexpr int64_t kMaxLineLimit = 16 << 20;
 
-void checkRange(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) {
-  if (value >= lo && value <= hi) return;
-  raise(Error{EINVAL, std::string(name) + " must be between " + std::to_string(lo) + " and " +
-                          std::to_string(hi) + " " + unit + " (got " + std::to_string(value) +
-                          ")"});
+void requireRange(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) {
+  check(checkRange(name, static_cast<double>(value), static_cast<double>(lo),
+                   static_cast<double>(hi), unit));
 }
 
 // The defaults, written once here, for the Python classes and the CLI.
@@ -105,7 +104,7 @@ void registerServers(py::module_& m) {
            py::arg("stall_for") = 0.0);
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
       .def(py::init([](int64_t maxLine) {
-             checkRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
+             requireRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
              return std::make_shared<PingPongProtocol>(static_cast<size_t>(maxLine));
            }),
            py::arg("max_line") = PingPongProtocol::kDefaultMaxLine)
@@ -114,9 +113,9 @@ void registerServers(py::module_& m) {
   py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
       .def(py::init([](int64_t maxLine, int64_t maxQueue, const CodecHandle* codec,
                        int64_t announceLimit) {
-             checkRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
-             checkRange("max_queue", maxQueue, 1024, int64_t{1} << 30, "bytes");
-             checkRange("announce_limit", announceLimit, 0, 10'000'000, "members");
+             requireRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
+             requireRange("max_queue", maxQueue, 1024, int64_t{1} << 30, "bytes");
+             requireRange("announce_limit", announceLimit, 0, 10'000'000, "members");
              ChatOptions o;
              o.maxLine = static_cast<size_t>(maxLine);
              o.maxQueue = static_cast<size_t>(maxQueue);

@@ -2,43 +2,40 @@
 
 #include <cerrno>
 
+#include "netlab/core/range_check.h"
+
 namespace netlab {
 namespace {
 
 Error invalid(const std::string& message) { return Error{EINVAL, message}; }
 
-std::string got(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v)))
-    return " (got " + std::to_string(static_cast<int64_t>(v)) + ")";
-  return " (got " + std::to_string(v) + ")";
-}
-
 }  // namespace
 
 Status validate(const LoadConfig& c) {
-  if (c.port == 0) return invalid("port must be 1..65535");
-  if (c.connections < 1 || c.connections > 1'000'000) {
-    return invalid("connections must be between 1 and 1000000" + got(c.connections));
+  if (c.port == 0) return invalid("port must be between 1 and 65535 (got 0)");
+  const Status ranges[] = {checkRange("connections", c.connections, 1, 1'000'000),
+                           checkRange("threads", c.threads, 1, 256),
+                           checkRange("pipeline", c.pipeline, 1, 1024)};
+  for (const Status& s : ranges) {
+    if (!s.ok()) return s;
   }
-  if (c.threads < 1 || c.threads > 256)
-    return invalid("threads must be between 1 and 256" + got(c.threads));
   if (c.durationSec < 0)
-    return invalid("duration must be 0 (none) or more seconds" + got(c.durationSec));
+    return invalid("duration must be 0 (none) or more seconds" + gotValue(c.durationSec));
   if (c.durationSec == 0 && c.requests == 0) {
     return invalid("give a duration or a request count, or the run would never end");
   }
-  if (c.rate < 0) return invalid("rate must be 0 (closed loop) or more requests/s" + got(c.rate));
-  if (c.pipeline < 1 || c.pipeline > 1024)
-    return invalid("pipeline must be between 1 and 1024" + got(c.pipeline));
+  if (c.rate < 0)
+    return invalid("rate must be 0 (closed loop) or more requests/s" + gotValue(c.rate));
   if (c.thinkTimeSec < 0)
-    return invalid("think_time must be 0 or more seconds" + got(c.thinkTimeSec));
+    return invalid("think_time must be 0 or more seconds" + gotValue(c.thinkTimeSec));
   if (c.thinkTimeSec > 0 && c.rate > 0) return invalid("think_time applies to closed loop only");
   if (c.connectRate < 0)
-    return invalid("connect_rate must be 0 (unpaced) or more connections/s" + got(c.connectRate));
+    return invalid("connect_rate must be 0 (unpaced) or more connections/s" +
+                   gotValue(c.connectRate));
   if (c.connectTimeoutSec <= 0)
-    return invalid("connect_timeout must be more than 0 seconds" + got(c.connectTimeoutSec));
+    return invalid("connect_timeout must be more than 0 seconds" + gotValue(c.connectTimeoutSec));
   if (c.responseTimeoutSec <= 0)
-    return invalid("response_timeout must be more than 0 seconds" + got(c.responseTimeoutSec));
+    return invalid("response_timeout must be more than 0 seconds" + gotValue(c.responseTimeoutSec));
   if (c.size == 0 || c.size > c.maxResponse) {
     return invalid("size must be 1.." + std::to_string(c.maxResponse) + " bytes");
   }
@@ -50,7 +47,7 @@ Status validate(const LoadConfig& c) {
       return invalid("the chat scenario runs for a duration, not a request count");
     if (c.rooms < 1 || c.rooms > c.connections) {
       return invalid("rooms must be between 1 and connections (" + std::to_string(c.connections) +
-                     ")" + got(c.rooms));
+                     ")" + gotValue(c.rooms));
     }
     if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
   }

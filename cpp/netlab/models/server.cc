@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "netlab/core/range_check.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_server.h"
 #include "netlab/models/threaded_server.h"
@@ -86,41 +87,24 @@ void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 
-namespace {
-
-Status outOfRange(const std::string& name, double value, double lo, double hi,
-                  const std::string& unit, const std::string& note = "") {
-  auto fmt = [](double v) {
-    std::string s = std::to_string(v);
-    if (v == static_cast<double>(static_cast<int64_t>(v)))
-      s = std::to_string(static_cast<int64_t>(v));
-    return s;
-  };
-  if (value >= lo && value <= hi) return {};
-  return Error{EINVAL, name + " must be between " + fmt(lo) + " and " + fmt(hi) +
-                           (unit.empty() ? "" : " " + unit) + note + " (got " + fmt(value) + ")"};
-}
-
-}  // namespace
-
 Status validate(const ServerOptions& o) {
   constexpr double kMaxCount = 10'000'000, kYear = 365 * 86400.0;
+  bool select = o.model == "select";
   const Status checks[] = {
-      outOfRange("port", o.port, 0, 65535, "", " (0 picks a free port)"),
-      outOfRange("workers", o.workers, 1, 256, ""),
-      outOfRange("high_water", o.highWater, 1024, 1 << 30, "bytes"),
-      outOfRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", " (0: never)"),
-      outOfRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", " (0: never)"),
-      outOfRange("max_connections", o.maxConnections, 0,
-                 o.model == "select" ? kSelectMaxConnections : kMaxCount, "",
-                 o.model == "select" ? " for select, which cannot watch fds past FD_SETSIZE (0: "
-                                       "the most it can)"
-                                     : " (0: no limit)"),
-      outOfRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "",
-                 " (0: no limit)"),
-      outOfRange("max_input_memory", o.maxInputMemory, 64 << 10,
+      checkRange("port", o.port, 0, 65535, "", "(0 picks a free port)"),
+      checkRange("workers", o.workers, 1, 256),
+      checkRange("high_water", o.highWater, 1024, 1 << 30, "bytes"),
+      checkRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", "(0: never)"),
+      checkRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", "(0: never)"),
+      checkRange("max_connections", o.maxConnections, 0, select ? kSelectMaxConnections : kMaxCount,
+                 "",
+                 select ? "for select, which cannot watch fds past FD_SETSIZE (0: the most it can)"
+                        : "(0: no limit)"),
+      checkRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "",
+                 "(0: no limit)"),
+      checkRange("max_input_memory", o.maxInputMemory, 64 << 10,
                  static_cast<double>(int64_t{1} << 40), "bytes"),
-      outOfRange("backlog", o.backlog, 1, 65535, ""),
+      checkRange("backlog", o.backlog, 1, 65535),
   };
   for (const Status& status : checks) {
     if (!status.ok()) return status;
