@@ -20,6 +20,7 @@ MODEL_OPTIONS = [
     pytest.param({"model": "epoll", "workers": 2}, id="epoll-2workers"),
     pytest.param({"model": "threaded"}, id="threaded"),
     pytest.param({"model": "select"}, id="select"),
+    pytest.param({"model": "poll"}, id="poll"),
 ]
 
 

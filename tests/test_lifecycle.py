@@ -14,7 +14,7 @@ from conftest import connect, exchange, recv_exact, recv_until_closed, wait_unti
 
 
 def test_models_are_listed() -> None:
-    assert netlab.MODELS == ("epoll", "threaded", "select")
+    assert netlab.MODELS == ("epoll", "threaded", "select", "poll")
 
 
 def test_unknown_model_names_the_valid_ones() -> None:

@@ -5,6 +5,7 @@ not write."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +41,9 @@ def test_capped_server_summary_names_the_starved_connections() -> None:
     with CappedSelectEchoServer(cap=10) as server:
         run = bench(server.port, "-c", "20", "-t", "1", "--duration", "1", "--timeout", "2")
     assert run.returncode == 1
-    assert "NEVER ANSWERED: 10 of 20 connections" in run.stdout
+    # At least the 10 the server never took (more if it was slow to take the others).
+    starved = re.search(r"NEVER ANSWERED: (\d+) of 20 connections", run.stdout)
+    assert starved and int(starved.group(1)) >= 10, run.stdout
     assert "success 100.00%" not in run.stdout
 
 

@@ -121,7 +121,14 @@ TEST_P(EventLoopTest, NextTurnTasksRunAfterTheNextWaitWithoutBlocking) {
   EXPECT_LT(nowNs() - start, kNsPerSec);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select"));
+INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select", "poll"));
+
+TEST(EventLoopCreateTest, AnUnknownBackendIsAnError) {
+  auto loop = EventLoop::create("kqueue");
+  ASSERT_FALSE(loop.ok());
+  EXPECT_EQ(loop.error().code, EINVAL);
+  EXPECT_NE(loop.error().message.find("valid: epoll, poll, select"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace netlab

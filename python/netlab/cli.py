@@ -153,7 +153,7 @@ def _add_chat(chat: argparse.ArgumentParser) -> None:
 
 
 def _add_demo(demo: argparse.ArgumentParser) -> None:
-    demo.add_argument("--models", default="epoll,threaded,select",
+    demo.add_argument("--models", default=",".join(MODELS),
                       help="comma-separated I/O models")
     demo.add_argument("--connections", default="50,1000", help="comma-separated counts")
     demo.add_argument("--duration", type=float, default=3.0, help="seconds per run")
@@ -306,8 +306,12 @@ def _chat(args: argparse.Namespace) -> int:
                 client.send("/quit")
     except (KeyboardInterrupt, OSError):
         pass
-    receiver.join(timeout=2)
+    receiver.join(timeout=2)  # netlab's server closes after /quit, which ends the printer
     client.close()
+    # A plain server does not close: closing ends the printer's wait. It must have returned
+    # from native code before the interpreter exits (a daemon thread still inside it is
+    # unwound at exit, which aborts the process).
+    receiver.join(timeout=2)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Servers: one protocol each, under any I/O model (``epoll``, ``threaded``, ``select``).
+"""Servers: one protocol each, under any I/O model (``epoll``, ``threaded``, ``select``,
+``poll``).
 
 The protocol and the I/O model both live in C++; these classes only configure, start, stop
 and observe them. Every blocking call releases the GIL.
@@ -54,7 +55,8 @@ class Server:
     Args:
         port: TCP port; 0 picks a free one (read it back from ``.port`` after ``start()``).
         host: numeric address to bind, or ``"localhost"``.
-        model: ``"epoll"`` (default), ``"threaded"`` (a thread per connection) or ``"select"``.
+        model: ``"epoll"`` (default), ``"threaded"`` (a thread per connection), ``"select"``
+            or ``"poll"``.
         workers: event-loop threads for ``epoll``; they share one listening socket.
         high_water: bytes of queued output after which a connection stops being read.
         idle_timeout: seconds with nothing read or written after which a connection is closed

@@ -25,7 +25,13 @@ class EventLoop::Waker final : public IoWatcher {
 };
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create(std::string_view backend) {
-  auto poller = backend == "select" ? makeSelectPoller() : makeEpollPoller();
+  if (backend != "epoll" && backend != "poll" && backend != "select") {
+    return Error{EINVAL, "unknown poller backend '" + std::string(backend) +
+                             "'; valid: epoll, poll, select"};
+  }
+  auto poller = backend == "epoll"  ? makeEpollPoller()
+                : backend == "poll" ? makePollPoller()
+                                    : makeSelectPoller();
   if (!poller.ok()) return poller.error();
   Fd wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wakeFd.valid()) return sysError("eventfd");

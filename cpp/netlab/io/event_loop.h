@@ -21,7 +21,8 @@ class EventLoop {
   using Task = std::function<void()>;
   static constexpr size_t kMaxPostedTasks = 1 << 20;
 
-  /// Builds a loop on the named backend ("epoll" or "select").
+  /// Builds a loop on the named backend ("epoll", "poll" or "select"; anything else is an
+  /// Error).
   static Result<std::unique_ptr<EventLoop>> create(std::string_view backend);
   EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd);
   ~EventLoop();

@@ -1,5 +1,10 @@
-// The readiness backend of an EventLoop: epoll or select, chosen per loop (Redis ae picks one
-// per build; netlab keeps both so the two can be compared in one process).
+// The readiness backend of an EventLoop: epoll, poll or select, chosen per loop (Redis ae
+// picks one per build; netlab keeps all three so they can be compared in one process).
+//
+// What a backend provides: level-triggered readiness (a watcher that leaves data unread is
+// reported again on the next wait); add/modify/remove from the loop thread only, including
+// from inside a dispatch; poll() fills ReadyEvents for the watchers registered when it was
+// called, and the loop keeps a watcher alive until that batch is dispatched.
 #pragma once
 
 #include <atomic>
@@ -53,5 +58,6 @@ class Poller {
 
 Result<std::unique_ptr<Poller>> makeEpollPoller();
 Result<std::unique_ptr<Poller>> makeSelectPoller();
+Result<std::unique_ptr<Poller>> makePollPoller();
 
 }  // namespace netlab

@@ -1,4 +1,4 @@
-// A non-blocking connection driven by an EventLoop (the epoll and select models).
+// A non-blocking connection driven by an EventLoop (the epoll, poll and select models).
 //
 // Reading pauses while queued output is above the high-water mark and resumes below half of
 // it, so a peer that does not read costs at most about high_water bytes of server memory.

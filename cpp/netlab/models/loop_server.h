@@ -1,4 +1,4 @@
-// The epoll and select models: N event loops on N threads, each owning its connections.
+// The epoll, poll and select models: N event loops on N threads, each owning its connections.
 //
 // With workers > 1 every loop watches the one listening socket with EPOLLEXCLUSIVE, so the
 // kernel wakes a single idle loop per connection and that loop accepts it. Chosen over

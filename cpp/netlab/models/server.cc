@@ -12,7 +12,7 @@
 namespace netlab {
 
 const std::vector<std::string>& modelNames() {
-  static const std::vector<std::string> names = {"epoll", "threaded", "select"};
+  static const std::vector<std::string> names = {"epoll", "threaded", "select", "poll"};
   return names;
 }
 
@@ -120,7 +120,7 @@ Result<std::unique_ptr<Server>> makeServer(std::shared_ptr<Protocol> protocol,
                                            const ServerOptions& o) {
   Status valid = validate(o);
   if (!valid.ok()) return valid.error();
-  if (o.model == "epoll" || o.model == "select") {
+  if (o.model == "epoll" || o.model == "select" || o.model == "poll") {
     return std::unique_ptr<Server>(std::make_unique<LoopServer>(std::move(protocol), o));
   }
   if (o.model == "threaded") {
