@@ -46,7 +46,7 @@ TEST_P(EventLoopTest, CancelledTimerNeverFires) {
   auto id = loop->runAt(nowNs() + 5 * kNsPerMs, [&] { ran = true; });
   loop->cancel(id);
   loop->runAt(nowNs() + 20 * kNsPerMs, [&] { loop->stop(); });
-  loop->run();
+  ASSERT_TRUE(loop->run().ok());
   EXPECT_FALSE(ran);
 }
 
@@ -54,7 +54,7 @@ TEST_P(EventLoopTest, PostFromAnotherThreadWakesTheLoop) {
   auto loop = makeLoop(GetParam());
   std::atomic<int> ran{0};
   std::thread::id ranOn;
-  std::thread runner([&] { loop->run(); });
+  std::thread runner([&] { EXPECT_TRUE(loop->run().ok()); });
   std::thread poster([&] {
     for (int i = 0; i < 1000; ++i) loop->post([&] { ++ran; });
     loop->post([&] {
@@ -71,7 +71,7 @@ TEST_P(EventLoopTest, PostFromAnotherThreadWakesTheLoop) {
 
 TEST_P(EventLoopTest, StopFromAnotherThreadEndsAnIdleLoop) {
   auto loop = makeLoop(GetParam());
-  std::thread runner([&] { loop->run(); });
+  std::thread runner([&] { EXPECT_TRUE(loop->run().ok()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   loop->stop();
   runner.join();
@@ -92,7 +92,7 @@ TEST_P(EventLoopTest, WatchersSeeReadiness) {
   ASSERT_TRUE(loop->watch(a.get(), kReadable, &rec).ok());
   ASSERT_EQ(::write(b.get(), "x", 1), 1);
   loop->runAt(nowNs() + 10 * kNsPerMs, [&] { loop->stop(); });
-  loop->run();
+  ASSERT_TRUE(loop->run().ok());
   ASSERT_FALSE(rec.seen.empty());
   EXPECT_TRUE(rec.seen[0] & kReadable);
   loop->unwatch(a.get());

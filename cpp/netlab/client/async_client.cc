@@ -17,8 +17,7 @@ class AsyncConn final : public IoWatcher {
   AsyncConn(AsyncClient& client) : c_(client) {}
   ~AsyncConn() override { closeSocket(); }
 
-  void submit(uint64_t ticket, std::optional<std::string> line,
-              std::optional<std::string> expect) {
+  void submit(uint64_t ticket, std::optional<std::string> line, std::optional<std::string> expect) {
     pending_.push_back({ticket, c_.seq_++, nowNs(), false, std::move(line), std::move(expect)});
     if (state_ == State::kDisconnected) {
       connect();
@@ -147,7 +146,11 @@ class AsyncConn final : public IoWatcher {
     uint32_t want = kReadable | (out_.empty() ? 0 : kWritable);
     if (want != interest_) {
       interest_ = want;
-      c_.loop_->rewatch(fd_.get(), want, this);
+      Status watched = c_.loop_->rewatch(fd_.get(), want, this);
+      if (!watched.ok()) {
+        failAll(LoadError::kOther, watched.error().message);
+        return false;
+      }
     }
     return true;
   }
@@ -168,9 +171,9 @@ class AsyncConn final : public IoWatcher {
       size_t consumed = 0;
       std::string why;
       const Pending& front = pending_.front();
-      Verdict v = front.expect ? readExpectedLine(front, consumed, why)
-                               : c_.scenario_->readResponse(front.seq, in_.view(), scanned_,
-                                                            consumed, why);
+      Verdict v = front.expect
+                      ? readExpectedLine(front, consumed, why)
+                      : c_.scenario_->readResponse(front.seq, in_.view(), scanned_, consumed, why);
       if (v == Verdict::kIncomplete) break;
       if (v != Verdict::kOk) {
         return failAll(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
@@ -235,14 +238,23 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::create(LoadConfig config) {
                                        std::move(notify));
 }
 
-AsyncClient::AsyncClient(LoadConfig config, std::unique_ptr<Scenario> scenario,
-                         Endpoint endpoint, std::unique_ptr<EventLoop> loop, Fd notifyFd)
-    : config_(std::move(config)), scenario_(std::move(scenario)), endpoint_(endpoint),
-      loop_(std::move(loop)), notifyFd_(std::move(notifyFd)) {
+AsyncClient::AsyncClient(LoadConfig config, std::unique_ptr<Scenario> scenario, Endpoint endpoint,
+                         std::unique_ptr<EventLoop> loop, Fd notifyFd)
+    : config_(std::move(config)),
+      scenario_(std::move(scenario)),
+      endpoint_(endpoint),
+      loop_(std::move(loop)),
+      notifyFd_(std::move(notifyFd)) {
   Error unused;  // fixed, valid arguments
   lines_ = makeLineCodec("\n", config_.maxResponse, true, &unused);
   loop_->runAt(nowNs() + 10 * kNsPerMs, [this] { onTick(); });
-  thread_ = std::thread([this] { loop_->run(); });
+  thread_ = std::thread([this] {
+    // Only the poller itself can fail; every request still waiting then fails with it.
+    Status s = loop_->run();
+    if (s.ok()) return;
+    down_ = true;  // no more submits
+    for (auto& entry : conns_) entry.second->failAll(LoadError::kOther, s.error().message);
+  });
 }
 
 AsyncClient::~AsyncClient() { shutdown(); }

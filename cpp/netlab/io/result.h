@@ -19,7 +19,7 @@ Error sysError(const std::string& what);
 
 /// A value or an Error; the binding layer turns the Error into a Python exception.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
   Result(Error error) : v_(std::move(error)) {}
@@ -33,7 +33,7 @@ class Result {
 };
 
 /// Result of an operation that yields nothing on success.
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Error error) : error_(std::move(error)), failed_(true) {}

@@ -156,12 +156,9 @@ Status setNonBlocking(int fd, bool on) {
 }
 
 // Small request/response protocols would otherwise wait on Nagle's algorithm for each reply.
-Status setNoDelay(int fd) {
+void setNoDelay(int fd) {
   int one = 1;
-  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
-    return sysError("setsockopt TCP_NODELAY");
-  }
-  return {};
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 }  // namespace netlab

@@ -47,6 +47,7 @@ std::string peerName(int fd);
 std::string peerAddress(int fd);
 
 Status setNonBlocking(int fd, bool on);
-Status setNoDelay(int fd);
+/// Best effort: Nagle's delay only costs latency, and a socket that refuses (not TCP) still works.
+void setNoDelay(int fd);
 
 }  // namespace netlab

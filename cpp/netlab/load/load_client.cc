@@ -186,7 +186,8 @@ void LoadClient::updateInterest() {
   uint32_t want = kReadable | (out_.empty() ? 0 : kWritable);
   if (want == interest_) return;
   interest_ = want;
-  w_.loop_->rewatch(fd_.get(), want, this);
+  Status watched = w_.loop_->rewatch(fd_.get(), want, this);
+  if (!watched.ok()) fail(LoadError::kOther, watched.error().message);
 }
 
 void LoadClient::handleRead() {

@@ -62,7 +62,8 @@ void LoadWorker::run() {
     if (deadlineNs_ > 0) loop_->runAt(deadlineNs_, [this] { finishSoon(); });
     startMoreConnections(nowNs());
     loop_->runAt(nowNs() + kTickNs, [this] { onTick(); });
-    loop_->run();
+    Status s = loop_->run();  // only the poller itself can fail: the run ends, and says why
+    if (!s.ok()) noteFailure(LoadError::kOther, s.error().message, 1);
   }
   int64_t end = nowNs();
   if (sendEndNs_ == 0) sendEndNs_ = end;
