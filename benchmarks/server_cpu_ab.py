@@ -5,8 +5,11 @@ so a slower server cannot lower its own load), rounds alternate A, B, A, B, ... 
 of the rounds is reported. Each build is a directory to put first on PYTHONPATH (an installed
 netlab when empty), so a change to the engine can be measured against the commit before it:
 
-    git worktree add /tmp/base HEAD~1 && pip install --no-build-isolation --target /tmp/base-py /tmp/base
-    python benchmarks/server_cpu_ab.py --a /tmp/base-py --a-label before --b python --b-label after
+    git worktree add build/base-src HEAD~1
+    pip install --no-build-isolation --target build/base-py build/base-src
+    pip install --no-build-isolation --target build/head-py .
+    python benchmarks/server_cpu_ab.py --a build/base-py --a-label before \
+        --b build/head-py --b-label after
 """
 
 from __future__ import annotations
