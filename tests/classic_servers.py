@@ -59,10 +59,13 @@ class CappedSelectEchoServer(_Classic):
                 if s is self.sock:
                     self.clients.append(self.sock.accept()[0])
                     continue
-                data = s.recv(4096)
-                if data:
-                    s.sendall(data)
-                else:
+                try:
+                    data = s.recv(4096)
+                    if data:
+                        s.sendall(data)
+                except OSError:  # a client that resets is gone, as a closed one is
+                    data = b""
+                if not data:
                     self.clients.remove(s)
                     s.close()
 
@@ -88,7 +91,10 @@ class IterativeEchoServer(_Classic):
                     break
                 if not data:
                     break
-                conn.sendall(data)
+                try:
+                    conn.sendall(data)
+                except OSError:
+                    break
             conn.close()
 
 
