@@ -115,7 +115,7 @@ class ThreadedServer::ConnThread final : public Conn,
   size_t queuedMessages_ = 0;
   bool queueClosed_ = false;
   std::string dropReason_;
-  std::thread writer_;
+  SmallThread writer_;
   std::shared_ptr<ThreadOutlet> outlet_;
 };
 
@@ -331,17 +331,17 @@ void ThreadedServer::ConnThread::waitForWriter() {
 // With queueMutex_ held. Out of threads, the member is dropped: it cannot be written to.
 bool ThreadedServer::ConnThread::startWriter() {
   if (writer_.joinable()) return true;
-  try {
-    writer_ = std::thread([this] { writerLoop(); });
+  Result<SmallThread> writer = SmallThread::start([this] { writerLoop(); });
+  if (writer.ok()) {
+    writer_ = std::move(writer.value());
     return true;
-  } catch (const std::system_error& e) {
-    queueClosed_ = true;
-    queue_.clear();
-    dropReason_ = std::string("cannot start a writer thread: ") + e.what();
-    writerDone_.notify_all();
-    interrupt();
-    return false;
   }
+  queueClosed_ = true;
+  queue_.clear();
+  dropReason_ = "cannot start a writer thread: " + writer.error().message;
+  writerDone_.notify_all();
+  interrupt();
+  return false;
 }
 
 void ThreadedServer::ConnThread::writerLoop() {
@@ -490,22 +490,21 @@ void ThreadedServer::spawn(Fd fd) {
   liveConnections_.fetch_add(1, std::memory_order_relaxed);
   Counters::bump(counters.connectionsTotal);
   if (log_.enabled()) log_.add("open #" + std::to_string(id) + " " + conn->peer());
-  try {
-    std::thread thread([this, conn] {
-      conn->run();
-      markFinished(conn->id());
-    });
-    conns_.emplace(id, Entry{std::move(conn), std::move(thread)});
-  } catch (const std::system_error& e) {
-    // Out of threads: the limit this model runs into first. Tell the client, as select does.
-    liveConnections_.fetch_sub(1, std::memory_order_relaxed);
-    releaseAddress(address);
-    std::string line =
-        std::string("error: server full: cannot start a thread (") + e.what() + ")\n";
-    ::send(rawFd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    Counters::bump(counters.connectionsRejected);
-    log_.add(line);
+  Result<SmallThread> thread = SmallThread::start([this, conn] {
+    conn->run();
+    markFinished(conn->id());
+  });
+  if (thread.ok()) {
+    conns_.emplace(id, Entry{std::move(conn), std::move(thread.value())});
+    return;
   }
+  // Out of threads: the limit this model runs into first. Tell the client, as select does.
+  liveConnections_.fetch_sub(1, std::memory_order_relaxed);
+  releaseAddress(address);
+  std::string line = "error: server full: cannot start a thread (" + thread.error().message + ")\n";
+  ::send(rawFd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  Counters::bump(counters.connectionsRejected);
+  log_.add(line);
 }
 
 void ThreadedServer::markFinished(uint64_t id) {
@@ -514,7 +513,7 @@ void ThreadedServer::markFinished(uint64_t id) {
 }
 
 size_t ThreadedServer::reapFinished() {
-  std::vector<std::thread> done;
+  std::vector<SmallThread> done;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (uint64_t id : finished_) {

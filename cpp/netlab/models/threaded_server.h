@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "netlab/io/small_thread.h"
 #include "netlab/models/server.h"
 
 namespace netlab {
@@ -27,7 +28,7 @@ class ThreadedServer final : public Server {
   class ConnThread;
   struct Entry {
     std::shared_ptr<ConnThread> conn;
-    std::thread thread;
+    SmallThread thread;  // 256 KiB of stack, not glibc's 8 MiB
   };
 
   void acceptLoop();
