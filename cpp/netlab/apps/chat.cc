@@ -274,12 +274,24 @@ void ChatProtocol::leave(uint64_t id) {
 }
 
 std::vector<std::shared_ptr<Outlet>> ChatProtocol::roomOf(uint64_t id, std::string* roomName) {
+  return othersIn(id, roomName, SIZE_MAX);
+}
+
+std::vector<std::shared_ptr<Outlet>> ChatProtocol::noticeTo(uint64_t id, std::string* roomName) {
+  return othersIn(id, roomName, options_.announceLimit);
+}
+
+// One lookup under one lock: the room's size and its members are read together.
+std::vector<std::shared_ptr<Outlet>> ChatProtocol::othersIn(uint64_t id, std::string* roomName,
+                                                            size_t largestRoom) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::shared_ptr<Outlet>> out;
   auto me = members_.find(id);
   if (me == members_.end()) return out;
   if (roomName) *roomName = me->second.room;
-  for (uint64_t other : rooms_[me->second.room]) {
+  const std::vector<uint64_t>& room = rooms_[me->second.room];
+  if (room.size() > largestRoom) return out;
+  for (uint64_t other : room) {
     if (other != id) out.push_back(members_[other].outlet);
   }
   return out;
@@ -321,17 +333,6 @@ std::shared_ptr<Outlet> ChatProtocol::byNick(const std::string& nick) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = nicks_.find(nick);
   return it == nicks_.end() ? nullptr : members_[it->second].outlet;
-}
-
-std::vector<std::shared_ptr<Outlet>> ChatProtocol::noticeTo(uint64_t id, std::string* roomName) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto me = members_.find(id);
-    if (me == members_.end()) return {};
-    if (roomName) *roomName = me->second.room;
-    if (rooms_[me->second.room].size() > options_.announceLimit) return {};
-  }
-  return roomOf(id);
 }
 
 namespace {

@@ -80,6 +80,8 @@ class ChatProtocol final : public Protocol {
   const ChatOptions& options() const { return options_; }
 
  private:
+  /// Outlets of the room's members other than `id`; none when the room is over largestRoom.
+  std::vector<std::shared_ptr<Outlet>> othersIn(uint64_t id, std::string* room, size_t largestRoom);
   ChatOptions options_;
   std::shared_ptr<const Codec> codec_;
   bool binary_;

@@ -7,10 +7,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <system_error>
 #include <utility>
 
 #include "netlab/io/acceptor.h"
