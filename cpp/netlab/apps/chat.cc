@@ -102,12 +102,14 @@ class TextChatHandler final : public Handler {
     return lines;
   }
 
-  void onClose(Conn&, std::string_view reason) override {
+  // The room hears chat's own words, decided by the kind: the engine's text stays in the log.
+  void onClose(Conn&, const CloseReason& reason) override {
     std::string room;
     auto others = chat_.noticeTo(id_, &room);
     chat_.leave(id_);
-    bool dropped = reason.rfind("too slow", 0) == 0;
-    chat_.fanOut(others, dropped ? "* " + nick_ + " was disconnected: " + std::string(reason) + "\n"
+    bool dropped = reason.kind == CloseKind::kSlowConsumer;
+    chat_.fanOut(others, dropped ? "* " + nick_ + " was disconnected: too slow: over " +
+                                       std::to_string(chat_.options().maxQueue) + " bytes queued\n"
                                  : "* " + nick_ + " left " + room + "\n");
   }
 
@@ -211,7 +213,7 @@ class BinaryChatHandler final : public Handler {
     return frames;
   }
 
-  void onClose(Conn&, std::string_view) override {
+  void onClose(Conn&, const CloseReason&) override {
     std::string room;
     auto others = chat_.noticeTo(id_, &room);
     chat_.leave(id_);

@@ -3,8 +3,11 @@
 // are counted once per server, since the connection limit needs the total anyway.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+
+#include "netlab/core/close_reason.h"
 
 namespace netlab {
 
@@ -18,7 +21,8 @@ struct StatsSnapshot {
   uint64_t messagesOut = 0;
   uint64_t errors = 0;
   uint64_t droppedSlow = 0;
-  uint64_t timeouts = 0;  // idle and message timeouts
+  uint64_t timeouts = 0;                       // idle and message timeouts
+  std::array<uint64_t, kCloseKinds> closes{};  // connections closed, by reason
 };
 
 struct alignas(64) Counters {
@@ -31,6 +35,7 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> droppedSlow{0};
   std::atomic<uint64_t> timeouts{0};
+  std::array<std::atomic<uint64_t>, kCloseKinds> closes{};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -48,6 +53,7 @@ struct alignas(64) Counters {
     s.errors += get(errors);
     s.droppedSlow += get(droppedSlow);
     s.timeouts += get(timeouts);
+    for (size_t i = 0; i < kCloseKinds; ++i) s.closes[i] += get(closes[i]);
   }
 };
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netlab/io/transport.h"
+
 namespace netlab {
 
 void Buffer::consume(size_t n) {
@@ -61,7 +63,10 @@ void Buffer::makeRoom(size_t n) {
   writeIndex_ = kPrepend + live;
 }
 
-ssize_t Buffer::readFrom(int fd, size_t limit) {
+// One readv into the free space and a stack spill: an idle connection keeps a small heap
+// buffer, and a burst still costs one call (muduo's Buffer::readFd).
+template <typename ReadV>
+ssize_t Buffer::readWith(ReadV readv, size_t limit) {
   if (limit == 0) {  // a zero-length read would look like EOF to the caller
     errno = ENOBUFS;
     return -1;
@@ -71,7 +76,7 @@ ssize_t Buffer::readFrom(int fd, size_t limit) {
   size_t spill = std::min(sizeof extra, limit - direct);
   iovec vec[2] = {{begin() + writeIndex_, direct}, {extra, spill}};
   int count = spill > 0 ? 2 : 1;
-  ssize_t n = ::readv(fd, vec, count);
+  ssize_t n = readv(vec, count);
   if (n <= 0) return n;
   if (static_cast<size_t>(n) <= direct) {
     writeIndex_ += n;
@@ -82,8 +87,23 @@ ssize_t Buffer::readFrom(int fd, size_t limit) {
   return n;
 }
 
+ssize_t Buffer::readFrom(int fd, size_t limit) {
+  return readWith([fd](const iovec* vec, int count) { return ::readv(fd, vec, count); }, limit);
+}
+
+ssize_t Buffer::readFrom(Transport& transport, size_t limit) {
+  return readWith([&transport](const iovec* vec, int count) { return transport.readv(vec, count); },
+                  limit);
+}
+
 ssize_t Buffer::writeTo(int fd) {
   ssize_t n = ::send(fd, peek(), readable(), MSG_NOSIGNAL);
+  if (n > 0) consume(n);
+  return n;
+}
+
+ssize_t Buffer::writeTo(Transport& transport) {
+  ssize_t n = transport.write(peek(), readable());
   if (n > 0) consume(n);
   return n;
 }

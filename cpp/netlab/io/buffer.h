@@ -16,9 +16,11 @@
 
 namespace netlab {
 
+class Transport;
+
 class Buffer {
  public:
-  static constexpr size_t kPrepend = 8;       // muduo: room for a length header
+  static constexpr size_t kPrepend = 8;  // muduo: room for a length header
   static constexpr size_t kInitialSize = 1024;
   static constexpr size_t kReadChunk = 65536;  // libuv/muduo: 64 KiB per read
 
@@ -48,8 +50,10 @@ class Buffer {
   /// One read(2) of at most `limit` bytes from fd, spilling into a 64 KiB stack buffer so an
   /// idle connection keeps a small heap buffer. Returns bytes read, 0 on EOF, -1 with errno.
   ssize_t readFrom(int fd, size_t limit = kReadChunk);
+  ssize_t readFrom(Transport& transport, size_t limit = kReadChunk);
   /// One send(2) of the readable bytes (MSG_NOSIGNAL); consumes what the kernel took.
   ssize_t writeTo(int fd);
+  ssize_t writeTo(Transport& transport);
 
   /// Gives memory back after a burst, so a quiet connection does not keep its peak size.
   void shrinkIfIdle();
@@ -58,6 +62,8 @@ class Buffer {
   char* begin() { return data_.data(); }
   size_t writable() const { return data_.size() - writeIndex_; }
   void makeRoom(size_t n);
+  template <typename ReadV>
+  ssize_t readWith(ReadV readv, size_t limit);
 
   std::vector<char> data_;
   size_t readIndex_ = kPrepend;

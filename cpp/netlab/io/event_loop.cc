@@ -50,11 +50,13 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd)
 EventLoop::~EventLoop() = default;
 
 Status EventLoop::run() {
-  owner_ = std::this_thread::get_id();
+  adoptThisThread();
   Status status;
   while (!stopping_.load(std::memory_order_acquire)) {
     ready_.clear();
-    int64_t timeout = nextTurn_.empty() ? timers_.nsUntilNext(nowNs()) : 0;
+    // Work queued before run() (a connection set up on this thread) must not wait for I/O.
+    bool queued = !nextTurn_.empty() || !deferred_.empty();
+    int64_t timeout = queued ? 0 : timers_.nsUntilNext(nowNs());
     int n = poller_->poll(timeout, ready_);
     if (n < 0) {
       errno = -n;

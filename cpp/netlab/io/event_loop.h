@@ -66,7 +66,14 @@ class EventLoop {
   /// which need seconds, not nanoseconds.
   int64_t iterationNs() const { return iterationNs_; }
 
-  bool inLoopThread() const { return owner_ == std::this_thread::get_id(); }
+  /// Whether the caller is the loop's thread: the one running run(), or before that, the one
+  /// that made it or called adoptThisThread().
+  bool inLoopThread() const {
+    return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
+  /// For a loop made on one thread and run on another: its new thread claims it before
+  /// setting up the connections it will run (run() also claims it).
+  void adoptThisThread() { owner_.store(std::this_thread::get_id(), std::memory_order_release); }
   std::string_view backend() const { return poller_->name(); }
   uint64_t waits() const { return poller_->waits(); }
 
@@ -86,7 +93,7 @@ class EventLoop {
   std::vector<std::shared_ptr<void>> graveyard_;
   std::atomic<bool> stopping_{false};
   int64_t iterationNs_ = 0;
-  std::thread::id owner_;
+  std::atomic<std::thread::id> owner_;
   std::mutex mutex_;
   std::vector<Task> posted_;
 };

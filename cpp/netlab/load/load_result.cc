@@ -3,24 +3,31 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netlab/core/close_reason.h"
+
 namespace netlab {
 
 const char* loadErrorName(LoadError kind) {
-  static const char* kNames[] = {"refused",  "reset",    "timeout", "closed", "mismatch",
-                                 "protocol", "no_fds",   "no_ports", "other"};
+  static const char* kNames[] = {"refused",  "reset",  "timeout",  "closed", "mismatch",
+                                 "protocol", "no_fds", "no_ports", "other"};
   return kNames[static_cast<int>(kind)];
 }
 
+// The load generator's kinds are the close kinds a client can meet, folded.
 LoadError loadErrorFromErrno(int err) {
-  switch (err) {
-    case ECONNREFUSED: return LoadError::kRefused;
-    case ECONNRESET:
-    case EPIPE: return LoadError::kReset;
-    case ETIMEDOUT: return LoadError::kTimeout;
-    case EMFILE:
-    case ENFILE: return LoadError::kNoFds;
-    case EADDRNOTAVAIL: return LoadError::kNoPorts;
-    default: return LoadError::kOther;
+  switch (closeKindFromErrno(err)) {
+    case CloseKind::kRefused:
+      return LoadError::kRefused;
+    case CloseKind::kReset:
+      return LoadError::kReset;
+    case CloseKind::kConnectTimeout:
+      return LoadError::kTimeout;
+    case CloseKind::kNoFds:
+      return LoadError::kNoFds;
+    case CloseKind::kNoPorts:
+      return LoadError::kNoPorts;
+    default:
+      return LoadError::kOther;
   }
 }
 

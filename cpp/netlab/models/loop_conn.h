@@ -1,22 +1,23 @@
-// A non-blocking connection driven by an EventLoop (the epoll, poll and select models).
-//
-// Reading pauses while queued output is above the high-water mark and resumes below half of
-// it, so a peer that does not read costs at most about high_water bytes of server memory.
+// A server's connection under the loop models: a Stream and the Handler it feeds. The Stream
+// moves the bytes; this adds what a server needs on top: the per-turn message budget, the
+// message timeout, the server-wide bound on partial input, counters and the event log.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "netlab/core/counters.h"
 #include "netlab/core/event_log.h"
 #include "netlab/core/handler.h"
-#include "netlab/io/buffer.h"
+#include "netlab/io/connector.h"
 #include "netlab/io/event_loop.h"
 #include "netlab/io/fd.h"
+#include "netlab/io/stream.h"
 #include "netlab/models/loop_outlet.h"
 
 namespace netlab {
@@ -35,81 +36,101 @@ struct LoopConnContext {
   size_t maxQueuedOutput;  // 0: backpressure only; else drop the connection past it
   int64_t idleTimeoutNs;
   int64_t messageTimeoutNs;
-  /// Called once when the connection has closed; the owner drops its reference and gives
-  /// back the connection's per-address slot (`address`, empty when it held none).
+  /// Called once when a connection has closed; the owner drops its reference and gives back
+  /// the connection's per-address slot (`address`, empty when it held none).
   std::function<void(uint64_t id, const std::string& address)> onClosed;
+  /// Opens an outbound connection on this loop, served by `handler`.
+  std::function<void(std::unique_ptr<Handler> handler, const std::string& host, uint16_t port,
+                     double timeoutSec)>
+      connectOut;
 };
 
 /// Messages one connection may have handled in one loop turn before the others get theirs.
 constexpr size_t kMaxMessagesPerTurn = 256;
+/// Slow consumers reached from other threads (see sendQueued).
+constexpr int64_t kStallNs = 500'000'000;
+constexpr size_t kBehindFactor = 4;
 
 class LoopConn final : public Conn,
-                       public IoWatcher,
+                       public StreamEvents,
                        public std::enable_shared_from_this<LoopConn> {
  public:
-  LoopConn(LoopConnContext& ctx, Fd fd, uint64_t id, std::string address,
-           std::unique_ptr<Handler> handler);
+  /// `outbound`: opened by a handler's connect(), not accepted (no client slot, not live).
+  LoopConn(LoopConnContext& ctx, uint64_t id, std::string address, std::unique_ptr<Handler> handler,
+           bool outbound = false);
   ~LoopConn() override;
 
-  /// Registers with the loop and tells the handler; false if the loop refused the fd.
-  bool open();
+  /// Starts serving a connected socket; false if the loop refused the fd (nothing was told).
+  bool open(Fd fd);
+  /// Outbound: connects, then open(); a failure reaches the handler's onClose alone.
+  void connectTo(const Endpoint& endpoint, int64_t timeoutNs, std::string target);
   /// Closes at once, dropping queued output (server shutdown, socket errors).
-  void closeNow(std::string_view why, bool isError);
-
-  void onReady(uint32_t ready) override;
-  void send(std::string_view data) override { sendQueued(data, 1); }
+  void closeNow(CloseReason reason);
   /// Queues `messages` messages' bytes; false if the connection is closed or was just
-  /// dropped for passing maxQueuedOutput.
-  bool sendQueued(std::string_view data, size_t messages);
+  /// dropped for passing maxQueuedOutput. Messages from another thread (`relayed`) are held
+  /// to the bound only once nothing has been written for kStallNs, else to kBehindFactor
+  /// times it: a member whose thread is merely descheduled is behind, not stalled.
+  bool sendQueued(std::string_view data, size_t messages, bool relayed = false);
   /// Drops a slow consumer: counted, and its handler is told why.
   void dropSlow(size_t pendingBytes);
-  std::shared_ptr<Outlet> outlet() override;
+  bool isOpen() const { return state_ == State::kOpen; }
+
+  // Conn
+  void send(std::string_view data) override { sendQueued(data, 1); }
+  bool sendFile(int fd, int64_t offset, int64_t length) override;
+  size_t queuedOutput() const override { return stream_ ? stream_->queued() : 0; }
+  void pauseReading() override;
+  void resumeReading() override;
+  void shutdownWrite() override;
   void closeAfterFlush() override;
+  void close(CloseReason reason) override { closeNow(std::move(reason)); }
   void fail(std::string_view reason) override;
   bool budgetLeft() override;
+  TimerHandle runAfter(double seconds, std::function<void()> task) override;
+  bool cancelTimer(TimerHandle timer) override;
+  void connect(const std::string& host, uint16_t port, double timeoutSec,
+               std::unique_ptr<Handler> handler) override;
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
+  std::shared_ptr<Outlet> outlet() override;
+
+  // StreamEvents
+  void onStreamData(Stream&, Buffer& input) override;
+  void onStreamEof(Stream&) override;
+  void onStreamDrained(Stream&) override;
+  void onStreamHighWater(Stream&, size_t queued) override;
+  void onStreamLowWater(Stream&) override;
+  void onStreamClose(Stream&, const CloseReason& reason) override;
 
  private:
-  enum class State { kOpen, kDraining, kClosed };
+  enum class State { kConnecting, kOpen, kClosed };
 
-  void handleRead();
-  void flush();
-  void deferFlush();
-  void onSocketError(const char* op);
   void deliverInput();
   bool accountHeldInput();
   void notePartial(size_t messages);
   void continueNextTurn();
-  void updateInterest();
-  void touch();
-  void armIdleTimer(int64_t deadlineNs);
-  void onIdleTimer();
+  void updateReading();
   void armMessageTimer(int64_t deadlineNs);
   void onMessageTimer();
+  void finish(const CloseReason& reason);
 
   LoopConnContext& ctx_;
-  Fd fd_;
   uint64_t id_;
   std::string address_;  // the per-address slot held, if any
   std::string peer_;
   std::unique_ptr<Handler> handler_;
-  Buffer input_;
-  Buffer output_;
-  State state_ = State::kOpen;
-  bool readPaused_ = false;     // backpressure: output above the high-water mark
-  bool inHandler_ = false;      // replies made inside onData go out in one write afterwards
-  bool flushDeferred_ = false;  // messages from other connections: one write per iteration
-  uint32_t interest_ = 0;
-  int64_t lastActiveNs_ = 0;
-  bool timerArmed_ = false;
-  TimerQueue::TimerId idleTimer_{};
+  bool outbound_;
+  State state_ = State::kConnecting;
+  std::optional<Stream> stream_;
+  std::shared_ptr<Connector> connector_;  // outbound, while connecting
+  bool handlerPaused_ = false;            // the handler called pauseReading()
   // Fairness: messages handled this turn, and whether the handler stopped with complete
-  // messages still in input_ (then nothing more is read until they are handled).
+  // messages still in the input (then nothing more is read until they are handled).
   size_t turnMessages_ = 0;
   bool backlogged_ = false;
   bool continueQueued_ = false;
-  // The message timeout: when the partial message at the front of input_ began.
+  bool pacing_ = false;  // a receiver on another thread is behind: continue after kPaceNs
+  // The message timeout: when the partial message at the front of the input began.
   int64_t partialSinceNs_ = 0;
   bool messageTimerArmed_ = false;
   TimerQueue::TimerId messageTimer_{};

@@ -16,12 +16,22 @@ namespace netlab {
 
 class LoopConn;
 
+/// A cross-thread inbox may reach this many times its bound while its thread drains it.
+constexpr size_t kHardFactor = 16;
+/// How long a sender whose message found a receiver's inbox behind pauses.
+constexpr int64_t kPaceNs = 1'000'000;
+
+/// Whether a delivery made on this thread since the last call found its receiver's thread
+/// behind (its inbox past the bound); clears the flag.
+bool takeReceiverBehind();
+
 class LoopOutlet final : public Outlet, public std::enable_shared_from_this<LoopOutlet> {
  public:
   LoopOutlet(EventLoop& loop, std::weak_ptr<LoopConn> conn, size_t limit)
       : loop_(loop), conn_(std::move(conn)), limit_(limit) {}
 
   bool deliver(std::string_view data) override;
+  bool post(std::function<void(Conn&)> task) override;
   /// The connection has closed: later deliveries fail without touching the loop.
   void close();
 
@@ -35,6 +45,7 @@ class LoopOutlet final : public Outlet, public std::enable_shared_from_this<Loop
   std::string inbox_;
   size_t inboxMessages_ = 0;
   bool posted_ = false;
+  int64_t postedAtNs_ = 0;  // when the undrained inbox asked its loop to drain it
   bool overflow_ = false;
   std::atomic<bool> closed_{false};
 };

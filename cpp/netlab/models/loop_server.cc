@@ -3,13 +3,10 @@
 #include <sys/select.h>
 
 #include <thread>
-#include <unordered_map>
 
 #include "netlab/io/acceptor.h"
-#include "netlab/io/clock.h"
-#include "netlab/io/memory.h"
 #include "netlab/io/socket.h"
-#include "netlab/models/loop_conn.h"
+#include "netlab/models/loop_connections.h"
 
 namespace netlab {
 
@@ -18,24 +15,14 @@ class LoopServer::Worker {
  public:
   Worker(LoopServer& server, std::unique_ptr<EventLoop> loop, Counters& counters)
       : server_(server),
+        counters_(counters),
         loop_(std::move(loop)),
-        ctx_{*loop_,
-             counters,
-             server.liveConnections_,
-             server.heldInput_,
-             server.options_.maxInputMemory,
-             server.log_,
-             static_cast<size_t>(server.options_.highWater),
-             server.protocol_->maxPendingInput(),
-             server.protocol_->maxQueuedOutput(),
-             static_cast<int64_t>(server.options_.idleTimeoutSec * kNsPerSec),
-             static_cast<int64_t>(server.options_.messageTimeoutSec * kNsPerSec),
-             [this](uint64_t id, const std::string& address) { dropConnection(id, address); }},
+        conns_(server, *loop_, counters),
         acceptor_(
             *loop_, server.listenFd_.get(), server.spare_,
             [this](Fd fd) { onAccept(std::move(fd)); },
             [this](const Error& e) { onAcceptFailure(e); },
-            [this] { Counters::bump(ctx_.counters.connectionsRejected); }) {}
+            [this] { Counters::bump(counters_.connectionsRejected); }) {}
 
   Status listen(bool exclusive) { return acceptor_.listen(exclusive); }
 
@@ -46,72 +33,46 @@ class LoopServer::Worker {
     });
   }
 
-  /// Stops the loop; once its thread has exited, closes the connections from this thread.
+  /// Closes the connections on the loop's own thread (handlers are only ever called there),
+  /// then stops it. Only if the loop cannot take the task are they closed from here, once its
+  /// thread has exited.
   void stopAndJoin() {
-    loop_->stop();
+    const CloseReason stopping{CloseKind::kServerStopping, 0, "server stopping"};
+    bool posted = loop_->post([this, stopping] {
+      conns_.closeAll(stopping);
+      loop_->stop();
+    });
+    if (!posted) loop_->stop();
     if (thread_.joinable()) thread_.join();
-    auto conns = std::move(conns_);
-    for (auto& entry : conns) entry.second->closeNow("server stopping", false);
+    conns_.closeAll(stopping);
   }
 
  private:
   void onAccept(Fd fd) {
     std::string address;
-    if (!server_.admit(fd, ctx_.counters, address)) return;
+    if (!server_.admit(fd, counters_, address)) return;
     if (!loop_->canWatch(fd.get())) {
       server_.releaseAddress(address);
       server_.reject(std::move(fd),
                      "server full: select() cannot watch fd " + std::to_string(fd.get()) +
                          " (FD_SETSIZE is " + std::to_string(FD_SETSIZE) + ")",
-                     ctx_.counters);
+                     counters_);
       return;
     }
-    setNoDelay(fd.get());
-    uint64_t id = server_.nextConnId_.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<LoopConn>(ctx_, std::move(fd), id, address,
-                                           server_.protocol_->newHandler());
-    conns_.emplace(id, conn);
-    if (!conn->open()) {
-      conns_.erase(id);
-      server_.releaseAddress(address);
-      Counters::bump(ctx_.counters.errors);
-    }
+    (void)conns_.adopt(std::move(fd), address);
   }
 
   void onAcceptFailure(const Error& e) {
-    Counters::bump(ctx_.counters.errors);
+    Counters::bump(counters_.errors);
     server_.log_.add(e.message);
   }
 
-  void dropConnection(uint64_t id, const std::string& address) {
-    server_.releaseAddress(address);
-    auto it = conns_.find(id);
-    if (it == conns_.end()) return;
-    loop_->destroyLater(it->second);
-    conns_.erase(it);
-    if (++closesSinceTrim_ >= kTrimAfterCloses) trimSoon();
-  }
-
-  // Closed connections' buffers go back to the allocator, which keeps them; a second later,
-  // once a wave of closes has passed, the process gives them back to the system.
-  void trimSoon() {
-    if (trimArmed_) return;
-    trimArmed_ = true;
-    loop_->runAt(nowNs() + kNsPerSec, [this] {
-      trimArmed_ = false;
-      closesSinceTrim_ = 0;
-      returnFreedMemory();
-    });
-  }
-
   LoopServer& server_;
+  Counters& counters_;
   std::unique_ptr<EventLoop> loop_;
-  LoopConnContext ctx_;
+  LoopConnections conns_;
   Acceptor acceptor_;
-  std::unordered_map<uint64_t, std::shared_ptr<LoopConn>> conns_;
   std::thread thread_;
-  bool trimArmed_ = false;
-  int closesSinceTrim_ = 0;
 };
 
 LoopServer::LoopServer(std::shared_ptr<Protocol> protocol, ServerOptions options)

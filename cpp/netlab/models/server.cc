@@ -84,6 +84,7 @@ void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
   // Best effort and never blocking: a refused client must not stall the acceptor.
   ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   Counters::bump(counters.connectionsRejected);
+  Counters::bump(counters.closes[static_cast<size_t>(CloseKind::kServerFull)]);
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 

@@ -53,6 +53,8 @@ Status validate(const ServerOptions& options);
 /// The I/O models, in the order they are documented.
 const std::vector<std::string>& modelNames();
 
+class LoopConnections;
+
 class Server {
  public:
   Server(std::shared_ptr<Protocol> protocol, ServerOptions options);
@@ -75,6 +77,7 @@ class Server {
   std::vector<std::string> drainEvents() { return log_.drain(); }
 
  protected:
+  friend class LoopConnections;
   virtual Status startServing() = 0;
   /// The admission checks every model makes (the connection limit, then the per-address
   /// one); a refused client is told why and closed. `address` is set when it holds a slot of

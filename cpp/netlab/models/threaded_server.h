@@ -1,6 +1,9 @@
-// The thread-per-connection model of the classic examples: an acceptor thread, and for each
-// client a thread that blocks in read(2) and write(2). A peer that does not read blocks its
-// own thread in write, which is this model's backpressure; memory stays at the socket buffers.
+// The thread-per-connection model: an acceptor thread, and for each client a thread of its
+// own. That thread waits in poll(2) on its client's socket, an eventfd (for work handed over
+// by other threads: chat messages, stop) and its next timer deadline; the connections its
+// handler opens (a relay's target) are served by the same thread. So every handler call works
+// here as under the loop models, while the cost the model exists to show stays: a thread,
+// its stack and a context switch per connection that has something to do.
 #pragma once
 
 #include <memory>
@@ -9,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "netlab/io/event_loop.h"
 #include "netlab/io/small_thread.h"
 #include "netlab/models/server.h"
 
@@ -25,14 +29,14 @@ class ThreadedServer final : public Server {
   Status startServing() override;
 
  private:
-  class ConnThread;
   struct Entry {
-    std::shared_ptr<ConnThread> conn;
-    SmallThread thread;  // 256 KiB of stack, not glibc's 8 MiB
+    std::unique_ptr<EventLoop> loop;  // poll(2) on this client's sockets
+    SmallThread thread;               // 256 KiB of stack, not glibc's 8 MiB
   };
 
   void acceptLoop();
   void spawn(Fd fd);
+  void serve(EventLoop& loop, Fd fd, const std::string& address, uint64_t entryId);
   void markFinished(uint64_t id);
   /// Joins finished connection threads; returns how many.
   size_t reapFinished();
@@ -43,6 +47,7 @@ class ThreadedServer final : public Server {
   mutable std::mutex mutex_;  // guards conns_ and finished_
   std::unordered_map<uint64_t, Entry> conns_;
   std::vector<uint64_t> finished_;
+  uint64_t nextEntry_ = 1;
 };
 
 }  // namespace netlab

@@ -1,0 +1,381 @@
+#include "netlab/io/stream.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cassert>
+#include <cerrno>
+#include <csignal>
+#include <mutex>
+
+#include "netlab/io/clock.h"
+
+namespace netlab {
+namespace {
+
+// sendfile(2) has no MSG_NOSIGNAL: a peer that resets mid-file would kill the process with
+// SIGPIPE. Ignored once, only if nobody chose a disposition (Python already ignores it; nginx
+// and Redis do the same at start).
+void ignoreSigpipeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      ::signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+void bump(std::atomic<uint64_t>* counter, size_t n) {
+  if (counter) counter->fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void StreamEvents::onStreamEof(Stream& stream) {
+  stream.closeAfterFlush({CloseKind::kPeerClosed, 0, "closed"});
+}
+
+Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
+               StreamEvents& events)
+    : loop_(loop),
+      transport_(std::move(transport)),
+      options_(options),
+      events_(events),
+      life_(std::make_shared<char>()) {}
+
+Stream::~Stream() {
+  if (state_ == State::kClosed) return;
+  for (auto& entry : timers_) loop_.cancel(entry.second);
+  if (idleArmed_) loop_.cancel(idleTimer_);
+  loop_.unwatch(transport_->fd());
+  transport_->close();
+}
+
+void Stream::assertInLoopThread() const {
+  assert(loop_.inLoopThread() && "a Stream is used on its loop's thread only");
+}
+
+Status Stream::start() {
+  assertInLoopThread();
+  interest_ = kReadable;
+  Status watched = loop_.watch(transport_->fd(), interest_, this);
+  if (!watched.ok()) {
+    interest_ = 0;
+    return watched;
+  }
+  lastActiveNs_ = nowNs();
+  if (options_.idleTimeoutNs > 0) armIdleTimer(lastActiveNs_ + options_.idleTimeoutNs);
+  return {};
+}
+
+void Stream::onReady(uint32_t ready) {
+  if (state_ == State::kClosed) return;
+  if (ready & ~interest_ & (kReadable | kWritable)) {
+    // Nothing asked for is only ever a hang-up or an error (poller.h): act on it now, or a
+    // level-triggered poller reports it again on every wait while reading is paused.
+    if (!(ready & interest_)) onUnrequested();
+    if (state_ == State::kClosed) return;
+  }
+  if ((ready & kWritable) && (interest_ & kWritable)) flush();
+  if (state_ != State::kClosed && (ready & kReadable) && (interest_ & kReadable)) handleRead();
+}
+
+void Stream::onUnrequested() {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(transport_->fd(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+    close(CloseReason::fromErrno("socket", err));
+    return;
+  }
+  char byte;
+  ssize_t n = ::recv(transport_->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 && !readEof_) handleEof();
+}
+
+// One read per wake-up: a busy peer is served again on the next turn, after every other ready
+// stream has had its go.
+void Stream::handleRead() {
+  ssize_t n = input_.readFrom(*transport_, options_.readChunk);
+  if (n > 0) {
+    bump(options_.bytesIn, static_cast<size_t>(n));
+    touch();
+    ++inCallback_;
+    events_.onStreamData(*this, input_);
+    --inCallback_;
+    if (state_ != State::kClosed) flush();
+  } else if (n == 0) {
+    handleEof();
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    close(CloseReason::fromErrno("read", errno));
+  }
+}
+
+void Stream::handleEof() {
+  readEof_ = true;
+  updateInterest();
+  if (state_ == State::kClosed) return;
+  ++inCallback_;
+  events_.onStreamEof(*this);
+  --inCallback_;
+  if (state_ == State::kClosed) return;
+  if (writeShut_) {
+    close({CloseKind::kPeerClosed, 0, "closed"});
+    return;
+  }
+  flush();
+}
+
+bool Stream::send(std::string_view data, size_t maxQueued) {
+  assertInLoopThread();
+  if (state_ == State::kClosed || writeShut()) return false;
+  if (data.empty()) return true;
+  if (queued_ == 0) lastProgressNs_ = loop_.iterationNs();
+  if (later_.empty()) {
+    out_.append(data);
+  } else {
+    if (later_.back().file.valid()) later_.emplace_back();
+    later_.back().bytes.append(data);
+  }
+  queued_ += data.size();
+  if (maxQueued > 0 && queued_ > maxQueued) {
+    // Only what the kernel will not take counts against the bound: write before judging.
+    flush();
+    if (state_ == State::kClosed) return false;
+    if (queued_ > maxQueued) {
+      close({CloseKind::kSlowConsumer, 0,
+             "too slow: over " + std::to_string(maxQueued) + " bytes queued (" +
+                 std::to_string(queued_) + ")"});
+      return false;
+    }
+  }
+  checkWater();
+  if (state_ != State::kClosed && inCallback_ == 0) deferFlush();
+  return state_ != State::kClosed;
+}
+
+bool Stream::sendFile(int fd, int64_t offset, int64_t length) {
+  assertInLoopThread();
+  if (state_ == State::kClosed || writeShut() || offset < 0 || length < 0) return false;
+  if (length == 0) return true;
+  Fd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) {
+    close(CloseReason::fromErrno("sendfile: dup", errno));
+    return false;
+  }
+  ignoreSigpipeOnce();
+  if (queued_ == 0) lastProgressNs_ = loop_.iterationNs();
+  Segment segment;
+  segment.file = std::move(copy);
+  segment.offset = offset;
+  segment.length = length;
+  later_.push_back(std::move(segment));
+  queued_ += static_cast<size_t>(length);
+  checkWater();
+  if (state_ != State::kClosed && inCallback_ == 0) deferFlush();
+  return state_ != State::kClosed;
+}
+
+// Several sends in one iteration (replies, messages from other connections) cost one write
+// (Redis's handleClientsWithPendingWrites).
+void Stream::deferFlush() {
+  if (flushDeferred_) return;
+  flushDeferred_ = true;
+  loop_.defer([this, alive = std::weak_ptr<char>(life_)] {
+    if (alive.expired()) return;
+    flushDeferred_ = false;
+    if (state_ != State::kClosed) flush();
+  });
+}
+
+// Writes until the queue is empty or the kernel takes less than offered, then decides reading
+// and writing interest from what is left: the one place backpressure is decided.
+void Stream::flush() {
+  bool wrote = false;
+  if (queued_ > 0) {
+    wrote = writeSome();
+    if (state_ == State::kClosed) return;
+  }
+  afterWrite(wrote);
+}
+
+bool Stream::writeSome() {
+  size_t before = queued_;
+  for (;;) {
+    if (!out_.empty()) {
+      ssize_t n = out_.writeTo(*transport_);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+        close(CloseReason::fromErrno("write", errno));
+        return false;
+      }
+      queued_ -= static_cast<size_t>(n);
+      if (!out_.empty()) break;  // the socket is full
+    }
+    if (later_.empty()) break;
+    Segment& front = later_.front();
+    if (!front.file.valid()) {
+      std::swap(out_, front.bytes);
+      later_.pop_front();
+      continue;
+    }
+    ssize_t n =
+        transport_->sendFile(front.file.get(), front.offset, static_cast<size_t>(front.length));
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      close(CloseReason::fromErrno("sendfile", errno));
+      return false;
+    }
+    if (n == 0) {
+      close({CloseKind::kIoError, 0,
+             "sendfile: the file ended at offset " + std::to_string(front.offset) + ", " +
+                 std::to_string(front.length) + " bytes before the end of the range"});
+      return false;
+    }
+    front.offset += n;
+    front.length -= n;
+    queued_ -= static_cast<size_t>(n);
+    if (front.length > 0) break;  // the socket is full, or the next chunk waits a turn
+    later_.pop_front();
+  }
+  size_t written = before - queued_;
+  if (written == 0) return false;
+  bump(options_.bytesOut, written);
+  touch();
+  lastProgressNs_ = loop_.iterationNs();
+  return true;
+}
+
+bool Stream::stalledFor(int64_t ns) const {
+  return queued_ > 0 && loop_.iterationNs() - lastProgressNs_ >= ns;
+}
+
+void Stream::afterWrite(bool wrote) {
+  if (queued_ == 0) {
+    out_.shrinkIfIdle();
+    if (wrote) {
+      events_.onStreamDrained(*this);
+      if (state_ == State::kClosed) return;
+    }
+    if (queued_ == 0 && state_ == State::kClosing) {
+      close(pendingReason_);
+      return;
+    }
+    if (queued_ == 0 && shutdownPending_) {
+      shutdownPending_ = false;
+      writeShut_ = true;
+      if (transport_->shutdownWrite() != 0 && errno != ENOTCONN) {
+        close(CloseReason::fromErrno("shutdown", errno));
+        return;
+      }
+      if (readEof_) {
+        close({CloseKind::kPeerClosed, 0, "closed"});
+        return;
+      }
+    }
+  }
+  checkWater();
+  if (state_ != State::kClosed) updateInterest();
+}
+
+void Stream::checkWater() {
+  if (!aboveHigh_ && queued_ >= options_.highWater) {
+    aboveHigh_ = true;
+    events_.onStreamHighWater(*this, queued_);
+  } else if (aboveHigh_ && queued_ <= options_.highWater / 2) {
+    aboveHigh_ = false;
+    events_.onStreamLowWater(*this);
+  }
+}
+
+void Stream::updateInterest() {
+  uint32_t want = 0;
+  bool paused = !readEnabled_ || (options_.pauseOnHighWater && aboveHigh_);
+  if (state_ == State::kOpen && !readEof_ && !paused) want |= kReadable;
+  if (queued_ > 0) want |= kWritable;
+  if (want == interest_) return;
+  interest_ = want;
+  Status s = loop_.rewatch(transport_->fd(), want, this);
+  if (!s.ok()) close({closeKindFromErrno(s.error().code), s.error().code, s.error().message});
+}
+
+void Stream::setReading(bool on) {
+  assertInLoopThread();
+  if (readEnabled_ == on) return;
+  readEnabled_ = on;
+  if (state_ != State::kClosed) updateInterest();
+}
+
+void Stream::shutdownWrite() {
+  assertInLoopThread();
+  if (state_ == State::kClosed || writeShut()) return;
+  shutdownPending_ = true;
+  if (inCallback_ == 0) flush();
+}
+
+void Stream::closeAfterFlush(CloseReason reason) {
+  assertInLoopThread();
+  if (state_ != State::kOpen) return;
+  state_ = State::kClosing;
+  pendingReason_ = std::move(reason);
+  input_.clear();
+  if (inCallback_ == 0) flush();
+}
+
+void Stream::close(CloseReason reason) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  for (auto& entry : timers_) loop_.cancel(entry.second);
+  timers_.clear();
+  if (idleArmed_) loop_.cancel(idleTimer_);
+  idleArmed_ = false;
+  loop_.unwatch(transport_->fd());
+  interest_ = 0;
+  transport_->close();
+  out_.clear();
+  later_.clear();
+  queued_ = 0;
+  events_.onStreamClose(*this, reason);
+}
+
+Stream::TimerHandle Stream::runAfter(int64_t delayNs, std::function<void()> fn) {
+  assertInLoopThread();
+  if (state_ == State::kClosed) return 0;
+  TimerHandle handle = nextTimer_++;
+  timers_[handle] = loop_.runAt(nowNs() + delayNs, [this, handle, fn = std::move(fn)] {
+    timers_.erase(handle);
+    fn();
+  });
+  return handle;
+}
+
+bool Stream::cancelTimer(TimerHandle handle) {
+  auto it = timers_.find(handle);
+  if (it == timers_.end()) return false;
+  loop_.cancel(it->second);
+  timers_.erase(it);
+  return true;
+}
+
+// Activity only stamps the loop's cached time; the idle timer, when it fires, moves itself to
+// the new deadline, which keeps the hot path free of timer-queue updates.
+void Stream::touch() {
+  if (options_.idleTimeoutNs > 0) lastActiveNs_ = loop_.iterationNs();
+}
+
+void Stream::armIdleTimer(int64_t deadlineNs) {
+  idleTimer_ = loop_.runAt(deadlineNs, [this] { onIdleTimer(); });
+  idleArmed_ = true;
+}
+
+void Stream::onIdleTimer() {
+  idleArmed_ = false;
+  int64_t deadline = lastActiveNs_ + options_.idleTimeoutNs;
+  if (nowNs() >= deadline) {
+    close({CloseKind::kIdleTimeout, 0, "idle timeout"});
+  } else {
+    armIdleTimer(deadline);
+  }
+}
+
+}  // namespace netlab

@@ -1,0 +1,170 @@
+// One non-blocking byte stream on an EventLoop (muduo's TcpConnection, libuv's uv_stream_t):
+// the only place netlab moves a connection's bytes. Servers' connections, their outbound
+// connections and clients all own one; none of them reads or writes a socket itself.
+//
+// It owns the transport, an input Buffer, an output queue of segments (bytes, and file ranges
+// sent with sendfile(2) that are never read into memory), the high-water mark, the idle
+// timer, its timers, half-close and close. Its owner hears about it through StreamEvents.
+//
+// Output is written once per loop iteration at most (sends made inside a callback, or from
+// other work in the same iteration, go out in one write afterwards). Reading stops while the
+// output is above the high-water mark and resumes at half of it, so a peer that does not read
+// costs about high_water bytes. Every method runs on the loop's thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+
+#include "netlab/core/close_reason.h"
+#include "netlab/io/buffer.h"
+#include "netlab/io/event_loop.h"
+#include "netlab/io/fd.h"
+#include "netlab/io/transport.h"
+
+namespace netlab {
+
+struct StreamOptions {
+  /// Output queued past this pauses reading (with pauseOnHighWater) and is reported once.
+  size_t highWater = 1 << 20;
+  bool pauseOnHighWater = true;
+  /// Output that may be queued before the stream closes as a slow consumer; 0: never.
+  size_t maxQueuedOutput = 0;
+  /// Closed after this long with nothing read or written; 0: never.
+  int64_t idleTimeoutNs = 0;
+  /// Most bytes one read takes; the loop is level-triggered, so the rest waits a turn.
+  size_t readChunk = Buffer::kReadChunk;
+  /// Where to count bytes (a server's counters); null: not counted.
+  std::atomic<uint64_t>* bytesIn = nullptr;
+  std::atomic<uint64_t>* bytesOut = nullptr;
+};
+
+class Stream;
+
+/// What a Stream tells its owner; called on the loop thread. Any of them may send, pause,
+/// close or start timers on the stream.
+class StreamEvents {
+ public:
+  virtual ~StreamEvents() = default;
+  /// New bytes are at the end of `input`; consume what was handled, leave the rest.
+  virtual void onStreamData(Stream& stream, Buffer& input) = 0;
+  /// The peer finished sending (half-close). Reading has stopped, writing still works. The
+  /// default closes once everything queued is written (RFC 862's echo, HTTP/1.0).
+  virtual void onStreamEof(Stream& stream);
+  /// Every queued byte has been written.
+  virtual void onStreamDrained(Stream&) {}
+  /// Queued output reached the high-water mark (once per crossing).
+  virtual void onStreamHighWater(Stream&, size_t /*queued*/) {}
+  /// Queued output fell back to half the high-water mark after crossing it.
+  virtual void onStreamLowWater(Stream&) {}
+  /// The last call: the transport is closed and timers are cancelled.
+  virtual void onStreamClose(Stream& stream, const CloseReason& reason) = 0;
+};
+
+class Stream final : public IoWatcher {
+ public:
+  using TimerHandle = uint64_t;
+
+  Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
+         StreamEvents& events);
+  /// Closes without telling the owner, if the owner never closed it.
+  ~Stream() override;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  /// Registers with the loop for reading.
+  Status start();
+
+  /// Queues bytes. False when closed, write-shut, or just closed as a slow consumer.
+  bool send(std::string_view data) { return send(data, options_.maxQueuedOutput); }
+  /// The same with this call's own bound on queued output (0: none).
+  bool send(std::string_view data, size_t maxQueued);
+  /// Whether queued output has waited `ns` with nothing written: a peer that stopped reading,
+  /// as opposed to one that is merely behind.
+  bool stalledFor(int64_t ns) const;
+  /// Queues `length` bytes of the file at `fd` from `offset`; the stream keeps its own
+  /// duplicate of fd. They are sent with sendfile(2) as the socket takes them. A file that
+  /// ends before the range does closes the stream with an I/O error.
+  bool sendFile(int fd, int64_t offset, int64_t length);
+  /// Reading on or off, for the owner's own reasons (the high-water pause is separate).
+  void setReading(bool on);
+  /// Half-closes once everything queued is written; reading goes on.
+  void shutdownWrite();
+  /// Stops reading and closes with `reason` once everything queued is written.
+  void closeAfterFlush(CloseReason reason);
+  /// Closes now, dropping queued output.
+  void close(CloseReason reason);
+
+  /// A timer on this loop that is cancelled when the stream closes.
+  TimerHandle runAfter(int64_t delayNs, std::function<void()> fn);
+  bool cancelTimer(TimerHandle handle);
+
+  bool isOpen() const { return state_ != State::kClosed; }
+  bool closing() const { return state_ == State::kClosing; }
+  bool readEof() const { return readEof_; }
+  bool writeShut() const { return writeShut_ || shutdownPending_; }
+  bool reading() const { return (interest_ & kReadable) != 0; }
+  size_t queued() const { return queued_; }
+  Buffer& input() { return input_; }
+  EventLoop& loop() { return loop_; }
+  int fd() const { return transport_->fd(); }
+  const StreamOptions& options() const { return options_; }
+
+  void onReady(uint32_t ready) override;
+
+ private:
+  enum class State { kOpen, kClosing, kClosed };
+  /// A file range in the output queue, or the bytes queued after one.
+  struct Segment {
+    Fd file;  // invalid: a bytes segment
+    int64_t offset = 0;
+    int64_t length = 0;
+    Buffer bytes{0};
+  };
+
+  void handleRead();
+  void handleEof();
+  void flush();
+  bool writeSome();
+  void deferFlush();
+  void afterWrite(bool wrote);
+  void checkWater();
+  void updateInterest();
+  void onUnrequested();
+  void touch();
+  void armIdleTimer(int64_t deadlineNs);
+  void onIdleTimer();
+  void assertInLoopThread() const;
+
+  EventLoop& loop_;
+  std::unique_ptr<Transport> transport_;
+  StreamOptions options_;
+  StreamEvents& events_;
+  State state_ = State::kOpen;
+  CloseReason pendingReason_;  // for kClosing
+  Buffer input_;
+  Buffer out_;                 // bytes before any file range
+  std::deque<Segment> later_;  // a file range first, then whatever follows it
+  size_t queued_ = 0;          // all of the above
+  uint32_t interest_ = 0;
+  bool readEnabled_ = true;
+  bool aboveHigh_ = false;
+  bool readEof_ = false;
+  bool writeShut_ = false;
+  bool shutdownPending_ = false;
+  int inCallback_ = 0;  // > 0 while the owner is handling input: its sends wait for the end
+  bool flushDeferred_ = false;
+  int64_t lastActiveNs_ = 0;
+  int64_t lastProgressNs_ = 0;  // the last write, or when the queue last became non-empty
+  bool idleArmed_ = false;
+  TimerQueue::TimerId idleTimer_{};
+  TimerHandle nextTimer_ = 1;
+  std::unordered_map<TimerHandle, TimerQueue::TimerId> timers_;
+  std::shared_ptr<char> life_;  // deferred work checks it, so it never runs on a dead stream
+};
+
+}  // namespace netlab

@@ -1,0 +1,24 @@
+#include "netlab/io/transport.h"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace netlab {
+
+ssize_t SocketTransport::readv(const iovec* vec, int count) {
+  return ::readv(fd_.get(), vec, count);
+}
+
+ssize_t SocketTransport::write(const char* data, size_t n) {
+  return ::send(fd_.get(), data, n, MSG_NOSIGNAL);
+}
+
+ssize_t SocketTransport::sendFile(int fileFd, off_t offset, size_t n) {
+  return ::sendfile(fd_.get(), fileFd, &offset, std::min(n, kMaxSendFileChunk));
+}
+
+int SocketTransport::shutdownWrite() { return ::shutdown(fd_.get(), SHUT_WR); }
+
+}  // namespace netlab
