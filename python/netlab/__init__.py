@@ -21,7 +21,15 @@ from netlab.codecs import (
 )
 from netlab.chat import ChatClient
 from netlab.load import LoadGenerator, LoadResult
-from netlab.servers import ChatServer, EchoServer, PingPongServer, Server, ServerStats
+from netlab.servers import (
+    ChatServer,
+    CloseKind,
+    EchoServer,
+    PingPongServer,
+    RelayServer,
+    Server,
+    ServerStats,
+)
 
 __version__ = "0.1.0"
 
@@ -29,7 +37,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "MODELS", "ChatClient", "ChatServer", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
+    "MODELS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "__version__",

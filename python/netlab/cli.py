@@ -11,10 +11,11 @@ from typing import Any, Optional, Sequence
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
 from netlab.load import SCENARIOS, LoadGenerator, LoadResult
-from netlab.servers import DEFAULTS, ChatServer, EchoServer, PingPongServer, Server
+from netlab.servers import (DEFAULTS, ChatServer, EchoServer, PingPongServer, RelayServer,
+                             Server)
 
 SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer,
-                                     "chat": ChatServer}
+                                     "chat": ChatServer, "relay": RelayServer}
 CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
 
@@ -114,6 +115,10 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
                             "(1 MiB)")
     serve.add_argument("--announce-limit", type=int, default=None,
                        help="chat: rooms larger than this get no join/leave notices (100)")
+    serve.add_argument("--target", default=None, metavar="HOST:PORT",
+                       help="relay: where to forward each client (required for relay)")
+    serve.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS",
+                       help="relay: how long the target may take to accept")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="print a line per connection event")
 
@@ -180,6 +185,11 @@ def _serve(args: argparse.Namespace) -> int:
         options["announce_limit"] = args.announce_limit
     if args.app == "echo" and args.stall_at is not None:
         options.update(stall_at=args.stall_at, stall_for=args.stall_for)
+    if args.app == "relay":
+        if args.target is None:
+            print("netlab: error: serve relay needs --target HOST:PORT", file=sys.stderr)
+            return 2
+        options.update(target=args.target, connect_timeout=args.connect_timeout)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:

@@ -7,6 +7,7 @@ and observe them. Every blocking call releases the GIL.
 
 from __future__ import annotations
 
+import enum
 import logging
 import signal
 import threading
@@ -26,6 +27,29 @@ DEFAULT_HIGH_WATER: int = DEFAULTS["high_water"]
 """Queued output (bytes) past which a connection is no longer read, per connection."""
 
 
+class CloseKind(str, enum.Enum):
+    """Why a connection ended: the keys of ``stats()["closes"]``. The engine decides by kind,
+    never by the text it logs."""
+
+    PEER_CLOSED = "peer_closed"
+    RESET = "reset"
+    IDLE_TIMEOUT = "idle_timeout"
+    MESSAGE_TIMEOUT = "message_timeout"
+    SLOW_CONSUMER = "slow_consumer"
+    INPUT_TOO_LARGE = "input_too_large"
+    INPUT_MEMORY = "input_memory"
+    SERVER_FULL = "server_full"
+    PROTOCOL_ERROR = "protocol_error"
+    IO_ERROR = "io_error"
+    SERVER_STOPPING = "server_stopping"
+    LOCAL_CLOSE = "local_close"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    CONNECT_TIMEOUT = "connect_timeout"
+    NO_FDS = "no_fds"
+    NO_PORTS = "no_ports"
+
+
 class ServerStats(TypedDict):
     """Exact counters of a server since it was created (they survive ``stop()``)."""
 
@@ -43,6 +67,8 @@ class ServerStats(TypedDict):
     errors: int
     dropped_slow: int
     timeouts: int
+    closes: dict[str, int]
+    """Connections closed, by CloseKind value (refusals at admission count as server_full)."""
 
 
 class _Terminated(Exception):
@@ -278,3 +304,51 @@ class ChatServer(Server):
         stats: dict[str, Any] = dict(self._native.stats())
         stats.update(self._chat.snapshot())
         return stats  # type: ignore[return-value]
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """``"host:port"`` (``"[::1]:8080"`` for IPv6) as ``(host, port)``.
+
+    Raises:
+        ValueError: no port, or a port outside 1-65535.
+    """
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"target must be host:port (got {target!r})")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"target port must be between 1 and 65535 (got {port})")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+class RelayServer(Server):
+    """A TCP port forwarder: each client gets its own connection to ``target`` and bytes flow
+    both ways (muduo's tunnel, HAProxy's TCP mode).
+
+    Each direction's backpressure pauses reading on the other side, so a slow end costs
+    about ``high_water`` bytes per direction; a half-close (EOF) is passed on; a target that
+    refuses, is unreachable or does not answer within ``connect_timeout`` closes the client
+    (counted in ``stats()["closes"]`` as ``refused``, ``unreachable`` or
+    ``connect_timeout``, and logged). Under ``select`` each client costs two sockets, so the
+    default connection cap is 450.
+
+    Args:
+        target: ``"host:port"`` to forward to.
+        connect_timeout: seconds to wait for the target to accept.
+    """
+
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, target: str,
+                 connect_timeout: float = 5.0, **options: Any) -> None:
+        self._target = target
+        target_host, target_port = parse_target(target)
+        self._relay = _core.RelayProtocol(target_host, target_port, connect_timeout)
+        super().__init__(port, host, **options)
+
+    @property
+    def target(self) -> str:
+        return self._target
+
+    def _protocol(self) -> _core.Protocol:
+        return self._relay

@@ -6,6 +6,7 @@
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
 #include "netlab/apps/pingpong.h"
+#include "netlab/apps/relay.h"
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
 #include "netlab/core/range_check.h"
@@ -33,6 +34,10 @@ py::dict statsDict(Server& s) {
   d["errors"] = st.errors;
   d["dropped_slow"] = st.droppedSlow;
   d["timeouts"] = st.timeouts;
+  py::dict closes;
+  for (size_t i = 0; i < kCloseKinds; ++i)
+    closes[closeKindName(static_cast<CloseKind>(i))] = st.closes[i];
+  d["closes"] = closes;
   return d;
 }
 
@@ -87,6 +92,15 @@ py::dict serverDefaults() {
 void registerServers(py::module_& m) {
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("server_defaults", &serverDefaults, "Every server option's default.");
+  m.def(
+      "close_kinds",
+      [] {
+        std::vector<std::string> names;
+        for (size_t i = 0; i < kCloseKinds; ++i)
+          names.emplace_back(closeKindName(static_cast<CloseKind>(i)));
+        return names;
+      },
+      "Why connections close, as the kinds stats()['closes'] counts.");
 
   py::class_<Protocol, std::shared_ptr<Protocol>>(m, "Protocol")
       .def_property_readonly("name", [](const Protocol& p) { return std::string(p.name()); });
@@ -139,6 +153,19 @@ void registerServers(py::module_& m) {
         d["messages_relayed"] = s.relayed;
         return d;
       });
+
+  py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol")
+      .def(py::init([](const std::string& host, int64_t port, double connectTimeout) {
+             if (host.empty()) raise(Error{EINVAL, "target host must not be empty"});
+             requireRange("target port", port, 1, 65535, "");
+             check(checkRange("connect_timeout", connectTimeout, 0.001, 3600, "seconds"));
+             RelayOptions o;
+             o.targetHost = host;
+             o.targetPort = static_cast<uint16_t>(port);
+             o.connectTimeoutSec = connectTimeout;
+             return std::make_shared<RelayProtocol>(std::move(o));
+           }),
+           py::arg("target_host"), py::arg("target_port"), py::arg("connect_timeout") = 5.0);
 
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("protocol"), py::arg("host"), py::arg("port"),

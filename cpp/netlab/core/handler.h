@@ -119,6 +119,8 @@ class Protocol {
   /// never drop (the model's backpressure pauses reading instead). Relayed messages need
   /// this: pausing the reader cannot slow down the other members of a room.
   virtual size_t maxQueuedOutput() const { return 0; }
+  /// Sockets one client costs (a relay's client and its target: 2), for select's fd cap.
+  virtual size_t socketsPerConnection() const { return 1; }
 };
 
 }  // namespace netlab

@@ -51,7 +51,8 @@ Status Server::start() {
 }
 
 size_t Server::effectiveMaxConnections() const {
-  if (options_.model == "select" && options_.maxConnections == 0) return kSelectMaxConnections;
+  if (options_.model == "select" && options_.maxConnections == 0)
+    return kSelectMaxConnections / protocol_->socketsPerConnection();
   return static_cast<size_t>(options_.maxConnections);
 }
 
@@ -88,17 +89,17 @@ void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 
-Status validate(const ServerOptions& o) {
+Status validate(const ServerOptions& o, size_t socketsPerConnection) {
   constexpr double kMaxCount = 10'000'000, kYear = 365 * 86400.0;
   bool select = o.model == "select";
+  const double selectMax = static_cast<double>(kSelectMaxConnections / socketsPerConnection);
   const Status checks[] = {
       checkRange("port", o.port, 0, 65535, "", "(0 picks a free port)"),
       checkRange("workers", o.workers, 1, 256),
       checkRange("high_water", o.highWater, 1024, 1 << 30, "bytes"),
       checkRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", "(0: never)"),
       checkRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", "(0: never)"),
-      checkRange("max_connections", o.maxConnections, 0, select ? kSelectMaxConnections : kMaxCount,
-                 "",
+      checkRange("max_connections", o.maxConnections, 0, select ? selectMax : kMaxCount, "",
                  select ? "for select, which cannot watch fds past FD_SETSIZE (0: the most it can)"
                         : "(0: no limit)"),
       checkRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "",
@@ -119,7 +120,7 @@ Status validate(const ServerOptions& o) {
 
 Result<std::unique_ptr<Server>> makeServer(std::shared_ptr<Protocol> protocol,
                                            const ServerOptions& o) {
-  Status valid = validate(o);
+  Status valid = validate(o, protocol->socketsPerConnection());
   if (!valid.ok()) return valid.error();
   if (o.model == "epoll" || o.model == "select" || o.model == "poll") {
     return std::unique_ptr<Server>(std::make_unique<LoopServer>(std::move(protocol), o));

@@ -48,7 +48,8 @@ struct ServerOptions {
 constexpr int64_t kSelectMaxConnections = 900;
 
 /// Checks every option's range; the message names the option and what it may be.
-Status validate(const ServerOptions& options);
+/// `socketsPerConnection` (a relay's 2) divides select's connection cap.
+Status validate(const ServerOptions& options, size_t socketsPerConnection = 1);
 
 /// The I/O models, in the order they are documented.
 const std::vector<std::string>& modelNames();
