@@ -136,7 +136,8 @@ class FaultTransport final : public Transport {
     if (injectFault()) return false;
     take = pick(n, plan_.maxWriteChunk);
     if (plan_.resetAfterBytes >= 0) {
-      take = std::min<size_t>(take, static_cast<size_t>(plan_.resetAfterBytes - stats_.bytesWritten));
+      take =
+          std::min<size_t>(take, static_cast<size_t>(plan_.resetAfterBytes - stats_.bytesWritten));
     }
     return true;
   }

@@ -9,40 +9,27 @@
 
 #include "netlab/io/buffer.h"
 #include "netlab/io/clock.h"
+#include "netlab/io/connector.h"
+#include "netlab/io/stream.h"
 
 namespace netlab {
-/// One connection slot: requests are sent as they are submitted and answered in order.
-class AsyncConn final : public IoWatcher {
+/// One connection slot: requests are sent as they are submitted and answered in order. The
+/// bytes move through a Stream, the connect through a Connector, as a server's do.
+class AsyncConn final : public StreamEvents {
  public:
   AsyncConn(AsyncClient& client) : c_(client) {}
-  ~AsyncConn() override { closeSocket(); }
+  ~AsyncConn() override { closeStream(); }
 
   void submit(uint64_t ticket, std::optional<std::string> line, std::optional<std::string> expect) {
     pending_.push_back({ticket, c_.seq_++, nowNs(), false, std::move(line), std::move(expect)});
-    if (state_ == State::kDisconnected) {
+    if (!stream_ && !connector_) {
       connect();
-    } else if (state_ == State::kConnected) {
+    } else if (stream_) {
       sendPending();
     }
-  }
-
-  void onReady(uint32_t ready) override {
-    if (state_ == State::kConnecting) {
-      int err = finishConnect(fd_.get());
-      if (err != 0) return failAll(loadErrorFromErrno(err), describeSocketError("connect", err));
-      state_ = State::kConnected;
-      sendPending();
-      return;
-    }
-    if ((ready & kWritable) && !flush()) return;
-    if (ready & kReadable) handleRead();
   }
 
   void checkTimeouts(int64_t now) {
-    if (state_ == State::kConnecting &&
-        now - connectStart_ > static_cast<int64_t>(c_.config_.connectTimeoutSec * kNsPerSec)) {
-      return failAll(LoadError::kTimeout, "connect timed out");
-    }
     if (!pending_.empty() && pending_.front().sent &&
         now - pending_.front().startNs >
             static_cast<int64_t>(c_.config_.responseTimeoutSec * kNsPerSec)) {
@@ -51,7 +38,7 @@ class AsyncConn final : public IoWatcher {
   }
 
   void failAll(LoadError kind, const std::string& why) {
-    closeSocket();
+    closeStream();
     while (!pending_.empty()) {
       AsyncClient::Completion done;
       done.ticket = pending_.front().ticket;
@@ -63,8 +50,18 @@ class AsyncConn final : public IoWatcher {
     }
   }
 
+  void onStreamData(Stream&, Buffer& input) override { readResponses(input); }
+  void onStreamEof(Stream&) override {
+    if (pending_.empty()) return closeStream();  // an idle connection closed: reconnect later
+    failAll(LoadError::kClosed, "the server closed the connection");
+  }
+  // Only closes the stream itself decided (errors, resets) fail requests here; closeStream()
+  // lets go of stream_ before closing it.
+  void onStreamClose(Stream&, const CloseReason& reason) override {
+    if (stream_ && !pending_.empty()) failAll(loadErrorFromCloseKind(reason.kind), reason.text());
+  }
+
  private:
-  enum class State { kDisconnected, kConnecting, kConnected };
   struct Pending {
     uint64_t ticket, seq;
     int64_t startNs;
@@ -75,14 +72,14 @@ class AsyncConn final : public IoWatcher {
   // A request given as a line: the first line equal to `expect` answers it; chat notices
   // ("* ...") and room messages ("<nick> ...") before it are passed over, since other
   // members produce them at any time; anything else is a mismatch.
-  Verdict readExpectedLine(const Pending& p, size_t& consumed, std::string& why) {
+  Verdict readExpectedLine(Buffer& in, const Pending& p, size_t& consumed, std::string& why) {
     size_t at = 0;
     for (;;) {
       FrameView frame;
-      ParseResult r = c_.lines_->parse(in_.view().substr(at), at == 0 ? scanned_ : 0, frame);
+      ParseResult r = c_.lines_->parse(in.view().substr(at), at == 0 ? scanned_ : 0, frame);
       if (r.status == ParseResult::kNeedMore) {
-        in_.consume(at);
-        scanned_ = in_.readable();
+        in.consume(at);
+        scanned_ = in.readable();
         return Verdict::kIncomplete;
       }
       if (r.status == ParseResult::kError) {
@@ -103,77 +100,51 @@ class AsyncConn final : public IoWatcher {
   }
 
   void connect() {
-    bool connected = false;
-    connectStart_ = nowNs();
-    Result<Fd> fd = startConnect(c_.endpoint_, connected);
-    if (!fd.ok()) {
-      return failAll(loadErrorFromErrno(fd.error().code),
-                     describeSocketError("connect", fd.error().code));
-    }
-    fd_ = std::move(fd.value());
-    setNoDelay(fd_.get());
-    state_ = connected ? State::kConnected : State::kConnecting;
-    interest_ = kReadable | kWritable;
-    if (!c_.loop_->watch(fd_.get(), interest_, this).ok()) {
-      return failAll(LoadError::kOther, "cannot watch the socket");
-    }
-    if (connected) sendPending();
+    int64_t timeoutNs = static_cast<int64_t>(c_.config_.connectTimeoutSec * kNsPerSec);
+    connector_ = Connector::start(
+        *c_.loop_, c_.endpoint_, timeoutNs, "", [this](Fd fd, CloseReason failure) {
+          connector_.reset();
+          if (!fd.valid()) {
+            return failAll(loadErrorFromCloseKind(failure.kind), failure.text());
+          }
+          open(std::move(fd));
+        });
+  }
+
+  void open(Fd fd) {
+    StreamOptions options;
+    options.pauseOnHighWater = false;  // replies are read whatever is still to be sent
+    stream_ = std::make_shared<Stream>(*c_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
+                                       options, *this);
+    Status started = stream_->start();
+    if (!started.ok()) return failAll(LoadError::kOther, started.error().message);
+    sendPending();
   }
 
   void sendPending() {
+    scratch_.clear();
     for (Pending& p : pending_) {
       if (p.sent) continue;
       if (p.line) {
-        out_.append(*p.line);
-        out_.append("\n");
+        scratch_.append(*p.line);
+        scratch_.append("\n");
       } else {
-        c_.scenario_->writeRequest(p.seq, out_);
+        c_.scenario_->writeRequest(p.seq, scratch_);
       }
       p.sent = true;
     }
-    flush();
+    if (!scratch_.empty()) stream_->send(scratch_.view());
   }
 
-  bool flush() {
-    if (!out_.empty()) {
-      ssize_t n = out_.writeTo(fd_.get());
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        int err = errno;
-        failAll(loadErrorFromErrno(err), describeSocketError("write", err));
-        return false;
-      }
-    }
-    uint32_t want = kReadable | (out_.empty() ? 0 : kWritable);
-    if (want != interest_) {
-      interest_ = want;
-      Status watched = c_.loop_->rewatch(fd_.get(), want, this);
-      if (!watched.ok()) {
-        failAll(LoadError::kOther, watched.error().message);
-        return false;
-      }
-    }
-    return true;
-  }
-
-  void handleRead() {
-    ssize_t n = in_.readFrom(fd_.get(), Buffer::kReadChunk);
-    if (n == 0) {
-      if (pending_.empty()) return closeSocket();  // an idle connection closed: reconnect later
-      return failAll(LoadError::kClosed, "the server closed the connection");
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      int err = errno;
-      return failAll(loadErrorFromErrno(err), describeSocketError("read", err));
-    }
+  void readResponses(Buffer& in) {
     int64_t now = nowNs();
     while (!pending_.empty() && pending_.front().sent) {
       size_t consumed = 0;
       std::string why;
       const Pending& front = pending_.front();
       Verdict v = front.expect
-                      ? readExpectedLine(front, consumed, why)
-                      : c_.scenario_->readResponse(front.seq, in_.view(), scanned_, consumed, why);
+                      ? readExpectedLine(in, front, consumed, why)
+                      : c_.scenario_->readResponse(front.seq, in.view(), scanned_, consumed, why);
       if (v == Verdict::kIncomplete) break;
       if (v != Verdict::kOk) {
         return failAll(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
@@ -184,45 +155,40 @@ class AsyncConn final : public IoWatcher {
       done.latencyNs = now - pending_.front().startNs;
       done.bytes = consumed;
       pending_.pop_front();
-      in_.consume(consumed);
+      in.consume(consumed);
       scanned_ = 0;
       c_.complete(std::move(done));
       if (c_.scenario_->connectionPerRequest()) {
-        closeSocket();
+        closeStream();
         if (!pending_.empty()) connect();
         return;
       }
     }
-    if (in_.readable() > c_.config_.maxResponse) {
+    if (in.readable() > c_.config_.maxResponse) {
       failAll(LoadError::kProtocol, "response larger than max_response");
     }
   }
 
-  void closeSocket() {
-    if (fd_.valid()) {
-      c_.loop_->unwatch(fd_.get());
-      fd_.reset();
-    }
-    state_ = State::kDisconnected;
-    interest_ = 0;
-    in_.clear();
-    out_.clear();
+  // The stream may be inside one of its own callbacks: it is destroyed after this turn.
+  void closeStream() {
+    connector_.reset();
     scanned_ = 0;
+    if (!stream_) return;
+    std::shared_ptr<Stream> stream = std::move(stream_);
+    stream->close({CloseKind::kLocalClose, 0, "closed"});
+    c_.loop_->destroyLater(std::move(stream));
   }
 
   AsyncClient& c_;
-  State state_ = State::kDisconnected;
-  Fd fd_;
-  Buffer in_, out_;
+  std::shared_ptr<Connector> connector_;
+  std::shared_ptr<Stream> stream_;
+  Buffer scratch_;
   size_t scanned_ = 0;
-  uint32_t interest_ = 0;
-  int64_t connectStart_ = 0;
   std::deque<Pending> pending_;
 };
 
 Result<std::unique_ptr<AsyncClient>> AsyncClient::create(LoadConfig config) {
-  config.durationSec = 1;  // validate() wants an end; the client itself runs until shutdown
-  Status valid = validate(config);
+  Status valid = validate(config, /*runEnds=*/false);
   if (!valid.ok()) return valid.error();
   if (config.scenario == "chat") return Error{EINVAL, "the chat scenario is not request/response"};
   auto scenario = makeScenario(config);

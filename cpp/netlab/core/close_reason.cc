@@ -55,8 +55,21 @@ std::string CloseReason::text() const {
   return detail.empty() ? std::string(closeKindName(kind)) : detail;
 }
 
+std::string describeSocketError(const char* op, int err) {
+  if (err == EMFILE || err == ENFILE) {
+    return std::string(op) + ": out of file descriptors (" + std::strerror(err) +
+           "); raise `ulimit -n` or use fewer connections";
+  }
+  if (err == EADDRNOTAVAIL) {
+    return std::string(op) + ": out of ephemeral ports (" + std::strerror(err) +
+           "); see net.ipv4.ip_local_port_range, or reuse connections instead of the connect "
+           "scenario";
+  }
+  return std::string(op) + ": " + std::strerror(err);
+}
+
 CloseReason CloseReason::fromErrno(const char* op, int err) {
-  return {closeKindFromErrno(err), err, std::string(op) + ": " + std::strerror(err)};
+  return {closeKindFromErrno(err), err, describeSocketError(op, err)};
 }
 
 }  // namespace netlab

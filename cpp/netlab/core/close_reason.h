@@ -40,6 +40,9 @@ CloseKind closeKindFromErrno(int err);
 /// deliberate policy: what the `errors` counter counts.
 bool isServerError(CloseKind kind);
 
+/// "op: strerror", with the remedy when the cause is running out of fds or ports.
+std::string describeSocketError(const char* op, int err);
+
 struct CloseReason {
   CloseKind kind = CloseKind::kLocalClose;
   int err = 0;         // the errno behind it, or 0

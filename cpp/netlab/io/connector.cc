@@ -24,11 +24,12 @@ void Connector::begin(const Endpoint& endpoint, int64_t timeoutNs) {
   Result<Fd> fd = startConnect(endpoint, connected);
   if (!fd.ok()) {
     int err = fd.error().code;
-    failSoon({closeKindFromErrno(err), err, what_ + ": " + fd.error().message});
+    failSoon({closeKindFromErrno(err), err, prefix() + describeSocketError("connect", err)});
     return;
   }
   fd_ = std::move(fd.value());
   if (connected) {
+    setNoDelay(fd_.get());
     auto self = shared_from_this();
     loop_.defer([self] { self->finish(std::move(self->fd_), {}); });
     return;
@@ -36,7 +37,7 @@ void Connector::begin(const Endpoint& endpoint, int64_t timeoutNs) {
   Status watched = loop_.watch(fd_.get(), kWritable, this);
   if (!watched.ok()) {
     failSoon({closeKindFromErrno(watched.error().code), watched.error().code,
-              what_ + ": " + watched.error().message});
+              prefix() + watched.error().message});
     return;
   }
   watched_ = true;
@@ -44,9 +45,9 @@ void Connector::begin(const Endpoint& endpoint, int64_t timeoutNs) {
     timerArmed_ = true;
     timer_ = loop_.runAt(nowNs() + timeoutNs, [this, timeoutNs] {
       timerArmed_ = false;
-      finish(Fd(),
-             {CloseKind::kConnectTimeout, ETIMEDOUT,
-              what_ + ": connect timed out after " + std::to_string(timeoutNs / kNsPerMs) + " ms"});
+      finish(Fd(), {CloseKind::kConnectTimeout, ETIMEDOUT,
+                    prefix() + "connect timed out after " + std::to_string(timeoutNs / kNsPerMs) +
+                        " ms"});
     });
   }
 }
@@ -64,7 +65,7 @@ void Connector::onReady(uint32_t) {
   if (!pending_) return;
   int err = finishConnect(fd_.get());
   if (err != 0) {
-    finish(Fd(), {closeKindFromErrno(err), err, what_ + ": connect: " + std::strerror(err)});
+    finish(Fd(), {closeKindFromErrno(err), err, prefix() + describeSocketError("connect", err)});
     return;
   }
   setNoDelay(fd_.get());

@@ -21,7 +21,7 @@ class Connector final : public IoWatcher, public std::enable_shared_from_this<Co
   using Done = std::function<void(Fd fd, CloseReason failure)>;
 
   /// Starts connecting; `done` runs once, on the loop thread, never inside this call.
-  /// `what` names the target in failure texts ("target 127.0.0.1:9").
+  /// `what` names the target in failure texts ("connect to 127.0.0.1:9"; empty: none).
   static std::shared_ptr<Connector> start(EventLoop& loop, const Endpoint& endpoint,
                                           int64_t timeoutNs, std::string what, Done done);
   Connector(EventLoop& loop, std::string what, Done done);
@@ -38,6 +38,7 @@ class Connector final : public IoWatcher, public std::enable_shared_from_this<Co
   void begin(const Endpoint& endpoint, int64_t timeoutNs);
   void finish(Fd fd, CloseReason failure);
   void failSoon(CloseReason failure);
+  std::string prefix() const { return what_.empty() ? "" : what_ + ": "; }
 
   EventLoop& loop_;
   std::string what_;
@@ -49,8 +50,8 @@ class Connector final : public IoWatcher, public std::enable_shared_from_this<Co
   TimerQueue::TimerId timer_{};
 };
 
-/// Reconnect pacing: 1 ms after a first failure, then 10 ms doubling up to 1 s, so a refusing
-/// server is not hammered in a tight loop.
+/// Reconnect pacing: 1 ms after a first failure, then 20, 40, ... 640 ms and 1 s from then
+/// on, so a refusing server is not hammered in a tight loop.
 class Backoff {
  public:
   int64_t nextDelayNs();

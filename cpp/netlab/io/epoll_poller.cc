@@ -1,7 +1,6 @@
 // Level-triggered epoll: a watcher that leaves bytes unread is simply told again next wait,
 // which keeps per-connection code free of "drain until EAGAIN" loops.
 #include <sys/epoll.h>
-
 #include <time.h>
 
 #include <algorithm>
@@ -50,12 +49,16 @@ class EpollPoller final : public Poller {
   int wait(int64_t timeoutNs) {
     int capacity = static_cast<int>(events_.size());
     if (havePwait2_) {
-      timespec ts{static_cast<time_t>(timeoutNs / 1'000'000'000), static_cast<long>(timeoutNs % 1'000'000'000)};
-      int n = ::epoll_pwait2(epfd_.get(), events_.data(), capacity, timeoutNs < 0 ? nullptr : &ts, nullptr);
+      timespec ts{static_cast<time_t>(timeoutNs / 1'000'000'000),
+                  static_cast<long>(timeoutNs % 1'000'000'000)};
+      int n = ::epoll_pwait2(epfd_.get(), events_.data(), capacity, timeoutNs < 0 ? nullptr : &ts,
+                             nullptr);
       if (n >= 0 || errno != ENOSYS) return n;
       havePwait2_ = false;
     }
-    int ms = timeoutNs < 0 ? -1 : static_cast<int>(std::min<int64_t>((timeoutNs + 999'999) / 1'000'000, INT_MAX));
+    int ms = timeoutNs < 0
+                 ? -1
+                 : static_cast<int>(std::min<int64_t>((timeoutNs + 999'999) / 1'000'000, INT_MAX));
     return ::epoll_wait(epfd_.get(), events_.data(), capacity, ms);
   }
 

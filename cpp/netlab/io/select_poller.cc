@@ -43,8 +43,8 @@ class SelectPoller final : public Poller {
     if (n < 0) return errno == EINTR ? 0 : -errno;
     int found = 0;
     for (int fd = 0; fd <= maxFd_ && found < n; ++fd) {
-      uint32_t ready = (FD_ISSET(fd, &readSet) ? kReadable : 0) |
-                       (FD_ISSET(fd, &writeSet) ? kWritable : 0);
+      uint32_t ready =
+          (FD_ISSET(fd, &readSet) ? kReadable : 0) | (FD_ISSET(fd, &writeSet) ? kWritable : 0);
       if (ready == 0) continue;
       found += __builtin_popcount(ready);
       out.push_back({slots_[fd].watcher, ready});

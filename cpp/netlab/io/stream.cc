@@ -96,7 +96,15 @@ void Stream::onUnrequested() {
 // One read per wake-up: a busy peer is served again on the next turn, after every other ready
 // stream has had its go.
 void Stream::handleRead() {
+  if (options_.reads) ++*options_.reads;
   ssize_t n = input_.readFrom(*transport_, options_.readChunk);
+  if (lingering_) {
+    input_.clear();
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      close(pendingReason_);
+    }
+    return;
+  }
   if (n > 0) {
     bump(options_.bytesIn, static_cast<size_t>(n));
     touch();
@@ -203,6 +211,7 @@ bool Stream::writeSome() {
   size_t before = queued_;
   for (;;) {
     if (!out_.empty()) {
+      if (options_.writes) ++*options_.writes;
       ssize_t n = out_.writeTo(*transport_);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
@@ -251,6 +260,8 @@ bool Stream::stalledFor(int64_t ns) const {
 }
 
 void Stream::afterWrite(bool wrote) {
+  checkWater();  // low water is told before drained
+  if (state_ == State::kClosed) return;
   if (queued_ == 0) {
     out_.shrinkIfIdle();
     if (wrote) {
@@ -258,7 +269,7 @@ void Stream::afterWrite(bool wrote) {
       if (state_ == State::kClosed) return;
     }
     if (queued_ == 0 && state_ == State::kClosing) {
-      close(pendingReason_);
+      finishClosing();
       return;
     }
     if (queued_ == 0 && shutdownPending_) {
@@ -274,8 +285,27 @@ void Stream::afterWrite(bool wrote) {
       }
     }
   }
-  checkWater();
-  if (state_ != State::kClosed) updateInterest();
+  updateInterest();
+}
+
+// Everything owed has been written. Closing now, with the peer's input unread, would make the
+// kernel answer with a reset that can destroy the reply still in flight (RFC 1122 4.2.2.13):
+// so half-close, read and discard until the peer's FIN or kLingerNs, then close (nginx's
+// lingering close).
+void Stream::finishClosing() {
+  if (readEof_ || writeShut_) {
+    close(pendingReason_);
+    return;
+  }
+  if (lingering_) return;
+  lingering_ = true;
+  writeShut_ = true;
+  if (transport_->shutdownWrite() != 0) {
+    close(pendingReason_);
+    return;
+  }
+  runAfter(kLingerNs, [this] { close(pendingReason_); });
+  updateInterest();
 }
 
 void Stream::checkWater() {
@@ -288,14 +318,24 @@ void Stream::checkWater() {
   }
 }
 
+// A stream that wants nothing leaves the poller altogether (libuv does the same): epoll and
+// poll report a hang-up whatever the interest, and a paused stream would spin on it.
 void Stream::updateInterest() {
   uint32_t want = 0;
   bool paused = !readEnabled_ || (options_.pauseOnHighWater && aboveHigh_);
   if (state_ == State::kOpen && !readEof_ && !paused) want |= kReadable;
+  if (lingering_ && !readEof_) want |= kReadable;
   if (queued_ > 0) want |= kWritable;
   if (want == interest_) return;
+  Status s;
+  if (want == 0) {
+    loop_.unwatch(transport_->fd());
+  } else if (interest_ == 0) {
+    s = loop_.watch(transport_->fd(), want, this);
+  } else {
+    s = loop_.rewatch(transport_->fd(), want, this);
+  }
   interest_ = want;
-  Status s = loop_.rewatch(transport_->fd(), want, this);
   if (!s.ok()) close({closeKindFromErrno(s.error().code), s.error().code, s.error().message});
 }
 

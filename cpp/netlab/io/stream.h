@@ -41,6 +41,9 @@ struct StreamOptions {
   /// Where to count bytes (a server's counters); null: not counted.
   std::atomic<uint64_t>* bytesIn = nullptr;
   std::atomic<uint64_t>* bytesOut = nullptr;
+  /// Where to count read and write calls (a load generator's syscall figures); loop thread.
+  uint64_t* reads = nullptr;
+  uint64_t* writes = nullptr;
 };
 
 class Stream;
@@ -68,6 +71,9 @@ class StreamEvents {
 class Stream final : public IoWatcher {
  public:
   using TimerHandle = uint64_t;
+  /// How long a closing stream waits for the peer's FIN after its last byte (see
+  /// finishClosing).
+  static constexpr int64_t kLingerNs = 2'000'000'000;
 
   Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
          StreamEvents& events);
@@ -94,7 +100,8 @@ class Stream final : public IoWatcher {
   void setReading(bool on);
   /// Half-closes once everything queued is written; reading goes on.
   void shutdownWrite();
-  /// Stops reading and closes with `reason` once everything queued is written.
+  /// Stops reading and closes with `reason` once everything queued is written and the peer
+  /// has read it (a lingering close: at most kLingerNs more).
   void closeAfterFlush(CloseReason reason);
   /// Closes now, dropping queued output.
   void close(CloseReason reason);
@@ -107,7 +114,11 @@ class Stream final : public IoWatcher {
   bool closing() const { return state_ == State::kClosing; }
   bool readEof() const { return readEof_; }
   bool writeShut() const { return writeShut_ || shutdownPending_; }
-  bool reading() const { return (interest_ & kReadable) != 0; }
+  /// Whether the stream reads: open, not at EOF, and paused by neither owner nor high water.
+  bool reading() const {
+    return state_ == State::kOpen && !readEof_ && readEnabled_ &&
+           !(options_.pauseOnHighWater && aboveHigh_);
+  }
   size_t queued() const { return queued_; }
   Buffer& input() { return input_; }
   EventLoop& loop() { return loop_; }
@@ -132,6 +143,7 @@ class Stream final : public IoWatcher {
   bool writeSome();
   void deferFlush();
   void afterWrite(bool wrote);
+  void finishClosing();
   void checkWater();
   void updateInterest();
   void onUnrequested();
@@ -156,7 +168,8 @@ class Stream final : public IoWatcher {
   bool readEof_ = false;
   bool writeShut_ = false;
   bool shutdownPending_ = false;
-  int inCallback_ = 0;  // > 0 while the owner is handling input: its sends wait for the end
+  bool lingering_ = false;  // closing: written out, half-closed, discarding input
+  int inCallback_ = 0;      // > 0 while the owner is handling input: its sends wait for the end
   bool flushDeferred_ = false;
   int64_t lastActiveNs_ = 0;
   int64_t lastProgressNs_ = 0;  // the last write, or when the queue last became non-empty

@@ -22,20 +22,16 @@ void LoadClient::connect() {
   connectStartNs_ = nowNs();
   ++w_.connectsInFlight_;
   ++w_.syscalls_.connect;
-  bool connected = false;
-  Result<Fd> fd = startConnect(w_.endpoint_, connected);
-  if (!fd.ok()) {
-    fail(loadErrorFromErrno(fd.error().code), describeSocketError("connect", fd.error().code));
-    return;
-  }
-  fd_ = std::move(fd.value());
-  setNoDelay(fd_.get());
-  interest_ = kWritable;
-  if (!w_.loop_->watch(fd_.get(), interest_, this).ok()) {
-    fail(LoadError::kOther, "cannot watch the socket");
-    return;
-  }
-  if (connected) onConnected();
+  int64_t timeoutNs = static_cast<int64_t>(w_.config_.connectTimeoutSec * kNsPerSec);
+  connector_ =
+      Connector::start(*w_.loop_, w_.endpoint_, timeoutNs, "", [this](Fd fd, CloseReason failure) {
+        connector_.reset();
+        if (!fd.valid()) {
+          fail(loadErrorFromCloseKind(failure.kind), failure.text());
+        } else {
+          onConnected(std::move(fd));
+        }
+      });
 }
 
 // Connection per request: the request starts with its connection, so its latency includes
@@ -59,22 +55,18 @@ bool LoadClient::reserveRequest() {
   return true;
 }
 
-void LoadClient::onReady(uint32_t ready) {
-  if (state_ == State::kConnecting) {
-    int err = finishConnect(fd_.get());
-    if (err != 0) {
-      fail(loadErrorFromErrno(err), describeSocketError("connect", err));
-      return;
-    }
-    onConnected();
+void LoadClient::onConnected(Fd fd) {
+  StreamOptions options;
+  options.pauseOnHighWater = false;  // responses are read whatever is still to be sent
+  options.reads = &w_.syscalls_.read;
+  options.writes = &w_.syscalls_.write;
+  stream_ = std::make_shared<Stream>(*w_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
+                                     options, *this);
+  Status started = stream_->start();
+  if (!started.ok()) {
+    fail(LoadError::kOther, started.error().message);
     return;
   }
-  if (state_ != State::kConnected) return;
-  if (ready & kWritable) flush();
-  if (state_ == State::kConnected && (ready & kReadable)) handleRead();
-}
-
-void LoadClient::onConnected() {
   state_ = State::kConnected;
   w_.connectFinished();
   w_.connectionsOpened.fetch_add(1, std::memory_order_relaxed);
@@ -127,8 +119,10 @@ void LoadClient::trySend() {
 }
 
 // Streaming: every message that is due goes out now, stamped with its place in the schedule;
-// nothing waits for a reply.
+// nothing waits for a reply. A server that stops reading holds up the schedule (at the
+// high-water mark), not the generator's memory; the stamps keep the lateness honest.
 void LoadClient::sendStamped(int64_t now) {
+  if (stream_->queued() >= stream_->options().highWater) return;  // onStreamDrained resumes
   size_t before = out_.readable();
   size_t sent = 0;
   while (nextIntendedNs_ <= now && w_.takeRequest()) {
@@ -143,19 +137,19 @@ void LoadClient::sendStamped(int64_t now) {
   flush();
 }
 
-void LoadClient::readDeliveries(int64_t now) {
+void LoadClient::readDeliveries(Buffer& in, int64_t now) {
   std::string why;
   size_t consumed = w_.scenario_.readDeliveries(
-      in_.view(), scanned_,
+      in.view(), scanned_,
       [&](int64_t intended, int64_t sent) {
         markAnswered();
         w_.noteResponse(intended, sent, now);
       },
       why);
-  in_.consume(consumed);
+  in.consume(consumed);
   if (!why.empty()) {
     fail(LoadError::kProtocol, why);
-  } else if (in_.readable() > w_.config_.maxResponse) {
+  } else if (in.readable() > w_.config_.maxResponse) {
     fail(LoadError::kProtocol, "a line longer than max_response");
   }
 }
@@ -169,59 +163,53 @@ void LoadClient::armSendTimer(int64_t atNs) {
   });
 }
 
+// Hands the batch to the stream, which writes it at the end of this turn in one call.
 void LoadClient::flush() {
-  if (!out_.empty()) {
-    ++w_.syscalls_.write;
-    ssize_t n = out_.writeTo(fd_.get());
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      int err = errno;
-      fail(loadErrorFromErrno(err), describeSocketError("write", err));
-      return;
-    }
-  }
-  updateInterest();
+  if (out_.empty() || !stream_) return;
+  stream_->send(out_.view());
+  out_.clear();
 }
 
-void LoadClient::updateInterest() {
-  uint32_t want = kReadable | (out_.empty() ? 0 : kWritable);
-  if (want == interest_) return;
-  interest_ = want;
-  Status watched = w_.loop_->rewatch(fd_.get(), want, this);
-  if (!watched.ok()) fail(LoadError::kOther, watched.error().message);
-}
-
-void LoadClient::handleRead() {
-  ++w_.syscalls_.read;
-  ssize_t n = in_.readFrom(fd_.get(), Buffer::kReadChunk);
-  if (n == 0) {
-    if (!inflight_.empty() || w_.scenario_.streaming()) {
-      fail(LoadError::kClosed, "the server closed the connection with a request outstanding");
-    } else {
-      closeSocket();  // an idle connection closed by the server is no failed request
-      scheduleReconnect();
-    }
-    return;
-  }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    int err = errno;
-    fail(loadErrorFromErrno(err), describeSocketError("read", err));
-    return;
-  }
-  w_.noteReceived(static_cast<size_t>(n));
+void LoadClient::onStreamData(Stream&, Buffer& in) {
+  size_t fresh = in.readable() - seenInput_;
+  w_.noteReceived(fresh);
   int64_t now = nowNs();
   if (w_.scenario_.streaming()) {
-    readDeliveries(now);
-    return;
+    readDeliveries(in, now);
+  } else {
+    readResponses(in, now);
   }
+  if (stream_) seenInput_ = stream_->input().readable();
+}
+
+void LoadClient::onStreamEof(Stream&) {
+  if (!inflight_.empty() || w_.scenario_.streaming()) {
+    fail(LoadError::kClosed, "the server closed the connection with a request outstanding");
+  } else {
+    closeSocket();  // an idle connection closed by the server is no failed request
+    scheduleReconnect();
+  }
+}
+
+void LoadClient::onStreamDrained(Stream&) {
+  if (w_.scenario_.streaming()) trySend();
+}
+
+// Closes the stream decided itself (resets, write errors); closeSocket() lets go of stream_
+// before it closes one, so those never come here.
+void LoadClient::onStreamClose(Stream&, const CloseReason& reason) {
+  if (stream_) fail(loadErrorFromCloseKind(reason.kind), reason.text());
+}
+
+void LoadClient::readResponses(Buffer& in, int64_t now) {
   markAnswered();
   while (!inflight_.empty()) {
     size_t consumed = 0;
     std::string why;
     Verdict v =
-        w_.scenario_.readResponse(inflight_.front().seq, in_.view(), scanned_, consumed, why);
+        w_.scenario_.readResponse(inflight_.front().seq, in.view(), scanned_, consumed, why);
     if (v == Verdict::kIncomplete) {
-      if (in_.readable() > w_.config_.maxResponse) {
+      if (in.readable() > w_.config_.maxResponse) {
         fail(LoadError::kProtocol, "response larger than max_response (" +
                                        std::to_string(w_.config_.maxResponse) + " bytes)");
       }
@@ -231,13 +219,13 @@ void LoadClient::handleRead() {
       fail(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
       return;
     }
-    in_.consume(consumed);
+    in.consume(consumed);
     scanned_ = 0;
     Request done = inflight_.front();
     inflight_.pop_front();
     w_.noteInflight(-1);
     w_.noteResponse(done.intendedNs, done.sentNs, now);
-    failuresInARow_ = 0;
+    backoff_.reset();
     if (w_.scenario_.connectionPerRequest()) {
       closeSocket();
       if (w_.canReconnect()) connect();
@@ -248,7 +236,7 @@ void LoadClient::handleRead() {
       thinkUntilNs_ = now + static_cast<int64_t>(w_.config_.thinkTimeSec * kNsPerSec);
     }
   }
-  if (!in_.empty()) {
+  if (!in.empty()) {
     fail(LoadError::kProtocol, "bytes arrived with no request outstanding");
     return;
   }
@@ -257,11 +245,6 @@ void LoadClient::handleRead() {
 }
 
 void LoadClient::checkTimeouts(int64_t now) {
-  if (state_ == State::kConnecting &&
-      now - connectStartNs_ > static_cast<int64_t>(w_.config_.connectTimeoutSec * kNsPerSec)) {
-    fail(LoadError::kTimeout, "connect timed out");
-    return;
-  }
   if (state_ == State::kConnected && !inflight_.empty() && inflight_.front().sentNs > 0 &&
       now - inflight_.front().sentNs >
           static_cast<int64_t>(w_.config_.responseTimeoutSec * kNsPerSec)) {
@@ -282,30 +265,26 @@ void LoadClient::fail(LoadError kind, const std::string& why) {
   w_.maybeFinish();
 }
 
+// The stream may be inside one of its own callbacks: it is destroyed after this turn.
 void LoadClient::closeSocket() {
   if (sendTimerArmed_) w_.loop_->cancel(sendTimer_);
   sendTimerArmed_ = false;
-  if (fd_.valid()) {
-    w_.loop_->unwatch(fd_.get());
-    fd_.reset();
+  connector_.reset();
+  if (stream_) {
+    std::shared_ptr<Stream> stream = std::move(stream_);
+    stream->close({CloseKind::kLocalClose, 0, "closed"});
+    w_.loop_->destroyLater(std::move(stream));
   }
   state_ = State::kDisconnected;
-  interest_ = 0;
-  in_.clear();
   out_.clear();
   scanned_ = 0;
+  seenInput_ = 0;
 }
 
-// Exponential backoff from 10 ms to 1 s, so a refusing server is not hammered in a tight loop.
 void LoadClient::scheduleReconnect() {
   if (!w_.canReconnect() || reconnectPending_) return;
-  int64_t delay =
-      failuresInARow_ == 0
-          ? kNsPerMs
-          : std::min<int64_t>(kNsPerSec, (10 * kNsPerMs) << std::min(failuresInARow_, 7));
-  ++failuresInARow_;
   reconnectPending_ = true;
-  reconnectTimer_ = w_.loop_->runAt(nowNs() + delay, [this] { connect(); });
+  reconnectTimer_ = w_.loop_->runAt(nowNs() + backoff_.nextDelayNs(), [this] { connect(); });
 }
 
 void LoadClient::noteFirstSend() {

@@ -1,21 +1,24 @@
 // One connection of the load generator: connects, sends requests on schedule, matches
-// responses to them in order, and reconnects after a failure.
+// responses to them in order, and reconnects after a failure. The bytes move through a
+// Stream and the connects through a Connector, the same code a server's connections use.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "netlab/io/buffer.h"
+#include "netlab/io/connector.h"
 #include "netlab/io/event_loop.h"
-#include "netlab/io/fd.h"
+#include "netlab/io/stream.h"
 #include "netlab/load/load_result.h"
 
 namespace netlab {
 
 class LoadWorker;
 
-class LoadClient final : public IoWatcher {
+class LoadClient final : public StreamEvents {
  public:
   /// `phaseNs`: this connection's offset in the open-loop schedule, so the connections'
   /// sends interleave evenly instead of arriving in bursts.
@@ -23,10 +26,10 @@ class LoadClient final : public IoWatcher {
   ~LoadClient() override;
 
   void connect();
-  void onReady(uint32_t ready) override;
-  /// Fails connects and requests that have waited past their timeouts.
+  /// Fails requests that have waited past the response timeout (the Connector times
+  /// connects).
   void checkTimeouts(int64_t nowNs);
-  bool idle() const { return !fd_.valid() && !reconnectPending_; }
+  bool idle() const { return !stream_ && !connector_ && !reconnectPending_; }
   size_t inflight() const { return inflight_.size(); }
   /// Requests sent and not yet answered.
   size_t unansweredCount() const;
@@ -35,6 +38,11 @@ class LoadClient final : public IoWatcher {
   /// Sent at least one request and has not received a byte (streaming: a delivery) since.
   bool neverAnswered() const { return sentAny_ && !answered_; }
   void shutdown();
+
+  void onStreamData(Stream&, Buffer& input) override;
+  void onStreamEof(Stream&) override;
+  void onStreamDrained(Stream&) override;
+  void onStreamClose(Stream&, const CloseReason& reason) override;
 
  private:
   enum class State { kDisconnected, kConnecting, kConnected };
@@ -45,18 +53,16 @@ class LoadClient final : public IoWatcher {
   };
 
   bool reserveRequest();
-  void onConnected();
+  void onConnected(Fd fd);
   void trySend();
-  void sendOne(int64_t intendedNs, int64_t nowNs);
   void flush();
-  void handleRead();
-  void readDeliveries(int64_t nowNs);
+  void readResponses(Buffer& in, int64_t nowNs);
+  void readDeliveries(Buffer& in, int64_t nowNs);
   void sendStamped(int64_t nowNs);
   void fail(LoadError kind, const std::string& why);
   void closeSocket();
   void scheduleReconnect();
   void armSendTimer(int64_t atNs);
-  void updateInterest();
   void noteFirstSend();
   void markAnswered();
 
@@ -64,8 +70,10 @@ class LoadClient final : public IoWatcher {
   int index_;  // across all workers: the chat scenario's room is index % rooms
   int64_t phaseNs_;
   State state_ = State::kDisconnected;
-  Fd fd_;
-  Buffer in_, out_;
+  std::shared_ptr<Connector> connector_;
+  std::shared_ptr<Stream> stream_;
+  Buffer out_;            // requests being written in one go, handed to the stream by flush()
+  size_t seenInput_ = 0;  // input bytes already counted
   std::deque<Request> inflight_;
   size_t scanned_ = 0;
   int64_t connectStartNs_ = 0;
@@ -75,11 +83,10 @@ class LoadClient final : public IoWatcher {
   TimerQueue::TimerId sendTimer_{};
   bool reconnectPending_ = false;
   TimerQueue::TimerId reconnectTimer_{};
-  int failuresInARow_ = 0;
+  Backoff backoff_;
   // For "never answered": a starved connection must not hide behind the others' successes.
   bool sentAny_ = false;
   bool answered_ = false;
-  uint32_t interest_ = 0;
 };
 
 }  // namespace netlab

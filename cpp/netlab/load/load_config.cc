@@ -11,7 +11,7 @@ Error invalid(const std::string& message) { return Error{EINVAL, message}; }
 
 }  // namespace
 
-Status validate(const LoadConfig& c) {
+Status validate(const LoadConfig& c, bool runEnds) {
   if (c.port == 0) return invalid("port must be between 1 and 65535 (got 0)");
   const Status ranges[] = {checkRange("connections", c.connections, 1, 1'000'000),
                            checkRange("threads", c.threads, 1, 256),
@@ -21,7 +21,7 @@ Status validate(const LoadConfig& c) {
   }
   if (c.durationSec < 0)
     return invalid("duration must be 0 (none) or more seconds" + gotValue(c.durationSec));
-  if (c.durationSec == 0 && c.requests == 0) {
+  if (runEnds && c.durationSec == 0 && c.requests == 0) {
     return invalid("give a duration or a request count, or the run would never end");
   }
   if (c.rate < 0)

@@ -54,6 +54,8 @@ struct LoadConfig {
 };
 
 /// Checks ranges and combinations; the message names the offending option.
-Status validate(const LoadConfig& config);
+/// `runEnds`: a load run needs a duration or a request count; a client that runs until it is
+/// shut down (the async client) does not.
+Status validate(const LoadConfig& config, bool runEnds = true);
 
 }  // namespace netlab

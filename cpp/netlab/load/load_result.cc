@@ -13,9 +13,11 @@ const char* loadErrorName(LoadError kind) {
   return kNames[static_cast<int>(kind)];
 }
 
+LoadError loadErrorFromErrno(int err) { return loadErrorFromCloseKind(closeKindFromErrno(err)); }
+
 // The load generator's kinds are the close kinds a client can meet, folded.
-LoadError loadErrorFromErrno(int err) {
-  switch (closeKindFromErrno(err)) {
+LoadError loadErrorFromCloseKind(CloseKind kind) {
+  switch (kind) {
     case CloseKind::kRefused:
       return LoadError::kRefused;
     case CloseKind::kReset:
@@ -29,19 +31,6 @@ LoadError loadErrorFromErrno(int err) {
     default:
       return LoadError::kOther;
   }
-}
-
-std::string describeSocketError(const char* op, int err) {
-  if (err == EMFILE || err == ENFILE) {
-    return std::string(op) + ": out of file descriptors (" + std::strerror(err) +
-           "); raise `ulimit -n` or use fewer connections";
-  }
-  if (err == EADDRNOTAVAIL) {
-    return std::string(op) + ": out of ephemeral ports (" + std::strerror(err) +
-           "); see net.ipv4.ip_local_port_range, or reuse connections instead of the connect "
-           "scenario";
-  }
-  return std::string(op) + ": " + std::strerror(err);
 }
 
 }  // namespace netlab

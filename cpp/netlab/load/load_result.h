@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "netlab/core/close_reason.h"
+
 namespace netlab {
 
 enum class LoadError : int {
@@ -24,8 +26,8 @@ constexpr size_t kLoadErrorKinds = static_cast<size_t>(LoadError::kCount);
 const char* loadErrorName(LoadError kind);
 /// The kind a failed socket call's errno belongs to.
 LoadError loadErrorFromErrno(int err);
-/// "op: strerror", with the remedy when the cause is running out of fds or ports.
-std::string describeSocketError(const char* op, int err);
+/// The kind a closed stream's reason belongs to.
+LoadError loadErrorFromCloseKind(CloseKind kind);
 
 struct LatencySummary {
   uint64_t count = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;

@@ -24,8 +24,8 @@ class Scenario {
   virtual void writeRequest(uint64_t seq, Buffer& out) const = 0;
   /// Judges the bytes at the front of `in` as the response to request `seq`. On kOk,
   /// `consumed` is its length; on a failure, `why` says what was wrong.
-  virtual Verdict readResponse(uint64_t seq, std::string_view in, size_t& scanned,
-                               size_t& consumed, std::string& why) const = 0;
+  virtual Verdict readResponse(uint64_t seq, std::string_view in, size_t& scanned, size_t& consumed,
+                               std::string& why) const = 0;
   /// The connect scenario: a new connection for every request.
   virtual bool connectionPerRequest() const { return false; }
 
