@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -271,3 +272,10 @@ def test_target_must_be_host_and_port() -> None:
 
 def test_close_kinds_match_the_engine() -> None:
     assert [k.value for k in netlab.CloseKind] == netlab._core.close_kinds()
+
+
+def test_cli_serve_relay_needs_a_target() -> None:
+    out = subprocess.run([sys.executable, "-m", "netlab", "serve", "relay", "--port", "0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "serve relay needs --target HOST:PORT" in out.stderr

@@ -1108,6 +1108,20 @@ TEST_P(StreamTest, DestroyingAnOpenStreamCancelsItsTimersAndPendingFlush) {
 // --- Threads --------------------------------------------------------------------------------
 
 // Work posted from another thread runs on the loop's thread, where it may use the stream.
+// The loop-thread rule is checked, not only documented: a Stream used from another thread
+// aborts with the reason (this build defines NETLAB_CHECK_LOOP_THREAD).
+TEST_P(StreamTest, UseOffTheLoopThreadAborts) {
+  Events ev;
+  SocketPair pair = unixPair();
+  auto stream = makeStream(std::move(pair.local), ev);
+  EXPECT_DEATH(
+      {
+        std::thread other([&] { stream->send("from the wrong thread"); });
+        other.join();
+      },
+      "a Stream used off its loop's thread");
+}
+
 TEST_P(StreamTest, PostFromAnotherThreadRunsOnTheLoopThread) {
   Events ev;
   SocketPair pair = unixPair();

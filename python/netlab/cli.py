@@ -12,7 +12,7 @@ from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
 from netlab.load import SCENARIOS, LoadGenerator, LoadResult
 from netlab.servers import (DEFAULTS, ChatServer, EchoServer, PingPongServer, RelayServer,
-                             Server)
+                             Server, parse_target)
 
 SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer,
                                      "chat": ChatServer, "relay": RelayServer}
@@ -207,13 +207,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_target(target: str) -> tuple[str, int]:
-    host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"expected HOST:PORT, got {target!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _bench(args: argparse.Namespace) -> int:
     codec = None
     if args.fixed_size is not None:
@@ -221,7 +214,7 @@ def _bench(args: argparse.Namespace) -> int:
     elif args.codec:
         codec = CODECS[args.codec]()
     try:
-        host, port = _parse_target(args.target)
+        host, port = parse_target(args.target)
         gen = LoadGenerator(
             host, port, scenario=args.scenario, connections=args.connections,
             threads=args.threads, duration=args.duration or None, requests=args.requests,
@@ -287,7 +280,7 @@ def _chat(args: argparse.Namespace) -> int:
     from netlab.chat import ChatClient
 
     try:
-        host, port = _parse_target(args.target)
+        host, port = parse_target(args.target)
         client = ChatClient(host, port, nick=args.nick)
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)

@@ -307,20 +307,21 @@ class ChatServer(Server):
 
 
 def parse_target(target: str) -> tuple[str, int]:
-    """``"host:port"`` (``"[::1]:8080"`` for IPv6) as ``(host, port)``.
+    """``"host:port"`` (``"[::1]:8080"`` for IPv6; ``":8080"`` is 127.0.0.1) as
+    ``(host, port)``.
 
     Raises:
         ValueError: no port, or a port outside 1-65535.
     """
     host, sep, port_text = target.rpartition(":")
-    if not sep or not host or not port_text.isdigit():
+    if not sep or not port_text.isdigit():
         raise ValueError(f"target must be host:port (got {target!r})")
     port = int(port_text)
     if not 1 <= port <= 65535:
         raise ValueError(f"target port must be between 1 and 65535 (got {port})")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host, port
+    return host or "127.0.0.1", port
 
 
 class RelayServer(Server):

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 #include "netlab/io/clock.h"
 
@@ -77,6 +79,12 @@ Status EventLoop::run() {
   runDeferred();
   graveyard_.clear();
   return status;
+}
+
+void EventLoop::assertInLoopThread(const char* what) const {
+  if (inLoopThread()) return;
+  std::fprintf(stderr, "netlab: %s used off its loop's thread\n", what);
+  std::abort();
 }
 
 void EventLoop::stop() {

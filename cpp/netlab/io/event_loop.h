@@ -14,6 +14,15 @@
 #include "netlab/io/result.h"
 #include "netlab/io/timer_queue.h"
 
+// Loop-thread discipline (muduo's assertInLoopThread): objects a loop owns check that they are
+// used on its thread in debug builds and in the C++ test build (NETLAB_CHECK_LOOP_THREAD),
+// and abort with the reason if not. Release builds pay nothing.
+#if !defined(NDEBUG) || defined(NETLAB_CHECK_LOOP_THREAD)
+#define NETLAB_ASSERT_IN_LOOP(loop, what) (loop).assertInLoopThread(what)
+#else
+#define NETLAB_ASSERT_IN_LOOP(loop, what) ((void)0)
+#endif
+
 namespace netlab {
 
 class EventLoop {
@@ -71,6 +80,8 @@ class EventLoop {
   bool inLoopThread() const {
     return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
   }
+  /// Aborts, naming `what`, when called off the loop's thread.
+  void assertInLoopThread(const char* what) const;
   /// For a loop made on one thread and run on another: its new thread claims it before
   /// setting up the connections it will run (run() also claims it).
   void adoptThisThread() { owner_.store(std::this_thread::get_id(), std::memory_order_release); }

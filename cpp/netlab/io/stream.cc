@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
-#include <cassert>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
@@ -52,9 +51,7 @@ Stream::~Stream() {
   transport_->close();
 }
 
-void Stream::assertInLoopThread() const {
-  assert(loop_.inLoopThread() && "a Stream is used on its loop's thread only");
-}
+void Stream::assertInLoopThread() const { NETLAB_ASSERT_IN_LOOP(loop_, "a Stream"); }
 
 Status Stream::start() {
   assertInLoopThread();

@@ -44,6 +44,7 @@ class LoopServer::Worker {
     });
     if (!posted) loop_->stop();
     if (thread_.joinable()) thread_.join();
+    loop_->adoptThisThread();  // its thread is gone: this one finishes what is left
     conns_.closeAll(stopping);
   }
 
