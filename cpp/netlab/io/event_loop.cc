@@ -97,6 +97,7 @@ bool EventLoop::post(Task task) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (posted_.size() >= kMaxPostedTasks || stopping_.load()) return false;
     posted_.push_back(std::move(task));
+    hasPosted_.store(true, std::memory_order_release);
   }
   wake();
   return true;
@@ -117,11 +118,14 @@ void EventLoop::runDeferred() {
   }
 }
 
+// Most iterations have nothing posted: the flag spares them the lock.
 void EventLoop::runPosted() {
+  if (!hasPosted_.load(std::memory_order_acquire)) return;
   std::vector<Task> tasks;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     tasks.swap(posted_);
+    hasPosted_.store(false, std::memory_order_relaxed);
   }
   for (Task& task : tasks) task();
 }

@@ -107,6 +107,7 @@ class EventLoop {
   std::atomic<std::thread::id> owner_;
   std::mutex mutex_;
   std::vector<Task> posted_;
+  std::atomic<bool> hasPosted_{false};
 };
 
 }  // namespace netlab

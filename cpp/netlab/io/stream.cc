@@ -132,17 +132,25 @@ void Stream::handleEof() {
 }
 
 bool Stream::send(std::string_view data, size_t maxQueued) {
+  if (data.empty()) return isOpen() && !writeShut();
+  Buffer* out = appendTarget();
+  if (!out) return false;
+  out->append(data);
+  return commitAppend(data.size(), maxQueued);
+}
+
+Buffer* Stream::appendTarget() {
   assertInLoopThread();
-  if (state_ == State::kClosed || writeShut()) return false;
-  if (data.empty()) return true;
+  if (state_ == State::kClosed || writeShut()) return nullptr;
+  if (later_.empty()) return &out_;
+  if (later_.back().file.valid()) later_.emplace_back();
+  return &later_.back().bytes;
+}
+
+bool Stream::commitAppend(size_t bytes, size_t maxQueued) {
+  if (bytes == 0) return state_ != State::kClosed;
   if (queued_ == 0) lastProgressNs_ = loop_.iterationNs();
-  if (later_.empty()) {
-    out_.append(data);
-  } else {
-    if (later_.back().file.valid()) later_.emplace_back();
-    later_.back().bytes.append(data);
-  }
-  queued_ += data.size();
+  queued_ += bytes;
   if (maxQueued > 0 && queued_ > maxQueued) {
     // Only what the kernel will not take counts against the bound: write before judging.
     flush();

@@ -74,15 +74,16 @@ void LoadClient::onConnected(Fd fd) {
   if (w_.scenario_.connectionPerRequest()) {
     Request& r = inflight_.front();
     r.sentNs = now;
-    w_.scenario_.writeRequest(r.seq, out_);
-    w_.noteSent(1, out_.readable(), now);
+    Buffer& out = batch();
+    w_.scenario_.writeRequest(r.seq, out);
+    w_.noteSent(1, out.readable() - batchStart_, now);
     noteFirstSend();
     flush();
     return;
   }
   if (w_.plan_.intervalNs > 0 && nextIntendedNs_ == 0) nextIntendedNs_ = now + phaseNs_;
   if (w_.scenario_.streaming()) {
-    w_.scenario_.writeGreeting(index_, out_);
+    w_.scenario_.writeGreeting(index_, batch());
     flush();
   }
   trySend();
@@ -96,7 +97,7 @@ void LoadClient::trySend() {
     sendStamped(now);
     return;
   }
-  size_t before = out_.readable();
+  Buffer& out = batch();
   size_t sent = 0;
   while (inflight_.size() < static_cast<size_t>(w_.config_.pipeline)) {
     int64_t due = w_.plan_.intervalNs > 0 ? nextIntendedNs_ : thinkUntilNs_;
@@ -108,12 +109,12 @@ void LoadClient::trySend() {
     int64_t intended = w_.plan_.intervalNs > 0 ? nextIntendedNs_ : now;
     if (w_.plan_.intervalNs > 0) nextIntendedNs_ += w_.plan_.intervalNs;
     inflight_.push_back({w_.nextSeq(), intended, now});
-    w_.scenario_.writeRequest(inflight_.back().seq, out_);
+    w_.scenario_.writeRequest(inflight_.back().seq, out);
     w_.noteInflight(1);
     ++sent;
   }
   if (sent == 0) return;
-  w_.noteSent(sent, out_.readable() - before, now);
+  w_.noteSent(sent, out.readable() - batchStart_, now);
   noteFirstSend();
   flush();
 }
@@ -123,16 +124,16 @@ void LoadClient::trySend() {
 // high-water mark), not the generator's memory; the stamps keep the lateness honest.
 void LoadClient::sendStamped(int64_t now) {
   if (stream_->queued() >= stream_->options().highWater) return;  // onStreamDrained resumes
-  size_t before = out_.readable();
+  Buffer& out = batch();
   size_t sent = 0;
   while (nextIntendedNs_ <= now && w_.takeRequest()) {
-    w_.scenario_.writeStamped(w_.nextSeq(), nextIntendedNs_, now, out_);
+    w_.scenario_.writeStamped(w_.nextSeq(), nextIntendedNs_, now, out);
     nextIntendedNs_ += w_.plan_.intervalNs;
     ++sent;
   }
   if (!w_.stopping_) armSendTimer(nextIntendedNs_);
   if (sent == 0) return;
-  w_.noteSent(sent, out_.readable() - before, now);
+  w_.noteSent(sent, out.readable() - batchStart_, now);
   noteFirstSend();
   flush();
 }
@@ -163,11 +164,23 @@ void LoadClient::armSendTimer(int64_t atNs) {
   });
 }
 
-// Hands the batch to the stream, which writes it at the end of this turn in one call.
+// Requests are written straight into the stream's output (no copy); flush() accounts them,
+// and the stream writes them at the end of this turn in one call.
+Buffer& LoadClient::batch() {
+  Buffer* out = stream_->appendTarget();
+  batch_ = out ? out : &discard_;
+  batchStart_ = batch_->readable();
+  return *batch_;
+}
+
 void LoadClient::flush() {
-  if (out_.empty() || !stream_) return;
-  stream_->send(out_.view());
-  out_.clear();
+  if (!batch_) return;
+  Buffer* out = std::exchange(batch_, nullptr);
+  if (out == &discard_) {
+    discard_.clear();
+    return;
+  }
+  stream_->commitAppend(out->readable() - batchStart_);
 }
 
 void LoadClient::onStreamData(Stream&, Buffer& in) {
@@ -276,7 +289,7 @@ void LoadClient::closeSocket() {
     w_.loop_->destroyLater(std::move(stream));
   }
   state_ = State::kDisconnected;
-  out_.clear();
+  batch_ = nullptr;
   scanned_ = 0;
   seenInput_ = 0;
 }

@@ -55,6 +55,7 @@ class LoadClient final : public StreamEvents {
   bool reserveRequest();
   void onConnected(Fd fd);
   void trySend();
+  Buffer& batch();
   void flush();
   void readResponses(Buffer& in, int64_t nowNs);
   void readDeliveries(Buffer& in, int64_t nowNs);
@@ -72,7 +73,9 @@ class LoadClient final : public StreamEvents {
   State state_ = State::kDisconnected;
   std::shared_ptr<Connector> connector_;
   std::shared_ptr<Stream> stream_;
-  Buffer out_;            // requests being written in one go, handed to the stream by flush()
+  Buffer* batch_ = nullptr;  // where requests are being written (see batch())
+  size_t batchStart_ = 0;
+  Buffer discard_{0};     // stands in for a closed stream's output
   size_t seenInput_ = 0;  // input bytes already counted
   std::deque<Request> inflight_;
   size_t scanned_ = 0;

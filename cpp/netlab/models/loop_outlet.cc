@@ -11,10 +11,16 @@ thread_local bool tlsReceiverBehind = false;
 
 bool takeReceiverBehind() { return std::exchange(tlsReceiverBehind, false); }
 
+// The loop is touched only under the mutex with the outlet still open: close() takes the
+// same mutex before the connection's thread can finish and its loop be destroyed.
+bool LoopOutlet::onLoopThread() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !closed_.load(std::memory_order_relaxed) && loop_.inLoopThread();
+}
+
 bool LoopOutlet::deliver(std::string_view data) {
-  // First, so a closed outlet never touches its loop, which may already be gone.
   if (closed_.load(std::memory_order_acquire)) return false;
-  if (loop_.inLoopThread()) {
+  if (onLoopThread()) {  // then the loop is this thread's, alive while we run
     std::shared_ptr<LoopConn> conn = conn_.lock();
     return conn && conn->sendQueued(data, 1);
   }
@@ -47,7 +53,8 @@ bool LoopOutlet::deliver(std::string_view data) {
 }
 
 bool LoopOutlet::post(std::function<void(Conn&)> task) {
-  if (closed_.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_.load(std::memory_order_relaxed)) return false;
   return loop_.post([conn = conn_, task = std::move(task)] {
     std::shared_ptr<LoopConn> self = conn.lock();
     if (self && self->isOpen()) task(*self);
