@@ -38,9 +38,7 @@ from typing import Any, Optional
 
 from netlab.load import LoadGenerator
 
-ROOT = Path(__file__).resolve().parent.parent
-CSRC = ROOT / "benchmarks" / "c"
-BUILD = ROOT / "build" / "bench"
+from cbuild import build, pinned  # benchmarks/ is on sys.path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVERS = ("netlab", "C")
 CLIENTS = ("netlab LoadGenerator", "C client")
@@ -63,21 +61,6 @@ print(json.dumps({"requests": r.requests, "responses": r.responses, "errors": r.
                   "requests_per_s": r.responses_per_s, "cpu_seconds": cpu,
                   "worker_cpu_seconds": r.cpu_seconds, "p99_ms": r.latency_ms["p99"]}))
 """
-
-
-def build(name: str) -> Path:
-    """build/bench/NAME from benchmarks/c/NAME.c, compiled when missing or out of date."""
-    src, exe = CSRC / f"{name}.c", BUILD / name
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-        BUILD.mkdir(parents=True, exist_ok=True)
-        cmd = ["cc", "-O2", "-o", str(exe), str(src)]
-        print("building:", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-    return exe
-
-
-def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
-    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
 
 
 def start_server(kind: str, cpu: Optional[int]) -> tuple[subprocess.Popen[str], int]:

@@ -28,8 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-CSRC, BUILD = ROOT / "benchmarks" / "c", ROOT / "build" / "bench"
+from cbuild import build, pinned  # benchmarks/ is on sys.path
 
 CHILD = """
 import json, resource, sys
@@ -49,22 +48,8 @@ print(json.dumps({"netlab": netlab.__file__, "requests": r.requests, "responses"
 """
 
 
-def build_echo_server() -> Path:
-    src, exe = CSRC / "echo_server.c", BUILD / "echo_server"
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-        BUILD.mkdir(parents=True, exist_ok=True)
-        cmd = ["cc", "-O2", "-o", str(exe), str(src)]
-        print("building:", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-    return exe
-
-
-def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
-    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
-
-
 def one_run(pythonpath: str, connections: int, args: argparse.Namespace) -> dict[str, Any]:
-    server = subprocess.Popen(pinned(args.server_cpu, [str(build_echo_server()), "0"]),
+    server = subprocess.Popen(pinned(args.server_cpu, [str(build("echo_server")), "0"]),
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None

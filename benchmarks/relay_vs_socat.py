@@ -35,23 +35,10 @@ import time
 from pathlib import Path
 from typing import IO, Any, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-CSRC = ROOT / "benchmarks" / "c"
-BUILD = ROOT / "build" / "bench"
+from cbuild import build, pinned  # benchmarks/ is on sys.path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
 KINDS = ("netlab", "socat", "direct")
-
-
-def build(name: str) -> Path:
-    """build/bench/NAME from benchmarks/c/NAME.c, compiled when missing or out of date."""
-    src, exe = CSRC / f"{name}.c", BUILD / name
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-        BUILD.mkdir(parents=True, exist_ok=True)
-        cmd = ["cc", "-O2", "-o", str(exe), str(src)]
-        print("building:", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-    return exe
 
 
 def parse_bytes(text: str) -> int:
@@ -59,10 +46,6 @@ def parse_bytes(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (say 1G, 256M, 1000000)")
     return int(match.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[match.group(2)]
-
-
-def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
-    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
 
 
 def cpu_seconds(pid: int) -> float:
