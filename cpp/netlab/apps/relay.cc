@@ -1,5 +1,7 @@
 #include "netlab/apps/relay.h"
 
+#include <memory>
+
 namespace netlab {
 namespace {
 
@@ -11,42 +13,60 @@ struct Pair {
   Conn* target = nullptr;
 };
 
-// Moves what one end read to the other; when the other end's queue reaches the high-water
-// mark, this end stops reading until that queue has drained (muduo's tunnel).
-size_t forward(Buffer& input, Conn* to) {
-  if (input.empty()) return 0;
-  if (to) to->send(input.view());
-  input.clear();
-  return 1;
-}
-
-class TargetHandler final : public Handler {
+// One end of the pair. What it reads goes to the other end; when the other end's queue reaches
+// the high-water mark, this end stops reading until that queue has drained (muduo's tunnel);
+// its half-close is passed on. The client end and the target end differ only in how they
+// begin and how they end.
+class RelayEnd : public Handler {
  public:
-  explicit TargetHandler(std::shared_ptr<Pair> pair) : pair_(std::move(pair)) {}
+  RelayEnd(std::shared_ptr<Pair> pair, Conn* Pair::*self, Conn* Pair::*other)
+      : pair_(std::move(pair)), self_(self), other_(other) {}
 
-  void onOpen(Conn& conn) override {
-    opened_ = true;
-    if (!pair_->client) {  // the client left while we were connecting
-      conn.closeAfterFlush();
-      return;
-    }
-    pair_->target = &conn;
-    pair_->client->resumeReading();
+  size_t onData(Conn&, Buffer& input) override {
+    if (input.empty()) return 0;
+    if (Conn* to = other()) to->send(input.view());
+    input.clear();
+    return 1;
   }
-  size_t onData(Conn&, Buffer& input) override { return forward(input, pair_->client); }
   bool onEof(Conn&) override {
-    if (pair_->client) pair_->client->shutdownWrite();
+    if (Conn* to = other()) to->shutdownWrite();
     return true;
   }
   void onHighWater(Conn&, size_t) override {
-    if (pair_->client) pair_->client->pauseReading();
+    if (Conn* from = other()) from->pauseReading();
   }
   void onDrained(Conn&) override {
-    if (pair_->client) pair_->client->resumeReading();
+    if (Conn* from = other()) from->resumeReading();
+  }
+
+ protected:
+  Conn* other() const { return (*pair_).*other_; }
+  void attach(Conn* conn) { (*pair_).*self_ = conn; }
+
+  std::shared_ptr<Pair> pair_;
+
+ private:
+  Conn* Pair::*self_;
+  Conn* Pair::*other_;
+};
+
+class TargetEnd final : public RelayEnd {
+ public:
+  explicit TargetEnd(std::shared_ptr<Pair> pair)
+      : RelayEnd(std::move(pair), &Pair::target, &Pair::client) {}
+
+  void onOpen(Conn& conn) override {
+    opened_ = true;
+    if (!other()) {  // the client left while we were connecting
+      conn.closeAfterFlush();
+      return;
+    }
+    attach(&conn);
+    other()->resumeReading();
   }
   void onClose(Conn&, const CloseReason& reason) override {
-    pair_->target = nullptr;
-    Conn* client = pair_->client;
+    attach(nullptr);
+    Conn* client = other();
     if (!client) return;
     if (!opened_) {
       // Refused, unreachable or timed out: the client goes with the same kind.
@@ -57,46 +77,33 @@ class TargetHandler final : public Handler {
   }
 
  private:
-  std::shared_ptr<Pair> pair_;
   bool opened_ = false;
 };
 
-class ClientHandler final : public Handler {
+class ClientEnd final : public RelayEnd {
  public:
-  explicit ClientHandler(const RelayOptions& options)
-      : options_(options), pair_(std::make_shared<Pair>()) {}
+  explicit ClientEnd(const RelayOptions& options)
+      : RelayEnd(std::make_shared<Pair>(), &Pair::client, &Pair::target), options_(options) {}
 
   void onOpen(Conn& conn) override {
-    pair_->client = &conn;
+    attach(&conn);
     conn.pauseReading();  // nothing is read until there is somewhere to put it
     conn.connect(options_.targetHost, options_.targetPort, options_.connectTimeoutSec,
-                 std::make_unique<TargetHandler>(pair_));
-  }
-  size_t onData(Conn&, Buffer& input) override { return forward(input, pair_->target); }
-  bool onEof(Conn&) override {
-    if (pair_->target) pair_->target->shutdownWrite();
-    return true;
-  }
-  void onHighWater(Conn&, size_t) override {
-    if (pair_->target) pair_->target->pauseReading();
-  }
-  void onDrained(Conn&) override {
-    if (pair_->target) pair_->target->resumeReading();
+                 std::make_unique<TargetEnd>(pair_));
   }
   void onClose(Conn&, const CloseReason&) override {
-    pair_->client = nullptr;
-    if (pair_->target) pair_->target->closeAfterFlush();
+    attach(nullptr);
+    if (Conn* target = other()) target->closeAfterFlush();
   }
 
  private:
   const RelayOptions& options_;
-  std::shared_ptr<Pair> pair_;
 };
 
 }  // namespace
 
 std::unique_ptr<Handler> RelayProtocol::newHandler() {
-  return std::make_unique<ClientHandler>(options_);
+  return std::make_unique<ClientEnd>(options_);
 }
 
 }  // namespace netlab

@@ -81,6 +81,17 @@ Status EventLoop::run() {
   return status;
 }
 
+namespace {
+thread_local const EventLoop* tlsCurrentLoop = nullptr;
+}  // namespace
+
+void EventLoop::adoptThisThread() {
+  owner_.store(std::this_thread::get_id(), std::memory_order_release);
+  tlsCurrentLoop = this;
+}
+
+bool EventLoop::isCurrent(const EventLoop* loop) { return tlsCurrentLoop == loop; }
+
 void EventLoop::assertInLoopThread(const char* what) const {
   if (inLoopThread()) return;
   std::fprintf(stderr, "netlab: %s used off its loop's thread\n", what);

@@ -84,7 +84,10 @@ class EventLoop {
   void assertInLoopThread(const char* what) const;
   /// For a loop made on one thread and run on another: its new thread claims it before
   /// setting up the connections it will run (run() also claims it).
-  void adoptThisThread() { owner_.store(std::this_thread::get_id(), std::memory_order_release); }
+  void adoptThisThread();
+  /// Whether `loop` is the one this thread runs (or last adopted). Compares addresses only,
+  /// so it is safe to ask about a loop another thread may be destroying.
+  static bool isCurrent(const EventLoop* loop);
   std::string_view backend() const { return poller_->name(); }
   uint64_t waits() const { return poller_->waits(); }
 

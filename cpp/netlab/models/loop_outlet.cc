@@ -11,19 +11,17 @@ thread_local bool tlsReceiverBehind = false;
 
 bool takeReceiverBehind() { return std::exchange(tlsReceiverBehind, false); }
 
-// The loop is touched only under the mutex with the outlet still open: close() takes the
-// same mutex before the connection's thread can finish and its loop be destroyed.
-bool LoopOutlet::onLoopThread() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return !closed_.load(std::memory_order_relaxed) && loop_.inLoopThread();
-}
-
 bool LoopOutlet::deliver(std::string_view data) {
   if (closed_.load(std::memory_order_acquire)) return false;
-  if (onLoopThread()) {  // then the loop is this thread's, alive while we run
+  // An address comparison, never a read of the loop: on another thread the loop may be gone.
+  // Sends from the loop's own thread go straight to the connection (it may have closed
+  // meanwhile; then the weak pointer is empty).
+  if (EventLoop::isCurrent(&loop_)) {
     std::shared_ptr<LoopConn> conn = conn_.lock();
     return conn && conn->sendQueued(data, 1);
   }
+  // Other threads touch the loop only under the mutex with the outlet still open: close()
+  // takes the same mutex before the connection's thread can finish and its loop be destroyed.
   std::unique_lock<std::mutex> lock(mutex_);
   if (closed_.load(std::memory_order_relaxed) || overflow_) return false;
   // The inbox waits for the loop's thread, which may merely be busy or descheduled: like

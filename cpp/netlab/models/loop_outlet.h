@@ -36,7 +36,6 @@ class LoopOutlet final : public Outlet, public std::enable_shared_from_this<Loop
   void close();
 
  private:
-  bool onLoopThread();
   void drain();
 
   EventLoop& loop_;
