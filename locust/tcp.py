@@ -77,15 +77,15 @@ def _prepare_target(environment: Environment, **_kwargs: Any) -> None:
 
 
 def _start_server(host: str, port: int) -> None:
-    """With NETLAB_SERVE=pingpong|echo|chat, starts that server on the target, once."""
+    """With NETLAB_SERVE=<app> (any of netlab.SERVERS but relay, which needs a target),
+    starts that server on the target, once."""
     global _server
     app = os.environ.get("NETLAB_SERVE")
     if not app or _server is not None:
         return
     import netlab
 
-    classes = {"pingpong": netlab.PingPongServer, "echo": netlab.EchoServer,
-               "chat": netlab.ChatServer}
+    classes = {name: cls for name, cls in netlab.SERVERS.items() if name != "relay"}
     if app not in classes:
         raise ValueError(f"NETLAB_SERVE: unknown server {app!r}; choose from {sorted(classes)}")
     _server = classes[app](port, host, model=os.environ.get("NETLAB_MODEL", "epoll")).start()

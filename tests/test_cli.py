@@ -32,6 +32,24 @@ def test_serve_pingpong_answers_nc(model: str) -> None:
     assert "Traceback" not in output
 
 
+@pytest.mark.parametrize("model", ["epoll", "poll", "select"])
+def test_one_worker_serves_on_the_main_thread_alone(model: str) -> None:
+    """Like Redis: the loop runs on Python's main thread, no other thread in the process, and
+    Ctrl+C still ends it at once (a signal cuts the loop's wait short)."""
+    import os
+    import time
+    with CliServer("echo", "--model", model) as server:
+        with connect(server.port) as c:
+            c.sendall(b"abc")
+            assert recv_exact(c, 3) == b"abc"
+            assert len(os.listdir(f"/proc/{server.proc.pid}/task")) == 1
+            started = time.monotonic()
+            code, output = server.stop(signal.SIGINT)
+            assert time.monotonic() - started < 2
+    assert code == 0, output
+    assert "Traceback" not in output
+
+
 def test_sigterm_stops_cleanly() -> None:
     with CliServer("echo", "--workers", "2") as server:
         assert "(epoll, 2 workers)" in server.banner

@@ -126,6 +126,27 @@ def test_stop_with_clients_connected_frees_the_port(model_options: dict) -> None
             assert recv_exact(c, 5) == b"pong\n"
 
 
+def test_listen_then_serve_on_a_thread_stopped_from_another(model_options: dict) -> None:
+    """listen() binds at once (clients wait in the backlog); serve() runs the loop on its
+    caller's thread; stop() from another thread ends serve() and closes everything."""
+    server = netlab.PingPongServer(port=0, **model_options).listen()
+    early = connect(server.port)  # accepted by the kernel, served once serve() runs
+    early.sendall(b"ping\n")
+    serving = threading.Thread(target=server.serve)
+    serving.start()
+    assert recv_exact(early, 5) == b"pong\n"
+    with connect(server.port) as late:
+        assert exchange(late, b"ping\n", 5) == b"pong\n"
+        server.stop()
+        serving.join(5)
+        assert not serving.is_alive()
+        assert recv_until_closed(late) == b""
+    assert recv_until_closed(early) == b""
+    early.close()
+    assert not server.running and server.stats()["connections_active"] == 0
+    assert server.stats()["closes"]["server_stopping"] == 2
+
+
 def test_restart_after_stop_keeps_counting(model_options: dict) -> None:
     server = netlab.EchoServer(port=0, **model_options)
     for _ in range(2):

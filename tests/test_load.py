@@ -261,6 +261,27 @@ def test_start_poll_stop() -> None:
     assert result.duration < 5 and result.responses >= live["responses"]
 
 
+def _threads_of_this_process() -> int:
+    import os
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_one_thread_runs_on_the_calling_thread_and_another_can_stop_it() -> None:
+    """threads=1: run() drives the loop itself (no native thread); stop() from elsewhere ends it."""
+    with netlab.EchoServer(port=0) as server:
+        before = _threads_of_this_process()
+        seen: list[int] = []
+        gen = LoadGenerator("127.0.0.1", server.port, connections=8, threads=1, duration=30)
+        threading.Timer(1.5, gen.stop).start()
+        started = time.monotonic()
+        result = gen.run(progress=lambda second: seen.append(_threads_of_this_process()))
+        assert time.monotonic() - started < 5
+    assert seen and max(seen) <= before + 1  # the +1 is the Timer thread, not a load worker
+    assert result.responses > 1000 and result.errors == 0
+    assert result.responses == sum(s["responses"] for s in result.timeline)
+    assert 0 < result.cpu_seconds < result.duration * 1.5
+
+
 def test_syscall_and_cpu_figures() -> None:
     with netlab.EchoServer(port=0) as server:
         result = LoadGenerator("127.0.0.1", server.port, connections=4, requests=4000,

@@ -120,7 +120,7 @@ TEST_F(ChatHandlerTest, ControlCharactersAreNotRelayed) {
 TEST_F(ChatHandlerTest, ALineTooLongIsAnErrorAndACloseNotAHang) {
   auto alice = join(1);
   alice->take();
-  alice->type(std::string(ChatOptions{}.maxLine + 10, 'x'));
+  alice->type(std::string(static_cast<size_t>(ChatOptions{}.maxLine) + 10, 'x'));
   EXPECT_NE(alice->take().find("error: line too long"), std::string::npos);
   EXPECT_TRUE(alice->conn.closing);
   EXPECT_FALSE(alice->conn.failed.empty());

@@ -1,10 +1,13 @@
 #include "netlab/io/event_loop.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <thread>
 #include <vector>
 
@@ -119,6 +122,66 @@ TEST_P(EventLoopTest, NextTurnTasksRunAfterTheNextWaitWithoutBlocking) {
   ASSERT_TRUE(loop->run().ok());
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
   EXPECT_LT(nowNs() - start, kNsPerSec);
+}
+
+// A loop the caller runs in slices (Python's main thread serving in serve()) returns after
+// its slice with its timers intact, and carries on where it left off.
+TEST_P(EventLoopTest, RunForReturnsAfterItsSliceAndCarriesOn) {
+  auto loop = makeLoop(GetParam());
+  int fired = 0;
+  int64_t start = nowNs();
+  loop->runAt(start + 80 * kNsPerMs, [&] { ++fired; });
+  ASSERT_TRUE(loop->runFor(20 * kNsPerMs).ok());
+  int64_t firstSlice = nowNs() - start;
+  EXPECT_GE(firstSlice, 20 * kNsPerMs);
+  EXPECT_LT(firstSlice, 75 * kNsPerMs);
+  EXPECT_EQ(fired, 0);
+  EXPECT_FALSE(loop->stopped());
+  while (fired == 0 && nowNs() - start < kNsPerSec) ASSERT_TRUE(loop->runFor(20 * kNsPerMs).ok());
+  EXPECT_EQ(fired, 1);
+}
+
+// A zero slice still does one turn without blocking, so polling with no timeout progresses.
+TEST_P(EventLoopTest, RunForZeroDoesOneTurnWithoutBlocking) {
+  auto loop = makeLoop(GetParam());
+  bool ran = false;
+  loop->post([&] { ran = true; });
+  int64_t start = nowNs();
+  ASSERT_TRUE(loop->runFor(0).ok());
+  EXPECT_TRUE(ran);
+  EXPECT_LT(nowNs() - start, 50 * kNsPerMs);
+}
+
+// A signal cuts the slice short, so the interpreter that runs the loop can handle Ctrl+C at
+// once instead of at the end of the slice.
+TEST_P(EventLoopTest, RunForReturnsWhenASignalInterruptsTheWait) {
+  auto loop = makeLoop(GetParam());
+  struct sigaction action {
+  }, previous{};
+  action.sa_handler = [](int) {};  // no SA_RESTART: the wait fails with EINTR
+  ASSERT_EQ(::sigaction(SIGUSR1, &action, &previous), 0);
+  pthread_t self = ::pthread_self();
+  std::thread signaller([self] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::pthread_kill(self, SIGUSR1);
+  });
+  int64_t start = nowNs();
+  ASSERT_TRUE(loop->runFor(10 * kNsPerSec).ok());
+  signaller.join();
+  EXPECT_LT(nowNs() - start, 5 * kNsPerSec);
+  EXPECT_FALSE(loop->stopped());
+  // run() is not ended by a signal: only stop() ends it.
+  std::thread signalAgain([self, &loop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ::pthread_kill(self, SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    loop->stop();
+  });
+  int64_t runStart = nowNs();
+  ASSERT_TRUE(loop->run().ok());
+  signalAgain.join();
+  EXPECT_GE(nowNs() - runStart, 55 * kNsPerMs);
+  ::sigaction(SIGUSR1, &previous, nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select", "poll"));

@@ -22,6 +22,9 @@ from netlab.codecs import (
 from netlab.chat import ChatClient
 from netlab.load import LoadGenerator, LoadResult
 from netlab.servers import (
+    APPS,
+    SERVER_OPTIONS,
+    SERVERS,
     ChatServer,
     CloseKind,
     EchoServer,
@@ -37,7 +40,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "MODELS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
+    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "__version__",

@@ -11,11 +11,9 @@ from typing import Any, Optional, Sequence
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
 from netlab.load import SCENARIOS, LoadGenerator, LoadResult
-from netlab.servers import (DEFAULTS, ChatServer, EchoServer, PingPongServer, RelayServer,
-                             Server, parse_target)
+from netlab.servers import (APPS, SERVER_OPTIONS, SERVERS, _num, options_markdown,
+                            parse_target)
 
-SERVERS: dict[str, type[Server]] = {"echo": EchoServer, "pingpong": PingPongServer,
-                                     "chat": ChatServer, "relay": RelayServer}
 CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
 
@@ -69,58 +67,88 @@ def _build_parser() -> argparse.ArgumentParser:
     subcommands = [("serve", "run a server until Ctrl+C or SIGTERM", _add_serve),
                    ("bench", "load a TCP server and report", _add_bench),
                    ("demo", "compare the I/O models under the same load", _add_demo),
-                   ("chat", "an interactive chat client", _add_chat)]
+                   ("chat", "an interactive chat client", _add_chat),
+                   ("options", "print every server's options as Markdown tables",
+                    lambda parser: None)]
     for name, purpose, add_options in subcommands:
         add_options(commands.add_parser(name, help=purpose, description=purpose,
                                         formatter_class=_HelpFormatter))
     return parser
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _range_text(option: dict[str, Any]) -> str:
+    if option["choices"] or option["type"] not in ("int", "float"):
+        return ""
+    if option["max"] <= option["min"]:
+        return ""
+    unit = f" {option['unit']}" if option["unit"] else ""
+    return f"{_num(option['min'])}-{_num(option['max'])}{unit}"
+
+
+def _add_option(parser: argparse.ArgumentParser, option: dict[str, Any], default: Any,
+                help_text: str) -> None:
+    """One flag from one row of the engine's option tables."""
+    flag = _flag(option["name"])
+    if option["type"] == "bool":
+        parser.add_argument(flag, action="store_true", default=default, help=help_text)
+        return
+    kinds = {"int": int, "float": float, "str": str}
+    metavar = (option["unit"] or option["type"]).upper() if not option["choices"] else None
+    parser.add_argument(flag, type=kinds[option["type"]], default=default, metavar=metavar,
+                        choices=option["choices"] or None, help=help_text)
+
+
+def _app_options() -> dict[str, dict[str, Any]]:
+    """Each app option once, with the apps that have it and each app's default."""
+    merged: dict[str, dict[str, Any]] = {}
+    for app in APPS.values():
+        for option in app["options"]:
+            entry = merged.setdefault(option["name"], {**option, "apps": {}})
+            entry["apps"][app["name"]] = option["default"]
+    return merged
+
+
 def _add_serve(serve: argparse.ArgumentParser) -> None:
+    """Every flag comes from the engine's tables (SERVER_OPTIONS and each app's options)."""
     serve.add_argument("app", choices=sorted(SERVERS), help="which server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
-    serve.add_argument("--port", type=int, default=12345, help="port (0 picks a free one)")
-    serve.add_argument("--model", choices=MODELS, default=MODELS[0], help="I/O model")
-    serve.add_argument("--workers", type=int, default=DEFAULTS["workers"],
-                       help="event loops (epoll only)")
-    serve.add_argument("--high-water", type=int, default=DEFAULTS["high_water"], metavar="BYTES",
-                       help="queued output past which a connection is no longer read")
-    serve.add_argument("--idle-timeout", type=float, default=DEFAULTS["idle_timeout"],
-                       metavar="SECONDS",
-                       help="close connections with nothing read or written for this long "
-                            "(0: never)")
-    serve.add_argument("--message-timeout", type=float, default=DEFAULTS["message_timeout"],
-                       metavar="SECONDS",
-                       help="a message must be complete this long after its first byte "
-                            "(0: no limit)")
-    serve.add_argument("--max-connections", type=int, default=DEFAULTS["max_connections"],
-                       help="refuse connections beyond this many (0: no limit; select: "
-                            f"{DEFAULTS['select_max_connections']})")
-    serve.add_argument("--max-connections-per-ip", type=int,
-                       default=DEFAULTS["max_connections_per_ip"],
-                       help="connections one peer address may hold (0: no limit)")
-    serve.add_argument("--max-input-memory", type=int, default=DEFAULTS["max_input_memory"],
-                       metavar="BYTES",
-                       help="bytes all connections may hold in partial messages")
-    serve.add_argument("--backlog", type=int, default=DEFAULTS["backlog"],
-                       help="listen backlog (capped by net.core.somaxconn)")
-    serve.add_argument("--max-line", type=int, default=None,
-                       help="longest accepted line, for pingpong (65536) and chat (4096)")
-    serve.add_argument("--stall-at", type=float, default=None, metavar="SECONDS",
-                       help="echo: pause once, this long after starting (see --stall-for)")
-    serve.add_argument("--stall-for", type=float, default=0.5, metavar="SECONDS",
-                       help="echo: how long the injected pause lasts")
-    serve.add_argument("--max-queue", type=int, default=None,
-                       help="chat: output a client may have queued before it is dropped "
-                            "(1 MiB)")
-    serve.add_argument("--announce-limit", type=int, default=None,
-                       help="chat: rooms larger than this get no join/leave notices (100)")
-    serve.add_argument("--target", default=None, metavar="HOST:PORT",
-                       help="relay: where to forward each client (required for relay)")
-    serve.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS",
-                       help="relay: how long the target may take to accept")
-    serve.add_argument("-v", "--verbose", action="store_true",
-                       help="print a line per connection event")
+    for option in SERVER_OPTIONS:
+        if option["name"] == "log_connections":
+            continue  # -v below
+        zero = "0: no limit or never" if option["none_allowed"] else ""
+        help_text = "; ".join(t for t in (option["help"], _range_text(option), zero) if t)
+        _add_option(serve, option, option["default"], help_text)
+    for option in _app_options().values():
+        defaults = ", ".join(f"{app} {value!r}" for app, value in option["apps"].items()
+                             if value is not None)
+        help_text = f"{', '.join(option['apps'])}: {option['help']}"
+        if defaults:
+            help_text += f" (default: {defaults})"
+        if _range_text(option):
+            help_text += f"; {_range_text(option)}"
+        _add_option(serve, option, None, help_text)
+    serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
+                       action="store_true", help="print a line per connection event")
+
+
+def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], str]:
+    """The options to build args.app's server with, or None and why the flags do not fit."""
+    options: dict[str, Any] = {o["name"]: getattr(args, o["name"]) for o in SERVER_OPTIONS
+                               if o["name"] not in ("host", "port")}
+    mine = {o["name"] for o in APPS[args.app]["options"]}
+    for name, option in _app_options().items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in mine:
+            return None, f"{_flag(name)} applies to {', '.join(option['apps'])}, not {args.app}"
+        options[name] = value
+    if args.app == "relay" and "target" not in options:
+        return None, "serve relay needs --target HOST:PORT"
+    return options, ""
 
 
 def _add_bench(bench: argparse.ArgumentParser) -> None:
@@ -168,41 +196,31 @@ def _add_demo(demo: argparse.ArgumentParser) -> None:
                       help="also write the legend, tables and conclusions to this file")
 
 
+def _options(args: argparse.Namespace) -> int:
+    print(options_markdown(), end="")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
-    options: dict[str, Any] = dict(model=args.model, workers=args.workers,
-                                   high_water=args.high_water,
-                                   idle_timeout=args.idle_timeout,
-                                   message_timeout=args.message_timeout,
-                                   max_connections=args.max_connections or None,
-                                   max_connections_per_ip=args.max_connections_per_ip or None,
-                                   max_input_memory=args.max_input_memory,
-                                   backlog=args.backlog, log_connections=args.verbose)
-    if args.app in ("pingpong", "chat") and args.max_line is not None:
-        options["max_line"] = args.max_line
-    if args.app == "chat" and args.max_queue is not None:
-        options["max_queue"] = args.max_queue
-    if args.app == "chat" and args.announce_limit is not None:
-        options["announce_limit"] = args.announce_limit
-    if args.app == "echo" and args.stall_at is not None:
-        options.update(stall_at=args.stall_at, stall_for=args.stall_for)
-    if args.app == "relay":
-        if args.target is None:
-            print("netlab: error: serve relay needs --target HOST:PORT", file=sys.stderr)
-            return 2
-        options.update(target=args.target, connect_timeout=args.connect_timeout)
-    if args.verbose:
+    options, problem = _serve_options(args)
+    if options is None:
+        print(f"netlab: error: {problem}", file=sys.stderr)
+        return 2
+    if args.log_connections:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         server = SERVERS[args.app](args.port, args.host, **options)
-        server.start()
+        server.listen()
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)
         return 1
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"netlab {args.app} server ({args.model}{workers}) listening on "
           f"{args.host}:{server.port}; Ctrl+C to stop", flush=True)
+    if args.log_connections:
+        print(f"options: {server.options()}", flush=True)
     server.serve()
-    if args.verbose:
+    if args.log_connections:
         print(f"stopped: {server.stats()}", flush=True)
     return 0
 
@@ -320,7 +338,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _build_parser().parse_args(argv)
-    handlers = {"serve": _serve, "bench": _bench, "demo": _demo, "chat": _chat}
+    handlers = {"serve": _serve, "bench": _bench, "demo": _demo, "chat": _chat,
+                "options": _options}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -264,8 +264,12 @@ class LoadGenerator:
 
     def run(self, progress: Optional[Callable[[dict[str, Any]], None]] = None) -> LoadResult:
         """Runs to the end and returns the result. ``progress`` is called about once a second
-        from this thread with each completed second (requests, responses, errors, p99_ms)."""
-        self.start()
+        from this thread with each completed second (requests, responses, errors, p99_ms).
+
+        With one thread (``threads=1``) the run happens on this thread, keeping the process
+        single-threaded: each system call on a socket is cheaper then."""
+        self._native.start(on_this_thread=True)
+        self._started = True
         try:
             while not self.wait(1.0 if progress else None):
                 if progress:

@@ -8,20 +8,31 @@ and observe them. Every blocking call releases the GIL.
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import signal
 import threading
 import time
 from types import FrameType, TracebackType
-from typing import Any, Optional, TypedDict
+from typing import Any, ClassVar, Optional, TypedDict
 
 from netlab import _core
 from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
 
-DEFAULTS: dict[str, Any] = dict(_core.server_defaults())
-"""Every server option's default, as the C++ engine defines it (also the CLI's defaults)."""
+SERVER_OPTIONS: list[dict[str, Any]] = list(_core.server_options())
+"""Every server option as the C++ engine defines it: name, type, default, min, max, unit,
+help, none_allowed (None means 0: no limit, never), choices. The keyword arguments of every
+server class, the CLI's flags and the README's tables come from this list."""
+
+APPS: dict[str, dict[str, Any]] = {app["name"]: app for app in _core.apps()}
+"""Every app the engine serves, by name: its summary, its own options (as SERVER_OPTIONS),
+whether it takes a codec, and the load-generator scenario that speaks it."""
+
+DEFAULTS: dict[str, Any] = {o["name"]: o["default"] for o in SERVER_OPTIONS}
+"""Every server option's default (None where it means "no limit" or "never")."""
+DEFAULTS["select_max_connections"] = _core.SELECT_MAX_CONNECTIONS
 
 DEFAULT_HIGH_WATER: int = DEFAULTS["high_water"]
 """Queued output (bytes) past which a connection is no longer read, per connection."""
@@ -76,68 +87,33 @@ class _Terminated(Exception):
 
 
 class Server:
-    """A TCP server whose protocol and I/O run natively.
+    """A TCP server whose protocol and I/O run natively; subclasses name their app.
 
     Args:
         port: TCP port; 0 picks a free one (read it back from ``.port`` after ``start()``).
         host: numeric address to bind, or ``"localhost"``.
-        model: ``"epoll"`` (default), ``"threaded"`` (a thread per connection), ``"select"``
-            or ``"poll"``.
-        workers: event-loop threads for ``epoll``; they share one listening socket.
-        high_water: bytes of queued output after which a connection stops being read.
-        idle_timeout: seconds with nothing read or written after which a connection is closed
-            (default 300; None: never).
-        message_timeout: a message must be complete this many seconds after its first byte,
-            so a client dripping bytes cannot hold a connection (default 30; None: no limit).
-        max_connections: connections beyond this are told "server full" and closed (None:
-            no limit; ``select`` defaults to 900, below FD_SETSIZE).
-        max_connections_per_ip: connections one peer address may hold (None: no limit).
-        max_input_memory: bytes all connections together may hold in partial messages; the
-            connection that would pass it is closed (default 64 MiB).
-        backlog: listen backlog (the kernel caps it at net.core.somaxconn).
+        codec: for apps that take one (echo, chat): a :mod:`netlab.codecs` codec.
+        **options: any server option (``SERVER_OPTIONS``) or option of the app
+            (``APPS[app]["options"]``), by name; the class's signature and docstring list
+            them all with their defaults, as the C++ tables define them. Where a limit or a
+            timeout takes None, None means no limit or never.
 
     Raises:
         ValueError: an option is out of range (the message names it and its range).
-        log_connections: keep a line per connection event, drained by ``events()`` and logged
-            by ``serve()`` to the ``netlab.server`` logger.
+        TypeError: the app has no option of that name.
     """
 
-    def __init__(
-        self,
-        port: int = 12345,
-        host: str = "127.0.0.1",
-        *,
-        model: str = "epoll",
-        workers: int = DEFAULTS["workers"],
-        high_water: int = DEFAULT_HIGH_WATER,
-        idle_timeout: Optional[float] = DEFAULTS["idle_timeout"],
-        message_timeout: Optional[float] = DEFAULTS["message_timeout"],
-        max_connections: Optional[int] = None,
-        max_connections_per_ip: Optional[int] = None,
-        max_input_memory: int = DEFAULTS["max_input_memory"],
-        backlog: int = DEFAULTS["backlog"],
-        log_connections: bool = False,
-    ) -> None:
-        self._host = host
-        self._native = _core.Server(
-            self._protocol(),
-            host,
-            port,
-            model,
-            workers,
-            high_water,
-            0.0 if idle_timeout is None else float(idle_timeout),
-            0.0 if message_timeout is None else float(message_timeout),
-            0 if max_connections is None else max_connections,
-            0 if max_connections_per_ip is None else max_connections_per_ip,
-            max_input_memory,
-            backlog,
-            log_connections,
-        )
-        self._model = model
+    app: ClassVar[str] = ""
 
-    def _protocol(self) -> _core.Protocol:
-        raise NotImplementedError
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *,
+                 codec: Optional[Codec] = None, **options: Any) -> None:
+        self._host = host
+        self._native = _core.Server(self.app, codec, port=port, host=host, **options)
+        self._model: str = self._native.option_values()["model"]
+
+    def options(self) -> dict[str, Any]:
+        """Every option, the server's and the app's, as the running engine holds them."""
+        return dict(self._native.option_values())
 
     @property
     def port(self) -> int:
@@ -177,18 +153,36 @@ class Server:
         """Connection events since the last call (only with ``log_connections=True``)."""
         return self._native.drain_events()
 
-    def serve(self, poll_interval: float = 0.1) -> None:
-        """Start if needed and block until Ctrl+C or SIGTERM, then stop cleanly.
+    def listen(self) -> "Server":
+        """Bind and listen without starting a thread: ``serve()`` then runs the event loop
+        on the calling thread, so the process keeps one thread (Redis's design; each system
+        call on a socket is cheaper in a single-threaded process). Clients that connect
+        before ``serve()`` wait in the listen backlog. Models that need threads (threaded,
+        or several workers) start them here, as ``start()`` does.
 
-        The native threads do the serving; this thread only sleeps in short steps, so
-        signals are handled promptly.
+        Raises:
+            OSError: binding failed (``errno.EADDRINUSE`` when the port is taken).
+        """
+        self._native.start(on_this_thread=True)
+        return self
+
+    def serve(self, poll_interval: float = 0.1) -> None:
+        """Serve until Ctrl+C, SIGTERM or ``stop()``, then stop cleanly.
+
+        Not yet started (or after ``listen()``), a one-worker epoll, poll or select server
+        runs its event loop right here, in slices of ``poll_interval`` seconds; a signal
+        ends the slice at once, so Ctrl+C is handled promptly. Otherwise the native threads
+        serve and this thread only sleeps in short steps.
         """
         if not self.running:
-            self.start()
+            self.listen()
         restore = self._install_sigterm()
         try:
             while self.running:
-                time.sleep(poll_interval)
+                if self._native.serves_here:
+                    self._native.serve_here(poll_interval)
+                else:
+                    time.sleep(poll_interval)
                 self._log_events()
         except (KeyboardInterrupt, _Terminated):
             pass
@@ -239,15 +233,7 @@ class EchoServer(Server):
     thread sleep ``stall_for`` seconds (under epoll the whole loop pauses).
     """
 
-    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *,
-                 codec: Optional[Codec] = None, stall_at: Optional[float] = None,
-                 stall_for: float = 0.0, **options: Any) -> None:
-        self._codec = codec
-        self._stall = (stall_at, stall_for)
-        super().__init__(port, host, **options)
-
-    def _protocol(self) -> _core.Protocol:
-        return _core.EchoProtocol(self._codec, self._stall[0], self._stall[1])
+    app = "echo"
 
 
 class PingPongServer(Server):
@@ -255,13 +241,7 @@ class PingPongServer(Server):
     gets ``received: <line>``. A line longer than ``max_line`` bytes gets an error line and
     the connection is closed."""
 
-    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, max_line: int = 65536,
-                 **options: Any) -> None:
-        self._max_line = max_line
-        super().__init__(port, host, **options)
-
-    def _protocol(self) -> _core.Protocol:
-        return _core.PingPongProtocol(self._max_line)
+    app = "pingpong"
 
 
 class ChatServer(Server):
@@ -276,52 +256,39 @@ class ChatServer(Server):
     ``?``, so one member cannot send terminal escapes to everyone. ``/who`` and ``/rooms``
     answer 50 names a page (``/who 2`` for the next).
 
-    Args:
-        max_line: longest accepted line (bytes); a longer one closes the connection.
-        max_queue: output a client may have waiting; past it the client is dropped as too
-            slow, so one stalled reader never slows the room or grows server memory.
-        announce_limit: rooms with more members than this are not told of joins, leaves and
-            nick changes (N clients joining would otherwise cost N^2/2 notices).
-        max_clients: connections beyond this are told ``error: server full`` and closed.
-        codec: ``HeaderCodec()`` for the binary mode (CLIENT_CHAT in; SERVER_ACK,
-            SERVER_ECHO and SERVER_INFO out).
+    ``max_clients`` is another name for ``max_connections`` (connections beyond it are told
+    ``error: server full`` and closed). ``codec=HeaderCodec()`` selects the binary mode
+    (CLIENT_CHAT in; SERVER_ACK, SERVER_ECHO and SERVER_INFO out).
     """
 
-    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, max_line: int = 4096,
-                 max_queue: int = 1 << 20, max_clients: Optional[int] = None,
-                 codec: Optional[Codec] = None, announce_limit: int = 100,
-                 **options: Any) -> None:
-        self._chat = _core.ChatProtocol(max_line, max_queue, codec, announce_limit)
-        limit = options.pop("max_connections", None) if max_clients is None else max_clients
-        super().__init__(port, host, max_connections=limit, **options)
+    app = "chat"
 
-    def _protocol(self) -> _core.Protocol:
-        return self._chat
+    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *,
+                 codec: Optional[Codec] = None, max_clients: Optional[int] = None,
+                 **options: Any) -> None:
+        if max_clients is not None:
+            options["max_connections"] = max_clients
+        super().__init__(port, host, codec=codec, **options)
 
     def stats(self) -> ServerStats:
         """Server counters plus ``rooms`` (members per room), ``members`` and
         ``messages_relayed``."""
         stats: dict[str, Any] = dict(self._native.stats())
-        stats.update(self._chat.snapshot())
+        chat = self._native.protocol
+        assert isinstance(chat, _core.ChatProtocol)
+        stats.update(chat.snapshot())
         return stats  # type: ignore[return-value]
 
 
 def parse_target(target: str) -> tuple[str, int]:
     """``"host:port"`` (``"[::1]:8080"`` for IPv6; ``":8080"`` is 127.0.0.1) as
-    ``(host, port)``.
+    ``(host, port)``, split as the relay splits its target.
 
     Raises:
         ValueError: no port, or a port outside 1-65535.
     """
-    host, sep, port_text = target.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(f"target must be host:port (got {target!r})")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"target port must be between 1 and 65535 (got {port})")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host or "127.0.0.1", port
+    host, port = _core.parse_target(target)
+    return host, port
 
 
 class RelayServer(Server):
@@ -334,22 +301,101 @@ class RelayServer(Server):
     (counted in ``stats()["closes"]`` as ``refused``, ``unreachable`` or
     ``connect_timeout``, and logged). Under ``select`` each client costs two sockets, so the
     default connection cap is 450.
-
-    Args:
-        target: ``"host:port"`` to forward to.
-        connect_timeout: seconds to wait for the target to accept.
     """
 
-    def __init__(self, port: int = 12345, host: str = "127.0.0.1", *, target: str,
-                 connect_timeout: float = 5.0, **options: Any) -> None:
-        self._target = target
-        target_host, target_port = parse_target(target)
-        self._relay = _core.RelayProtocol(target_host, target_port, connect_timeout)
-        super().__init__(port, host, **options)
+    app = "relay"
 
     @property
     def target(self) -> str:
-        return self._target
+        return str(self._native.option_values()["target"])
 
-    def _protocol(self) -> _core.Protocol:
-        return self._relay
+
+def options_markdown() -> str:
+    """The README's option tables, made from the engine's: one for every server, one per app.
+    ``python -m netlab options`` prints them."""
+
+    def table(options: list[dict[str, Any]]) -> list[str]:
+        rows = ["| option | default | range | what it does |", "| --- | --- | --- | --- |"]
+        for o in options:
+            if o["choices"]:
+                valid = ", ".join(o["choices"])
+            elif o["type"] in ("int", "float") and o["max"] > o["min"]:
+                valid = f"{_num(o['min'])} to {_num(o['max'])}" + (f" {o['unit']}" if o["unit"]
+                                                                      else "")
+            else:
+                valid = o["unit"] or o["type"]
+            default = "required" if o["required"] else (
+                "None" if o["default"] is None else f"{o['default']!r}")
+            note = " (None: no limit or never)" if o["none_allowed"] else ""
+            rows.append(f"| `{o['name']}` | {default} | {valid} | {o['help']}{note} |")
+        return rows
+
+    lines = ["Every server:", ""] + table(SERVER_OPTIONS)
+    for name, app in APPS.items():
+        if app["options"]:
+            codec = "; takes `codec=`" if app["takes_codec"] else ""
+            lines += ["", f"`{name}` ({app['summary']}{codec}):", ""] + table(app["options"])
+    return "\n".join(lines) + "\n"
+
+
+SERVERS: dict[str, type[Server]] = {}
+"""A server class for every app in the engine's registry, by app name."""
+
+
+def _num(value: float) -> str:
+    """1048576 rather than 1.04858e+06; fractions as they are."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _option_text(option: dict[str, Any]) -> str:
+    """One line of a generated docstring: what the option does, its range and default."""
+    parts = [option["help"]]
+    if option["choices"]:
+        parts.append("one of " + ", ".join(option["choices"]))
+    elif option["type"] in ("int", "float") and option["max"] > option["min"]:
+        unit = f" {option['unit']}" if option["unit"] else ""
+        parts.append(f"{_num(option['min'])} to {_num(option['max'])}{unit}")
+    if option["none_allowed"]:
+        parts.append("None: no limit or never")
+    parts.append(f"default {option['default']!r}")
+    return "; ".join(parts)
+
+
+def _describe(cls: type[Server]) -> None:
+    """Gives ``cls`` the signature and the option list of its app, from the C++ tables, so
+    ``help()``, Jupyter and ``inspect.signature`` show every option with its default."""
+    app = APPS[cls.app]
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("port", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default=12345, annotation=int),
+              inspect.Parameter("host", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default="127.0.0.1", annotation=str)]
+    kinds = {"int": int, "float": float, "bool": bool, "str": str}
+    if app["takes_codec"]:
+        params.append(inspect.Parameter("codec", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Optional[Codec]))
+    lines = ["", "    Options (from the engine's tables):"]
+    for option in app["options"] + SERVER_OPTIONS:
+        if option["name"] in ("port", "host"):
+            continue
+        annotation: Any = kinds[option["type"]]
+        if option["none_allowed"]:
+            annotation = Optional[annotation]
+        params.append(inspect.Parameter(option["name"], inspect.Parameter.KEYWORD_ONLY,
+                                        default=option["default"], annotation=annotation))
+        lines.append(f"        {option['name']}: {_option_text(option)}.")
+    own = inspect.signature(cls.__init__).parameters
+    for name, param in own.items():  # a subclass's own extras (ChatServer's max_clients)
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and name not in {p.name for p in params}:
+            params.append(param)
+    cls.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n"
+    SERVERS[cls.app] = cls
+
+
+for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer):
+    _describe(_cls)
+for _name in APPS:  # an app with no class of its own yet still gets one
+    if _name not in SERVERS:
+        _describe(type(f"{_name.title()}Server", (Server,), {"app": _name,
+                                                             "__doc__": APPS[_name]["summary"]}))

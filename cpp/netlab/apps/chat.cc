@@ -237,13 +237,26 @@ class BinaryChatHandler final : public Handler {
 
 }  // namespace
 
+const std::vector<Field<ChatOptions>>& Fields<ChatOptions>::fields() {
+  static const std::vector<Field<ChatOptions>> table = {
+      number("max_line", &ChatOptions::maxLine, 1, kMaxLineLimit, "bytes",
+             "longest accepted line; a longer one closes the connection"),
+      number("max_queue", &ChatOptions::maxQueue, 1024, static_cast<double>(int64_t{1} << 30),
+             "bytes",
+             "output a client may have waiting; past it the client is dropped as too slow"),
+      number("announce_limit", &ChatOptions::announceLimit, 0, 10'000'000, "members",
+             "rooms with more members are not told of joins, leaves and nick changes"),
+  };
+  return table;
+}
+
 ChatProtocol::ChatProtocol(ChatOptions options) : options_(std::move(options)) {
   binary_ = options_.codec != nullptr;
   if (binary_) {
     codec_ = options_.codec;
   } else {
-    Error unused;  // maxLine >= 1 is checked at the binding edge
-    codec_ = makeLineCodec("\n", options_.maxLine, true, &unused);
+    Error unused;  // maxLine >= 1 is checked with the options
+    codec_ = makeLineCodec("\n", static_cast<size_t>(options_.maxLine), true, &unused);
   }
 }
 
@@ -280,7 +293,7 @@ std::vector<std::shared_ptr<Outlet>> ChatProtocol::roomOf(uint64_t id, std::stri
 }
 
 std::vector<std::shared_ptr<Outlet>> ChatProtocol::noticeTo(uint64_t id, std::string* roomName) {
-  return othersIn(id, roomName, options_.announceLimit);
+  return othersIn(id, roomName, static_cast<size_t>(options_.announceLimit));
 }
 
 // One lookup under one lock: the room's size and its members are read together.

@@ -22,18 +22,24 @@
 
 #include "netlab/codec/codec.h"
 #include "netlab/core/handler.h"
+#include "netlab/core/options.h"
 
 namespace netlab {
 
 struct ChatOptions {
-  size_t maxLine = 4096;
-  size_t maxQueue = 1 << 20;  // per client; past it the client is dropped as too slow
+  int64_t maxLine = 4096;
+  int64_t maxQueue = 1 << 20;  // per client; past it the client is dropped as too slow
   size_t maxNick = 32;
   std::string lobby = "lobby";
   /// Rooms larger than this are not told of joins, leaves and renames: N clients connecting
   /// would otherwise cost N^2/2 notices (large IRC networks do the same).
-  size_t announceLimit = 100;
+  int64_t announceLimit = 100;
   std::shared_ptr<const Codec> codec;  // null: text lines; HeaderCodec: binary mode
+};
+
+template <>
+struct Fields<ChatOptions> {
+  static const std::vector<Field<ChatOptions>>& fields();
 };
 
 /// What stats() adds for chat.
@@ -49,7 +55,7 @@ class ChatProtocol final : public Protocol {
   std::string_view name() const override { return "chat"; }
   std::unique_ptr<Handler> newHandler() override;
   size_t maxPendingInput() const override { return codec_->maxWireFrame(); }
-  size_t maxQueuedOutput() const override { return options_.maxQueue; }
+  size_t maxQueuedOutput() const override { return static_cast<size_t>(options_.maxQueue); }
   ChatSnapshot snapshot() const;
   bool binary() const { return binary_; }
 
@@ -78,6 +84,7 @@ class ChatProtocol final : public Protocol {
   /// Delivers to every outlet; counts the deliveries.
   void fanOut(const std::vector<std::shared_ptr<Outlet>>& to, std::string_view message);
   const ChatOptions& options() const { return options_; }
+  OptionMap optionValues() const override { return valuesOf(options_); }
 
  private:
   /// Outlets of the room's members other than `id`; none when the room is over largestRoom.

@@ -60,6 +60,21 @@ class FramedEchoHandler final : public Handler {
 
 }  // namespace
 
+const std::vector<Field<EchoOptions>>& Fields<EchoOptions>::fields() {
+  static const std::vector<Field<EchoOptions>> table = {
+      optionalNumber("stall_at", &EchoOptions::stallAt, 0, 365 * 86400.0, "seconds",
+                     "inject one pause: the first message handled this long after start makes "
+                     "its thread sleep stall_for"),
+      number("stall_for", &EchoOptions::stallFor, 0, 3600, "seconds", "length of that pause"),
+  };
+  return table;
+}
+
+EchoProtocol::EchoProtocol(const EchoOptions& options, std::shared_ptr<const Codec> codec)
+    : codec_(std::move(codec)), options_(options) {
+  if (options.stallAt) stall_ = std::make_shared<StallOnce>(*options.stallAt, options.stallFor);
+}
+
 StallOnce::StallOnce(double atSec, double forSec)
     : atNs(nowNs() + static_cast<int64_t>(atSec * kNsPerSec)),
       forNs(static_cast<int64_t>(forSec * kNsPerSec)) {}

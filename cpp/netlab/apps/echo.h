@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "netlab/codec/codec.h"
 #include "netlab/core/handler.h"
+#include "netlab/core/options.h"
 
 namespace netlab {
 
@@ -21,18 +23,30 @@ struct StallOnce {
   std::atomic<bool> done{false};
 };
 
+struct EchoOptions {
+  std::optional<double> stallAt;  // unset: never
+  double stallFor = 0.5;
+};
+template <>
+struct Fields<EchoOptions> {
+  static const std::vector<Field<EchoOptions>>& fields();
+};
+
 class EchoProtocol final : public Protocol {
  public:
+  EchoProtocol(const EchoOptions& options, std::shared_ptr<const Codec> codec);
   explicit EchoProtocol(std::shared_ptr<const Codec> codec = nullptr,
                         std::shared_ptr<StallOnce> stall = nullptr)
       : codec_(std::move(codec)), stall_(std::move(stall)) {}
   std::string_view name() const override { return "echo"; }
   std::unique_ptr<Handler> newHandler() override;
   size_t maxPendingInput() const override;
+  OptionMap optionValues() const override { return valuesOf(options_); }
 
  private:
   std::shared_ptr<const Codec> codec_;
   std::shared_ptr<StallOnce> stall_;
+  EchoOptions options_;
 };
 
 }  // namespace netlab

@@ -53,8 +53,16 @@ class PingPongHandler final : public Handler {
 
 }  // namespace
 
+const std::vector<Field<PingPongOptions>>& Fields<PingPongOptions>::fields() {
+  static const std::vector<Field<PingPongOptions>> table = {
+      number("max_line", &PingPongOptions::maxLine, 1, kMaxLineLimit, "bytes",
+             "longest line; a longer one gets an error line and a close"),
+  };
+  return table;
+}
+
 PingPongProtocol::PingPongProtocol(size_t maxLine) : maxLine_(maxLine) {
-  Error unused;  // maxLine >= 1 is checked at the binding edge
+  Error unused;  // maxLine >= 1 is checked with the options
   lines_ = makeLineCodec("\n", maxLine, /*stripCr=*/true, &unused);
 }
 

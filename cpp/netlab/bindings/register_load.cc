@@ -154,7 +154,9 @@ void registerLoad(py::module_& m) {
            py::arg("connect_timeout"), py::arg("response_timeout"), py::arg("size"),
            py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("max_response"),
            py::arg("rooms") = 1)
-      .def("start", [](LoadGenerator& g) { check(g.start()); })
+      .def(
+          "start", [](LoadGenerator& g, bool onThisThread) { check(g.start(onThisThread)); },
+          py::arg("on_this_thread") = false)
       .def("wait", &LoadGenerator::wait, py::arg("timeout"),
            py::call_guard<py::gil_scoped_release>())
       .def("stop", &LoadGenerator::stop, py::call_guard<py::gil_scoped_release>())

@@ -2,14 +2,16 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
 #include "netlab/apps/pingpong.h"
+#include "netlab/apps/registry.h"
 #include "netlab/apps/relay.h"
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
-#include "netlab/core/range_check.h"
 #include "netlab/models/server.h"
 
 namespace py = pybind11;
@@ -41,49 +43,103 @@ py::dict statsDict(Server& s) {
   return d;
 }
 
-std::unique_ptr<Server> newServer(std::shared_ptr<Protocol> protocol, const std::string& host,
-                                  int64_t port, const std::string& model, int64_t workers,
-                                  int64_t highWater, double idleTimeout, double messageTimeout,
-                                  int64_t maxConnections, int64_t maxConnectionsPerIp,
-                                  int64_t maxInputMemory, int64_t backlog, bool logEvents) {
-  ServerOptions o;
-  o.host = host;
-  o.port = port;
-  o.model = model;
-  o.workers = workers;
-  o.highWater = highWater;
-  o.idleTimeoutSec = idleTimeout;
-  o.messageTimeoutSec = messageTimeout;
-  o.maxConnections = maxConnections;
-  o.maxConnectionsPerIp = maxConnectionsPerIp;
-  o.maxInputMemory = maxInputMemory;
-  o.backlog = backlog;
-  o.logEvents = logEvents;
-  auto server = makeServer(std::move(protocol), o);
+const char* typeName(OptionType type) {
+  switch (type) {
+    case OptionType::kInt:
+      return "int";
+    case OptionType::kFloat:
+      return "float";
+    case OptionType::kBool:
+      return "bool";
+    case OptionType::kString:
+      return "str";
+  }
+  return "?";
+}
+
+py::object toPython(const OptionValue& v) {
+  return std::visit(
+      [](const auto& x) -> py::object {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          return py::none();
+        } else {
+          return py::cast(x);
+        }
+      },
+      v);
+}
+
+// Python's own types only: bool before int (a bool is an int in Python).
+OptionValue fromPython(const std::string& name, py::handle h) {
+  if (h.is_none()) return std::monostate{};
+  if (py::isinstance<py::bool_>(h)) return h.cast<bool>();
+  if (py::isinstance<py::int_>(h)) return h.cast<int64_t>();
+  if (py::isinstance<py::float_>(h)) return h.cast<double>();
+  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+  throw py::type_error("option " + name + " cannot be a " +
+                       std::string(py::str(py::type::handle_of(h).attr("__name__"))));
+}
+
+py::list describeOptions(const std::vector<OptionInfo>& options) {
+  py::list out;
+  for (const OptionInfo& o : options) {
+    py::dict d;
+    d["name"] = o.name;
+    d["type"] = typeName(o.type);
+    d["default"] = toPython(o.defaultValue);
+    d["min"] = o.lo;
+    d["max"] = o.hi;
+    d["unit"] = o.unit;
+    d["help"] = o.help;
+    d["none_allowed"] = o.noneAllowed;
+    d["required"] = o.required;
+    d["choices"] = o.choices;
+    out.append(d);
+  }
+  return out;
+}
+
+py::list appsList() {
+  py::list out;
+  for (const AppSpec& app : apps()) {
+    py::dict d;
+    d["name"] = app.name;
+    d["summary"] = app.summary;
+    d["options"] = describeOptions(app.options);
+    d["takes_codec"] = app.takesCodec;
+    d["scenario"] = app.scenario;
+    out.append(d);
+  }
+  return out;
+}
+
+std::unique_ptr<Server> newServer(const std::string& appName, const CodecHandle* codec,
+                                  const py::kwargs& kwargs) {
+  const AppSpec* app = findApp(appName);
+  if (!app) {
+    std::string names;
+    for (const auto& a : apps()) names += (names.empty() ? "" : ", ") + a.name;
+    raise(Error{EINVAL, "unknown app '" + appName + "'; valid apps: " + names});
+  }
+  OptionMap values;
+  for (const auto& item : kwargs) {
+    std::string name = py::str(item.first);
+    values[name] = fromPython(name, item.second);
+  }
+  std::vector<std::string> unknown = unknownOptions(*app, values);
+  if (!unknown.empty()) {
+    throw py::type_error("the " + app->name + " server has no option '" + unknown.front() + "'");
+  }
+  auto server = makeAppServer(*app, values, codec ? codec->codec : nullptr);
   if (!server.ok()) raise(server.error());
   return std::move(server.value());
 }
 
-constexpr int64_t kMaxLineLimit = 16 << 20;
-
-void requireRange(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) {
-  check(checkRange(name, static_cast<double>(value), static_cast<double>(lo),
-                   static_cast<double>(hi), unit));
-}
-
-// The defaults, written once here, for the Python classes and the CLI.
-py::dict serverDefaults() {
-  ServerOptions o;
+py::dict optionValues(const Server& s) {
   py::dict d;
-  d["workers"] = o.workers;
-  d["high_water"] = o.highWater;
-  d["idle_timeout"] = o.idleTimeoutSec;
-  d["message_timeout"] = o.messageTimeoutSec;
-  d["max_connections"] = o.maxConnections;
-  d["max_connections_per_ip"] = o.maxConnectionsPerIp;
-  d["max_input_memory"] = o.maxInputMemory;
-  d["backlog"] = o.backlog;
-  d["select_max_connections"] = kSelectMaxConnections;
+  for (const auto& [name, value] : valuesOf(s.options())) d[name.c_str()] = toPython(value);
+  for (const auto& [name, value] : s.protocol().optionValues()) d[name.c_str()] = toPython(value);
   return d;
 }
 
@@ -91,7 +147,19 @@ py::dict serverDefaults() {
 
 void registerServers(py::module_& m) {
   m.def("models", &modelNames, "Names of the I/O models, default first.");
-  m.def("server_defaults", &serverDefaults, "Every server option's default.");
+  m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
+  m.def(
+      "server_options", [] { return describeOptions(describe<ServerOptions>()); },
+      "Every server option: name, type, default, range, unit and help.");
+  m.attr("SELECT_MAX_CONNECTIONS") = kSelectMaxConnections;
+  m.def(
+      "parse_target",
+      [](const std::string& target) {
+        auto parsed = parseTarget(target);
+        if (!parsed.ok()) raise(parsed.error());
+        return py::make_tuple(parsed.value().first, parsed.value().second);
+      },
+      py::arg("target"), "'host:port' as (host, port); ValueError says what is wrong.");
   m.def(
       "close_kinds",
       [] {
@@ -104,47 +172,10 @@ void registerServers(py::module_& m) {
 
   py::class_<Protocol, std::shared_ptr<Protocol>>(m, "Protocol")
       .def_property_readonly("name", [](const Protocol& p) { return std::string(p.name()); });
-  py::class_<EchoProtocol, Protocol, std::shared_ptr<EchoProtocol>>(m, "EchoProtocol")
-      .def(py::init([](const CodecHandle* codec, std::optional<double> stallAt, double stallFor) {
-             std::shared_ptr<StallOnce> stall;
-             if (stallAt) {
-               if (*stallAt < 0 || stallFor < 0)
-                 raise(Error{EINVAL, "stall times must not be negative"});
-               stall = std::make_shared<StallOnce>(*stallAt, stallFor);
-             }
-             return std::make_shared<EchoProtocol>(codec ? codec->codec : nullptr, stall);
-           }),
-           py::arg("codec") = nullptr, py::arg("stall_at") = std::nullopt,
-           py::arg("stall_for") = 0.0);
+  py::class_<EchoProtocol, Protocol, std::shared_ptr<EchoProtocol>>(m, "EchoProtocol");
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
-      .def(py::init([](int64_t maxLine) {
-             requireRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
-             return std::make_shared<PingPongProtocol>(static_cast<size_t>(maxLine));
-           }),
-           py::arg("max_line") = PingPongProtocol::kDefaultMaxLine)
       .def_property_readonly("max_line", &PingPongProtocol::maxLine);
-
   py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
-      .def(py::init([](int64_t maxLine, int64_t maxQueue, const CodecHandle* codec,
-                       int64_t announceLimit) {
-             requireRange("max_line", maxLine, 1, kMaxLineLimit, "bytes");
-             requireRange("max_queue", maxQueue, 1024, int64_t{1} << 30, "bytes");
-             requireRange("announce_limit", announceLimit, 0, 10'000'000, "members");
-             ChatOptions o;
-             o.maxLine = static_cast<size_t>(maxLine);
-             o.maxQueue = static_cast<size_t>(maxQueue);
-             o.announceLimit = static_cast<size_t>(announceLimit);
-             if (codec) {
-               if (codec->codec->name() != "header") {
-                 raise(Error{EINVAL, "chat's binary mode takes a HeaderCodec"});
-               }
-               o.codec = codec->codec;
-             }
-             return std::make_shared<ChatProtocol>(std::move(o));
-           }),
-           py::arg("max_line") = ChatOptions{}.maxLine,
-           py::arg("max_queue") = ChatOptions{}.maxQueue, py::arg("codec") = nullptr,
-           py::arg("announce_limit") = ChatOptions{}.announceLimit)
       .def("snapshot", [](const ChatProtocol& p) {
         ChatSnapshot s = p.snapshot();
         py::dict d;
@@ -153,35 +184,36 @@ void registerServers(py::module_& m) {
         d["messages_relayed"] = s.relayed;
         return d;
       });
-
-  py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol")
-      .def(py::init([](const std::string& host, int64_t port, double connectTimeout) {
-             if (host.empty()) raise(Error{EINVAL, "target host must not be empty"});
-             requireRange("target port", port, 1, 65535, "");
-             check(checkRange("connect_timeout", connectTimeout, 0.001, 3600, "seconds"));
-             RelayOptions o;
-             o.targetHost = host;
-             o.targetPort = static_cast<uint16_t>(port);
-             o.connectTimeoutSec = connectTimeout;
-             return std::make_shared<RelayProtocol>(std::move(o));
-           }),
-           py::arg("target_host"), py::arg("target_port"), py::arg("connect_timeout") = 5.0);
+  py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol");
 
   py::class_<Server>(m, "Server")
-      .def(py::init(&newServer), py::arg("protocol"), py::arg("host"), py::arg("port"),
-           py::arg("model"), py::arg("workers"), py::arg("high_water"), py::arg("idle_timeout"),
-           py::arg("message_timeout"), py::arg("max_connections"),
-           py::arg("max_connections_per_ip"), py::arg("max_input_memory"), py::arg("backlog"),
-           py::arg("log_events"))
-      .def("start",
-           [](Server& s) {
-             Status status;
-             {
-               py::gil_scoped_release release;
-               status = s.start();
-             }
-             check(status);
-           })
+      .def(py::init(&newServer), py::arg("app"), py::arg("codec") = nullptr)
+      .def("option_values", &optionValues,
+           "Every option, the server's and the app's, as the server runs with them.")
+      .def_property_readonly("protocol", &Server::protocolPtr)
+      .def(
+          "start",
+          [](Server& s, bool onThisThread) {
+            Status status;
+            {
+              py::gil_scoped_release release;
+              status = s.start(onThisThread);
+            }
+            check(status);
+          },
+          py::arg("on_this_thread") = false)
+      .def_property_readonly("serves_here", &Server::servesHere)
+      .def(
+          "serve_here",
+          [](Server& s, double seconds) {
+            Status status;
+            {
+              py::gil_scoped_release release;
+              status = s.serveHere(seconds);
+            }
+            check(status);
+          },
+          py::arg("seconds"))
       .def("stop", &Server::stop, py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("port", &Server::port)
       .def_property_readonly("running", &Server::running)

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "netlab/core/close_reason.h"
+#include "netlab/core/options.h"
 #include "netlab/io/buffer.h"
 
 namespace netlab {
@@ -121,6 +122,8 @@ class Protocol {
   virtual size_t maxQueuedOutput() const { return 0; }
   /// Sockets one client costs (a relay's client and its target: 2), for select's fd cap.
   virtual size_t socketsPerConnection() const { return 1; }
+  /// The app's options as it runs with them, by name (read back by stats and tests).
+  virtual OptionMap optionValues() const { return {}; }
 };
 
 }  // namespace netlab

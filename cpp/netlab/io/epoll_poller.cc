@@ -29,7 +29,7 @@ class EpollPoller final : public Poller {
   int poll(int64_t timeoutNs, std::vector<ReadyEvent>& out) override {
     ++waits_;
     int n = wait(timeoutNs);
-    if (n < 0) return errno == EINTR ? 0 : -errno;
+    if (n < 0) return -errno;
     for (int i = 0; i < n; ++i) {
       out.push_back({static_cast<IoWatcher*>(events_[i].data.ptr), toReady(events_[i].events)});
     }

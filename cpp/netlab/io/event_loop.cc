@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -51,15 +52,28 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd)
 
 EventLoop::~EventLoop() = default;
 
-Status EventLoop::run() {
+Status EventLoop::run() { return loop(0, false); }
+
+Status EventLoop::runFor(int64_t ns) { return loop(nowNs() + std::max<int64_t>(ns, 0), true); }
+
+// untilNs 0: no end but stop(). A run that times out has done at least one (non-blocking) turn.
+Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
   adoptThisThread();
   Status status;
   while (!stopping_.load(std::memory_order_acquire)) {
     ready_.clear();
     // Work queued before run() (a connection set up on this thread) must not wait for I/O.
     bool queued = !nextTurn_.empty() || !deferred_.empty();
-    int64_t timeout = queued ? 0 : timers_.nsUntilNext(nowNs());
+    int64_t now = nowNs();
+    int64_t timeout = queued ? 0 : timers_.nsUntilNext(now);
+    if (untilNs > 0 && (timeout < 0 || timeout > untilNs - now)) {
+      timeout = std::max<int64_t>(untilNs - now, 0);
+    }
     int n = poller_->poll(timeout, ready_);
+    if (n == -EINTR) {
+      if (returnOnSignal) return status;
+      n = 0;
+    }
     if (n < 0) {
       errno = -n;
       status = sysError(std::string(poller_->name()) + " wait");
@@ -74,6 +88,7 @@ Status EventLoop::run() {
     runPosted();
     runDeferred();
     graveyard_.clear();
+    if (untilNs > 0 && iterationNs_ >= untilNs) return status;  // at least one turn ran
   }
   runPosted();  // tasks posted during the last iteration still run, on this thread
   runDeferred();

@@ -38,6 +38,13 @@ class EventLoop {
 
   /// Runs until stop(); returns an Error only if the poller itself fails.
   Status run();
+  /// Runs on the calling thread until stop(), for at most `ns`, or until a wait is
+  /// interrupted by a signal: a loop that Python's main thread runs itself (one thread in the
+  /// process, as Redis runs) goes back to the interpreter so Ctrl+C is handled at once.
+  /// Called again, it carries on where it left off.
+  Status runFor(int64_t ns);
+  /// Whether stop() has been asked for (the loop runs no further iterations).
+  bool stopped() const { return stopping_.load(std::memory_order_acquire); }
   /// Thread-safe; the loop finishes its current iteration and returns from run().
   void stop();
   /// Thread-safe: runs `task` on the loop thread soon. False when the queue is full (the bound
@@ -93,6 +100,7 @@ class EventLoop {
 
  private:
   class Waker;
+  Status loop(int64_t untilNs, bool returnOnSignal);
   void wake();
   void runPosted();
   void runDeferred();

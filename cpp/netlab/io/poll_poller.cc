@@ -60,7 +60,7 @@ class PollPoller final : public Poller {
                 static_cast<long>(timeoutNs % 1'000'000'000)};
     ++waits_;
     int n = ::ppoll(fds_.data(), fds_.size(), timeoutNs < 0 ? nullptr : &ts, nullptr);
-    if (n < 0) return errno == EINTR ? 0 : -errno;
+    if (n < 0) return -errno;
     for (size_t i = 0; i < fds_.size() && n > 0; ++i) {
       short revents = fds_[i].revents;
       if (revents == 0) continue;

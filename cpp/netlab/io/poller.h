@@ -42,8 +42,8 @@ class Poller {
   virtual Status add(int fd, uint32_t interest, IoWatcher* watcher) = 0;
   virtual Status modify(int fd, uint32_t interest, IoWatcher* watcher) = 0;
   virtual void remove(int fd) = 0;
-  /// Waits up to timeoutNs (-1: forever); fills `out`. Returns the count, or -errno (EINTR is
-  /// reported as 0 events). Nanoseconds, not milliseconds: an open-loop load generator sends
+  /// Waits up to timeoutNs (-1: forever); fills `out`. Returns the count, or -errno (-EINTR when a
+  /// signal cut the wait short: the loop decides whether that ends its run). Nanoseconds, not milliseconds: an open-loop load generator sends
   /// on timers, and rounding them up to whole milliseconds would be a measurement error.
   virtual int poll(int64_t timeoutNs, std::vector<ReadyEvent>& out) = 0;
   /// Whether fd can be watched at all (select cannot go past FD_SETSIZE).

@@ -40,7 +40,7 @@ class SelectPoller final : public Poller {
     timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
     ++waits_;
     int n = ::select(maxFd_ + 1, &readSet, &writeSet, nullptr, timeoutNs < 0 ? nullptr : &tv);
-    if (n < 0) return errno == EINTR ? 0 : -errno;
+    if (n < 0) return -errno;
     int found = 0;
     for (int fd = 0; fd <= maxFd_ && found < n; ++fd) {
       uint32_t ready =

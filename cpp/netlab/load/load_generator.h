@@ -30,8 +30,13 @@ class LoadGenerator {
   LoadGenerator(LoadConfig config, std::unique_ptr<Scenario> scenario, Endpoint endpoint);
   ~LoadGenerator();
 
-  Status start();
-  /// Blocks up to timeoutSec; true once every worker has finished.
+  Status start() { return start(false); }
+  /// With `onThisThread` and one worker, no thread is started: wait() runs the worker's
+  /// loop on the caller's thread, so the process keeps a single thread (system calls on
+  /// sockets are cheaper then). Must then be waited for on the same thread.
+  Status start(bool onThisThread);
+  /// Blocks up to timeoutSec (returning early when a signal arrives, for a run on this
+  /// thread); true once every worker has finished.
   bool wait(double timeoutSec);
   /// Asks every worker to finish now; idempotent.
   void stop();
@@ -51,6 +56,7 @@ class LoadGenerator {
   int64_t startNs_ = 0;
   int64_t endNs_ = 0;
   bool started_ = false;
+  bool here_ = false;  // the one worker runs inside wait(), on the caller's thread
   size_t secondsReported_ = 0;
 };
 

@@ -46,6 +46,32 @@ void LoadWorker::start(int64_t startNs, int64_t deadlineNs) {
   thread_ = std::thread([this] { run(); });
 }
 
+void LoadWorker::startHere(int64_t startNs, int64_t deadlineNs) {
+  startNs_ = startNs;
+  deadlineNs_ = deadlineNs;
+  callerTimerSlack_ = static_cast<unsigned long>(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0));
+  double cpu = threadCpuSec();
+  begin();
+  cpuSec_ += threadCpuSec() - cpu;
+  if (stopping_) {
+    end();
+    ::prctl(PR_SET_TIMERSLACK, callerTimerSlack_, 0, 0, 0);
+  }
+}
+
+bool LoadWorker::runFor(int64_t ns) {
+  if (finished()) return true;
+  double cpu = threadCpuSec();
+  Status s = loop_->runFor(ns);
+  cpuSec_ += threadCpuSec() - cpu;
+  if (!s.ok()) noteFailure(LoadError::kOther, s.error().message, 1);
+  if (loop_->stopped() || !s.ok()) {
+    end();
+    ::prctl(PR_SET_TIMERSLACK, callerTimerSlack_, 0, 0, 0);
+  }
+  return finished();
+}
+
 void LoadWorker::join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -54,17 +80,35 @@ void LoadWorker::stop() {
   loop_->post([this] { finishSoon(); });
 }
 
+double LoadWorker::threadCpuSec() {
+  timespec cpu{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  return static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+}
+
 void LoadWorker::run() {
-  // Open-loop sends are timer driven: 1 us of timer slack instead of the default 50 us.
-  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  if (budgeted_ && budgetLeft_ == 0) stopping_ = true;  // nothing for this worker to do
+  double cpu = threadCpuSec();
+  begin();
   if (!stopping_) {
-    if (deadlineNs_ > 0) loop_->runAt(deadlineNs_, [this] { finishSoon(); });
-    startMoreConnections(nowNs());
-    loop_->runAt(nowNs() + kTickNs, [this] { onTick(); });
     Status s = loop_->run();  // only the poller itself can fail: the run ends, and says why
     if (!s.ok()) noteFailure(LoadError::kOther, s.error().message, 1);
   }
+  end();
+  cpuSec_ += threadCpuSec() - cpu;
+}
+
+void LoadWorker::begin() {
+  loop_->adoptThisThread();
+  // Open-loop sends are timer driven: 1 us of timer slack instead of the default 50 us.
+  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  if (budgeted_ && budgetLeft_ == 0) stopping_ = true;  // nothing for this worker to do
+  if (stopping_) return;
+  if (deadlineNs_ > 0) loop_->runAt(deadlineNs_, [this] { finishSoon(); });
+  startMoreConnections(nowNs());
+  loop_->runAt(nowNs() + kTickNs, [this] { onTick(); });
+}
+
+void LoadWorker::end() {
   int64_t end = nowNs();
   if (sendEndNs_ == 0) sendEndNs_ = end;
   rollSeconds(end);
@@ -75,9 +119,6 @@ void LoadWorker::run() {
     closeSecond();
   }
   syscalls_.wait = loop_->waits();
-  timespec cpu{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-  cpuSec_ = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
   finished_.store(true, std::memory_order_release);
 }
 

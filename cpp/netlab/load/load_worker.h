@@ -43,6 +43,11 @@ class LoadWorker {
 
   /// Runs on its own thread until the deadline, the budget, or stop().
   void start(int64_t startNs, int64_t deadlineNs);
+  /// As start(), but runs nothing yet: the caller's thread runs the loop with runFor().
+  void startHere(int64_t startNs, int64_t deadlineNs);
+  /// Runs the loop on the calling thread for at most `ns` (less when a signal arrives);
+  /// true once the worker has finished.
+  bool runFor(int64_t ns);
   void join();
   /// No new requests; those in flight get a short drain, then the worker finishes.
   void stop();
@@ -91,6 +96,11 @@ class LoadWorker {
   void closeSecond();
 
   void run();
+  /// The first and last steps of a run, on the thread that runs the loop.
+  void begin();
+  void end();
+  /// CPU time of the calling thread so far (CLOCK_THREAD_CPUTIME_ID).
+  static double threadCpuSec();
   void startMoreConnections(int64_t nowNs);
   void onTick();
   void rollSeconds(int64_t nowNs);
@@ -128,6 +138,7 @@ class LoadWorker {
   std::array<uint64_t, kLoadErrorKinds> errorsByKind_{};
   std::array<std::string, kLoadErrorKinds> firstErrors_{};
   double cpuSec_ = 0;
+  unsigned long callerTimerSlack_ = 0;  // restored when a run on the caller's thread ends
 };
 
 }  // namespace netlab

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "netlab/io/acceptor.h"
+#include "netlab/io/clock.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_connections.h"
 
@@ -31,6 +32,22 @@ class LoopServer::Worker {
       Status s = loop_->run();
       if (!s.ok()) server_.log_.add("loop stopped: " + s.error().message);
     });
+  }
+
+  Status runFor(double seconds) {
+    Status s = loop_->runFor(static_cast<int64_t>(seconds * kNsPerSec));
+    if (!s.ok()) server_.log_.add("loop stopped: " + s.error().message);
+    return s;
+  }
+
+  /// For a loop some other thread is running in serveHere(): it closes the connections and
+  /// returns from its run.
+  void stopSoon() {
+    bool posted = loop_->post([this] {
+      conns_.closeAll({CloseKind::kServerStopping, 0, "server stopping"});
+      loop_->stop();
+    });
+    if (!posted) loop_->stop();
   }
 
   /// Closes the connections on the loop's own thread (handlers are only ever called there),
@@ -81,7 +98,7 @@ LoopServer::LoopServer(std::shared_ptr<Protocol> protocol, ServerOptions options
 
 LoopServer::~LoopServer() { stop(); }
 
-Status LoopServer::startServing() {
+Status LoopServer::startServing(bool onThisThread) {
   std::lock_guard<std::mutex> lock(lifecycle_);
   std::vector<std::unique_ptr<Worker>> workers;
   for (int64_t i = 0; i < options_.workers; ++i) {
@@ -93,13 +110,38 @@ Status LoopServer::startServing() {
     if (!s.ok()) return s;
   }
   workers_ = std::move(workers);
-  for (auto& w : workers_) w->startThread();
+  here_ = onThisThread && workers_.size() == 1;
+  if (!here_) {
+    for (auto& w : workers_) w->startThread();
+  }
   return {};
+}
+
+Status LoopServer::serveHere(double seconds) {
+  {
+    std::lock_guard<std::mutex> lock(lifecycle_);
+    if (!here_ || !running_) return {};
+    if (servingHere_) return Error{EBUSY, "the server is already being served by another thread"};
+    servingHere_ = true;
+  }
+  Status s = workers_.front()->runFor(seconds);
+  std::lock_guard<std::mutex> lock(lifecycle_);
+  servingHere_ = false;
+  if (!running_) teardown();  // stop() came from another thread while this one served
+  return s;
 }
 
 void LoopServer::stop() {
   std::lock_guard<std::mutex> lock(lifecycle_);
   if (!running_.exchange(false)) return;
+  if (servingHere_) {
+    workers_.front()->stopSoon();  // the serving thread tears down when its run returns
+    return;
+  }
+  teardown();
+}
+
+void LoopServer::teardown() {
   for (auto& w : workers_) w->stopAndJoin();
   workers_.clear();  // acceptors stop watching the socket before it is closed
   listenFd_.reset();

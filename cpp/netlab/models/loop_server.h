@@ -21,14 +21,20 @@ class LoopServer final : public Server {
   ~LoopServer() override;
   void stop() override;
   size_t threads() const override;
+  bool servesHere() const override { return here_; }
+  Status serveHere(double seconds) override;
 
  protected:
-  Status startServing() override;
+  Status startServing(bool onThisThread) override;
 
  private:
   class Worker;
-  std::mutex lifecycle_;  // start/stop against each other
-  SpareFd spare_;         // one per listening socket, shared by the workers
+  void teardown();
+
+  std::mutex lifecycle_;      // start/stop/serveHere against each other
+  bool here_ = false;         // one loop, run by serveHere() on the caller's thread
+  bool servingHere_ = false;  // a thread is inside serveHere() right now
+  SpareFd spare_;             // one per listening socket, shared by the workers
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -31,7 +31,7 @@ StatsSnapshot Server::sumCounters() const {
   return s;
 }
 
-Status Server::start() {
+Status Server::start(bool onThisThread) {
   if (running_) return Error{EALREADY, "server is already running"};
   ListenOptions lo{options_.host, static_cast<uint16_t>(options_.port),
                    static_cast<int>(options_.backlog), true};
@@ -41,7 +41,7 @@ Status Server::start() {
   if (!port.ok()) return port.error();
   listenFd_ = std::move(fd.value());
   port_ = port.value();
-  Status s = startServing();
+  Status s = startServing(onThisThread);
   if (!s.ok()) {
     listenFd_.reset();
     return s;
@@ -89,27 +89,47 @@ void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 
-Status validate(const ServerOptions& o, size_t socketsPerConnection) {
-  constexpr double kMaxCount = 10'000'000, kYear = 365 * 86400.0;
-  bool select = o.model == "select";
-  const double selectMax = static_cast<double>(kSelectMaxConnections / socketsPerConnection);
-  const Status checks[] = {
-      checkRange("port", o.port, 0, 65535, "", "(0 picks a free port)"),
-      checkRange("workers", o.workers, 1, 256),
-      checkRange("high_water", o.highWater, 1024, 1 << 30, "bytes"),
-      checkRange("idle_timeout", o.idleTimeoutSec, 0, kYear, "seconds", "(0: never)"),
-      checkRange("message_timeout", o.messageTimeoutSec, 0, kYear, "seconds", "(0: never)"),
-      checkRange("max_connections", o.maxConnections, 0, select ? selectMax : kMaxCount, "",
-                 select ? "for select, which cannot watch fds past FD_SETSIZE (0: the most it can)"
-                        : "(0: no limit)"),
-      checkRange("max_connections_per_ip", o.maxConnectionsPerIp, 0, kMaxCount, "",
-                 "(0: no limit)"),
-      checkRange("max_input_memory", o.maxInputMemory, 64 << 10,
-                 static_cast<double>(int64_t{1} << 40), "bytes"),
-      checkRange("backlog", o.backlog, 1, 65535),
+namespace {
+constexpr double kMaxCount = 10'000'000, kYear = 365 * 86400.0;
+}  // namespace
+
+const std::vector<Field<ServerOptions>>& Fields<ServerOptions>::fields() {
+  using O = ServerOptions;
+  static const std::vector<Field<O>> table = {
+      text("host", &O::host, "address", "numeric address to bind, or localhost"),
+      number("port", &O::port, 0, 65535, "", "TCP port", "(0 picks a free port)"),
+      text("model", &O::model, "", "I/O model", modelNames()),
+      number("workers", &O::workers, 1, 256, "", "event loops (epoll only); they share one port"),
+      number("high_water", &O::highWater, 1024, 1 << 30, "bytes",
+             "queued output past which a connection stops being read"),
+      number("idle_timeout", &O::idleTimeoutSec, 0, kYear, "seconds",
+             "close a connection with nothing read or written for this long", "(0: never)", true),
+      number("message_timeout", &O::messageTimeoutSec, 0, kYear, "seconds",
+             "a message must be complete this long after its first byte", "(0: never)", true),
+      number("max_connections", &O::maxConnections, 0, kMaxCount, "",
+             "connections past this are told 'server full' and closed (select: at most 900)",
+             "(0: no limit)", true),
+      number("max_connections_per_ip", &O::maxConnectionsPerIp, 0, kMaxCount, "",
+             "connections one peer address may hold", "(0: no limit)", true),
+      number("max_input_memory", &O::maxInputMemory, 64 << 10,
+             static_cast<double>(int64_t{1} << 40), "bytes",
+             "partial-message bytes all connections together may hold"),
+      number("backlog", &O::backlog, 1, 65535, "", "listen backlog (capped by somaxconn)"),
+      flag("log_connections", &O::logEvents, "keep a line per connection event"),
   };
-  for (const Status& status : checks) {
-    if (!status.ok()) return status;
+  return table;
+}
+
+Status validate(const ServerOptions& o, size_t socketsPerConnection) {
+  Status fields = checkFields(o);
+  if (!fields.ok()) return fields;
+  const double selectMax = static_cast<double>(kSelectMaxConnections / socketsPerConnection);
+  if (o.model == "select") {
+    Status capped =
+        checkRange("max_connections", static_cast<double>(o.maxConnections), 0, selectMax, "",
+                   "for select, which cannot watch fds past FD_SETSIZE (0: the most "
+                   "it can)");
+    if (!capped.ok()) return capped;
   }
   if (o.workers > 1 && o.model != "epoll") {
     return Error{EINVAL,

@@ -11,6 +11,7 @@
 #include "netlab/core/counters.h"
 #include "netlab/core/event_log.h"
 #include "netlab/core/handler.h"
+#include "netlab/core/options.h"
 #include "netlab/io/fd.h"
 #include "netlab/io/result.h"
 #include "netlab/models/address_limiter.h"
@@ -21,7 +22,7 @@ namespace netlab {
 /// closed, and input held in partial messages has a server-wide bound.
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int64_t port = 0;
+  int64_t port = 12345;
   std::string model = "epoll";
   int64_t workers = 1;
   /// Queued output past which a connection stops being read (muduo's high-water mark).
@@ -44,6 +45,12 @@ struct ServerOptions {
   bool logEvents = false;
 };
 
+/// The table every option's name, range and help come from (server.cc).
+template <>
+struct Fields<ServerOptions> {
+  static const std::vector<Field<ServerOptions>>& fields();
+};
+
 /// select() cannot watch fds >= FD_SETSIZE (1024); this leaves room for the process's own.
 constexpr int64_t kSelectMaxConnections = 900;
 
@@ -64,13 +71,28 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   /// Binds and listens, then serves on native threads. The port accepts once this returns.
-  Status start();
+  Status start() { return start(false); }
+  /// As start(), but with `onThisThread` and a loop model with one worker no thread is
+  /// started: serveHere() runs the loop on the caller's thread, which keeps the process
+  /// single-threaded (every system call on a socket is cheaper then: the kernel skips the
+  /// file reference counting a multi-threaded process needs). Other models start threads.
+  Status start(bool onThisThread);
+  /// Whether start(true) left the serving to serveHere().
+  virtual bool servesHere() const { return false; }
+  /// Serves on the calling thread for at most `seconds`, returning early when a signal
+  /// arrives or the server stops. Does nothing for a server that serves on its own threads.
+  virtual Status serveHere(double seconds) {
+    (void)seconds;
+    return {};
+  }
   /// Idempotent: stops every thread, closes every connection and the listening socket.
   virtual void stop() = 0;
   bool running() const { return running_; }
   uint16_t port() const { return port_; }
   const ServerOptions& options() const { return options_; }
   std::string_view protocolName() const { return protocol_->name(); }
+  const Protocol& protocol() const { return *protocol_; }
+  std::shared_ptr<Protocol> protocolPtr() const { return protocol_; }
 
   StatsSnapshot stats() const { return sumCounters(); }
   /// Threads serving right now (loop threads, or one per connection plus the acceptor).
@@ -79,7 +101,7 @@ class Server {
 
  protected:
   friend class LoopConnections;
-  virtual Status startServing() = 0;
+  virtual Status startServing(bool onThisThread) = 0;
   /// The admission checks every model makes (the connection limit, then the per-address
   /// one); a refused client is told why and closed. `address` is set when it holds a slot of
   /// the per-address limit, to be given back with releaseAddress() when it closes.

@@ -19,7 +19,7 @@ ThreadedServer::ThreadedServer(std::shared_ptr<Protocol> protocol, ServerOptions
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
-Status ThreadedServer::startServing() {
+Status ThreadedServer::startServing(bool /*onThisThread*/) {
   std::lock_guard<std::mutex> lock(lifecycle_);
   wakeFd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wakeFd_.valid()) return sysError("eventfd");

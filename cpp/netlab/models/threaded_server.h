@@ -26,7 +26,7 @@ class ThreadedServer final : public Server {
   size_t threads() const override;
 
  protected:
-  Status startServing() override;
+  Status startServing(bool onThisThread) override;
 
  private:
   struct Entry {
