@@ -25,7 +25,7 @@ import socket
 from typing import Any, NoReturn, Optional
 
 import gevent  # type: ignore[import-untyped]
-from locust import events
+from locust import User, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -37,7 +37,11 @@ CONNECT_TIMEOUT = 2.0  # seconds; a loopback or LAN server answers a connect far
 
 log = logging.getLogger("netlab.locust")
 
-_AVAILABLE = ("PingUser", "ConstantPingUser", "EchoUser", "ChatUser", "SwarmUser")
+# Every concrete user netlab.locust exports, so a user added there is offered here at once.
+_AVAILABLE = tuple(name for name in _users.__all__
+                   if isinstance(getattr(_users, name), type)
+                   and issubclass(getattr(_users, name), User)
+                   and not getattr(_users, name).abstract)
 
 
 def _expose_chosen_users() -> None:

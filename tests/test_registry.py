@@ -8,6 +8,7 @@ import ast
 import inspect
 import re
 import subprocess
+import time
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,4 +140,90 @@ def test_readme_option_tables_are_the_generated_ones() -> None:
     block = readme.split(begin, 1)[1].split(end, 1)[0]
     assert block == netlab.servers.options_markdown(), (
         "README's option tables differ from the engine's: regenerate them with "
+        "`python -m netlab options`")
+
+
+def test_every_load_option_set_from_python_reaches_the_engine() -> None:
+    """The load generator's options come from one C++ table too: its signature shows them
+    with the engine's defaults, and each value set is the value the engine holds."""
+    params = inspect.signature(netlab.LoadGenerator).parameters
+    codec = netlab.LengthPrefixCodec()
+    for option in netlab.load.LOAD_OPTIONS:
+        name = option["name"]
+        assert name in params, name
+        if name in ("host", "port"):
+            continue
+        assert params[name].default == option["default"], name
+        value: Any = {"scenario": "framed", "request": b"abc", "expect": b"xyz",
+                      "duration": 2.5, "rate": 50.0}.get(name)
+        if value is None:
+            value = non_default(option, "load")
+        kwargs: dict[str, Any] = {name: value}
+        if name == "think_time":
+            kwargs["rate"] = None
+        if name == "rooms":
+            kwargs["connections"] = value
+        gen = netlab.LoadGenerator("127.0.0.1", 9, codec=codec, **kwargs)
+        assert gen.options()[name] == value, name
+
+
+def test_load_option_errors_name_the_option_and_its_range() -> None:
+    with pytest.raises(ValueError, match=r"pipeline must be between 1 and 1,?024 \(got 0\)"):
+        netlab.LoadGenerator("127.0.0.1", 9, pipeline=0)
+    with pytest.raises(ValueError, match=r"requests must be between 0 and .* \(got -1\)"):
+        netlab.LoadGenerator("127.0.0.1", 9, requests=-1)
+    with pytest.raises(TypeError, match="LoadGenerator has no option 'conections'"):
+        netlab.LoadGenerator("127.0.0.1", 9, conections=5)
+    with pytest.raises(ValueError, match="size must be an integer"):
+        netlab.LoadGenerator("127.0.0.1", 9, size="big")
+
+
+def test_chat_client_defaults_are_the_engines() -> None:
+    defaults = {o["name"]: o["default"] for o in netlab._core.line_client_options()}
+    params = inspect.signature(netlab.ChatClient).parameters
+    for name in ("host", "port", "timeout", "max_line"):
+        assert params[name].default == defaults[name], name
+    with pytest.raises(ValueError, match="max_line must be between 1 and"):
+        netlab.ChatClient("127.0.0.1", 9, max_line=0)
+
+
+def test_async_client_completions_are_named_objects() -> None:
+    with netlab.PingPongServer(port=0) as server:
+        client = netlab._core.AsyncClient(host="127.0.0.1", port=server.port, scenario="line",
+                                          request=b"ping", expect=b"pong")
+        try:
+            conn = client.open_connection()
+            assert client.submit(conn, 7)
+            assert client.submit(conn, 8, "hello", "nope")
+            done: list[Any] = []
+            deadline = time.monotonic() + 10
+            while len(done) < 2 and time.monotonic() < deadline:
+                done += client.drain()
+                time.sleep(0.01)
+        finally:
+            client.shutdown()
+    by_ticket = {d.ticket: d for d in done}
+    assert by_ticket[7].ok and by_ticket[7].error_kind == "" and by_ticket[7].latency_ns > 0
+    assert by_ticket[7].bytes == len(b"pong\n")
+    failed = by_ticket[8]
+    assert not failed.ok and failed.error_kind in ("mismatch", "timeout"), failed
+    assert "Completion ticket=8 failed" in repr(failed)
+
+
+def test_codec_exceptions_are_the_engines_and_live_in_netlab_codecs() -> None:
+    from netlab import codecs
+    assert codecs.FrameError is netlab._core.FrameError
+    assert codecs.FrameTooLarge.__module__ == "netlab.codecs"
+    with pytest.raises(codecs.FrameTooLarge) as caught:
+        netlab.LineCodec(max_length=4).decoder().feed(b"ok\ntoolong\n")
+    assert caught.value.frames == [b"ok"] and caught.value.offset == 3
+    assert isinstance(caught.value, ValueError)
+
+
+def test_readme_load_option_table_is_the_generated_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- load-options:begin -->\n", "<!-- load-options:end -->"
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert block == netlab.load.load_options_markdown(), (
+        "README's load option table differs from the engine's: regenerate it with "
         "`python -m netlab options`")

@@ -4,6 +4,7 @@
 
 #include "netlab/apps/registry.h"
 #include "netlab/apps/relay.h"
+#include "netlab/load/load_config.h"
 
 namespace netlab {
 
@@ -31,7 +32,86 @@ struct Fields<Sample> {
   }
 };
 
+struct Narrow {
+  uint16_t port = 80;
+  uint64_t budget = 0;
+  std::string payload;
+  std::optional<std::string> expect;
+};
+
+template <>
+struct Fields<Narrow> {
+  static const std::vector<Field<Narrow>>& fields() {
+    static const std::vector<Field<Narrow>> table = {
+        number("port", &Narrow::port, 1, 65535, "", "port"),
+        number("budget", &Narrow::budget, 0, 1e12, "", "budget", "(0: none)", true),
+        bytes("payload", &Narrow::payload, "what to send"),
+        bytes("expect", &Narrow::expect, "what should come back"),
+    };
+    return table;
+  }
+};
+
 namespace {
+
+TEST(OptionsTest, NarrowAndUnsignedMembersRejectWhatWouldWrap) {
+  Narrow n;
+  Status st = applyValues(n, {{"port", int64_t{70000}}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "port must be between 1 and 65535 (got 70000)");
+  EXPECT_EQ(n.port, 80);  // untouched, not 70000 mod 65536
+  st = applyValues(n, {{"budget", int64_t{-1}}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "budget must be between 0 and 1000000000000 (0: none) (got -1)");
+  ASSERT_TRUE(applyValues(n, {{"port", int64_t{8080}}, {"budget", int64_t{5}}}).ok());
+  EXPECT_EQ(n.port, 8080);
+  EXPECT_EQ(std::get<int64_t>(valuesOf(n)["budget"]), 5);
+}
+
+TEST(OptionsTest, BytesTakeBytesOrTextAndGoBackAsBytes) {
+  Narrow n;
+  OptionMap unset = valuesOf(n);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(unset["payload"]));  // empty: default
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(unset["expect"]));
+  ASSERT_TRUE(
+      applyValues(n, {{"payload", Bytes{std::string("a\0b", 3)}}, {"expect", std::string("pong")}})
+          .ok());
+  EXPECT_EQ(n.payload, std::string("a\0b", 3));
+  EXPECT_EQ(n.expect, "pong");
+  OptionMap back = valuesOf(n);
+  EXPECT_EQ(std::get<Bytes>(back["expect"]).value, "pong");
+  ASSERT_TRUE(applyValues(n, {{"expect", std::monostate{}}}).ok());
+  EXPECT_FALSE(n.expect.has_value());
+  EXPECT_FALSE(applyValues(n, {{"payload", int64_t{1}}}).ok());
+}
+
+TEST(OptionsTest, LoadConfigIsCheckedByItsTableThenByItsCombinations) {
+  LoadConfig c;
+  ASSERT_TRUE(
+      applyValues(c,
+                  {{"port", int64_t{9}}, {"requests", int64_t{10}}, {"duration", std::monostate{}}})
+          .ok());
+  EXPECT_EQ(c.port, 9);
+  EXPECT_EQ(c.durationSec, 0);
+  EXPECT_TRUE(validate(c).ok());
+  LoadConfig bad = c;
+  Status st = applyValues(bad, {{"scenario", std::string("smtp")}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message,
+            "unknown scenario 'smtp'; valid scenarios: echo, line, framed, connect, chat");
+  LoadConfig endless = c;
+  endless.requests = 0;
+  EXPECT_FALSE(validate(endless).ok());
+  EXPECT_TRUE(validate(endless, /*runEnds=*/false).ok());  // the async client runs until shut
+  LoadConfig framed = c;
+  framed.scenario = "framed";
+  ASSERT_FALSE(validate(framed).ok());
+  EXPECT_EQ(validate(framed).error().message, "the framed scenario needs a codec");
+  LoadConfig noPort;
+  noPort.requests = 1;
+  ASSERT_FALSE(validate(noPort).ok());
+  EXPECT_EQ(validate(noPort).error().message, "port must be between 1 and 65535 (got 0)");
+}
 
 TEST(OptionsTest, DescribeGivesTheStructsOwnDefaults) {
   std::vector<OptionInfo> info = describe<Sample>();

@@ -31,8 +31,8 @@ from netlab.servers import (
     PingPongServer,
     RelayServer,
     Server,
-    ServerStats,
 )
+from netlab._types import ChatStats, LoadProgress, ServerStats, TimelineSecond
 
 __version__ = "0.1.0"
 
@@ -43,5 +43,5 @@ __all__ = [
     "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
-    "Server", "ServerStats", "__version__",
+    "Server", "ServerStats", "ChatStats", "LoadProgress", "TimelineSecond", "__version__",
 ]

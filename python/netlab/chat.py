@@ -15,6 +15,8 @@ from typing import Iterator, Optional
 
 from netlab import _core
 
+_DEFAULTS = {o["name"]: o["default"] for o in _core.line_client_options()}
+
 
 class ChatClient:
     """A connected chat client.
@@ -28,14 +30,15 @@ class ChatClient:
         nick: a nickname to take at once (netlab's ChatServer only; ``ValueError`` if it is
             taken or invalid, or if the server is not one that has nicknames).
         timeout: seconds for connecting and for the nickname handshake.
+        max_line: a longer incoming line ends the connection (bytes).
         welcome_timeout: how long to wait for netlab's greeting when no nick is asked for;
             a server that sends none is not waited on longer than this.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 12345, nick: Optional[str] = None,
-                 *, timeout: float = 10.0, max_line: int = 65536,
-                 welcome_timeout: float = 0.5) -> None:
-        self._native = _core.LineClient(host, port, timeout, max_line)
+    def __init__(self, host: str = _DEFAULTS["host"], port: int = _DEFAULTS["port"],
+                 nick: Optional[str] = None, *, timeout: float = _DEFAULTS["timeout"],
+                 max_line: int = _DEFAULTS["max_line"], welcome_timeout: float = 0.5) -> None:
+        self._native = _core.LineClient(host=host, port=port, timeout=timeout, max_line=max_line)
         self._held: list[str] = []
         self.nick: Optional[str] = None
         try:

@@ -10,9 +10,10 @@ from typing import Any, Optional, Sequence
 
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
-from netlab.load import SCENARIOS, LoadGenerator, LoadResult
-from netlab.servers import (APPS, SERVER_OPTIONS, SERVERS, _num, options_markdown,
-                            parse_target)
+from netlab.load import LOAD_OPTIONS, LoadGenerator, LoadResult, load_options_markdown
+from netlab._options import none_note, range_text
+from netlab._types import TimelineSecond
+from netlab.servers import APPS, SERVER_OPTIONS, SERVERS, options_markdown, parse_target
 
 CODECS = {"length": LengthPrefixCodec, "line": LineCodec, "header": HeaderCodec}
 
@@ -81,25 +82,22 @@ def _flag(name: str) -> str:
 
 
 def _range_text(option: dict[str, Any]) -> str:
-    if option["choices"] or option["type"] not in ("int", "float"):
-        return ""
-    if option["max"] <= option["min"]:
-        return ""
-    unit = f" {option['unit']}" if option["unit"] else ""
-    return f"{_num(option['min'])}-{_num(option['max'])}{unit}"
+    return range_text(option, "-")
 
 
 def _add_option(parser: argparse.ArgumentParser, option: dict[str, Any], default: Any,
-                help_text: str) -> None:
+                help_text: str, aliases: Sequence[str] = ()) -> None:
     """One flag from one row of the engine's option tables."""
-    flag = _flag(option["name"])
+    flags = [_flag(option["name"]), *aliases]
     if option["type"] == "bool":
-        parser.add_argument(flag, action="store_true", default=default, help=help_text)
+        parser.add_argument(*flags, action="store_true", default=default, help=help_text)
         return
-    kinds = {"int": int, "float": float, "str": str}
-    metavar = (option["unit"] or option["type"]).upper() if not option["choices"] else None
-    parser.add_argument(flag, type=kinds[option["type"]], default=default, metavar=metavar,
-                        choices=option["choices"] or None, help=help_text)
+    kinds = {"int": int, "float": float, "str": str, "bytes": str}
+    metavar = (option["unit"] or option["type"]).split("/")[0].upper() \
+        if not option["choices"] else None
+    parser.add_argument(*flags, type=kinds[option["type"]], default=default, metavar=metavar,
+                        choices=option["choices"] or None, help=help_text,
+                        dest=option["name"])
 
 
 def _app_options() -> dict[str, dict[str, Any]]:
@@ -118,7 +116,7 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     for option in SERVER_OPTIONS:
         if option["name"] == "log_connections":
             continue  # -v below
-        zero = "0: no limit or never" if option["none_allowed"] else ""
+        zero = none_note(option)[1:-1].replace("None or 0", "0")
         help_text = "; ".join(t for t in (option["help"], _range_text(option), zero) if t)
         _add_option(serve, option, option["default"], help_text)
     for option in _app_options().values():
@@ -151,26 +149,26 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
     return options, ""
 
 
+# Short forms of bench's flags, wrk and ab style; the flags themselves come from LOAD_OPTIONS.
+_BENCH_SHORT = {"connections": ["-c"], "threads": ["-t"], "duration": ["-d"],
+                "requests": ["-n"], "rate": ["-R"], "size": ["-s"],
+                "response_timeout": ["--timeout"]}
+
+
 def _add_bench(bench: argparse.ArgumentParser) -> None:
+    """The load flags come from the engine's table (LOAD_OPTIONS), as serve's do."""
     bench.add_argument("target", metavar="HOST:PORT")
-    bench.add_argument("--scenario", choices=SCENARIOS, default="echo")
-    bench.add_argument("--connections", "-c", type=int, default=100)
-    bench.add_argument("--threads", "-t", type=int, default=2)
-    bench.add_argument("--duration", "-d", type=float, default=10.0, help="seconds (0: none)")
-    bench.add_argument("--requests", "-n", type=int, default=None, help="request budget")
-    bench.add_argument("--rate", "-R", type=float, default=None,
-                       help="open loop: total requests/s (latency corrected for omission)")
-    bench.add_argument("--size", "-s", type=int, default=64, help="payload bytes")
-    bench.add_argument("--pipeline", type=int, default=1, help="requests in flight per conn")
-    bench.add_argument("--connect-rate", type=float, default=None, help="new connections/s")
-    bench.add_argument("--request", default=None, help="line/payload to send")
-    bench.add_argument("--expect", default=None, help="expected response line/payload")
+    for option in LOAD_OPTIONS:
+        if option["name"] in ("host", "port"):
+            continue
+        zero = none_note(option)[1:-1].replace("None or 0", "0")
+        help_text = "; ".join(t for t in (option["help"], _range_text(option), zero) if t)
+        _add_option(bench, option, option["default"], help_text,
+                    _BENCH_SHORT.get(option["name"], []))
     bench.add_argument("--codec", choices=sorted(CODECS), default=None,
                        help="framed scenario: the codec (default parameters)")
     bench.add_argument("--fixed-size", type=int, default=None,
                        help="framed scenario with FixedCodec of this size")
-    bench.add_argument("--rooms", type=int, default=1, help="chat scenario: rooms")
-    bench.add_argument("--timeout", type=float, default=10.0, help="response timeout (s)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.add_argument("--max-error-rate", type=float, default=1.0, metavar="PERCENT",
                        help="exit 1 when more than this percent of requests failed or were "
@@ -197,7 +195,9 @@ def _add_demo(demo: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> int:
-    print(options_markdown(), end="")
+    print(options_markdown())
+    print("Load generator (`LoadGenerator` and `python -m netlab bench`):\n")
+    print(load_options_markdown(), end="")
     return 0
 
 
@@ -233,20 +233,15 @@ def _bench(args: argparse.Namespace) -> int:
         codec = CODECS[args.codec]()
     try:
         host, port = parse_target(args.target)
-        gen = LoadGenerator(
-            host, port, scenario=args.scenario, connections=args.connections,
-            threads=args.threads, duration=args.duration or None, requests=args.requests,
-            rate=args.rate, size=args.size, pipeline=args.pipeline,
-            connect_rate=args.connect_rate, response_timeout=args.timeout,
-            request=args.request.encode() if args.request is not None else None,
-            expect=args.expect.encode() if args.expect is not None else None, codec=codec,
-            rooms=args.rooms)
+        options = {o["name"]: getattr(args, o["name"]) for o in LOAD_OPTIONS
+                   if o["name"] not in ("host", "port")}
+        gen = LoadGenerator(host, port, codec=codec, **options)
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)
         return 2
     live = sys.stderr.isatty() and not args.json
 
-    def progress(second: dict[str, Any]) -> None:
+    def progress(second: TimelineSecond) -> None:
         print(f"\r[{second['second'] + 1:>4}s] {second['responses']:>10,} resp/s  "
               f"p99 {second['p99_ms']:8.3f} ms  errors {second['errors']:<8}",
               end="", file=sys.stderr, flush=True)

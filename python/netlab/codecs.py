@@ -17,40 +17,20 @@ decoder then stays failed (every later ``feed`` raises again) and never resynchr
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple, Optional
 
-from netlab._core import Codec, Decoder, FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
-
-
-class FrameError(ValueError):
-    """The byte stream (or a payload to encode) breaks the codec's rules.
-
-    Attributes:
-        offset: stream offset of the bad frame (0 for an encoding error).
-        frames: frames decoded from the same ``feed()`` before the error, so none are lost.
-    """
-
-    def __init__(self, message: str, offset: int = 0, frames: Optional[list[Any]] = None) -> None:
-        super().__init__(message)
-        self.offset = offset
-        self.frames: list[Any] = list(frames or [])
-
-
-class FrameTooLarge(FrameError):
-    """A frame (or line) is longer than the codec's configured maximum."""
-
-
-class MalformedFrame(FrameError):
-    """A frame's header is invalid, e.g. an unexpected protocol version."""
-
-
-class Frame(NamedTuple):
-    """One :class:`HeaderCodec` message."""
-
-    version: int
-    command: int
-    sequence: int
-    payload: bytes
+# The exceptions and Frame are made by the engine, which raises them; they live here for users.
+from netlab._core import (
+    Codec,
+    Decoder,
+    FixedCodec,
+    Frame,
+    FrameError,
+    FrameTooLarge,
+    HeaderCodec,
+    LengthPrefixCodec,
+    LineCodec,
+    MalformedFrame,
+)
 
 
 class Command(enum.IntEnum):

@@ -15,6 +15,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
+from netlab._types import TimelineSecond
 from netlab.load import LoadGenerator, LoadResult
 from netlab.servers import DEFAULTS
 
@@ -105,7 +106,7 @@ def run_model(model: str, connections: int, duration: float, size: int,
     try:
         peak_threads, peak_rss = 0, 0
 
-        def sample(_second: dict[str, Any]) -> None:
+        def sample(_second: Optional[TimelineSecond] = None) -> None:
             nonlocal peak_threads, peak_rss
             peak_threads = max(peak_threads, server.status("Threads"))
             peak_rss = max(peak_rss, server.status("VmRSS"))
@@ -115,7 +116,7 @@ def run_model(model: str, connections: int, duration: float, size: int,
                             threads=threads, duration=duration, size=size)
         result = gen.run(progress=sample)
         cpu = server.cpu_seconds() - cpu_before
-        sample({})
+        sample()
         return ModelRun(model, result, cpu, peak_threads, peak_rss / 1024)
     finally:
         server.close()

@@ -14,47 +14,33 @@ from each request's intended send time, so a stalled server shows in the percent
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from netlab import _core
+from netlab import _core, _options
+from netlab._types import LoadProgress, LoadResultFields, TimelineSecond
 from netlab.codecs import Codec
 
-SCENARIOS = ("echo", "line", "framed", "connect", "chat")
+LOAD_OPTIONS: list[dict[str, Any]] = list(_core.load_options())
+"""Every load generator option as the C++ engine defines it (see ``SERVER_OPTIONS``); the
+keyword arguments of LoadGenerator and the flags of ``python -m netlab bench``."""
+
+SCENARIOS: tuple[str, ...] = tuple(
+    next(o for o in LOAD_OPTIONS if o["name"] == "scenario")["choices"])
 ERROR_KINDS = ("refused", "reset", "timeout", "closed", "mismatch", "protocol", "no_fds",
                "no_ports", "other")
 
 
 @dataclass
-class LoadResult:
-    """What one run measured. Latencies are milliseconds (floats, sub-ms kept)."""
+class LoadResult(LoadResultFields):
+    """What one run measured (the fields, generated from the engine's table, are in
+    :class:`netlab._types.LoadResultFields`), with the run's settings. Latencies are
+    milliseconds (floats, sub-ms kept)."""
 
-    duration: float
-    open_loop: bool
-    target_rate: float
-    requests: int
-    responses: int
-    errors: int
-    errors_by_kind: dict[str, int]
-    error_messages: dict[str, str]
-    bytes_in: int
-    bytes_out: int
-    connections_opened: int
-    latency_ms: dict[str, float]
-    latency_uncorrected_ms: dict[str, float]
-    timeline: list[dict[str, Any]]
-    syscalls: dict[str, int]
-    cpu_seconds: float
-    unanswered: int = 0
-    """Requests still unanswered after the end-of-run drain (min(response_timeout, 1 s))."""
-    unanswered_oldest_ms: float = 0.0
-    """How long the oldest unanswered request had waited when the run ended."""
-    never_answered: int = 0
-    """Connections that sent at least one request and received nothing in the whole run."""
-    connections: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,66 +154,39 @@ def _latency_row(label: str, lat: dict[str, float]) -> str:
 class LoadGenerator:
     """Loads a TCP server from native threads, each running its own epoll loop.
 
+    Scenarios: ``echo`` (send ``size`` bytes, expect them back, byte for byte), ``line``
+    (send ``request`` + newline, expect one line, equal to ``expect`` if given), ``framed``
+    (``codec`` frames both ways; the payload echoed or ``expect``), ``connect`` (a new
+    connection per request: connect, send, receive, close), ``chat`` (connections spread over
+    ``rooms`` rooms of a ChatServer send stamped lines at ``rate`` messages/s in total;
+    ``responses`` counts deliveries to the other members and latency is fan-out delivery
+    latency).
+
     Args:
         host, port: the server.
-        scenario: ``echo`` (send ``size`` bytes, expect them back, byte for byte), ``line``
-            (send ``request`` + newline, expect one line, equal to ``expect`` if given),
-            ``framed`` (``codec`` frames both ways; the payload echoed or ``expect``),
-            ``connect`` (a new connection per request: connect, send, receive, close),
-            ``chat`` (connections spread over ``rooms`` rooms of a ChatServer send stamped
-            lines at ``rate`` messages/s in total; ``responses`` counts deliveries to the
-            other members and latency is fan-out delivery latency).
-        connections: concurrent connections, spread over ``threads`` worker threads.
-        duration: seconds to run (None: until ``requests`` are done).
-        requests: request budget (None: until ``duration``).
-        rate: total requests per second for open loop; None for closed loop.
-        pipeline: requests in flight per connection.
-        think_time: closed loop pause between a response and the next request (seconds).
-        connect_rate: new connections per second during ramp-up (None: as fast as possible,
-            at most 256 connects in flight per thread).
-        connect_timeout, response_timeout: seconds.
-        size: request payload bytes for ``echo``, ``framed`` and ``connect``.
-        request, expect: request payload/line and the expected response.
-        codec: the codec for ``framed``.
-        max_response: a larger response is a protocol error.
-        rooms: ``chat`` only: how many rooms the connections are spread over.
+        codec: the codec for ``framed`` (any :mod:`netlab.codecs` codec).
+        **options: any option below, by name; a str ``request`` or ``expect`` is sent as
+            UTF-8.
+
+    Raises:
+        ValueError: an option is out of range, or options do not fit together (the message
+            says which).
+        TypeError: there is no option of that name.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        scenario: str = "echo",
-        connections: int = 100,
-        threads: int = 2,
-        duration: Optional[float] = 10.0,
-        requests: Optional[int] = None,
-        rate: Optional[float] = None,
-        pipeline: int = 1,
-        think_time: float = 0.0,
-        connect_rate: Optional[float] = None,
-        connect_timeout: float = 5.0,
-        response_timeout: float = 10.0,
-        size: int = 64,
-        request: Optional[bytes] = None,
-        expect: Optional[bytes] = None,
-        codec: Optional[Codec] = None,
-        max_response: int = 1 << 20,
-        rooms: int = 1,
-    ) -> None:
-        if isinstance(request, str):
-            request = request.encode()
-        if isinstance(expect, str):
-            expect = expect.encode()
-        self.settings = dict(host=host, port=port, scenario=scenario, connections=connections,
-                             threads=threads, duration=duration, requests=requests, rate=rate,
-                             pipeline=pipeline, size=size, rooms=rooms)
-        self._native = _core.LoadGenerator(
-            host, port, scenario, connections, threads, duration or 0.0, requests or 0,
-            rate or 0.0, pipeline, think_time, connect_rate or 0.0, connect_timeout,
-            response_timeout, size, request, expect, codec, max_response, rooms)
+    _SETTINGS = ("host", "port", "scenario", "connections", "threads", "duration", "requests",
+                 "rate", "pipeline", "size", "rooms")
+
+    def __init__(self, host: str, port: int, *, codec: Optional[Codec] = None,
+                 **options: Any) -> None:
+        self._native = _core.LoadGenerator(codec, host=host, port=port, **options)
+        held = self._native.option_values()
+        self.settings: dict[str, Any] = {name: held[name] for name in self._SETTINGS}
         self._started = False
+
+    def options(self) -> dict[str, Any]:
+        """Every option as the engine holds it for this run."""
+        return dict(self._native.option_values())
 
     def start(self) -> "LoadGenerator":
         """Starts the worker threads and returns at once."""
@@ -235,9 +194,10 @@ class LoadGenerator:
         self._started = True
         return self
 
-    def poll(self) -> dict[str, Any]:
+    def poll(self) -> LoadProgress:
         """Live counters, and the seconds completed since the previous poll (``new_seconds``)."""
-        return self._native.progress()
+        progress: LoadProgress = self._native.progress()
+        return progress
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Blocks (GIL released, in short steps so Ctrl+C works) until done or timeout."""
@@ -262,7 +222,7 @@ class LoadGenerator:
         self.wait()
         return LoadResult(settings=dict(self.settings), **self._native.result())
 
-    def run(self, progress: Optional[Callable[[dict[str, Any]], None]] = None) -> LoadResult:
+    def run(self, progress: Optional[Callable[[TimelineSecond], None]] = None) -> LoadResult:
         """Runs to the end and returns the result. ``progress`` is called about once a second
         from this thread with each completed second (requests, responses, errors, p99_ms).
 
@@ -289,3 +249,18 @@ class LoadGenerator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.wait()
+
+
+_options.describe(LoadGenerator.__init__, LoadGenerator,
+                  [_options.positional("self"), _options.positional("host", annotation=str),
+                   _options.positional("port", annotation=int),
+                   inspect.Parameter("codec", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                     annotation=Optional[Codec])],
+                  LOAD_OPTIONS, skip=("host", "port"))
+
+
+def load_options_markdown() -> str:
+    """The README's table of load generator options (``python -m netlab options`` prints it
+    after the servers')."""
+    rows = _options.markdown_table([o for o in LOAD_OPTIONS if o["name"] not in ("host", "port")])
+    return "\n".join(rows) + "\n"

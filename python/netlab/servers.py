@@ -14,9 +14,10 @@ import signal
 import threading
 import time
 from types import FrameType, TracebackType
-from typing import Any, ClassVar, Optional, TypedDict
+from typing import Any, ClassVar, Optional, cast
 
-from netlab import _core
+from netlab import _core, _options
+from netlab._types import ChatStats, ServerStats
 from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
@@ -59,27 +60,6 @@ class CloseKind(str, enum.Enum):
     CONNECT_TIMEOUT = "connect_timeout"
     NO_FDS = "no_fds"
     NO_PORTS = "no_ports"
-
-
-class ServerStats(TypedDict):
-    """Exact counters of a server since it was created (they survive ``stop()``)."""
-
-    model: str
-    protocol: str
-    workers: int
-    threads: int
-    connections_active: int
-    connections_total: int
-    connections_rejected: int
-    bytes_in: int
-    bytes_out: int
-    messages_in: int
-    messages_out: int
-    errors: int
-    dropped_slow: int
-    timeouts: int
-    closes: dict[str, int]
-    """Connections closed, by CloseKind value (refusals at admission count as server_full)."""
 
 
 class _Terminated(Exception):
@@ -147,7 +127,8 @@ class Server:
 
     def stats(self) -> ServerStats:
         """A snapshot of the server's exact counters."""
-        return self._native.stats()  # type: ignore[return-value]
+        stats: ServerStats = self._native.stats()
+        return stats
 
     def events(self) -> list[str]:
         """Connection events since the last call (only with ``log_connections=True``)."""
@@ -270,14 +251,14 @@ class ChatServer(Server):
             options["max_connections"] = max_clients
         super().__init__(port, host, codec=codec, **options)
 
-    def stats(self) -> ServerStats:
+    def stats(self) -> ChatStats:
         """Server counters plus ``rooms`` (members per room), ``members`` and
         ``messages_relayed``."""
-        stats: dict[str, Any] = dict(self._native.stats())
         chat = self._native.protocol
         assert isinstance(chat, _core.ChatProtocol)
+        stats: dict[str, Any] = dict(self._native.stats())
         stats.update(chat.snapshot())
-        return stats  # type: ignore[return-value]
+        return cast(ChatStats, stats)
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -314,22 +295,7 @@ def options_markdown() -> str:
     """The README's option tables, made from the engine's: one for every server, one per app.
     ``python -m netlab options`` prints them."""
 
-    def table(options: list[dict[str, Any]]) -> list[str]:
-        rows = ["| option | default | range | what it does |", "| --- | --- | --- | --- |"]
-        for o in options:
-            if o["choices"]:
-                valid = ", ".join(o["choices"])
-            elif o["type"] in ("int", "float") and o["max"] > o["min"]:
-                valid = f"{_num(o['min'])} to {_num(o['max'])}" + (f" {o['unit']}" if o["unit"]
-                                                                      else "")
-            else:
-                valid = o["unit"] or o["type"]
-            default = "required" if o["required"] else (
-                "None" if o["default"] is None else f"{o['default']!r}")
-            note = " (None: no limit or never)" if o["none_allowed"] else ""
-            rows.append(f"| `{o['name']}` | {default} | {valid} | {o['help']}{note} |")
-        return rows
-
+    table = _options.markdown_table
     lines = ["Every server:", ""] + table(SERVER_OPTIONS)
     for name, app in APPS.items():
         if app["options"]:
@@ -342,54 +308,21 @@ SERVERS: dict[str, type[Server]] = {}
 """A server class for every app in the engine's registry, by app name."""
 
 
-def _num(value: float) -> str:
-    """1048576 rather than 1.04858e+06; fractions as they are."""
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
-
-
-def _option_text(option: dict[str, Any]) -> str:
-    """One line of a generated docstring: what the option does, its range and default."""
-    parts = [option["help"]]
-    if option["choices"]:
-        parts.append("one of " + ", ".join(option["choices"]))
-    elif option["type"] in ("int", "float") and option["max"] > option["min"]:
-        unit = f" {option['unit']}" if option["unit"] else ""
-        parts.append(f"{_num(option['min'])} to {_num(option['max'])}{unit}")
-    if option["none_allowed"]:
-        parts.append("None: no limit or never")
-    parts.append(f"default {option['default']!r}")
-    return "; ".join(parts)
-
-
 def _describe(cls: type[Server]) -> None:
-    """Gives ``cls`` the signature and the option list of its app, from the C++ tables, so
-    ``help()``, Jupyter and ``inspect.signature`` show every option with its default."""
+    """Gives ``cls`` the signature and the option list of its app, from the C++ tables."""
     app = APPS[cls.app]
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-              inspect.Parameter("port", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                default=12345, annotation=int),
-              inspect.Parameter("host", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                default="127.0.0.1", annotation=str)]
-    kinds = {"int": int, "float": float, "bool": bool, "str": str}
+    leading = [_options.positional("self"), _options.positional("port", 12345, int),
+               _options.positional("host", "127.0.0.1", str)]
     if app["takes_codec"]:
-        params.append(inspect.Parameter("codec", inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Optional[Codec]))
-    lines = ["", "    Options (from the engine's tables):"]
-    for option in app["options"] + SERVER_OPTIONS:
-        if option["name"] in ("port", "host"):
-            continue
-        annotation: Any = kinds[option["type"]]
-        if option["none_allowed"]:
-            annotation = Optional[annotation]
-        params.append(inspect.Parameter(option["name"], inspect.Parameter.KEYWORD_ONLY,
-                                        default=option["default"], annotation=annotation))
-        lines.append(f"        {option['name']}: {_option_text(option)}.")
-    own = inspect.signature(cls.__init__).parameters
-    for name, param in own.items():  # a subclass's own extras (ChatServer's max_clients)
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and name not in {p.name for p in params}:
-            params.append(param)
-    cls.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n"
+        leading.append(inspect.Parameter("codec", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                         annotation=Optional[Codec]))
+    # A subclass without its own __init__ shares Server's: give it its own to describe.
+    if "__init__" not in cls.__dict__:
+        def __init__(self: Server, *args: Any, **kwargs: Any) -> None:
+            Server.__init__(self, *args, **kwargs)
+        cls.__init__ = __init__  # type: ignore[method-assign]
+    _options.describe(cls.__init__, cls, leading, app["options"] + SERVER_OPTIONS,
+                      skip=("port", "host"))
     SERVERS[cls.app] = cls
 
 

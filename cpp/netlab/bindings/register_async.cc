@@ -4,6 +4,7 @@
 
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
+#include "netlab/bindings/options_py.h"
 #include "netlab/client/async_client.h"
 
 namespace py = pybind11;
@@ -11,49 +12,47 @@ namespace py = pybind11;
 namespace netlab::py_bindings {
 
 void registerAsync(py::module_& m) {
+  using Completion = AsyncClient::Completion;
+  py::class_<Completion>(m, "Completion", "One finished request of an AsyncClient.")
+      .def_readonly("ticket", &Completion::ticket, "the ticket given to submit()")
+      .def_readonly("ok", &Completion::ok, "the expected response arrived")
+      .def_readonly("latency_ns", &Completion::latencyNs, "send to response, nanoseconds")
+      .def_readonly("bytes", &Completion::bytes, "response bytes")
+      .def_property_readonly(
+          "error_kind",
+          [](const Completion& c) { return c.ok ? std::string() : loadErrorName(c.kind); },
+          "refused, reset, timeout, closed, mismatch, protocol, ...; empty when ok")
+      .def_readonly("message", &Completion::message, "what went wrong, for people")
+      .def("__repr__", [](const Completion& c) {
+        return "<Completion ticket=" + std::to_string(c.ticket) + (c.ok ? " ok" : " failed") +
+               " latency_ns=" + std::to_string(c.latencyNs) + ">";
+      });
+
   py::class_<AsyncClient>(m, "AsyncClient")
-      .def(py::init([](const std::string& host, int port, const std::string& scenario,
-                       size_t size, std::optional<py::bytes> request,
-                       std::optional<py::bytes> expect, const CodecHandle* codec,
-                       double connectTimeout, double responseTimeout) {
-             if (port < 1 || port > 65535) raise(Error{EINVAL, "port must be 1..65535"});
+      .def(py::init([](const CodecHandle* codec, const py::kwargs& kwargs) {
              LoadConfig c;
-             c.host = host;
-             c.port = static_cast<uint16_t>(port);
-             c.scenario = scenario;
-             c.size = size;
-             if (request) c.request = std::string(*request);
-             if (expect) c.expect = std::string(*expect);
+             applyKwargs(c, kwargs, "AsyncClient");
              if (codec) c.codec = codec->codec;
-             c.connectTimeoutSec = connectTimeout;
-             c.responseTimeoutSec = responseTimeout;
              auto client = AsyncClient::create(std::move(c));
              if (!client.ok()) raise(client.error());
              return std::move(client.value());
            }),
-           py::arg("host"), py::arg("port"), py::arg("scenario"), py::arg("size"),
-           py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("connect_timeout"),
-           py::arg("response_timeout"))
+           py::arg("codec") = nullptr)
+      .def(
+          "option_values", [](const AsyncClient& c) { return valuesDict(valuesOf(c.config())); },
+          "Every option as the client holds it.")
       .def_property_readonly("notify_fd", &AsyncClient::notifyFd)
       .def("open_connection", &AsyncClient::openConnection)
-      .def("close_connection", &AsyncClient::closeConnection)
-      .def("submit", [](AsyncClient& c, uint64_t conn, uint64_t ticket,
-                        std::optional<std::string> line, std::optional<std::string> expect) {
-             return c.submit(conn, ticket, std::move(line), std::move(expect));
-           },
-           py::arg("conn"), py::arg("ticket"), py::arg("line") = std::nullopt,
-           py::arg("expect") = std::nullopt)
-      // [(ticket, ok, latency_ns, bytes, error_kind, message)]
-      .def("drain", [](AsyncClient& c) {
-        std::vector<AsyncClient::Completion> done = c.drain();
-        py::list out(done.size());
-        for (size_t i = 0; i < done.size(); ++i) {
-          const auto& d = done[i];
-          out[i] = py::make_tuple(d.ticket, d.ok, d.latencyNs, d.bytes,
-                                  d.ok ? "" : loadErrorName(d.kind), d.message);
-        }
-        return out;
-      })
+      .def("close_connection", &AsyncClient::closeConnection, py::arg("conn"))
+      .def(
+          "submit",
+          [](AsyncClient& c, uint64_t conn, uint64_t ticket, std::optional<std::string> line,
+             std::optional<std::string> expect) {
+            return c.submit(conn, ticket, std::move(line), std::move(expect));
+          },
+          py::arg("conn"), py::arg("ticket"), py::arg("line") = std::nullopt,
+          py::arg("expect") = std::nullopt)
+      .def("drain", &AsyncClient::drain, "The completions queued since the last call.")
       .def("shutdown", &AsyncClient::shutdown, py::call_guard<py::gil_scoped_release>());
 }
 

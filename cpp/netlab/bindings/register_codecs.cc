@@ -22,15 +22,16 @@ std::string_view bytesView(const py::buffer& data, py::buffer_info& info) {
   return {static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize)};
 }
 
-py::object codecsModule() { return py::module_::import("netlab.codecs"); }
+// Made once by registerCodecs and owned by the module (which never unloads); plain handles
+// because a static py::object would be released after the interpreter is gone.
+py::handle frameTooLarge, malformedFrame, frameType;
 
-[[noreturn]] void raiseFrameError(const FrameError& e, const std::string& prefix,
-                                  py::list frames) {
-  const char* cls = e.kind == FrameErrorKind::kTooLarge ? "FrameTooLarge" : "MalformedFrame";
-  py::object type = codecsModule().attr(cls);
-  std::string message = prefix.empty() || prefix.back() != ':'
-                            ? prefix + "at stream offset " + std::to_string(e.offset) + ": " + e.message
-                            : prefix + " " + e.message;
+[[noreturn]] void raiseFrameError(const FrameError& e, const std::string& prefix, py::list frames) {
+  py::handle type = e.kind == FrameErrorKind::kTooLarge ? frameTooLarge : malformedFrame;
+  std::string message =
+      prefix.empty() || prefix.back() != ':'
+          ? prefix + "at stream offset " + std::to_string(e.offset) + ": " + e.message
+          : prefix + " " + e.message;
   py::object exc = type(message, e.offset, frames);
   PyErr_SetObject(type.ptr(), exc.ptr());
   throw py::error_already_set();
@@ -52,7 +53,6 @@ struct PyDecoder {
     py::buffer_info info;
     std::string_view chunk = bytesView(data, info);
     if (decoder.failed()) raiseFrameError(decoder.error(), "decoder failed earlier, ", py::list());
-    py::object frameType = headerFrames ? codecsModule().attr("Frame") : py::object();
     // Objects are made with the raw C API and the list is built at its final size: with
     // 64-byte frames the per-object overhead is the whole cost of this call.
     items.clear();
@@ -119,16 +119,62 @@ py::tuple decodeOnly(const CodecHandle& h, const py::bytes& data, size_t chunk) 
   return py::make_tuple(frames, payloadBytes, seconds);
 }
 
+// An exception class in this module that Python code can raise and catch as its own; shown
+// as netlab.codecs.<name>, where users import it.
+py::handle newException(py::module_& m, const char* name, py::handle base, const char* doc) {
+  std::string qualified = std::string("netlab.codecs.") + name;
+  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base.ptr(), nullptr);
+  if (type == nullptr) throw py::error_already_set();
+  m.add_object(name, type);
+  return type;  // the module holds a reference; ours is never released
+}
+
+void registerFrameTypes(py::module_& m) {
+  py::handle frameError = newException(
+      m, "FrameError", PyExc_ValueError,
+      "The byte stream (or a payload to encode) breaks the codec's rules.\n\n"
+      "Attributes:\n"
+      "    offset: stream offset of the bad frame (0 for an encoding error).\n"
+      "    frames: frames decoded from the same feed() before the error, so none are lost.");
+  py::object cls = py::reinterpret_borrow<py::object>(frameError);
+  cls.attr("__init__") = py::cpp_function(
+      [](py::object self, py::object message, uint64_t offset, py::object frames) {
+        py::handle(PyExc_ValueError).attr("__init__")(self, message);
+        self.attr("offset") = offset;
+        self.attr("frames") = frames.is_none() ? py::list() : py::list(frames);
+      },
+      py::is_method(cls), py::arg("message"), py::arg("offset") = 0,
+      py::arg("frames") = py::none());
+  frameTooLarge = newException(m, "FrameTooLarge", frameError,
+                               "A frame (or line) is longer than the codec's configured maximum.");
+  malformedFrame =
+      newException(m, "MalformedFrame", frameError,
+                   "A frame's header is invalid, e.g. an unexpected protocol version.");
+  py::object namedtuple = py::module_::import("collections").attr("namedtuple");
+  py::object frame =
+      namedtuple("Frame", py::make_tuple("version", "command", "sequence", "payload"),
+                 py::arg("module") = "netlab.codecs");
+  frame.attr("__doc__") = "One HeaderCodec message.";
+  m.add_object("Frame", frame);
+  frameType = frame.release();
+}
+
 }  // namespace
 
 void registerCodecs(py::module_& m) {
+  registerFrameTypes(m);
   py::class_<CodecHandle>(m, "Codec")
-      .def_property_readonly("name", [](const CodecHandle& h) { return std::string(h.codec->name()); })
-      .def_property_readonly("max_wire_frame", [](const CodecHandle& h) { return h.codec->maxWireFrame(); })
-      .def("encode", [](const CodecHandle& h, const py::buffer& payload) {
-             py::buffer_info info;
-             return encodeFrame(h, FrameView{bytesView(payload, info)});
-           }, py::arg("payload"))
+      .def_property_readonly("name",
+                             [](const CodecHandle& h) { return std::string(h.codec->name()); })
+      .def_property_readonly("max_wire_frame",
+                             [](const CodecHandle& h) { return h.codec->maxWireFrame(); })
+      .def(
+          "encode",
+          [](const CodecHandle& h, const py::buffer& payload) {
+            py::buffer_info info;
+            return encodeFrame(h, FrameView{bytesView(payload, info)});
+          },
+          py::arg("payload"))
       .def("decoder", [](const CodecHandle& h) { return PyDecoder(h); })
       .def("__repr__", [](const CodecHandle& h) { return h.codec->describe(); });
 
@@ -162,18 +208,23 @@ void registerCodecs(py::module_& m) {
   py::class_<HeaderCodecHandle, CodecHandle>(m, "HeaderCodec")
       .def(py::init([](int version, size_t maxPayload) {
              if (version < 0 || version > 255) raise(Error{EINVAL, "version must be 0..255"});
-             return HeaderCodecHandle{build([&](Error* e) {
-               return makeHeaderCodec(static_cast<uint8_t>(version), maxPayload, e);
-             }, true)};
+             return HeaderCodecHandle{build(
+                 [&](Error* e) {
+                   return makeHeaderCodec(static_cast<uint8_t>(version), maxPayload, e);
+                 },
+                 true)};
            }),
            py::arg("version") = 1, py::arg("max_payload") = 65535)
-      .def("encode", [](const HeaderCodecHandle& h, const py::buffer& payload, int command,
-                        uint32_t sequence) {
-             if (command < 0 || command > 255) raise(Error{EINVAL, "command must be 0..255"});
-             py::buffer_info info;
-             FrameView f{bytesView(payload, info), 0, static_cast<uint8_t>(command), sequence};
-             return encodeFrame(h, f);
-           }, py::arg("payload"), py::arg("command") = 1, py::arg("sequence") = 0);
+      .def(
+          "encode",
+          [](const HeaderCodecHandle& h, const py::buffer& payload, int command,
+             uint32_t sequence) {
+            if (command < 0 || command > 255) raise(Error{EINVAL, "command must be 0..255"});
+            py::buffer_info info;
+            FrameView f{bytesView(payload, info), 0, static_cast<uint8_t>(command), sequence};
+            return encodeFrame(h, f);
+          },
+          py::arg("payload"), py::arg("command") = 1, py::arg("sequence") = 0);
 
   py::class_<PyDecoder>(m, "Decoder")
       .def("feed", &PyDecoder::feed, py::arg("chunk"))

@@ -1,10 +1,12 @@
-// netlab.load: the C++ load generator as Python sees it. Results cross as plain dicts; the
-// Python layer wraps them in LoadResult.
+// netlab.load: the C++ load generator as Python sees it. Results cross as dicts made from the
+// column tables below; the Python layer wraps them in LoadResult.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
+#include "netlab/bindings/options_py.h"
+#include "netlab/bindings/records.h"
 #include "netlab/load/load_generator.h"
 
 namespace py = pybind11;
@@ -12,133 +14,143 @@ namespace py = pybind11;
 namespace netlab::py_bindings {
 namespace {
 
-double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-py::dict latencyDict(const LatencySummary& l) {
-  py::dict d;
-  d["count"] = l.count;
-  d["min"] = ms(l.min);
-  d["mean"] = l.mean / 1e6;
-  d["p50"] = ms(l.p50);
-  d["p90"] = ms(l.p90);
-  d["p99"] = ms(l.p99);
-  d["p99.9"] = ms(l.p999);
-  d["max"] = ms(l.max);
-  return d;
+template <class T, class V>
+Column<T> col(const char* name, const char* type, const char* help, V T::*member) {
+  return {name, type, help, [member](const T& t) { return py::cast(t.*member); }};
 }
 
-py::list timelineList(const std::vector<TimelinePoint>& points) {
+template <class T>
+Column<T> msCol(const char* name, const char* help, uint64_t T::*member) {
+  return {name, "float", help, [member](const T& t) { return py::cast(ms(t.*member)); }};
+}
+
+const Columns<LatencySummary>& latencyColumns() {
+  using L = LatencySummary;
+  static const Columns<L> columns = {
+      col("count", "int", "latencies recorded", &L::count),
+      msCol("min", "fastest, ms", &L::min),
+      {"mean", "float", "mean, ms", [](const L& l) { return py::cast(l.mean / 1e6); }},
+      msCol("p50", "median, ms", &L::p50),
+      msCol("p90", "90th percentile, ms", &L::p90),
+      msCol("p99", "99th percentile, ms", &L::p99),
+      msCol("p99.9", "99.9th percentile, ms", &L::p999),
+      msCol("max", "slowest, ms", &L::max),
+  };
+  return columns;
+}
+
+const Columns<TimelinePoint>& secondColumns() {
+  using P = TimelinePoint;
+  static const Columns<P> columns = {
+      col("second", "int", "seconds since the run began (0 is the first)", &P::second),
+      col("requests", "int", "requests sent in this second", &P::requests),
+      col("responses", "int", "correct responses received", &P::responses),
+      col("errors", "int", "failed requests and connection attempts", &P::errors),
+      col("bytes_in", "int", "bytes received", &P::bytesIn),
+      col("bytes_out", "int", "bytes sent", &P::bytesOut),
+      msCol("p50_ms", "median latency of the second's responses", &P::p50),
+      msCol("p90_ms", "90th percentile latency", &P::p90),
+      msCol("p99_ms", "99th percentile latency", &P::p99),
+      msCol("max_ms", "slowest response", &P::max),
+      col("inflight", "int", "requests outstanding at the end of the second", &P::inflight),
+      col("never_answered", "int", "connections that have sent but received nothing yet",
+          &P::neverAnswered),
+      col("unanswered", "int", "last second only: requests unanswered when the run ended",
+          &P::unanswered),
+  };
+  return columns;
+}
+
+py::list secondsList(const std::vector<TimelinePoint>& points) {
   py::list out;
-  for (const TimelinePoint& p : points) {
-    py::dict d;
-    d["second"] = p.second;
-    d["requests"] = p.requests;
-    d["responses"] = p.responses;
-    d["errors"] = p.errors;
-    d["bytes_in"] = p.bytesIn;
-    d["bytes_out"] = p.bytesOut;
-    d["p50_ms"] = ms(p.p50);
-    d["p90_ms"] = ms(p.p90);
-    d["p99_ms"] = ms(p.p99);
-    d["max_ms"] = ms(p.max);
-    d["inflight"] = p.inflight;
-    d["never_answered"] = p.neverAnswered;
-    d["unanswered"] = p.unanswered;
-    out.append(d);
-  }
+  for (const TimelinePoint& p : points) out.append(toDict(secondColumns(), p));
   return out;
 }
 
-py::dict resultDict(const LoadResult& r) {
-  py::dict d;
-  d["duration"] = r.durationSec;
-  d["open_loop"] = r.openLoop;
-  d["target_rate"] = r.targetRate;
-  d["requests"] = r.requests;
-  d["responses"] = r.responses;
-  d["errors"] = r.errors;
-  d["unanswered"] = r.unanswered;
-  d["unanswered_oldest_ms"] = ms(static_cast<uint64_t>(r.oldestUnansweredAgeNs));
-  d["never_answered"] = r.neverAnswered;
-  d["connections"] = r.connections;
-  py::dict kinds, messages;
-  for (size_t k = 0; k < kLoadErrorKinds; ++k) {
-    const char* name = loadErrorName(static_cast<LoadError>(k));
-    kinds[name] = r.errorsByKind[k];
-    if (!r.firstErrorMessage[k].empty()) messages[name] = r.firstErrorMessage[k];
-  }
-  d["errors_by_kind"] = kinds;
-  d["error_messages"] = messages;
-  d["bytes_in"] = r.bytesIn;
-  d["bytes_out"] = r.bytesOut;
-  d["connections_opened"] = r.connectionsOpened;
-  d["latency_ms"] = latencyDict(r.latency);
-  d["latency_uncorrected_ms"] = latencyDict(r.latencyUncorrected);
-  d["timeline"] = timelineList(r.timeline);
-  py::dict sys;
-  sys["read"] = r.syscalls.read;
-  sys["write"] = r.syscalls.write;
-  sys["epoll_wait"] = r.syscalls.wait;
-  sys["connect"] = r.syscalls.connect;
-  d["syscalls"] = sys;
-  d["cpu_seconds"] = r.cpuSec;
-  return d;
+py::dict latencyDict(const LatencySummary& l) { return toDict(latencyColumns(), l); }
+
+const Columns<LoadResult>& resultColumns() {
+  using R = LoadResult;
+  static const Columns<R> columns = {
+      col("duration", "float", "seconds the run lasted", &R::durationSec),
+      col("open_loop", "bool", "requests left at a fixed rate (wrk2-style)", &R::openLoop),
+      col("target_rate", "float", "the open-loop rate asked for, requests/s", &R::targetRate),
+      col("requests", "int", "requests sent", &R::requests),
+      col("responses", "int", "correct responses", &R::responses),
+      col("errors", "int", "failed requests and failed connection attempts", &R::errors),
+      col("unanswered", "int",
+          "requests still unanswered after the end-of-run drain (min(response_timeout, 1 s))",
+          &R::unanswered),
+      {"unanswered_oldest_ms", "float",
+       "how long the oldest unanswered request had waited when the run ended",
+       [](const R& r) { return py::cast(ms(static_cast<uint64_t>(r.oldestUnansweredAgeNs))); }},
+      col("never_answered", "int",
+          "connections that sent at least one request and received nothing in the whole run",
+          &R::neverAnswered),
+      col("connections", "int", "connections configured", &R::connections),
+      {"errors_by_kind", "dict[str, int]", "failures by kind (refused, reset, timeout, ...)",
+       [](const R& r) {
+         py::dict kinds;
+         for (size_t k = 0; k < kLoadErrorKinds; ++k)
+           kinds[loadErrorName(static_cast<LoadError>(k))] = r.errorsByKind[k];
+         return py::object(kinds);
+       }},
+      {"error_messages", "dict[str, str]", "the first message of each kind of failure",
+       [](const R& r) {
+         py::dict messages;
+         for (size_t k = 0; k < kLoadErrorKinds; ++k) {
+           if (!r.firstErrorMessage[k].empty())
+             messages[loadErrorName(static_cast<LoadError>(k))] = r.firstErrorMessage[k];
+         }
+         return py::object(messages);
+       }},
+      col("bytes_in", "int", "bytes received", &R::bytesIn),
+      col("bytes_out", "int", "bytes sent", &R::bytesOut),
+      col("connections_opened", "int", "connections established", &R::connectionsOpened),
+      {"latency_ms", "dict[str, float]",
+       "latency from each request's intended send time (count, min, mean, p50, p90, p99, "
+       "p99.9, max)",
+       [](const R& r) { return py::object(latencyDict(r.latency)); }},
+      {"latency_uncorrected_ms", "dict[str, float]",
+       "latency from each request's actual send time (the same keys)",
+       [](const R& r) { return py::object(latencyDict(r.latencyUncorrected)); }},
+      {"timeline", "list[TimelineSecond]", "the run second by second",
+       [](const R& r) { return py::object(secondsList(r.timeline)); }},
+      {"syscalls", "dict[str, int]", "the client's read, write, epoll_wait and connect calls",
+       [](const R& r) {
+         py::dict sys;
+         sys["read"] = r.syscalls.read;
+         sys["write"] = r.syscalls.write;
+         sys["epoll_wait"] = r.syscalls.wait;
+         sys["connect"] = r.syscalls.connect;
+         return py::object(sys);
+       }},
+      col("cpu_seconds", "float", "CPU time of the generator's threads", &R::cpuSec),
+  };
+  return columns;
 }
 
-py::dict progressDict(const LoadProgress& p) {
-  py::dict d;
-  d["elapsed"] = p.elapsedSec;
-  d["requests"] = p.requests;
-  d["responses"] = p.responses;
-  d["errors"] = p.errors;
-  d["bytes_in"] = p.bytesIn;
-  d["bytes_out"] = p.bytesOut;
-  d["connections_opened"] = p.connections;
-  d["finished"] = p.finished;
-  d["new_seconds"] = timelineList(p.newSeconds);
-  return d;
+const Columns<LoadProgress>& progressColumns() {
+  using P = LoadProgress;
+  static const Columns<P> columns = {
+      col("elapsed", "float", "seconds since the run began", &P::elapsedSec),
+      col("requests", "int", "requests sent so far", &P::requests),
+      col("responses", "int", "correct responses so far", &P::responses),
+      col("errors", "int", "failures so far", &P::errors),
+      col("bytes_in", "int", "bytes received so far", &P::bytesIn),
+      col("bytes_out", "int", "bytes sent so far", &P::bytesOut),
+      col("connections_opened", "int", "connections established so far", &P::connections),
+      col("finished", "bool", "the run has ended", &P::finished),
+      {"new_seconds", "list[TimelineSecond]", "seconds completed since the previous poll",
+       [](const P& p) { return py::object(secondsList(p.newSeconds)); }},
+  };
+  return columns;
 }
 
-std::unique_ptr<LoadGenerator> newGenerator(
-    const std::string& host, int port, const std::string& scenario, int connections, int threads,
-    double duration, int64_t requests, double rate, int pipeline, double thinkTime,
-    double connectRate, double connectTimeout, double responseTimeout, int64_t size,
-    std::optional<py::bytes> request, std::optional<py::bytes> expect, const CodecHandle* codec,
-    int64_t maxResponse, int rooms) {
-  // Python ints arrive signed, so a negative value gets the same clear ValueError as any
-  // other out-of-range one; validate() checks the rest.
-  if (port < 1 || port > 65535)
-    raise(Error{EINVAL, "port must be between 1 and 65535 (got " + std::to_string(port) + ")"});
-  if (requests < 0)
-    raise(Error{EINVAL,
-                "requests must be 0 (no budget) or more (got " + std::to_string(requests) + ")"});
-  if (maxResponse < 1)
-    raise(Error{EINVAL,
-                "max_response must be at least 1 byte (got " + std::to_string(maxResponse) + ")"});
-  if (size < 1 || size > maxResponse) {
-    raise(Error{EINVAL, "size must be between 1 and max_response (" + std::to_string(maxResponse) +
-                            ") bytes (got " + std::to_string(size) + ")"});
-  }
+std::unique_ptr<LoadGenerator> newGenerator(const CodecHandle* codec, const py::kwargs& kwargs) {
   LoadConfig c;
-  c.host = host;
-  c.port = static_cast<uint16_t>(port);
-  c.scenario = scenario;
-  c.connections = connections;
-  c.threads = threads;
-  c.durationSec = duration;
-  c.requests = static_cast<uint64_t>(requests);
-  c.rate = rate;
-  c.pipeline = pipeline;
-  c.thinkTimeSec = thinkTime;
-  c.connectRate = connectRate;
-  c.connectTimeoutSec = connectTimeout;
-  c.responseTimeoutSec = responseTimeout;
-  c.size = static_cast<size_t>(size);
-  if (request) c.request = std::string(*request);
-  if (expect) c.expect = std::string(*expect);
+  applyKwargs(c, kwargs, "LoadGenerator");
   if (codec) c.codec = codec->codec;
-  c.maxResponse = static_cast<size_t>(maxResponse);
-  c.rooms = rooms;
   auto gen = LoadGenerator::create(std::move(c));
   if (!gen.ok()) raise(gen.error());
   return std::move(gen.value());
@@ -147,13 +159,18 @@ std::unique_ptr<LoadGenerator> newGenerator(
 }  // namespace
 
 void registerLoad(py::module_& m) {
+  recordRegistry()["TimelineSecond"] = describeRecord(secondColumns(), "One second of a load run.");
+  recordRegistry()["LoadProgress"] =
+      describeRecord(progressColumns(), "A running load generator's live counters.");
+  recordRegistry()["LoadResultFields"] = describeRecord(resultColumns(), "What one run measured.");
+  m.def(
+      "load_options", [] { return describeOptions(describe<LoadConfig>()); },
+      "Every load generator option: name, type, default, range, unit and help.");
   py::class_<LoadGenerator>(m, "LoadGenerator")
-      .def(py::init(&newGenerator), py::arg("host"), py::arg("port"), py::arg("scenario"),
-           py::arg("connections"), py::arg("threads"), py::arg("duration"), py::arg("requests"),
-           py::arg("rate"), py::arg("pipeline"), py::arg("think_time"), py::arg("connect_rate"),
-           py::arg("connect_timeout"), py::arg("response_timeout"), py::arg("size"),
-           py::arg("request"), py::arg("expect"), py::arg("codec"), py::arg("max_response"),
-           py::arg("rooms") = 1)
+      .def(py::init(&newGenerator), py::arg("codec") = nullptr)
+      .def(
+          "option_values", [](const LoadGenerator& g) { return valuesDict(valuesOf(g.config())); },
+          "Every option as the run holds it.")
       .def(
           "start", [](LoadGenerator& g, bool onThisThread) { check(g.start(onThisThread)); },
           py::arg("on_this_thread") = false)
@@ -161,8 +178,8 @@ void registerLoad(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def("stop", &LoadGenerator::stop, py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("finished", &LoadGenerator::finished)
-      .def("progress", [](LoadGenerator& g) { return progressDict(g.progress()); })
-      .def("result", [](const LoadGenerator& g) { return resultDict(g.result()); });
+      .def("progress", [](LoadGenerator& g) { return toDict(progressColumns(), g.progress()); })
+      .def("result", [](const LoadGenerator& g) { return toDict(resultColumns(), g.result()); });
 }
 
 }  // namespace netlab::py_bindings

@@ -2,8 +2,6 @@
 #include <pybind11/stl.h>
 
 #include <memory>
-#include <type_traits>
-#include <variant>
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
@@ -12,6 +10,8 @@
 #include "netlab/apps/relay.h"
 #include "netlab/bindings/codec_handle.h"
 #include "netlab/bindings/errors.h"
+#include "netlab/bindings/options_py.h"
+#include "netlab/bindings/records.h"
 #include "netlab/models/server.h"
 
 namespace py = pybind11;
@@ -19,86 +19,54 @@ namespace py = pybind11;
 namespace netlab::py_bindings {
 namespace {
 
-py::dict statsDict(Server& s) {
-  StatsSnapshot st = s.stats();
-  py::dict d;
-  d["model"] = s.options().model;
-  d["protocol"] = std::string(s.protocolName());
-  d["workers"] = s.options().workers;
-  d["threads"] = s.threads();
-  d["connections_active"] = st.connectionsActive;
-  d["connections_total"] = st.connectionsTotal;
-  d["connections_rejected"] = st.connectionsRejected;
-  d["bytes_in"] = st.bytesIn;
-  d["bytes_out"] = st.bytesOut;
-  d["messages_in"] = st.messagesIn;
-  d["messages_out"] = st.messagesOut;
-  d["errors"] = st.errors;
-  d["dropped_slow"] = st.droppedSlow;
-  d["timeouts"] = st.timeouts;
-  py::dict closes;
-  for (size_t i = 0; i < kCloseKinds; ++i)
-    closes[closeKindName(static_cast<CloseKind>(i))] = st.closes[i];
-  d["closes"] = closes;
-  return d;
+struct StatsView {
+  Server* server;
+  StatsSnapshot counters;
+};
+
+const Columns<StatsView>& statsColumns() {
+  using V = StatsView;
+  static const Columns<V> columns = [] {
+    Columns<V> c = {
+        {"model", "str", "the I/O model",
+         [](const V& v) { return py::cast(v.server->options().model); }},
+        {"protocol", "str", "the app's protocol",
+         [](const V& v) { return py::cast(std::string(v.server->protocolName())); }},
+        {"workers", "int", "event loops (epoll with workers > 1)",
+         [](const V& v) { return py::cast(v.server->options().workers); }},
+        {"threads", "int", "native threads serving now",
+         [](const V& v) { return py::cast(v.server->threads()); }},
+    };
+    for (const CounterField& f : counterFields()) {
+      c.push_back(
+          {f.name, "int", f.help, [m = f.value](const V& v) { return py::cast(v.counters.*m); }});
+    }
+    c.push_back({"closes", "dict[str, int]",
+                 "connections closed, by CloseKind value (refusals at admission count as "
+                 "server_full)",
+                 [](const V& v) {
+                   py::dict closes;
+                   for (size_t i = 0; i < kCloseKinds; ++i)
+                     closes[closeKindName(static_cast<CloseKind>(i))] = v.counters.closes[i];
+                   return py::object(closes);
+                 }});
+    return c;
+  }();
+  return columns;
 }
 
-const char* typeName(OptionType type) {
-  switch (type) {
-    case OptionType::kInt:
-      return "int";
-    case OptionType::kFloat:
-      return "float";
-    case OptionType::kBool:
-      return "bool";
-    case OptionType::kString:
-      return "str";
-  }
-  return "?";
+const Columns<ChatSnapshot>& chatColumns() {
+  using C = ChatSnapshot;
+  static const Columns<C> columns = {
+      {"rooms", "dict[str, int]", "members per room", [](const C& c) { return py::cast(c.rooms); }},
+      {"members", "int", "clients in a room now", [](const C& c) { return py::cast(c.members); }},
+      {"messages_relayed", "int", "messages delivered to other members",
+       [](const C& c) { return py::cast(c.relayed); }},
+  };
+  return columns;
 }
 
-py::object toPython(const OptionValue& v) {
-  return std::visit(
-      [](const auto& x) -> py::object {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) {
-          return py::none();
-        } else {
-          return py::cast(x);
-        }
-      },
-      v);
-}
-
-// Python's own types only: bool before int (a bool is an int in Python).
-OptionValue fromPython(const std::string& name, py::handle h) {
-  if (h.is_none()) return std::monostate{};
-  if (py::isinstance<py::bool_>(h)) return h.cast<bool>();
-  if (py::isinstance<py::int_>(h)) return h.cast<int64_t>();
-  if (py::isinstance<py::float_>(h)) return h.cast<double>();
-  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
-  throw py::type_error("option " + name + " cannot be a " +
-                       std::string(py::str(py::type::handle_of(h).attr("__name__"))));
-}
-
-py::list describeOptions(const std::vector<OptionInfo>& options) {
-  py::list out;
-  for (const OptionInfo& o : options) {
-    py::dict d;
-    d["name"] = o.name;
-    d["type"] = typeName(o.type);
-    d["default"] = toPython(o.defaultValue);
-    d["min"] = o.lo;
-    d["max"] = o.hi;
-    d["unit"] = o.unit;
-    d["help"] = o.help;
-    d["none_allowed"] = o.noneAllowed;
-    d["required"] = o.required;
-    d["choices"] = o.choices;
-    out.append(d);
-  }
-  return out;
-}
+py::dict statsDict(Server& s) { return toDict(statsColumns(), StatsView{&s, s.stats()}); }
 
 py::list appsList() {
   py::list out;
@@ -122,11 +90,7 @@ std::unique_ptr<Server> newServer(const std::string& appName, const CodecHandle*
     for (const auto& a : apps()) names += (names.empty() ? "" : ", ") + a.name;
     raise(Error{EINVAL, "unknown app '" + appName + "'; valid apps: " + names});
   }
-  OptionMap values;
-  for (const auto& item : kwargs) {
-    std::string name = py::str(item.first);
-    values[name] = fromPython(name, item.second);
-  }
+  OptionMap values = optionMap(kwargs);
   std::vector<std::string> unknown = unknownOptions(*app, values);
   if (!unknown.empty()) {
     throw py::type_error("the " + app->name + " server has no option '" + unknown.front() + "'");
@@ -146,6 +110,10 @@ py::dict optionValues(const Server& s) {
 }  // namespace
 
 void registerServers(py::module_& m) {
+  recordRegistry()["ServerStats"] = describeRecord(
+      statsColumns(), "Exact counters of a server since it was created (they survive stop()).");
+  recordRegistry()["ChatStats"] = describeRecord(
+      chatColumns(), "A ChatServer's counters: the server's and its rooms'.", "ServerStats");
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
   m.def(
@@ -176,14 +144,7 @@ void registerServers(py::module_& m) {
   py::class_<PingPongProtocol, Protocol, std::shared_ptr<PingPongProtocol>>(m, "PingPongProtocol")
       .def_property_readonly("max_line", &PingPongProtocol::maxLine);
   py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
-      .def("snapshot", [](const ChatProtocol& p) {
-        ChatSnapshot s = p.snapshot();
-        py::dict d;
-        d["rooms"] = s.rooms;
-        d["members"] = s.members;
-        d["messages_relayed"] = s.relayed;
-        return d;
-      });
+      .def("snapshot", [](const ChatProtocol& p) { return toDict(chatColumns(), p.snapshot()); });
   py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol");
 
   py::class_<Server>(m, "Server")

@@ -42,15 +42,17 @@ class AsyncClient {
               std::unique_ptr<EventLoop> loop, Fd notifyFd);
   ~AsyncClient();
 
+  const LoadConfig& config() const { return config_; }
   /// Readable while completions wait to be drained.
   int notifyFd() const { return notifyFd_.get(); }
   /// A new connection slot (it connects on its first request).
   uint64_t openConnection();
   void closeConnection(uint64_t conn);
   /// Queues one request on `conn`; its completion will carry `ticket`. False when the I/O
-  /// thread's queue is full (EventLoop::kMaxPostedTasks) or the client has shut down. With `line`, this request is that
-  /// line instead of the scenario's, and succeeds when the line `expect` arrives; lines that
-  /// start with "* " or "<" (chat notices and room messages) are passed over meanwhile.
+  /// thread's queue is full (EventLoop::kMaxPostedTasks) or the client has shut down. With `line`,
+  /// this request is that line instead of the scenario's, and succeeds when the line `expect`
+  /// arrives; lines that start with "* " or "<" (chat notices and room messages) are passed over
+  /// meanwhile.
   bool submit(uint64_t conn, uint64_t ticket, std::optional<std::string> line = std::nullopt,
               std::optional<std::string> expect = std::nullopt);
   std::vector<Completion> drain();

@@ -10,12 +10,26 @@
 
 namespace netlab {
 
-Result<std::unique_ptr<LineClient>> LineClient::connect(const std::string& host, uint16_t port,
-                                                        double timeoutSec, size_t maxLine) {
+const std::vector<Field<LineClientOptions>>& Fields<LineClientOptions>::fields() {
+  using O = LineClientOptions;
+  static const std::vector<Field<O>> table = {
+      text("host", &O::host, "address", "the server's address or name"),
+      number("port", &O::port, 1, 65535, "", "the server's TCP port"),
+      number("timeout", &O::timeoutSec, 0.001, 3600, "seconds", "for connecting"),
+      number("max_line", &O::maxLine, 1, kMaxLineLimit, "bytes",
+             "a longer incoming line ends the connection"),
+  };
+  return table;
+}
+
+Result<std::unique_ptr<LineClient>> LineClient::connect(const LineClientOptions& o) {
+  Status valid = checkFields(o);
+  if (!valid.ok()) return valid.error();
   Error error;
-  auto lines = makeLineCodec("\n", maxLine, true, &error);
+  auto lines = makeLineCodec("\n", static_cast<size_t>(o.maxLine), true, &error);
   if (!lines) return error;
-  auto fd = connectTcp(host, port, static_cast<int>(timeoutSec * 1000));
+  auto fd =
+      connectTcp(o.host, static_cast<uint16_t>(o.port), static_cast<int>(o.timeoutSec * 1000));
   if (!fd.ok()) return fd.error();
   setNoDelay(fd.value().get());
   return std::make_unique<LineClient>(std::move(fd.value()), std::move(lines));

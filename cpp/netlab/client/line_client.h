@@ -9,12 +9,27 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "netlab/codec/codec.h"
+#include "netlab/core/options.h"
 #include "netlab/io/fd.h"
 #include "netlab/io/result.h"
 
 namespace netlab {
+
+/// Defaults here; names, ranges and help in Fields<LineClientOptions> (line_client.cc).
+struct LineClientOptions {
+  std::string host = "127.0.0.1";
+  int64_t port = 12345;
+  double timeoutSec = 10;
+  int64_t maxLine = 65536;
+};
+
+template <>
+struct Fields<LineClientOptions> {
+  static const std::vector<Field<LineClientOptions>>& fields();
+};
 
 class LineClient {
  public:
@@ -22,8 +37,8 @@ class LineClient {
   /// Lines waiting for the caller; past this the reader stops reading (TCP pushes back).
   static constexpr size_t kMaxQueuedLines = 10000;
 
-  static Result<std::unique_ptr<LineClient>> connect(const std::string& host, uint16_t port,
-                                                     double timeoutSec, size_t maxLine);
+  /// Checks `options` against their table, then connects within options.timeoutSec.
+  static Result<std::unique_ptr<LineClient>> connect(const LineClientOptions& options);
   LineClient(Fd fd, std::shared_ptr<const Codec> lines);
   ~LineClient();
 

@@ -25,6 +25,32 @@ struct StatsSnapshot {
   std::array<uint64_t, kCloseKinds> closes{};  // connections closed, by reason
 };
 
+/// One counter as users see it (stats()["bytes_in"]): Python's stats dict and its generated
+/// type are made from this table.
+struct CounterField {
+  const char* name;
+  uint64_t StatsSnapshot::*value;
+  const char* help;
+};
+
+inline const std::array<CounterField, 10>& counterFields() {
+  using S = StatsSnapshot;
+  static const std::array<CounterField, 10> fields = {{
+      {"connections_active", &S::connectionsActive, "connections open now"},
+      {"connections_total", &S::connectionsTotal, "connections accepted since creation"},
+      {"connections_rejected", &S::connectionsRejected,
+       "connections refused at admission (server full, per-address limit, no fds)"},
+      {"bytes_in", &S::bytesIn, "bytes read from clients"},
+      {"bytes_out", &S::bytesOut, "bytes written to clients"},
+      {"messages_in", &S::messagesIn, "messages (lines, frames, chunks) handled"},
+      {"messages_out", &S::messagesOut, "messages sent"},
+      {"errors", &S::errors, "connections ended by an error"},
+      {"dropped_slow", &S::droppedSlow, "connections closed for not reading their output"},
+      {"timeouts", &S::timeouts, "idle and message timeouts"},
+  }};
+  return fields;
+}
+
 struct alignas(64) Counters {
   std::atomic<uint64_t> connectionsTotal{0};
   std::atomic<uint64_t> connectionsRejected{0};

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -20,7 +21,12 @@ namespace netlab {
 
 /// A value an option can hold, as it crosses to Python and the CLI. monostate is None: for
 /// fields where zero means "no limit" or "never", and for optional ones.
-using OptionValue = std::variant<std::monostate, int64_t, double, bool, std::string>;
+/// Bytes is a payload (bytes in Python), kept apart from text so it goes back as bytes.
+struct Bytes {
+  std::string value;
+  bool operator==(const Bytes& other) const { return value == other.value; }
+};
+using OptionValue = std::variant<std::monostate, int64_t, double, bool, std::string, Bytes>;
 
 /// Options by name, as a caller gives them (keyword arguments, CLI flags).
 using OptionMap = std::map<std::string, OptionValue, std::less<>>;
@@ -28,7 +34,7 @@ using OptionMap = std::map<std::string, OptionValue, std::less<>>;
 /// The longest line any line-based app accepts (its max_line option's upper bound).
 constexpr double kMaxLineLimit = 16 << 20;
 
-enum class OptionType { kInt, kFloat, kBool, kString };
+enum class OptionType { kInt, kFloat, kBool, kString, kBytes };
 
 /// What a user needs to know about one option; describe() adds the struct's default.
 struct OptionInfo {
@@ -38,6 +44,8 @@ struct OptionInfo {
   double lo = 0, hi = 0;  // numbers only
   std::string unit;
   std::string help;
+  /// What 0 (or None) means, where it is special: "(0: never)".
+  std::string note;
   /// None is accepted: it means 0 (no limit, never) or, for an optional field, unset.
   bool noneAllowed = false;
   /// Must be given (it has no sensible default).
@@ -72,20 +80,28 @@ Field<S> numberField(const char* name, T S::*m, double lo, double hi, const char
                      const char* help, const char* note, bool zeroIsNone) {
   Field<S> f;
   f.info.name = name;
-  f.info.type = std::is_same_v<T, int64_t> ? OptionType::kInt : OptionType::kFloat;
+  f.info.type = std::is_integral_v<T> ? OptionType::kInt : OptionType::kFloat;
   f.info.lo = lo;
   f.info.hi = hi;
   f.info.unit = unit;
   f.info.help = help;
   f.info.noneAllowed = zeroIsNone;
+  f.info.note = note;
   std::string n = name, u = unit, why = note;
   f.get = [m, zeroIsNone](const S& s) -> OptionValue {
     if (zeroIsNone && s.*m == 0) return std::monostate{};
-    return s.*m;
+    if constexpr (std::is_integral_v<T>) return static_cast<int64_t>(s.*m);
+    return static_cast<double>(s.*m);
   };
-  f.set = [m, n, zeroIsNone](S& s, const OptionValue& v) -> Status {
+  f.set = [m, n, u, why, lo, hi, zeroIsNone](S& s, const OptionValue& v) -> Status {
     if (zeroIsNone && std::holds_alternative<std::monostate>(v)) return (s.*m = 0), Status{};
-    if (auto i = std::get_if<int64_t>(&v)) return (s.*m = static_cast<T>(*i)), Status{};
+    if (auto i = std::get_if<int64_t>(&v)) {
+      // A narrower or unsigned member would wrap a value out of range before check() saw it.
+      if constexpr (!std::is_same_v<T, int64_t> && !std::is_same_v<T, double>) {
+        if (*i < lo || *i > hi) return checkRange(n, static_cast<double>(*i), lo, hi, u, why);
+      }
+      return (s.*m = static_cast<T>(*i)), Status{};
+    }
     if constexpr (std::is_same_v<T, double>) {
       if (auto d = std::get_if<double>(&v)) return (s.*m = *d), Status{};
       return wrongType(n, zeroIsNone ? "a number or None" : "a number");
@@ -101,9 +117,9 @@ Field<S> numberField(const char* name, T S::*m, double lo, double hi, const char
 }  // namespace options_detail
 
 /// An integer option in [lo, hi]; with zeroIsNone, None stands for 0 (no limit, never).
-template <class S>
-Field<S> number(const char* name, int64_t S::*m, double lo, double hi, const char* unit,
-                const char* help, const char* note = "", bool zeroIsNone = false) {
+template <class S, class T, class = std::enable_if_t<std::is_integral_v<T>>>
+Field<S> number(const char* name, T S::*m, double lo, double hi, const char* unit, const char* help,
+                const char* note = "", bool zeroIsNone = false) {
   return options_detail::numberField(name, m, lo, hi, unit, help, note, zeroIsNone);
 }
 
@@ -169,6 +185,52 @@ Field<S> text(const char* name, std::string S::*m, const char* unit, const char*
     }
     return Error{EINVAL, "unknown " + n + " '" + s.*m + "'; valid " + n + "s: " + valid};
   };
+  return f;
+}
+
+/// A payload option: bytes from Python, text from the command line (taken as UTF-8).
+template <class S>
+Field<S> bytes(const char* name, std::string S::*m, const char* help) {
+  Field<S> f;
+  f.info.name = name;
+  f.info.type = OptionType::kBytes;
+  f.info.help = help;
+  std::string n = name;
+  f.get = [m](const S& s) -> OptionValue {
+    if ((s.*m).empty()) return std::monostate{};  // empty means the default payload
+    return Bytes{s.*m};
+  };
+  f.set = [m, n](S& s, const OptionValue& v) -> Status {
+    if (std::holds_alternative<std::monostate>(v)) return (s.*m).clear(), Status{};
+    if (auto b = std::get_if<Bytes>(&v)) return (s.*m = b->value), Status{};
+    if (auto str = std::get_if<std::string>(&v)) return (s.*m = *str), Status{};
+    return options_detail::wrongType(n, "bytes or None");
+  };
+  f.check = [](const S&) { return Status{}; };
+  f.info.noneAllowed = true;
+  return f;
+}
+
+/// A payload option that may be unset (None).
+template <class S>
+Field<S> bytes(const char* name, std::optional<std::string> S::*m, const char* help) {
+  Field<S> f;
+  f.info.name = name;
+  f.info.type = OptionType::kBytes;
+  f.info.help = help;
+  f.info.noneAllowed = true;
+  std::string n = name;
+  f.get = [m](const S& s) -> OptionValue {
+    if (!(s.*m)) return std::monostate{};
+    return Bytes{*(s.*m)};
+  };
+  f.set = [m, n](S& s, const OptionValue& v) -> Status {
+    if (std::holds_alternative<std::monostate>(v)) return (s.*m = std::nullopt), Status{};
+    if (auto b = std::get_if<Bytes>(&v)) return (s.*m = b->value), Status{};
+    if (auto str = std::get_if<std::string>(&v)) return (s.*m = *str), Status{};
+    return options_detail::wrongType(n, "bytes or None");
+  };
+  f.check = [](const S&) { return Status{}; };
   return f;
 }
 

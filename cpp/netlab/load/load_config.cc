@@ -11,33 +11,54 @@ Error invalid(const std::string& message) { return Error{EINVAL, message}; }
 
 }  // namespace
 
+const std::vector<Field<LoadConfig>>& Fields<LoadConfig>::fields() {
+  using C = LoadConfig;
+  constexpr double kYear = 365 * 86400.0, kMaxRate = 1e9, kMaxBytes = 1 << 30;
+  static const std::vector<Field<C>> table = {
+      text("host", &C::host, "address", "the server's address or name"),
+      number("port", &C::port, 1, 65535, "", "the server's TCP port"),
+      text("scenario", &C::scenario, "", "what a request is and what answers it", scenarioNames()),
+      number("connections", &C::connections, 1, 1'000'000, "",
+             "concurrent connections, spread over the threads"),
+      number("threads", &C::threads, 1, 256, "", "native threads, each with its own epoll loop"),
+      number("duration", &C::durationSec, 0, kYear, "seconds", "how long to run",
+             "(0: until the request budget is spent)", true),
+      number("requests", &C::requests, 0, 1e15, "", "request budget", "(0: no budget)", true),
+      number("rate", &C::rate, 0, kMaxRate, "requests/s",
+             "total open-loop rate, spread over the connections (wrk2-style)", "(0: closed loop)",
+             true),
+      number("pipeline", &C::pipeline, 1, 1024, "", "requests in flight per connection"),
+      number("think_time", &C::thinkTimeSec, 0, 3600, "seconds",
+             "closed loop: pause between a response and the next request"),
+      number("connect_rate", &C::connectRate, 0, kMaxRate, "connections/s",
+             "new connections per second while ramping up", "(0: unpaced)", true),
+      number("connect_timeout", &C::connectTimeoutSec, 0.001, kYear, "seconds",
+             "a connect that takes longer fails"),
+      number("response_timeout", &C::responseTimeoutSec, 0.001, kYear, "seconds",
+             "a response that takes longer fails (and closes its connection)"),
+      number("size", &C::size, 1, kMaxBytes, "bytes",
+             "echo, framed, connect: payload bytes per request"),
+      bytes("request", &C::request,
+            "line: the line to send (default ping); framed, connect: the payload"),
+      bytes("expect", &C::expect,
+            "the expected response (default: the request back; line: any line)"),
+      number("max_response", &C::maxResponse, 1, kMaxBytes, "bytes",
+             "a larger response is a protocol error"),
+      number("rooms", &C::rooms, 1, 1'000'000, "", "chat: rooms the connections are spread over"),
+  };
+  return table;
+}
+
 Status validate(const LoadConfig& c, bool runEnds) {
-  if (c.port == 0) return invalid("port must be between 1 and 65535 (got 0)");
-  const Status ranges[] = {checkRange("connections", c.connections, 1, 1'000'000),
-                           checkRange("threads", c.threads, 1, 256),
-                           checkRange("pipeline", c.pipeline, 1, 1024)};
-  for (const Status& s : ranges) {
-    if (!s.ok()) return s;
-  }
-  if (c.durationSec < 0)
-    return invalid("duration must be 0 (none) or more seconds" + gotValue(c.durationSec));
+  Status fields = checkFields(c);
+  if (!fields.ok()) return fields;
   if (runEnds && c.durationSec == 0 && c.requests == 0) {
     return invalid("give a duration or a request count, or the run would never end");
   }
-  if (c.rate < 0)
-    return invalid("rate must be 0 (closed loop) or more requests/s" + gotValue(c.rate));
-  if (c.thinkTimeSec < 0)
-    return invalid("think_time must be 0 or more seconds" + gotValue(c.thinkTimeSec));
   if (c.thinkTimeSec > 0 && c.rate > 0) return invalid("think_time applies to closed loop only");
-  if (c.connectRate < 0)
-    return invalid("connect_rate must be 0 (unpaced) or more connections/s" +
-                   gotValue(c.connectRate));
-  if (c.connectTimeoutSec <= 0)
-    return invalid("connect_timeout must be more than 0 seconds" + gotValue(c.connectTimeoutSec));
-  if (c.responseTimeoutSec <= 0)
-    return invalid("response_timeout must be more than 0 seconds" + gotValue(c.responseTimeoutSec));
-  if (c.size == 0 || c.size > c.maxResponse) {
-    return invalid("size must be 1.." + std::to_string(c.maxResponse) + " bytes");
+  if (c.size > c.maxResponse) {
+    return invalid("size must be between 1 and max_response (" + std::to_string(c.maxResponse) +
+                   ") bytes" + gotValue(static_cast<double>(c.size)));
   }
   if (c.scenario == "chat") {
     if (c.rate <= 0)
@@ -45,12 +66,13 @@ Status validate(const LoadConfig& c, bool runEnds) {
     if (c.durationSec <= 0) return invalid("the chat scenario runs for a duration");
     if (c.requests > 0)
       return invalid("the chat scenario runs for a duration, not a request count");
-    if (c.rooms < 1 || c.rooms > c.connections) {
+    if (c.rooms > c.connections) {
       return invalid("rooms must be between 1 and connections (" + std::to_string(c.connections) +
                      ")" + gotValue(c.rooms));
     }
     if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
   }
+  if (c.scenario == "framed" && !c.codec) return invalid("the framed scenario needs a codec");
   if (c.scenario == "line" && c.request.find('\n') != std::string::npos) {
     return invalid("the request line must not contain a newline");
   }

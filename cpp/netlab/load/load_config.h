@@ -6,12 +6,22 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "netlab/codec/codec.h"
+#include "netlab/core/options.h"
 #include "netlab/io/result.h"
 
 namespace netlab {
 
+/// The scenarios a load run can speak.
+inline const std::vector<std::string>& scenarioNames() {
+  static const std::vector<std::string> names = {"echo", "line", "framed", "connect", "chat"};
+  return names;
+}
+
+/// Defaults here; names, ranges and help in Fields<LoadConfig> (load_config.cc), which Python
+/// and the CLI read.
 struct LoadConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
@@ -45,12 +55,17 @@ struct LoadConfig {
   /// The expected response (line: the line; framed: the payload; connect: the bytes).
   /// Unset: echo, framed and connect expect their request back; line accepts any line.
   std::optional<std::string> expect;
-  /// framed: the codec for requests and responses.
+  /// framed: the codec for requests and responses (an object, so not in the option table).
   std::shared_ptr<const Codec> codec;
   /// A response larger than this is a protocol error (bounds the client's memory).
   size_t maxResponse = 1 << 20;
 
   static constexpr int kMaxConnectsInFlight = 256;
+};
+
+template <>
+struct Fields<LoadConfig> {
+  static const std::vector<Field<LoadConfig>>& fields();
 };
 
 /// Checks ranges and combinations; the message names the offending option.

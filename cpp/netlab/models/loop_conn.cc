@@ -20,9 +20,9 @@ LoopConn::~LoopConn() = default;
 bool LoopConn::open(Fd fd) {
   if (!outbound_) peer_ = peerName(fd.get());
   StreamOptions options;
-  options.highWater = ctx_.highWater;
+  options.highWater = static_cast<size_t>(ctx_.options.highWater);
   options.maxQueuedOutput = ctx_.maxQueuedOutput;
-  options.idleTimeoutNs = ctx_.idleTimeoutNs;
+  options.idleTimeoutNs = static_cast<int64_t>(ctx_.options.idleTimeoutSec * kNsPerSec);
   options.bytesIn = &ctx_.counters.bytesIn;
   options.bytesOut = &ctx_.counters.bytesOut;
   stream_.emplace(ctx_.loop, std::make_unique<SocketTransport>(std::move(fd)), options, *this);
@@ -89,7 +89,8 @@ bool LoopConn::budgetLeft() {
   if (state_ != State::kOpen || stream_->closing()) return false;
   if (takeReceiverBehind()) {
     pacing_ = true;
-  } else if (turnMessages_++ < kMaxMessagesPerTurn && stream_->queued() < ctx_.highWater) {
+  } else if (turnMessages_++ < kMaxMessagesPerTurn &&
+             stream_->queued() < static_cast<size_t>(ctx_.options.highWater)) {
     return true;
   }
   backlogged_ = true;
@@ -99,7 +100,9 @@ bool LoopConn::budgetLeft() {
 // The rest of a backlog waits for the next turn, after every other ready connection; while
 // the peer is not reading its replies (above the high-water mark) it waits for low water.
 void LoopConn::continueNextTurn() {
-  if (continueQueued_ || handlerPaused_ || stream_->queued() >= ctx_.highWater) return;
+  if (continueQueued_ || handlerPaused_ ||
+      stream_->queued() >= static_cast<size_t>(ctx_.options.highWater))
+    return;
   continueQueued_ = true;
   auto resume = [self = shared_from_this()] {
     self->continueQueued_ = false;
@@ -131,24 +134,28 @@ bool LoopConn::accountHeldInput() {
   if (delta == 0) return true;
   heldInput_ = held;
   int64_t total = ctx_.heldInput.fetch_add(delta, std::memory_order_relaxed) + delta;
-  if (delta > 0 && total > ctx_.maxHeldInput) {
+  if (delta > 0 && total > ctx_.options.maxInputMemory) {
     closeNow({CloseKind::kInputMemory, 0,
               "server input memory full: partial messages of all connections over " +
-                  std::to_string(ctx_.maxHeldInput) + " bytes"});
+                  std::to_string(ctx_.options.maxInputMemory) + " bytes"});
     return false;
   }
   return true;
 }
 
+int64_t LoopConn::messageTimeoutNs() const {
+  return static_cast<int64_t>(ctx_.options.messageTimeoutSec * kNsPerSec);
+}
+
 // The message timeout runs from the first byte of a message to its last.
 void LoopConn::notePartial(size_t messages) {
-  if (ctx_.messageTimeoutNs <= 0) return;
+  if (messageTimeoutNs() <= 0) return;
   if (stream_->input().empty()) {
     partialSinceNs_ = 0;
     return;
   }
   if (messages > 0 || partialSinceNs_ == 0) partialSinceNs_ = ctx_.loop.iterationNs();
-  if (!messageTimerArmed_) armMessageTimer(partialSinceNs_ + ctx_.messageTimeoutNs);
+  if (!messageTimerArmed_) armMessageTimer(partialSinceNs_ + messageTimeoutNs());
 }
 
 void LoopConn::armMessageTimer(int64_t deadlineNs) {
@@ -159,14 +166,14 @@ void LoopConn::armMessageTimer(int64_t deadlineNs) {
 void LoopConn::onMessageTimer() {
   messageTimerArmed_ = false;
   if (partialSinceNs_ == 0) return;
-  int64_t deadline = partialSinceNs_ + ctx_.messageTimeoutNs;
+  int64_t deadline = partialSinceNs_ + messageTimeoutNs();
   if (nowNs() < deadline) {
     armMessageTimer(deadline);
     return;
   }
   closeNow({CloseKind::kMessageTimeout, 0,
             "message timeout: a message was still incomplete " +
-                std::to_string(ctx_.messageTimeoutNs / kNsPerMs) + " ms after its first byte"});
+                std::to_string(messageTimeoutNs() / kNsPerMs) + " ms after its first byte"});
 }
 
 bool LoopConn::sendQueued(std::string_view data, size_t messages, bool relayed) {

@@ -19,6 +19,7 @@
 #include "netlab/io/fd.h"
 #include "netlab/io/stream.h"
 #include "netlab/models/loop_outlet.h"
+#include "netlab/models/server_options.h"
 
 namespace netlab {
 
@@ -29,13 +30,12 @@ struct LoopConnContext {
   std::atomic<int64_t>& live;
   /// Bytes held in partial messages across the whole server, and its bound.
   std::atomic<int64_t>& heldInput;
-  int64_t maxHeldInput;
+  /// The server's options, read where they are used (high_water, timeouts, input memory).
+  const ServerOptions& options;
   EventLog& log;
-  size_t highWater;
+  /// The protocol's own bounds.
   size_t maxPendingInput;
   size_t maxQueuedOutput;  // 0: backpressure only; else drop the connection past it
-  int64_t idleTimeoutNs;
-  int64_t messageTimeoutNs;
   /// Called once when a connection has closed; the owner drops its reference and gives back
   /// the connection's per-address slot (`address`, empty when it held none).
   std::function<void(uint64_t id, const std::string& address)> onClosed;
@@ -107,6 +107,7 @@ class LoopConn final : public Conn,
 
   void deliverInput();
   bool accountHeldInput();
+  int64_t messageTimeoutNs() const;
   void notePartial(size_t messages);
   void continueNextTurn();
   void updateReading();

@@ -1,0 +1,156 @@
+"""Types of the records the engine returns, generated from its column tables.
+
+Do not edit: run ``python -m netlab._schema`` after changing a table in
+cpp/netlab/bindings/ (a test fails while this file and the engine disagree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+
+class LoadProgress(TypedDict):
+    """A running load generator's live counters."""
+
+    elapsed: float
+    """seconds since the run began."""
+    requests: int
+    """requests sent so far."""
+    responses: int
+    """correct responses so far."""
+    errors: int
+    """failures so far."""
+    bytes_in: int
+    """bytes received so far."""
+    bytes_out: int
+    """bytes sent so far."""
+    connections_opened: int
+    """connections established so far."""
+    finished: bool
+    """the run has ended."""
+    new_seconds: list[TimelineSecond]
+    """seconds completed since the previous poll."""
+
+
+@dataclass
+class LoadResultFields:
+    """What one run measured."""
+
+    duration: float = 0.0
+    """seconds the run lasted."""
+    open_loop: bool = False
+    """requests left at a fixed rate (wrk2-style)."""
+    target_rate: float = 0.0
+    """the open-loop rate asked for, requests/s."""
+    requests: int = 0
+    """requests sent."""
+    responses: int = 0
+    """correct responses."""
+    errors: int = 0
+    """failed requests and failed connection attempts."""
+    unanswered: int = 0
+    """requests still unanswered after the end-of-run drain (min(response_timeout, 1 s))."""
+    unanswered_oldest_ms: float = 0.0
+    """how long the oldest unanswered request had waited when the run ended."""
+    never_answered: int = 0
+    """connections that sent at least one request and received nothing in the whole run."""
+    connections: int = 0
+    """connections configured."""
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    """failures by kind (refused, reset, timeout, ...)."""
+    error_messages: dict[str, str] = field(default_factory=dict)
+    """the first message of each kind of failure."""
+    bytes_in: int = 0
+    """bytes received."""
+    bytes_out: int = 0
+    """bytes sent."""
+    connections_opened: int = 0
+    """connections established."""
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    """latency from each request's intended send time (count, min, mean, p50, p90, p99, p99.9, max)."""
+    latency_uncorrected_ms: dict[str, float] = field(default_factory=dict)
+    """latency from each request's actual send time (the same keys)."""
+    timeline: list[TimelineSecond] = field(default_factory=list)
+    """the run second by second."""
+    syscalls: dict[str, int] = field(default_factory=dict)
+    """the client's read, write, epoll_wait and connect calls."""
+    cpu_seconds: float = 0.0
+    """CPU time of the generator's threads."""
+
+
+class ServerStats(TypedDict):
+    """Exact counters of a server since it was created (they survive stop())."""
+
+    model: str
+    """the I/O model."""
+    protocol: str
+    """the app's protocol."""
+    workers: int
+    """event loops (epoll with workers > 1)."""
+    threads: int
+    """native threads serving now."""
+    connections_active: int
+    """connections open now."""
+    connections_total: int
+    """connections accepted since creation."""
+    connections_rejected: int
+    """connections refused at admission (server full, per-address limit, no fds)."""
+    bytes_in: int
+    """bytes read from clients."""
+    bytes_out: int
+    """bytes written to clients."""
+    messages_in: int
+    """messages (lines, frames, chunks) handled."""
+    messages_out: int
+    """messages sent."""
+    errors: int
+    """connections ended by an error."""
+    dropped_slow: int
+    """connections closed for not reading their output."""
+    timeouts: int
+    """idle and message timeouts."""
+    closes: dict[str, int]
+    """connections closed, by CloseKind value (refusals at admission count as server_full)."""
+
+
+class TimelineSecond(TypedDict):
+    """One second of a load run."""
+
+    second: int
+    """seconds since the run began (0 is the first)."""
+    requests: int
+    """requests sent in this second."""
+    responses: int
+    """correct responses received."""
+    errors: int
+    """failed requests and connection attempts."""
+    bytes_in: int
+    """bytes received."""
+    bytes_out: int
+    """bytes sent."""
+    p50_ms: float
+    """median latency of the second's responses."""
+    p90_ms: float
+    """90th percentile latency."""
+    p99_ms: float
+    """99th percentile latency."""
+    max_ms: float
+    """slowest response."""
+    inflight: int
+    """requests outstanding at the end of the second."""
+    never_answered: int
+    """connections that have sent but received nothing yet."""
+    unanswered: int
+    """last second only: requests unanswered when the run ended."""
+
+
+class ChatStats(ServerStats):
+    """A ChatServer's counters: the server's and its rooms'."""
+
+    rooms: dict[str, int]
+    """members per room."""
+    members: int
+    """clients in a room now."""
+    messages_relayed: int
+    """messages delivered to other members."""
