@@ -101,6 +101,23 @@ TEST_P(EventLoopTest, WatchersSeeReadiness) {
   loop->unwatch(a.get());
 }
 
+TEST_P(EventLoopTest, WaitsAndReadyDescriptorsAreCountedWhereAsked) {
+  auto loop = makeLoop(GetParam());
+  std::atomic<uint64_t> waits{0}, ready{0};
+  loop->countWaitsInto(&waits, &ready);
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  Fd a(fds[0]), b(fds[1]);
+  Recorder rec;
+  ASSERT_TRUE(loop->watch(a.get(), kReadable, &rec).ok());
+  ASSERT_EQ(::write(b.get(), "x", 1), 1);
+  ASSERT_TRUE(loop->runFor(0).ok());  // one turn: one wait, one ready descriptor
+  EXPECT_EQ(waits.load(), 1u);
+  EXPECT_EQ(ready.load(), 1u);
+  EXPECT_EQ(waits.load(), loop->waits());
+  loop->unwatch(a.get());
+}
+
 // What a turn queues for the next one runs after that turn's ready events, and the wait
 // before it does not block (a long timer would otherwise delay it).
 TEST_P(EventLoopTest, NextTurnTasksRunAfterTheNextWaitWithoutBlocking) {

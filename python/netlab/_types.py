@@ -110,6 +110,14 @@ class ServerStats(TypedDict):
     """connections closed for not reading their output."""
     timeouts: int
     """idle and message timeouts."""
+    waits: int
+    """readiness waits (epoll_wait, select, poll calls) of the serving loops and acceptors."""
+    ready_events: int
+    """descriptors those waits reported ready."""
+    reads: int
+    """read calls on client connections."""
+    writes: int
+    """write calls (write, writev, sendfile) on client connections."""
     closes: dict[str, int]
     """connections closed, by CloseKind value (refusals at admission count as server_full)."""
 

@@ -70,6 +70,10 @@ Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
       timeout = std::max<int64_t>(untilNs - now, 0);
     }
     int n = poller_->poll(timeout, ready_);
+    if (countWaits_) {
+      countWaits_->fetch_add(1, std::memory_order_relaxed);
+      if (n > 0) countReady_->fetch_add(ready_.size(), std::memory_order_relaxed);
+    }
     if (n == -EINTR) {
       if (returnOnSignal) return status;
       n = 0;

@@ -97,8 +97,16 @@ class EventLoop {
   static bool isCurrent(const EventLoop* loop);
   std::string_view backend() const { return poller_->name(); }
   uint64_t waits() const { return poller_->waits(); }
+  /// Also counts each wait, and the ready descriptors it returned, into these (a server's
+  /// counters, read by stats() on other threads). Call before run().
+  void countWaitsInto(std::atomic<uint64_t>* waits, std::atomic<uint64_t>* readyEvents) {
+    countWaits_ = waits;
+    countReady_ = readyEvents;
+  }
 
  private:
+  std::atomic<uint64_t>* countWaits_ = nullptr;
+  std::atomic<uint64_t>* countReady_ = nullptr;
   class Waker;
   Status loop(int64_t untilNs, bool returnOnSignal);
   void wake();

@@ -93,7 +93,7 @@ void Stream::onUnrequested() {
 // One read per wake-up: a busy peer is served again on the next turn, after every other ready
 // stream has had its go.
 void Stream::handleRead() {
-  if (options_.reads) ++*options_.reads;
+  if (options_.reads) options_.reads->fetch_add(1, std::memory_order_relaxed);
   ssize_t n = input_.readFrom(*transport_, options_.readChunk);
   if (lingering_) {
     input_.clear();
@@ -216,7 +216,7 @@ bool Stream::writeSome() {
   size_t before = queued_;
   for (;;) {
     if (!out_.empty()) {
-      if (options_.writes) ++*options_.writes;
+      if (options_.writes) options_.writes->fetch_add(1, std::memory_order_relaxed);
       ssize_t n = out_.writeTo(*transport_);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
@@ -233,6 +233,7 @@ bool Stream::writeSome() {
       later_.pop_front();
       continue;
     }
+    if (options_.writes) options_.writes->fetch_add(1, std::memory_order_relaxed);
     ssize_t n =
         transport_->sendFile(front.file.get(), front.offset, static_cast<size_t>(front.length));
     if (n < 0) {

@@ -41,9 +41,9 @@ struct StreamOptions {
   /// Where to count bytes (a server's counters); null: not counted.
   std::atomic<uint64_t>* bytesIn = nullptr;
   std::atomic<uint64_t>* bytesOut = nullptr;
-  /// Where to count read and write calls (a load generator's syscall figures); loop thread.
-  uint64_t* reads = nullptr;
-  uint64_t* writes = nullptr;
+  /// Where to count read and write calls (syscall figures); null: not counted.
+  std::atomic<uint64_t>* reads = nullptr;
+  std::atomic<uint64_t>* writes = nullptr;
 };
 
 class Stream;

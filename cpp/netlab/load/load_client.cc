@@ -58,8 +58,8 @@ bool LoadClient::reserveRequest() {
 void LoadClient::onConnected(Fd fd) {
   StreamOptions options;
   options.pauseOnHighWater = false;  // responses are read whatever is still to be sent
-  options.reads = &w_.syscalls_.read;
-  options.writes = &w_.syscalls_.write;
+  options.reads = &w_.readCalls_;
+  options.writes = &w_.writeCalls_;
   stream_ = std::make_shared<Stream>(*w_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
                                      options, *this);
   Status started = stream_->start();

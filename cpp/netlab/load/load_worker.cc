@@ -119,6 +119,8 @@ void LoadWorker::end() {
     closeSecond();
   }
   syscalls_.wait = loop_->waits();
+  syscalls_.read = readCalls_.load(std::memory_order_relaxed);
+  syscalls_.write = writeCalls_.load(std::memory_order_relaxed);
   finished_.store(true, std::memory_order_release);
 }
 

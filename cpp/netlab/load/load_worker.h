@@ -135,6 +135,7 @@ class LoadWorker {
   mutable std::mutex secondsMutex_;
   std::vector<WorkerSecond> seconds_;
   SyscallCounts syscalls_;
+  std::atomic<uint64_t> readCalls_{0}, writeCalls_{0};  // into syscalls_ when the run ends
   std::array<uint64_t, kLoadErrorKinds> errorsByKind_{};
   std::array<std::string, kLoadErrorKinds> firstErrors_{};
   double cpuSec_ = 0;

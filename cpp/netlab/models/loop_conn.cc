@@ -25,6 +25,8 @@ bool LoopConn::open(Fd fd) {
   options.idleTimeoutNs = static_cast<int64_t>(ctx_.options.idleTimeoutSec * kNsPerSec);
   options.bytesIn = &ctx_.counters.bytesIn;
   options.bytesOut = &ctx_.counters.bytesOut;
+  options.reads = &ctx_.counters.reads;
+  options.writes = &ctx_.counters.writes;
   stream_.emplace(ctx_.loop, std::make_unique<SocketTransport>(std::move(fd)), options, *this);
   if (!stream_->start().ok()) {
     stream_.reset();

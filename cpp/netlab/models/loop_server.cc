@@ -104,6 +104,8 @@ Status LoopServer::startServing(bool onThisThread) {
   for (int64_t i = 0; i < options_.workers; ++i) {
     auto loop = EventLoop::create(options_.model);
     if (!loop.ok()) return loop.error();
+    Counters& counters = *counters_[static_cast<size_t>(i)];
+    loop.value()->countWaitsInto(&counters.waits, &counters.readyEvents);
     workers.push_back(std::make_unique<Worker>(*this, std::move(loop.value()),
                                                *counters_[static_cast<size_t>(i)]));
     Status s = workers.back()->listen(options_.workers > 1);

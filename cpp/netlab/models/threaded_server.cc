@@ -37,6 +37,8 @@ void ThreadedServer::acceptLoop() {
   for (;;) {
     bool accepting = nowNs() >= pausedUntil;
     int rc = ::poll(fds, accepting ? 2 : 1, 100);
+    Counters::bump(counters_[0]->waits);
+    if (rc > 0) Counters::bump(counters_[0]->readyEvents, static_cast<uint64_t>(rc));
     closesSinceTrim += static_cast<int>(reapFinished());
     if (closesSinceTrim >= kTrimAfterCloses && trimAt == 0) trimAt = nowNs() + kNsPerSec;
     if (trimAt != 0 && nowNs() >= trimAt) {  // after a wave of closes, as the loop models do
@@ -84,6 +86,7 @@ void ThreadedServer::spawn(Fd fd) {
     reject(std::move(fd), "server full: " + loop.error().message, counters);
     return;
   }
+  loop.value()->countWaitsInto(&counters.waits, &counters.readyEvents);
   EventLoop* raw = loop.value().get();
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t entryId = nextEntry_++;
