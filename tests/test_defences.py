@@ -78,6 +78,40 @@ def _pong_or_none(port: int) -> bytes | None:
         return None
 
 
+def test_relay_fd_shortage_sheds_clients_and_keeps_relaying() -> None:
+    """A relay spends two fds per client (its own and the target's), so at 256 fds a connect
+    storm runs it out both at accept and at the outbound connect; either way the client is
+    closed, the relay does not spin, and once the storm passes it relays again."""
+    raise_own_fd_limit()
+    with netlab.PingPongServer(port=0) as target:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netlab", "serve", "relay", "--target",
+             f"127.0.0.1:{target.port}", "--port", str(port)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
+        try:
+            assert "listening" in proc.stdout.readline()
+            gen = netlab.LoadGenerator("127.0.0.1", port, scenario="line", connections=600,
+                                       threads=1, rate=300, duration=4, response_timeout=2,
+                                       connect_timeout=2).start()
+            time.sleep(1.5)
+            before = cpu_seconds(proc.pid)
+            time.sleep(2.0)
+            used = cpu_seconds(proc.pid) - before
+            gen.stop()
+            result = gen.result()
+            assert used < 0.3, f"{used / 2:.0%} of a core while shedding"
+            assert result.responses > 0  # some relayed
+            shed = result.errors_by_kind["reset"] + result.errors_by_kind["closed"]
+            assert shed > 0, result.errors_by_kind  # some closed at once, not left hanging
+            wait_until(lambda: _pong_or_none(port) == b"pong\n", timeout=10,
+                       what="a new client relayed after the storm")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
 # B: a client that asks for more than it reads ----------------------------------------------
 
 def lobby_size(port: int) -> int:
