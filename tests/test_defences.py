@@ -53,15 +53,7 @@ def test_fd_shortage_with_two_workers_sheds_without_spinning() -> None:
         for storm in range(2):  # the spare fds survive the first storm
             # 1,000 connections that reconnect when shed: a connect storm for 4 seconds, at a
             # low request rate so that serving the ~250 that fit costs little CPU.
-            gen = netlab.LoadGenerator("127.0.0.1", port, scenario="line", connections=1000,
-                                       threads=1, rate=500, duration=4, response_timeout=2,
-                                       connect_timeout=2).start()
-            time.sleep(1.5)
-            before = cpu_seconds(proc.pid)
-            time.sleep(2.0)
-            used = cpu_seconds(proc.pid) - before
-            gen.stop()
-            result = gen.result()
+            used, result = _storm(proc.pid, port, connections=1000, rate=500)
             assert used < 0.2, f"storm {storm}: {used / 2:.0%} of a core while shedding"
             assert result.responses > 0 and result.errors > 0  # some served, some shed
             wait_until(lambda: _pong_or_none(port) == b"pong\n", timeout=10,
@@ -69,6 +61,21 @@ def test_fd_shortage_with_two_workers_sheds_without_spinning() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def _storm(pid: int, port: int, connections: int, rate: float) -> tuple[float, netlab.LoadResult]:
+    """A connect storm: `connections` line clients that reconnect when shed, at a low total
+    request rate, for 4 seconds. Returns the server's CPU seconds over the 2 s in the middle
+    and the run's result."""
+    gen = netlab.LoadGenerator("127.0.0.1", port, scenario="line", connections=connections,
+                               threads=1, rate=rate, duration=4, response_timeout=2,
+                               connect_timeout=2).start()
+    time.sleep(1.5)
+    before = cpu_seconds(pid)
+    time.sleep(2.0)
+    used = cpu_seconds(pid) - before
+    gen.stop()
+    return used, gen.result()
 
 
 def _pong_or_none(port: int) -> bytes | None:
@@ -92,15 +99,7 @@ def test_relay_fd_shortage_sheds_clients_and_keeps_relaying() -> None:
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
         try:
             assert "listening" in proc.stdout.readline()
-            gen = netlab.LoadGenerator("127.0.0.1", port, scenario="line", connections=600,
-                                       threads=1, rate=300, duration=4, response_timeout=2,
-                                       connect_timeout=2).start()
-            time.sleep(1.5)
-            before = cpu_seconds(proc.pid)
-            time.sleep(2.0)
-            used = cpu_seconds(proc.pid) - before
-            gen.stop()
-            result = gen.result()
+            used, result = _storm(proc.pid, port, connections=600, rate=300)
             assert used < 0.3, f"{used / 2:.0%} of a core while shedding"
             assert result.responses > 0  # some relayed
             shed = result.errors_by_kind["reset"] + result.errors_by_kind["closed"]
