@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import netlab
 from conftest import CliServer, connect, recv_exact
 
 
@@ -114,3 +115,23 @@ def test_help_is_plain_text_and_names_every_command() -> None:
     ("serve", "(default: 12345)"), ("bench", "(default: 100)"), ("demo", "(default: 50,1000)")])
 def test_subcommand_help_shows_defaults(command: str, shown: str) -> None:
     assert shown in " ".join(cli_help(command).split())
+
+
+@pytest.mark.parametrize("model", ["epoll", "threaded"])
+def test_serve_prints_its_stats_on_sigusr1(model: str) -> None:
+    """How a benchmark reads the counters of a server in another process."""
+    from netlab.demo import ServerProcess
+
+    server = ServerProcess(model)
+    try:
+        before = server.stats()
+        with netlab.ChatClient("127.0.0.1", server.port, welcome_timeout=0.2) as client:
+            for _ in range(5):
+                client.send("hi")
+                assert client.recv(timeout=5) == "hi"
+        after = server.stats()
+    finally:
+        server.close()
+    assert before["model"] == model and before["messages_in"] == 0
+    assert after["messages_in"] == 5 and after["accepts"] >= 1
+    assert after["reads"] >= 5 and after["writes"] == 5

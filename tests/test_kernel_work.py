@@ -3,11 +3,13 @@ so the cost of each I/O model per request can be read from stats()."""
 
 from __future__ import annotations
 
+import resource
+
 import pytest
 
 import netlab
 
-KERNEL_WORK = ("waits", "ready_events", "reads", "writes")
+KERNEL_WORK = ("waits", "ready_events", "reads", "writes", "accepts")
 
 
 @pytest.mark.parametrize("model", netlab.MODELS)
@@ -37,3 +39,34 @@ def test_kernel_work_is_in_the_stats_and_survives_stop() -> None:
     server.stop()
     stats = server.stats()
     assert all(stats[k] > 0 for k in KERNEL_WORK), stats  # type: ignore[literal-required]
+
+
+@pytest.mark.parametrize("model", netlab.MODELS)
+def test_every_accepted_connection_costs_an_accept_call(model: str) -> None:
+    """A connect storm: each connection is one successful accept4, and a wake-up that drains
+    the backlog ends with one call that finds nothing (EAGAIN), so the calls are between the
+    connections and twice as many."""
+    with netlab.EchoServer(port=0, model=model) as server:
+        result = netlab.LoadGenerator("127.0.0.1", server.port, scenario="connect",
+                                      connections=4, threads=1, requests=200,
+                                      duration=None).run()
+        after = server.stats()
+    assert result.errors == 0 and result.responses == 200
+    accepted = after["connections_total"]
+    assert accepted == 200
+    assert accepted <= after["accepts"] <= 2 * accepted + 10, after
+
+
+def test_context_switches_are_the_processes_own_and_only_grow() -> None:
+    with netlab.EchoServer(port=0) as server:
+        first = server.stats()
+        with netlab.ChatClient("127.0.0.1", server.port, welcome_timeout=0.2) as client:
+            for _ in range(20):
+                client.send("x")
+                assert client.recv(timeout=5) == "x"
+        second = server.stats()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    assert 0 < first["context_switches_voluntary"] < second["context_switches_voluntary"]
+    assert second["context_switches_voluntary"] <= usage.ru_nvcsw
+    assert first["context_switches_involuntary"] <= second["context_switches_involuntary"]
+    assert second["context_switches_involuntary"] <= usage.ru_nivcsw

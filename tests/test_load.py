@@ -351,3 +351,24 @@ def test_not_enough_file_descriptors_is_a_clear_error() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert ("24 [Errno 24] 1000 connections need about 1064 file descriptors but RLIMIT_NOFILE "
             "allows 256") in run.stdout, run.stdout + run.stderr
+
+
+def test_the_percentile_distribution_is_the_histograms_from_min_to_max() -> None:
+    """HdrHistogram's percentile distribution, for HDR plots: 0 is the minimum, 100 the
+    maximum, 50 and 99 agree with latency_ms, and ticks get finer towards the tail."""
+    with netlab.EchoServer(port=0) as server:
+        result = netlab.LoadGenerator("127.0.0.1", server.port, connections=10, threads=1,
+                                      requests=4000, duration=None, rate=8000).run()
+    for points, summary in ((result.percentiles_ms, result.latency_ms),
+                            (result.percentiles_uncorrected_ms, result.latency_uncorrected_ms)):
+        percentiles = [p for p, _ in points]
+        values = [v for _, v in points]
+        assert percentiles[0] == 0 and percentiles[-1] == 100
+        assert percentiles == sorted(percentiles) and values == sorted(values)
+        assert values[0] == summary["min"] and values[-1] == summary["max"]
+        by_percentile = dict(points)
+        assert by_percentile[50.0] == summary["p50"]
+        assert 99.9 < percentiles[-2] < 100  # down to about one in count
+        gaps = [b - a for a, b in zip(percentiles[1:], percentiles[2:-1])]
+        assert gaps == sorted(gaps, reverse=True)
+    assert json.loads(result.to_json())["percentiles_ms"][0][0] == 0

@@ -101,4 +101,25 @@ TEST(Histogram, HugeValuesAreClampedAndCounted) {
 }
 
 }  // namespace
+TEST(Histogram, SpectrumRunsFromMinToMaxWithTicksHalvingTowardsTheTail) {
+  Histogram h;
+  EXPECT_TRUE(h.spectrum().empty());
+  for (uint64_t v = 1; v <= 1000; ++v) h.record(v * 1000);
+  auto points = h.spectrum(2);
+  ASSERT_GE(points.size(), 3u);
+  EXPECT_EQ(points.front().first, 0.0);
+  EXPECT_EQ(points.front().second, h.min());
+  EXPECT_EQ(points.back().first, 100.0);
+  EXPECT_EQ(points.back().second, h.max());
+  EXPECT_NEAR(points[2].first, 50.0, 1e-9);  // two ticks per halving: 29.3, 50, 64.6, 75, ...
+  EXPECT_NEAR(points[4].first, 75.0, 1e-9);
+  for (size_t i = 1; i < points.size(); ++i) {
+    EXPECT_GT(points[i].first, points[i - 1].first);
+    EXPECT_GE(points[i].second, points[i - 1].second);
+  }
+  // The last tick before 100 is within one recording of the end (1 in 1000).
+  EXPECT_GT(points[points.size() - 2].first, 99.8);
+  EXPECT_LE(points[points.size() - 2].first, 99.9);
+}
+
 }  // namespace netlab

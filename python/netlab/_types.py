@@ -67,10 +67,20 @@ class LoadResultFields:
     """bytes sent."""
     connections_opened: int = 0
     """connections established."""
+    idle_opened: int = 0
+    """idle connections opened before the run (idle_connections)."""
+    idle_failed: int = 0
+    """idle connections that could not be opened."""
+    idle_dropped: int = 0
+    """idle connections the server closed or reset before the run ended."""
     latency_ms: dict[str, float] = field(default_factory=dict)
     """latency from each request's intended send time (count, min, mean, p50, p90, p99, p99.9, max)."""
     latency_uncorrected_ms: dict[str, float] = field(default_factory=dict)
     """latency from each request's actual send time (the same keys)."""
+    percentiles_ms: list[tuple[float, float]] = field(default_factory=list)
+    """(percentile, latency ms) from 0 to 100, finer towards the tail (HdrHistogram's percentile distribution; corrected, as latency_ms)."""
+    percentiles_uncorrected_ms: list[tuple[float, float]] = field(default_factory=list)
+    """the same, from each request's actual send time."""
     timeline: list[TimelineSecond] = field(default_factory=list)
     """the run second by second."""
     syscalls: dict[str, int] = field(default_factory=dict)
@@ -118,6 +128,12 @@ class ServerStats(TypedDict):
     """read calls on client connections."""
     writes: int
     """write calls (write, writev, sendfile) on client connections."""
+    accepts: int
+    """accept calls on the listening socket, counting those that found nothing pending."""
+    context_switches_voluntary: int
+    """times the server's process gave up the CPU to wait (getrusage, every thread it has run, so in a process shared with other work that work counts too)."""
+    context_switches_involuntary: int
+    """times the server's process was preempted (getrusage, as above)."""
     closes: dict[str, int]
     """connections closed, by CloseKind value (refusals at admission count as server_full)."""
 

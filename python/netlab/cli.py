@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
+import signal
 import sys
 from typing import Any, Optional, Sequence
 
@@ -201,6 +203,15 @@ def _options(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_stats_on_sigusr1(server: Any) -> None:
+    """``kill -USR1 PID`` prints one ``stats: {...}`` JSON line (as dd prints its progress):
+    how a benchmark reads a server's counters from outside its process."""
+    def on_usr1(signum: int, frame: Any) -> None:
+        print("stats: " + json.dumps(server.stats()), flush=True)
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+
+
 def _serve(args: argparse.Namespace) -> int:
     options, problem = _serve_options(args)
     if options is None:
@@ -219,6 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
           f"{args.host}:{server.port}; Ctrl+C to stop", flush=True)
     if args.log_connections:
         print(f"options: {server.options()}", flush=True)
+    _print_stats_on_sigusr1(server)
     server.serve()
     if args.log_connections:
         print(f"stopped: {server.stats()}", flush=True)

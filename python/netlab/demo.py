@@ -7,11 +7,15 @@ every model.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -89,6 +93,23 @@ class ServerProcess:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
         return 0
+
+    def stats(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The server's ``stats()``, asked for with SIGUSR1 (``serve`` prints them as one
+        ``stats: {...}`` line)."""
+        assert self.proc.stdout is not None
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise TimeoutError(f"the server (pid {self.proc.pid}) did not print its stats")
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the server (pid {self.proc.pid}) exited")
+            if line.startswith("stats: "):
+                stats: dict[str, Any] = json.loads(line[len("stats: "):])
+                return stats
 
     def close(self) -> None:
         self.proc.terminate()

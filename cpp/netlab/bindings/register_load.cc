@@ -7,6 +7,7 @@
 #include "netlab/bindings/errors.h"
 #include "netlab/bindings/options_py.h"
 #include "netlab/bindings/records.h"
+#include "netlab/io/clock.h"
 #include "netlab/load/load_generator.h"
 
 namespace py = pybind11;
@@ -69,6 +70,12 @@ py::list secondsList(const std::vector<TimelinePoint>& points) {
 
 py::dict latencyDict(const LatencySummary& l) { return toDict(latencyColumns(), l); }
 
+py::object spectrumList(const std::vector<std::pair<double, uint64_t>>& points) {
+  py::list out;
+  for (const auto& [percentile, ns] : points) out.append(py::make_tuple(percentile, ms(ns)));
+  return std::move(out);
+}
+
 const Columns<LoadResult>& resultColumns() {
   using R = LoadResult;
   static const Columns<R> columns = {
@@ -107,6 +114,11 @@ const Columns<LoadResult>& resultColumns() {
       col("bytes_in", "int", "bytes received", &R::bytesIn),
       col("bytes_out", "int", "bytes sent", &R::bytesOut),
       col("connections_opened", "int", "connections established", &R::connectionsOpened),
+      col("idle_opened", "int", "idle connections opened before the run (idle_connections)",
+          &R::idleOpened),
+      col("idle_failed", "int", "idle connections that could not be opened", &R::idleFailed),
+      col("idle_dropped", "int", "idle connections the server closed or reset before the run ended",
+          &R::idleDropped),
       {"latency_ms", "dict[str, float]",
        "latency from each request's intended send time (count, min, mean, p50, p90, p99, "
        "p99.9, max)",
@@ -114,6 +126,13 @@ const Columns<LoadResult>& resultColumns() {
       {"latency_uncorrected_ms", "dict[str, float]",
        "latency from each request's actual send time (the same keys)",
        [](const R& r) { return py::object(latencyDict(r.latencyUncorrected)); }},
+      {"percentiles_ms", "list[tuple[float, float]]",
+       "(percentile, latency ms) from 0 to 100, finer towards the tail (HdrHistogram's "
+       "percentile distribution; corrected, as latency_ms)",
+       [](const R& r) { return spectrumList(r.spectrum); }},
+      {"percentiles_uncorrected_ms", "list[tuple[float, float]]",
+       "the same, from each request's actual send time",
+       [](const R& r) { return spectrumList(r.spectrumUncorrected); }},
       {"timeline", "list[TimelineSecond]", "the run second by second",
        [](const R& r) { return py::object(secondsList(r.timeline)); }},
       {"syscalls", "dict[str, int]", "the client's read, write, epoll_wait and connect calls",
@@ -172,8 +191,22 @@ void registerLoad(py::module_& m) {
           "option_values", [](const LoadGenerator& g) { return valuesDict(valuesOf(g.config())); },
           "Every option as the run holds it.")
       .def(
-          "start", [](LoadGenerator& g, bool onThisThread) { check(g.start(onThisThread)); },
-          py::arg("on_this_thread") = false)
+          "start",
+          [](LoadGenerator& g, bool onThisThread) {
+            // Thousands of idle connects may take a while: in slices, so Ctrl+C is heard.
+            for (;;) {
+              bool opened;
+              {
+                py::gil_scoped_release release;
+                opened = g.openIdle(100 * kNsPerMs);
+              }
+              if (opened) break;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            }
+            check(g.start(onThisThread));
+          },
+          py::arg("on_this_thread") = false,
+          "Opens the idle connections, if any, then starts the run.")
       .def("wait", &LoadGenerator::wait, py::arg("timeout"),
            py::call_guard<py::gil_scoped_release>())
       .def("stop", &LoadGenerator::stop, py::call_guard<py::gil_scoped_release>())

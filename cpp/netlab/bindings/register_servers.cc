@@ -1,5 +1,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <sys/resource.h>
 
 #include <memory>
 
@@ -22,7 +23,14 @@ namespace {
 struct StatsView {
   Server* server;
   StatsSnapshot counters;
+  struct rusage process;  // context switches are the kernel's, per process
 };
+
+StatsView viewOf(Server& s) {
+  StatsView v{&s, s.stats(), {}};
+  ::getrusage(RUSAGE_SELF, &v.process);  // cannot fail with these arguments
+  return v;
+}
 
 const Columns<StatsView>& statsColumns() {
   using V = StatsView;
@@ -41,6 +49,13 @@ const Columns<StatsView>& statsColumns() {
       c.push_back(
           {f.name, "int", f.help, [m = f.value](const V& v) { return py::cast(v.counters.*m); }});
     }
+    c.push_back({"context_switches_voluntary", "int",
+                 "times the server's process gave up the CPU to wait (getrusage, every thread "
+                 "it has run, so in a process shared with other work that work counts too)",
+                 [](const V& v) { return py::cast(v.process.ru_nvcsw); }});
+    c.push_back({"context_switches_involuntary", "int",
+                 "times the server's process was preempted (getrusage, as above)",
+                 [](const V& v) { return py::cast(v.process.ru_nivcsw); }});
     c.push_back({"closes", "dict[str, int]",
                  "connections closed, by CloseKind value (refusals at admission count as "
                  "server_full)",
@@ -66,7 +81,7 @@ const Columns<ChatSnapshot>& chatColumns() {
   return columns;
 }
 
-py::dict statsDict(Server& s) { return toDict(statsColumns(), StatsView{&s, s.stats()}); }
+py::dict statsDict(Server& s) { return toDict(statsColumns(), viewOf(s)); }
 
 py::list appsList() {
   py::list out;

@@ -21,9 +21,9 @@ struct StatsSnapshot {
   uint64_t messagesOut = 0;
   uint64_t errors = 0;
   uint64_t droppedSlow = 0;
-  uint64_t timeouts = 0;                                       // idle and message timeouts
-  uint64_t waits = 0, readyEvents = 0, reads = 0, writes = 0;  // the kernel work
-  std::array<uint64_t, kCloseKinds> closes{};                  // connections closed, by reason
+  uint64_t timeouts = 0;  // idle and message timeouts
+  uint64_t waits = 0, readyEvents = 0, reads = 0, writes = 0, accepts = 0;  // kernel work
+  std::array<uint64_t, kCloseKinds> closes{};  // connections closed, by reason
 };
 
 /// One counter as users see it (stats()["bytes_in"]): Python's stats dict and its generated
@@ -34,9 +34,9 @@ struct CounterField {
   const char* help;
 };
 
-inline const std::array<CounterField, 14>& counterFields() {
+inline const std::array<CounterField, 15>& counterFields() {
   using S = StatsSnapshot;
-  static const std::array<CounterField, 14> fields = {{
+  static const std::array<CounterField, 15> fields = {{
       {"connections_active", &S::connectionsActive, "connections open now"},
       {"connections_total", &S::connectionsTotal, "connections accepted since creation"},
       {"connections_rejected", &S::connectionsRejected,
@@ -53,6 +53,8 @@ inline const std::array<CounterField, 14>& counterFields() {
       {"ready_events", &S::readyEvents, "descriptors those waits reported ready"},
       {"reads", &S::reads, "read calls on client connections"},
       {"writes", &S::writes, "write calls (write, writev, sendfile) on client connections"},
+      {"accepts", &S::accepts,
+       "accept calls on the listening socket, counting those that found nothing pending"},
   }};
   return fields;
 }
@@ -71,6 +73,7 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> readyEvents{0};
   std::atomic<uint64_t> reads{0};
   std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> accepts{0};
   std::array<std::atomic<uint64_t>, kCloseKinds> closes{};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -93,6 +96,7 @@ struct alignas(64) Counters {
     s.readyEvents += get(readyEvents);
     s.reads += get(reads);
     s.writes += get(writes);
+    s.accepts += get(accepts);
     for (size_t i = 0; i < kCloseKinds; ++i) s.closes[i] += get(closes[i]);
   }
 };

@@ -26,10 +26,14 @@ SpareFd::Shed SpareFd::shedOne(int listenFd) {
   return err == EAGAIN || err == EWOULDBLOCK ? Shed::kNothingPending : Shed::kNoSpare;
 }
 
-Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed) {
+Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed, std::atomic<uint64_t>* calls) {
   shed = false;
+  auto count = [calls] {
+    if (calls) calls->fetch_add(1, std::memory_order_relaxed);
+  };
   std::lock_guard<std::mutex> lock(spare.mutex());
   for (;;) {
+    count();
     int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return Fd(fd);
     switch (errno) {
@@ -40,6 +44,7 @@ Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed) {
       case ENFILE: {
         int err = errno;
         SpareFd::Shed result = spare.shedOne(listenFd);
+        if (result != SpareFd::Shed::kNoSpare) count();  // shedding accepted once more
         if (result == SpareFd::Shed::kNothingPending) return Error{EAGAIN, "accept: none pending"};
         shed = result == SpareFd::Shed::kShed;
         return Error{err, shed ? "accept: out of file descriptors; a connection was shed"
@@ -76,7 +81,7 @@ Status Acceptor::listen(bool exclusive) {
 void Acceptor::onReady(uint32_t) {
   for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
     bool shed = false;
-    Result<Fd> conn = acceptOne(listenFd_, spare_, shed);
+    Result<Fd> conn = acceptOne(listenFd_, spare_, shed, calls_);
     if (conn.ok()) {
       onAccept_(std::move(conn.value()));
       continue;

@@ -1,6 +1,8 @@
 // Accepting connections on a non-blocking listening socket, shared by every model.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -33,8 +35,10 @@ class SpareFd {
 
 /// One accept4(2): a non-blocking, close-on-exec connection, or an Error whose code is EAGAIN
 /// when nothing is pending. EMFILE/ENFILE are answered by shedding the connection: `shed`
-/// says whether that worked (the Error's code is then EMFILE or ENFILE).
-Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed);
+/// says whether that worked (the Error's code is then EMFILE or ENFILE). `calls`, when given,
+/// counts the accept4 calls made (shedding makes a second).
+Result<Fd> acceptOne(int listenFd, SpareFd& spare, bool& shed,
+                     std::atomic<uint64_t>* calls = nullptr);
 
 /// How long accepting pauses when the fd table is full and nothing could be shed.
 constexpr int64_t kAcceptPauseNs = 100'000'000;
@@ -52,6 +56,8 @@ class Acceptor final : public IoWatcher {
   ~Acceptor() override;
   /// `exclusive` when several loops share the socket, so one wakes per connection.
   Status listen(bool exclusive);
+  /// Counts each accept4 call into `calls` (stats()'s accepts), or stops counting (nullptr).
+  void countAcceptsInto(std::atomic<uint64_t>* calls) { calls_ = calls; }
   void onReady(uint32_t ready) override;
 
  private:
@@ -66,6 +72,7 @@ class Acceptor final : public IoWatcher {
   OnAccept onAccept_;
   OnFailure onFailure_;
   std::function<void()> onShed_;
+  std::atomic<uint64_t>* calls_ = nullptr;
 };
 
 }  // namespace netlab

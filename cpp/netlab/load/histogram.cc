@@ -87,4 +87,19 @@ void Histogram::addSparse(const std::vector<std::pair<uint32_t, uint64_t>>& buck
   }
 }
 
+std::vector<std::pair<double, uint64_t>> Histogram::spectrum(int ticksPerHalf) const {
+  std::vector<std::pair<double, uint64_t>> points;
+  if (total_ == 0) return points;
+  points.emplace_back(0.0, min());
+  // Past 1 - 1/total nothing new can be seen: every further tick would be the maximum.
+  double last = 100.0 * (1.0 - 1.0 / static_cast<double>(total_));
+  for (int k = 1;; ++k) {
+    double p = 100.0 * (1.0 - std::pow(0.5, static_cast<double>(k) / ticksPerHalf));
+    if (p > last || k > 64 * ticksPerHalf) break;
+    points.emplace_back(p, percentile(p));
+  }
+  points.emplace_back(100.0, max());
+  return points;
+}
+
 }  // namespace netlab

@@ -34,6 +34,11 @@ class Histogram {
   /// The value below which `percentile` percent of recordings fall (0 < percentile <= 100).
   uint64_t percentile(double percentile) const;
 
+  /// HdrHistogram's percentile distribution: (percentile, value) at 0, then `ticksPerHalf`
+  /// steps each time the distance to 100 halves (50, 75, 87.5, ...), down to the last
+  /// recording, then 100: what an HDR latency plot draws, tail widened.
+  std::vector<std::pair<double, uint64_t>> spectrum(int ticksPerHalf = 4) const;
+
   /// Non-empty buckets as (index, count): a compact copy for per-second timelines.
   std::vector<std::pair<uint32_t, uint64_t>> sparse() const;
   void addSparse(const std::vector<std::pair<uint32_t, uint64_t>>& buckets);

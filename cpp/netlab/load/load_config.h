@@ -30,6 +30,9 @@ struct LoadConfig {
   /// chat: connections are spread over this many rooms (room0, room1, ...).
   int rooms = 1;
   int connections = 100;
+  /// Connections opened before the run and held without traffic throughout it (the C10K
+  /// experiment's idle crowd); the result counts those the server dropped.
+  int idleConnections = 0;
   int threads = 2;
   /// Wall-clock limit in seconds; 0 means none (then `requests` must be set).
   double durationSec = 10;

@@ -1,7 +1,5 @@
 #include "netlab/load/load_generator.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -10,23 +8,6 @@
 
 namespace netlab {
 
-Status raiseFdLimit(size_t connections) {
-  size_t needed = connections + kFdMargin;
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return sysError("getrlimit RLIMIT_NOFILE");
-  if (limit.rlim_cur < limit.rlim_max) {
-    rlimit raised{limit.rlim_max, limit.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
-    return Error{
-        EMFILE, std::to_string(connections) + " connections need about " + std::to_string(needed) +
-                    " file descriptors but RLIMIT_NOFILE allows " + std::to_string(limit.rlim_cur) +
-                    "; raise the hard limit (ulimit -Hn) or use fewer connections"};
-  }
-  return {};
-}
-
 Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(LoadConfig config) {
   Status valid = validate(config);
   if (!valid.ok()) return valid.error();
@@ -34,7 +15,8 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(LoadConfig config) 
   if (!scenario.ok()) return scenario.error();
   auto endpoint = resolveEndpoint(config.host, config.port);
   if (!endpoint.ok()) return endpoint.error();
-  Status fds = raiseFdLimit(static_cast<size_t>(config.connections));
+  Status fds = raiseFdLimit(static_cast<size_t>(config.connections) +
+                            static_cast<size_t>(config.idleConnections));
   if (!fds.ok()) return fds.error();
   auto gen = std::make_unique<LoadGenerator>(std::move(config), std::move(scenario.value()),
                                              endpoint.value());
@@ -55,8 +37,16 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(LoadConfig config) 
     gen->workers_.push_back(std::make_unique<LoadWorker>(
         gen->config_, *gen->scenario_, gen->endpoint_, std::move(loop.value()), plan));
   }
+  if (c.idleConnections > 0) {
+    auto idle = IdleConnections::create(gen->endpoint_, c.idleConnections,
+                                        static_cast<int64_t>(c.connectTimeoutSec * kNsPerSec));
+    if (!idle.ok()) return idle.error();
+    gen->idle_ = std::move(idle.value());
+  }
   return gen;
 }
+
+bool LoadGenerator::openIdle(int64_t sliceNs) { return !idle_ || idle_->openFor(sliceNs); }
 
 LoadGenerator::LoadGenerator(LoadConfig config, std::unique_ptr<Scenario> scenario,
                              Endpoint endpoint)
@@ -70,6 +60,8 @@ LoadGenerator::~LoadGenerator() {
 Status LoadGenerator::start(bool onThisThread) {
   if (started_) return Error{EALREADY, "the load generator has already run"};
   started_ = true;
+  while (!openIdle(kNsPerSec)) {
+  }
   startNs_ = nowNs();
   int64_t deadline = config_.durationSec > 0
                          ? startNs_ + static_cast<int64_t>(config_.durationSec * kNsPerSec)
@@ -97,6 +89,7 @@ bool LoadGenerator::wait(double timeoutSec) {
   }
   for (auto& w : workers_) w->join();
   if (endNs_ == 0) endNs_ = nowNs();
+  if (idle_) idle_->finish();  // the run is over: let the server have them back
   return true;
 }
 
@@ -217,6 +210,14 @@ LoadResult LoadGenerator::result() const {
       if (r.firstErrorMessage[k].empty()) r.firstErrorMessage[k] = w->firstErrors()[k];
     }
   }
+  if (idle_) {
+    const IdleConnections::Counts& idle = idle_->counts();
+    r.idleOpened = idle.opened;
+    r.idleFailed = idle.failed;
+    r.idleDropped = idle.dropped;
+  }
+  r.spectrum = latency.spectrum();
+  r.spectrumUncorrected = uncorrected.spectrum();
   r.latency = summarize(latency);
   r.latencyUncorrected = summarize(uncorrected);
   size_t upTo = 0;

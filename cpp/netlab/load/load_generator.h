@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "netlab/io/fd_limit.h"
+#include "netlab/load/idle_connections.h"
 #include "netlab/load/load_config.h"
 #include "netlab/load/load_result.h"
 #include "netlab/load/load_worker.h"
@@ -30,6 +32,10 @@ class LoadGenerator {
   LoadGenerator(LoadConfig config, std::unique_ptr<Scenario> scenario, Endpoint endpoint);
   ~LoadGenerator();
 
+  /// Opens the idle connections (idle_connections), for at most `sliceNs`; true once all
+  /// have been tried. start() calls it until done; calling it first in short slices lets a
+  /// caller stay responsive (Ctrl+C) while thousands connect.
+  bool openIdle(int64_t sliceNs);
   Status start() { return start(false); }
   /// With `onThisThread` and one worker, no thread is started: wait() runs the worker's
   /// loop on the caller's thread, so the process keeps a single thread (system calls on
@@ -53,17 +59,12 @@ class LoadGenerator {
   std::unique_ptr<Scenario> scenario_;
   Endpoint endpoint_;
   std::vector<std::unique_ptr<LoadWorker>> workers_;
+  std::unique_ptr<IdleConnections> idle_;
   int64_t startNs_ = 0;
   int64_t endNs_ = 0;
   bool started_ = false;
   bool here_ = false;  // the one worker runs inside wait(), on the caller's thread
   size_t secondsReported_ = 0;
 };
-
-/// Each connection is one fd; the margin covers epoll, eventfds and the rest of the process.
-constexpr size_t kFdMargin = 64;
-/// Raises RLIMIT_NOFILE's soft limit to the hard limit; an Error when the connections and
-/// the margin cannot fit.
-Status raiseFdLimit(size_t connections);
 
 }  // namespace netlab

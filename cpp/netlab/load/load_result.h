@@ -67,8 +67,10 @@ struct LoadResult {
   std::array<std::string, kLoadErrorKinds> firstErrorMessage{};
   uint64_t bytesIn = 0, bytesOut = 0;
   uint64_t connectionsOpened = 0;
+  uint64_t idleOpened = 0, idleFailed = 0, idleDropped = 0;  // idle_connections
   LatencySummary latency;             // from the intended send time (corrected)
   LatencySummary latencyUncorrected;  // from the actual send time
+  std::vector<std::pair<double, uint64_t>> spectrum, spectrumUncorrected;  // (percentile, ns)
   std::vector<TimelinePoint> timeline;
   SyscallCounts syscalls;
   double cpuSec = 0;  // CPU time of the generator's threads

@@ -23,7 +23,9 @@ class LoopServer::Worker {
             *loop_, server.listenFd_.get(), server.spare_,
             [this](Fd fd) { onAccept(std::move(fd)); },
             [this](const Error& e) { onAcceptFailure(e); },
-            [this] { Counters::bump(counters_.connectionsRejected); }) {}
+            [this] { Counters::bump(counters_.connectionsRejected); }) {
+    acceptor_.countAcceptsInto(&counters_.accepts);
+  }
 
   Status listen(bool exclusive) { return acceptor_.listen(exclusive); }
 

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "netlab/core/range_check.h"
+#include "netlab/io/fd_limit.h"
+#include "netlab/io/fd_limit.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_server.h"
 #include "netlab/models/threaded_server.h"
@@ -33,6 +35,9 @@ StatsSnapshot Server::sumCounters() const {
 
 Status Server::start(bool onThisThread) {
   if (running_) return Error{EALREADY, "server is already running"};
+  // Every connection is a descriptor (two under threaded: the socket and its thread's wake-up
+  // eventfd). Take what the hard limit allows; running out is then handled at accept time.
+  (void)raiseFdLimit(0);
   ListenOptions lo{options_.host, static_cast<uint16_t>(options_.port),
                    static_cast<int>(options_.backlog), true};
   Result<Fd> fd = listenTcp(lo);

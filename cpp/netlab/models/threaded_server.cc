@@ -55,7 +55,7 @@ void ThreadedServer::acceptLoop() {
     if (!accepting || !fds[1].revents) continue;
     for (int i = 0; i < Acceptor::kMaxAcceptsPerWake; ++i) {
       bool shed = false;
-      Result<Fd> conn = acceptOne(listenFd_.get(), spare, shed);
+      Result<Fd> conn = acceptOne(listenFd_.get(), spare, shed, &counters_[0]->accepts);
       if (conn.ok()) {
         spawn(std::move(conn.value()));
         continue;
