@@ -20,7 +20,7 @@ import platform
 from pathlib import Path
 
 from netlab import LoadGenerator
-from netlab.demo import ServerProcess
+from netlab.lab import ServerProcess
 
 CLIENTS = 100
 SIZE = 64

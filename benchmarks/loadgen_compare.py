@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from netlab import LoadGenerator
-from netlab.demo import ServerProcess
+from netlab.lab import ServerProcess
 
 SIZE = 64
 PAYLOAD = bytes(range(SIZE))

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from netlab.demo import ServerProcess
+from netlab.lab import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 

@@ -120,7 +120,7 @@ def test_subcommand_help_shows_defaults(command: str, shown: str) -> None:
 @pytest.mark.parametrize("model", ["epoll", "threaded"])
 def test_serve_prints_its_stats_on_sigusr1(model: str) -> None:
     """How a benchmark reads the counters of a server in another process."""
-    from netlab.demo import ServerProcess
+    from netlab.lab import ServerProcess
 
     server = ServerProcess(model)
     try:

@@ -67,3 +67,14 @@ def test_idle_connects_to_a_closed_port_fail_and_are_counted() -> None:
 def test_idle_connections_option_is_checked() -> None:
     with pytest.raises(ValueError, match="idle_connections"):
         netlab.LoadGenerator("127.0.0.1", 1, idle_connections=-1)
+
+
+def test_open_idle_connects_the_crowd_before_the_run_starts() -> None:
+    with netlab.EchoServer(port=0) as server:
+        gen = netlab.LoadGenerator("127.0.0.1", server.port, connections=2, threads=1,
+                                   requests=10, duration=None, idle_connections=40)
+        gen.open_idle()
+        assert server.stats()["connections_active"] == 40
+        assert server.stats()["messages_in"] == 0  # nothing has been sent yet
+        result = gen.run()
+    assert result.idle_opened == 40 and result.responses == 10

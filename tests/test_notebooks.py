@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -31,11 +33,59 @@ def outputs(nb: nbformat.NotebookNode, mime: str) -> list:
 @pytest.mark.timeout(600)
 def test_threaded_vs_epoll_runs_and_draws_every_figure() -> None:
     nb = execute("threaded_vs_epoll.ipynb")
-    # Throughput and latency (one each per message size), CPU, threads/RSS, syscalls, stall.
+    # Throughput (one per message size), cost per request, threads and memory, Little's law,
+    # the idle crowd, the stall.
     assert len(outputs(nb, "image/png")) == 6
     conclusions = outputs(nb, "text/markdown")[-1]
-    assert "responses/s" in conclusions and "corrected open-loop p99" in conclusions
-    assert "nan" not in conclusions.lower()
+    assert "responses/s" in conclusions and "corrected p99" in conclusions
+    assert "Idle connections" in conclusions and "Little's law" in conclusions
+    assert "nan" not in conclusions.lower() and "inf " not in conclusions.lower()
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "kernel:" in printed and "pinning:" in printed  # the setup is printed
+
+
+# A number standing alone (not part of a word such as p99, C10K or x2).
+NUMBER = re.compile(r"(?<![A-Za-z_.\d])\d+(?:[.,]\d+)*(?![A-Za-z_\d])")
+
+
+def literal_text(source: str) -> list[str]:
+    """The text a cell's code writes itself: string constants and the literal parts of
+    f-strings, not what their {...} fields format (nor their format specs)."""
+    texts: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.JoinedStr):
+            for part in node.values:
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    texts.append(part.value)
+                elif isinstance(part, ast.FormattedValue):
+                    visit(part.value)  # its expression may hold strings; its spec is format
+            return
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            texts.append(node.value)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return texts
+
+
+def test_the_conclusions_type_no_number_of_their_own() -> None:
+    """Every figure in the conclusions is formatted from the run's data: the text written
+    in the cell holds no number."""
+    nb = nbformat.read(NOTEBOOKS / "threaded_vs_epoll.ipynb", as_version=4)
+    cells = [c for c in nb.cells if "conclusion" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    typed = [(text, NUMBER.findall(text)) for text in literal_text(cells[0].source)]
+    assert [t for t in typed if t[1]] == []
+
+
+def test_the_number_check_catches_typed_numbers() -> None:
+    found = [NUMBER.findall(t) for t in literal_text(
+        'x = f"p99 was {v:.2f} ms, C10K, x2, about 42 ms or 1,000/s or 0.5 s"')]
+    assert sum(found, []) == ["42", "1,000", "0.5"]
 
 
 @pytest.mark.timeout(300)

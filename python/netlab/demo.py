@@ -7,23 +7,15 @@ every model.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import select
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from netlab._types import TimelineSecond
+from netlab.lab import ServerProcess, problems
 from netlab.load import LoadGenerator, LoadResult
 from netlab.servers import DEFAULTS
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Differences under 10% come and go between runs on a shared or small machine (2 cores run
 # the server and the load generator side by side), so they name no winner.
 NOISE = 0.10
@@ -56,69 +48,6 @@ class ModelRun:
     @property
     def server_cpu_per_10k(self) -> float:
         return self.server_cpu_seconds / max(self.result.responses, 1) * 10_000
-
-
-class ServerProcess:
-    """A netlab server (echo by default) in a child process, and its resource use from /proc."""
-
-    def __init__(self, model: str, extra: Sequence[str] = (), app: str = "echo") -> None:
-        cmd = [sys.executable, "-m", "netlab", "serve", app, "--port", "0", "--model", model,
-               *extra]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        banner = self.proc.stdout.readline()
-        match = re.search(r"listening on [\d.]+:(\d+)", banner)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"the {model} server did not start: {banner!r}")
-        self.port = int(match.group(1))
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-    def io_syscalls(self) -> tuple[int, int]:
-        """Read-like and write-like system calls the process has made (/proc/PID/io)."""
-        counts = {}
-        with open(f"/proc/{self.proc.pid}/io") as f:
-            for line in f:
-                key, value = line.split(":")
-                counts[key] = int(value)
-        return counts["syscr"], counts["syscw"]
-
-    def status(self, key: str) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-        return 0
-
-    def stats(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The server's ``stats()``, asked for with SIGUSR1 (``serve`` prints them as one
-        ``stats: {...}`` line)."""
-        assert self.proc.stdout is not None
-        os.kill(self.proc.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
-                raise TimeoutError(f"the server (pid {self.proc.pid}) did not print its stats")
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the server (pid {self.proc.pid}) exited")
-            if line.startswith("stats: "):
-                stats: dict[str, Any] = json.loads(line[len("stats: "):])
-                return stats
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
 def run_model(model: str, connections: int, duration: float, size: int,
@@ -158,20 +87,7 @@ def table(runs: Sequence[ModelRun]) -> str:
 def flagged(run: ModelRun, connections: int) -> Optional[str]:
     """Why this run's figures are not a fair comparison (errors, connections not served or
     never answered, requests left unanswered), or None."""
-    problems = []
-    result = run.result
-    if result.errors:
-        kinds = ", ".join(f"{kind} {n:,}" for kind, n in result.errors_by_kind.items() if n)
-        problems.append(f"{result.errors:,} errors" + (f" ({kinds})" if kinds else ""))
-    if result.connections_opened < connections:
-        problems.append(f"only {result.connections_opened:,} of {connections:,} connections")
-    if result.never_answered:
-        problems.append(f"{result.never_answered:,} connections never answered")
-    if result.unanswered:
-        problems.append(f"{result.unanswered:,} requests unanswered at the end")
-    if result.responses == 0:
-        problems.append("no responses")
-    return "; ".join(problems) or None
+    return problems(run.result, connections)
 
 
 def _leaders(runs: Sequence[ModelRun], connections: int, value: Callable[[ModelRun], float],

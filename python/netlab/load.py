@@ -188,6 +188,11 @@ class LoadGenerator:
         """Every option as the engine holds it for this run."""
         return dict(self._native.option_values())
 
+    def open_idle(self) -> None:
+        """Opens the ``idle_connections`` now, before the run (``start()`` and ``run()`` do it
+        otherwise): a caller that measures the server can then leave their set-up out."""
+        self._native.open_idle()
+
     def start(self) -> "LoadGenerator":
         """Starts the worker threads and returns at once."""
         self._native.start()

@@ -175,6 +175,19 @@ std::unique_ptr<LoadGenerator> newGenerator(const CodecHandle* codec, const py::
   return std::move(gen.value());
 }
 
+// Thousands of idle connects may take a while: in slices, so Ctrl+C is heard.
+void openIdle(LoadGenerator& g) {
+  for (;;) {
+    bool opened;
+    {
+      py::gil_scoped_release release;
+      opened = g.openIdle(100 * kNsPerMs);
+    }
+    if (opened) return;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
 }  // namespace
 
 void registerLoad(py::module_& m) {
@@ -193,20 +206,13 @@ void registerLoad(py::module_& m) {
       .def(
           "start",
           [](LoadGenerator& g, bool onThisThread) {
-            // Thousands of idle connects may take a while: in slices, so Ctrl+C is heard.
-            for (;;) {
-              bool opened;
-              {
-                py::gil_scoped_release release;
-                opened = g.openIdle(100 * kNsPerMs);
-              }
-              if (opened) break;
-              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-            }
+            openIdle(g);
             check(g.start(onThisThread));
           },
           py::arg("on_this_thread") = false,
           "Opens the idle connections, if any, then starts the run.")
+      .def("open_idle", &openIdle,
+           "Opens the idle connections now (start() does it otherwise); Ctrl+C is heard.")
       .def("wait", &LoadGenerator::wait, py::arg("timeout"),
            py::call_guard<py::gil_scoped_release>())
       .def("stop", &LoadGenerator::stop, py::call_guard<py::gil_scoped_release>())
