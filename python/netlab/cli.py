@@ -212,6 +212,10 @@ def _print_stats_on_sigusr1(server: Any) -> None:
     signal.signal(signal.SIGUSR1, on_usr1)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(args: argparse.Namespace) -> int:
     options, problem = _serve_options(args)
     if options is None:
@@ -225,13 +229,18 @@ def _serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)
         return 1
-    workers = f", {args.workers} workers" if args.workers > 1 else ""
-    print(f"netlab {args.app} server ({args.model}{workers}) listening on "
-          f"{args.host}:{server.port}; Ctrl+C to stop", flush=True)
-    if args.log_connections:
-        print(f"options: {server.options()}", flush=True)
+    # Whoever reads the banner may signal at once: the handlers come first.
     _print_stats_on_sigusr1(server)
-    server.serve()
+    signal.signal(signal.SIGTERM, _interrupt)  # serve() puts its own in place in turn
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    try:
+        print(f"netlab {args.app} server ({args.model}{workers}) listening on "
+              f"{args.host}:{server.port}; Ctrl+C to stop", flush=True)
+        if args.log_connections:
+            print(f"options: {server.options()}", flush=True)
+        server.serve()
+    except KeyboardInterrupt:  # before serve() had taken over
+        server.stop()
     if args.log_connections:
         print(f"stopped: {server.stats()}", flush=True)
     return 0
