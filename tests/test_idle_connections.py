@@ -26,6 +26,7 @@ def test_idle_connections_are_held_through_the_run_and_none_dropped(model: str) 
         during = server.stats()["connections_active"]
         result = gen.result()
     assert result.idle_opened == 300 and result.idle_failed == 0 and result.idle_dropped == 0
+    assert result.idle_error == ""
     assert result.errors == 0 and result.responses > 0
     assert during >= 300
 
@@ -62,6 +63,7 @@ def test_select_past_its_cap_drops_the_idle_connections_it_cannot_hold() -> None
 def test_idle_connects_to_a_closed_port_fail_and_are_counted() -> None:
     result = run(free_port(), 20, requests=5, duration=None)
     assert result.idle_failed == 20 and result.idle_opened == 0
+    assert "refused" in result.idle_error.lower()
 
 
 def test_idle_connections_option_is_checked() -> None:

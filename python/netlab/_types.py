@@ -73,6 +73,8 @@ class LoadResultFields:
     """idle connections that could not be opened."""
     idle_dropped: int = 0
     """idle connections the server closed or reset before the run ended."""
+    idle_error: str = ""
+    """why the first idle connection could not be opened (empty: none)."""
     latency_ms: dict[str, float] = field(default_factory=dict)
     """latency from each request's intended send time (count, min, mean, p50, p90, p99, p99.9, max)."""
     latency_uncorrected_ms: dict[str, float] = field(default_factory=dict)

@@ -236,7 +236,8 @@ def problems(result: LoadResult, connections: int, idle: int = 0) -> Optional[st
         found.append(f"{result.unanswered:,} requests unanswered at the end")
     if idle and (result.idle_failed or result.idle_dropped):
         found.append(f"{result.idle_failed + result.idle_dropped:,} of {idle:,} idle "
-                     "connections refused or dropped")
+                     "connections refused or dropped"
+                     + (f" ({result.idle_error})" if result.idle_error else ""))
     if result.responses == 0:
         found.append("no responses")
     return "; ".join(found) or None

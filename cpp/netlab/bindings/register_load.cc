@@ -119,6 +119,8 @@ const Columns<LoadResult>& resultColumns() {
       col("idle_failed", "int", "idle connections that could not be opened", &R::idleFailed),
       col("idle_dropped", "int", "idle connections the server closed or reset before the run ended",
           &R::idleDropped),
+      col("idle_error", "str", "why the first idle connection could not be opened (empty: none)",
+          &R::idleError),
       {"latency_ms", "dict[str, float]",
        "latency from each request's intended send time (count, min, mean, p50, p90, p99, "
        "p99.9, max)",

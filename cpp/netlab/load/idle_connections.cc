@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 
 namespace netlab {
@@ -53,7 +52,7 @@ void IdleConnections::startConnects() {
 }
 
 bool IdleConnections::openFor(int64_t sliceNs) {
-  if (finishedConnects_ == count_) return true;
+  if (closed_ || finishedConnects_ == count_) return true;  // finish() gave up on the rest
   startConnects();
   // A loop error (the poller's) cannot happen for an epoll fd we own; were it to, the
   // connects left pending would time out by the next slice anyway.

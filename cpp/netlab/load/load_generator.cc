@@ -215,6 +215,7 @@ LoadResult LoadGenerator::result() const {
     r.idleOpened = idle.opened;
     r.idleFailed = idle.failed;
     r.idleDropped = idle.dropped;
+    r.idleError = idle.firstFailure;
   }
   r.spectrum = latency.spectrum();
   r.spectrumUncorrected = uncorrected.spectrum();

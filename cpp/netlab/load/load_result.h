@@ -68,6 +68,7 @@ struct LoadResult {
   uint64_t bytesIn = 0, bytesOut = 0;
   uint64_t connectionsOpened = 0;
   uint64_t idleOpened = 0, idleFailed = 0, idleDropped = 0;  // idle_connections
+  std::string idleError;                                     // why the first idle connect failed
   LatencySummary latency;             // from the intended send time (corrected)
   LatencySummary latencyUncorrected;  // from the actual send time
   std::vector<std::pair<double, uint64_t>> spectrum, spectrumUncorrected;  // (percentile, ns)
