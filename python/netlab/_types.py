@@ -180,3 +180,12 @@ class ChatStats(ServerStats):
     """clients in a room now."""
     messages_relayed: int
     """messages delivered to other members."""
+
+
+class HttpStats(ServerStats):
+    """An HttpServer's counters: the server's, and its requests and responses."""
+
+    requests: dict[str, int]
+    """requests by method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, other), counted as their heads arrive."""
+    responses: dict[str, int]
+    """responses by status class: 1xx (100 Continue), 2xx, 3xx, 4xx (refusals, parse errors), 5xx."""

@@ -17,7 +17,7 @@ from types import FrameType, TracebackType
 from typing import Any, ClassVar, Optional, cast
 
 from netlab import _core, _options
-from netlab._types import ChatStats, ServerStats
+from netlab._types import ChatStats, HttpStats, ServerStats
 from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
@@ -291,6 +291,45 @@ class RelayServer(Server):
         return str(self._native.option_values()["target"])
 
 
+class HttpServer(Server):
+    """An httpbin-like HTTP/1.1 origin, for tests, benchmarks and demos on machines that
+    cannot reach httpbin.org.
+
+    Routes: ``/`` (a short text), ``/get`` (the request as JSON: args, headers, origin,
+    url), ``/post``, ``/put``, ``/patch``, ``/delete`` and ``/anything`` (the same, plus
+    the method and the body's ``body_size`` and ``body_sha256``), ``/bytes/N`` (N bytes of
+    a repeating 64-character alphabet), ``/stream/N`` (N JSON lines, chunked),
+    ``/delay/MS`` (``/get``'s answer after MS milliseconds, on a timer),
+    ``/status/CODE``, ``/headers``, ``/ip``. Unknown paths get 404, a wrong method 405 with
+    ``Allow``, OPTIONS 204 with ``Allow``.
+
+    Keep-alive, pipelining (answered in order), HEAD, ``Expect: 100-continue``, chunked
+    request bodies. Bodies are hashed as they stream past and never held; past
+    ``body_limit`` the answer is 413 and the connection closes. Malformed requests (the
+    request-smuggling shapes included) get 400 and a close; ``max_headers``,
+    ``max_header_line`` and ``max_head`` bound the head (431, or 414 for the request line).
+
+    ``stats()`` adds ``requests`` by method and ``responses`` by status class.
+    """
+
+    app = "http"
+
+    def stats(self) -> HttpStats:
+        """Server counters plus ``requests`` (by method) and ``responses`` (by status
+        class)."""
+        http = self._native.protocol
+        assert isinstance(http, _core.HttpProtocol)
+        stats: dict[str, Any] = dict(self._native.stats())
+        stats.update(http.snapshot())
+        return cast(HttpStats, stats)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+
 def options_markdown() -> str:
     """The README's option tables, made from the engine's: one for every server, one per app.
     ``python -m netlab options`` prints them."""
@@ -326,7 +365,7 @@ def _describe(cls: type[Server]) -> None:
     SERVERS[cls.app] = cls
 
 
-for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer):
+for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer):
     _describe(_cls)
 for _name in APPS:  # an app with no class of its own yet still gets one
     if _name not in SERVERS:

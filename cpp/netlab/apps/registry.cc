@@ -2,6 +2,7 @@
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
+#include "netlab/apps/http/http_server.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/relay.h"
 
@@ -54,6 +55,11 @@ std::vector<AppSpec> buildApps() {
         Status valid = validate(o);
         if (!valid.ok()) return valid.error();
         return std::shared_ptr<Protocol>(std::make_shared<RelayProtocol>(std::move(o)));
+      }));
+  list.push_back(entry<HttpOptions>(
+      "http", "httpbin-like HTTP/1.1 origin: /get /post /bytes/N /stream/N /delay/MS ...", false,
+      "http", [](HttpOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        return std::shared_ptr<Protocol>(std::make_shared<HttpProtocol>(o));
       }));
   return list;
 }

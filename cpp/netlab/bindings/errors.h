@@ -20,5 +20,6 @@ void registerCodecs(pybind11::module_& m);
 void registerLoad(pybind11::module_& m);
 void registerClient(pybind11::module_& m);
 void registerAsync(pybind11::module_& m);
+void registerHttp(pybind11::module_& m);
 
 }  // namespace netlab::py_bindings

@@ -6,6 +6,7 @@
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
+#include "netlab/apps/http/http_server.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/registry.h"
 #include "netlab/apps/relay.h"
@@ -81,6 +82,21 @@ const Columns<ChatSnapshot>& chatColumns() {
   return columns;
 }
 
+const Columns<HttpSnapshot>& httpColumns() {
+  using H = HttpSnapshot;
+  static const Columns<H> columns = {
+      {"requests", "dict[str, int]",
+       "requests by method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, other), counted as "
+       "their heads arrive",
+       [](const H& h) { return py::cast(h.requests); }},
+      {"responses", "dict[str, int]",
+       "responses by status class: 1xx (100 Continue), 2xx, 3xx, 4xx (refusals, parse "
+       "errors), 5xx",
+       [](const H& h) { return py::cast(h.responses); }},
+  };
+  return columns;
+}
+
 py::dict statsDict(Server& s) { return toDict(statsColumns(), viewOf(s)); }
 
 py::list appsList() {
@@ -129,6 +145,9 @@ void registerServers(py::module_& m) {
       statsColumns(), "Exact counters of a server since it was created (they survive stop()).");
   recordRegistry()["ChatStats"] = describeRecord(
       chatColumns(), "A ChatServer's counters: the server's and its rooms'.", "ServerStats");
+  recordRegistry()["HttpStats"] = describeRecord(
+      httpColumns(), "An HttpServer's counters: the server's, and its requests and responses.",
+      "ServerStats");
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
   m.def(
@@ -161,6 +180,8 @@ void registerServers(py::module_& m) {
   py::class_<ChatProtocol, Protocol, std::shared_ptr<ChatProtocol>>(m, "ChatProtocol")
       .def("snapshot", [](const ChatProtocol& p) { return toDict(chatColumns(), p.snapshot()); });
   py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol");
+  py::class_<HttpProtocol, Protocol, std::shared_ptr<HttpProtocol>>(m, "HttpProtocol")
+      .def("snapshot", [](const HttpProtocol& p) { return toDict(httpColumns(), p.snapshot()); });
 
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("app"), py::arg("codec") = nullptr)

@@ -211,6 +211,9 @@ void LoopConn::pauseReading() {
 void LoopConn::resumeReading() {
   if (!handlerPaused_) return;
   handlerPaused_ = false;
+  // Input the handler left while it was paused (an HTTP request pipelined behind a slow
+  // response) is offered again as a backlog is: no new bytes may ever come to prompt it.
+  if (state_ == State::kOpen && !stream_->input().empty()) backlogged_ = true;
   updateReading();
   if (state_ == State::kOpen && backlogged_) continueNextTurn();
 }

@@ -1,0 +1,285 @@
+#include "netlab/apps/http/http_handler.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "netlab/apps/http/response.h"
+
+namespace netlab::apps::http {
+namespace {
+
+using netlab::http::Event;
+using netlab::http::Framing;
+
+constexpr std::string_view kRootText =
+    "netlab HttpServer: an httpbin-like origin (/get /post /bytes/N /stream/N /delay/MS "
+    "/status/CODE /headers /ip /anything)\n";
+constexpr size_t kPiece = 64 * 1024;    // one send of a streamed body
+constexpr size_t kWindow = 256 * 1024;  // queued output a streamed body keeps topped up
+
+// /bytes/N's content: a 64-character alphabet repeated, so a client can check any range.
+const std::string& bytesPattern() {
+  static const std::string pattern = [] {
+    static const char kAlphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    std::string p(kPiece, '\0');
+    for (size_t i = 0; i < p.size(); ++i) p[i] = kAlphabet[i % 64];
+    return p;
+  }();
+  return pattern;
+}
+
+std::string addressOnly(const std::string& peer) {
+  size_t colon = peer.rfind(':');
+  if (colon == std::string::npos) return peer;
+  if (peer.front() == '[') return peer.substr(1, colon - 2);
+  return peer.substr(0, colon);
+}
+
+netlab::http::Limits limitsOf(const HttpOptions& o) {
+  return {static_cast<size_t>(o.maxHeaders), static_cast<size_t>(o.maxHeaderLine),
+          static_cast<size_t>(o.maxHead)};
+}
+
+bool isError(RouteKind k) {
+  return k == RouteKind::kNotFound || k == RouteKind::kBadMethod || k == RouteKind::kBadArgument;
+}
+
+}  // namespace
+
+HttpHandler::HttpHandler(HttpProtocol& protocol)
+    : protocol_(protocol), parser_(netlab::http::Role::kRequest, limitsOf(protocol.options())) {}
+
+size_t HttpHandler::onData(Conn& conn, Buffer& input) {
+  input_ = &input;
+  size_t requests = 0;
+  while (!busy_ && !closing_) {
+    // The budget is asked between requests: a client that pipelines thousands waits its turn.
+    if (!inMessage_ && !conn.budgetLeft()) break;
+    Event e = parser_.next(input.view());
+    switch (e.type) {
+      case Event::kNeedData:
+        input.consume(e.consumed);  // framing read on the way (a chunk-size line)
+        if (peerDone_) {  // the client half-closed and every request it sent is answered
+          closing_ = true;
+          conn.closeAfterFlush();
+        }
+        return requests;
+      case Event::kHead:
+        input.consume(e.consumed);
+        onHead(conn);
+        break;
+      case Event::kBody:
+        onBody(conn, e.body);  // before consume: the piece is a view into input
+        input.consume(e.consumed);
+        break;
+      case Event::kEnd:
+        input.consume(e.consumed);
+        inMessage_ = false;
+        ++requests;
+        respond(conn);
+        if (!busy_ && closeAfter_) {
+          closing_ = true;
+          conn.closeAfterFlush();
+        }
+        break;
+      case Event::kClosed:
+        closing_ = true;
+        conn.closeAfterFlush();
+        break;
+      case Event::kError:
+        failParse(conn);
+        break;
+    }
+  }
+  return requests;
+}
+
+// A client may half-close once its requests are sent; what it asked for is still answered.
+bool HttpHandler::onEof(Conn&) {
+  peerDone_ = true;
+  return busy_;
+}
+
+void HttpHandler::onDrained(Conn& conn) {
+  if (busy_ && streamLeft_ > 0) pump(conn);
+}
+
+void HttpHandler::onHead(Conn& conn) {
+  const netlab::http::Head& h = parser_.head();
+  protocol_.countRequest(h.method);
+  inMessage_ = true;
+  bodySize_ = 0;
+  headRequest_ = h.method == "HEAD";
+  closeAfter_ = !h.keepAlive;
+  keepAlive10_ = h.versionMinor == 0 && h.keepAlive;
+  route_ = route(h.method, splitTarget(h.target).first);
+  hashing_ = route_.kind == RouteKind::kEcho;
+  if (hashing_) sha_.reset();
+  bool hasBody = h.framing != Framing::kNone;
+  if (h.contentLength > protocol_.options().bodyLimit) {
+    closeAfter_ = closing_ = true;  // the body is not read: the connection cannot go on
+    respondSimple(conn, 413, "text/plain", "request body larger than the server's limit\n");
+    conn.closeAfterFlush();
+  } else if (h.expectContinue && hasBody && isError(route_.kind)) {
+    closeAfter_ = closing_ = true;  // refused before the body is sent (RFC 9110 §10.1.1)
+    respond(conn);
+    conn.closeAfterFlush();
+  } else if (h.expectContinue && hasBody) {
+    conn.send("HTTP/1.1 100 Continue\r\n\r\n");
+    protocol_.countResponse(100);
+  }
+}
+
+void HttpHandler::onBody(Conn& conn, std::string_view piece) {
+  bodySize_ += piece.size();
+  if (hashing_) sha_.update(piece);
+  if (bodySize_ > static_cast<uint64_t>(protocol_.options().bodyLimit) && !closing_) {
+    closeAfter_ = closing_ = true;  // a chunked body grew past the limit
+    respondSimple(conn, 413, "text/plain", "request body larger than the server's limit\n");
+    conn.closeAfterFlush();
+  }
+}
+
+void HttpHandler::failParse(Conn& conn) {
+  const auto& error = parser_.error();
+  closeAfter_ = closing_ = true;
+  respondSimple(conn, error.status, "text/plain", std::string(error.reason) + "\n");
+  conn.fail(error.reason);
+}
+
+void HttpHandler::respond(Conn& conn) {
+  const netlab::http::Head& h = parser_.head();
+  if (h.method == "OPTIONS" && !isError(route_.kind)) {
+    std::string allow = "Allow: " + std::string(route_.allow) + "\r\n";
+    sendHead(conn, 204, {}, kNoLength, allow);
+    return;
+  }
+  switch (route_.kind) {
+    case RouteKind::kRoot:
+      return respondSimple(conn, 200, "text/plain", kRootText);
+    case RouteKind::kGet:
+    case RouteKind::kEcho:
+    case RouteKind::kHeaders:
+    case RouteKind::kIp:
+      return respondJson(conn, route_.kind);
+    case RouteKind::kBytes:
+    case RouteKind::kStream:
+      return startStream(conn, route_.kind, route_.number);
+    case RouteKind::kDelay:
+      return startDelay(conn, route_.number);
+    case RouteKind::kStatus: {
+      int status = static_cast<int>(route_.number);
+      bool bodiless = status == 204 || status == 304;
+      std::string_view extra = status >= 300 && status < 400 ? "Location: /get\r\n" : "";
+      return sendHead(conn, status, {}, bodiless ? kNoLength : 0, extra);
+    }
+    case RouteKind::kNotFound:
+      return respondSimple(conn, 404, "text/plain", "not found\n");
+    case RouteKind::kBadMethod: {
+      std::string allow = "Allow: " + std::string(route_.allow) + "\r\n";
+      return respondSimple(conn, 405, "text/plain", "method not allowed\n", allow);
+    }
+    case RouteKind::kBadArgument:
+      return respondSimple(conn, 400, "text/plain", std::string(route_.problem) + "\n");
+  }
+}
+
+void HttpHandler::respondJson(Conn& conn, RouteKind kind) {
+  std::string origin = addressOnly(conn.peer());
+  std::string body;
+  if (kind == RouteKind::kHeaders) {
+    body = "{\"headers\": ";
+    appendHeadersJson(body, parser_.head());
+    body += "}\n";
+  } else if (kind == RouteKind::kIp) {
+    body = "{\"origin\": \"" + origin + "\"}\n";
+  } else {
+    Exchange x{parser_.head(), origin, bodySize_, hashing_ ? sha_.hexDigest() : "", -1};
+    appendRequestJson(body, x, kind);
+    body += "\n";
+  }
+  respondSimple(conn, 200, "application/json", body);
+}
+
+void HttpHandler::sendHead(Conn& conn, int status, std::string_view contentType, int64_t length,
+                           std::string_view extra) {
+  out_.clear();
+  appendHead(out_, {status, contentType, length, closeAfter_, keepAlive10_, extra});
+  conn.send(out_);
+  protocol_.countResponse(status);
+}
+
+void HttpHandler::respondSimple(Conn& conn, int status, std::string_view contentType,
+                                std::string_view body, std::string_view extra) {
+  out_.clear();
+  appendHead(out_, {status, contentType, static_cast<int64_t>(body.size()), closeAfter_,
+                    keepAlive10_, extra});
+  if (!headRequest_) out_ += body;  // HEAD: the same fields, no body (RFC 9110 §9.3.2)
+  conn.send(out_);
+  protocol_.countResponse(status);
+}
+
+void HttpHandler::startStream(Conn& conn, RouteKind kind, int64_t count) {
+  bool bytes = kind == RouteKind::kBytes;
+  sendHead(conn, 200, bytes ? "application/octet-stream" : "application/json",
+           bytes ? count : kChunked);
+  if (headRequest_) return;
+  streamKind_ = kind;
+  streamLeft_ = count;
+  streamNext_ = 0;
+  busy_ = true;
+  conn.pauseReading();
+  pump(conn);
+}
+
+// Tops the queued output up to a window and waits for it to drain (onDrained), so a body of
+// any size costs the server a bounded amount of memory and goes at the client's pace.
+void HttpHandler::pump(Conn& conn) {
+  while (streamLeft_ > 0 && conn.queuedOutput() < kWindow) {
+    if (streamKind_ == RouteKind::kBytes) {
+      size_t n = static_cast<size_t>(std::min<int64_t>(streamLeft_, kPiece));
+      conn.send(std::string_view(bytesPattern()).substr(0, n));
+      streamLeft_ -= static_cast<int64_t>(n);
+      continue;
+    }
+    std::string line;
+    Exchange x{parser_.head(), addressOnly(conn.peer()), 0, {}, streamNext_++};
+    appendRequestJson(line, x, RouteKind::kStream);
+    line += "\n";
+    out_.clear();
+    char size[24];
+    out_.append(size,
+                static_cast<size_t>(std::snprintf(size, sizeof size, "%zx\r\n", line.size())));
+    out_ += line;
+    out_ += "\r\n";
+    conn.send(out_);
+    --streamLeft_;
+  }
+  if (streamLeft_ > 0) return;
+  if (streamKind_ == RouteKind::kStream) conn.send("0\r\n\r\n");
+  finishBusy(conn);
+}
+
+void HttpHandler::startDelay(Conn& conn, int64_t ms) {
+  busy_ = true;
+  conn.pauseReading();
+  conn.runAfter(static_cast<double>(ms) / 1000.0, [this, &conn] {
+    respondJson(conn, RouteKind::kGet);
+    finishBusy(conn);
+  });
+}
+
+void HttpHandler::finishBusy(Conn& conn) {
+  busy_ = false;
+  if (closeAfter_) {
+    closing_ = true;
+    conn.closeAfterFlush();
+    return;
+  }
+  conn.resumeReading();  // pipelined requests that waited are offered again
+  // After a half-close no read will come to prompt that: answer what is held, then close.
+  if (peerDone_ && input_) onData(conn, *input_);
+}
+
+}  // namespace netlab::apps::http

@@ -1,0 +1,242 @@
+#include "netlab/http/head.h"
+
+#include "netlab/http/chars.h"
+
+namespace netlab::http {
+namespace {
+
+constexpr int64_t kMaxContentLength = int64_t{1} << 62;  // far past any disk, short of overflow
+
+ParseError bad(std::string_view reason) { return {400, reason}; }
+
+// Takes the next line off `rest` without its LF or CRLF. A bare LF ends a line too (RFC 9112
+// §2.2 allows it); a CR anywhere else is refused, since another parser may split there.
+bool takeLine(std::string_view& rest, std::string_view& line) {
+  size_t lf = rest.find('\n');
+  line = rest.substr(0, lf);
+  rest.remove_prefix(lf == std::string_view::npos ? rest.size() : lf + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line.find('\r') == std::string_view::npos;
+}
+
+// "HTTP/" DIGIT "." DIGIT; case-sensitive (RFC 9112 §2.3).
+ParseError parseVersion(std::string_view v, Head& head) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' ||
+      !isDigit(v[7])) {
+    return bad("invalid HTTP version");
+  }
+  if (v[5] != '1') return {505, "HTTP version not supported"};
+  head.versionMinor = v[7] - '0';
+  return {};
+}
+
+// method SP request-target SP HTTP-version, single spaces only (RFC 9112 §3).
+ParseError parseRequestLine(std::string_view line, Head& head) {
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return bad("invalid request line");
+  head.method = line.substr(0, sp1);
+  for (char c : head.method) {
+    if (!isTokenChar(c)) return bad("invalid method");
+  }
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return bad("invalid request line");
+  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  for (char c : head.target) {
+    if (!isTargetChar(c)) return bad("invalid request target");
+  }
+  return parseVersion(line.substr(sp2 + 1), head);
+}
+
+// HTTP-version SP 3DIGIT SP [reason]; the space before an empty reason is often left out
+// by servers, so it is optional here (h11 and curl accept that too).
+ParseError parseStatusLine(std::string_view line, Head& head) {
+  ParseError e = parseVersion(line.substr(0, 8), head);
+  if (!e.ok()) return {502, e.reason};
+  if (line.size() < 12 || line[8] != ' ' || !isDigit(line[9]) || !isDigit(line[10]) ||
+      !isDigit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
+    return {502, "invalid status line"};
+  }
+  head.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  if (head.status < 100) return {502, "invalid status code"};
+  head.reason = line.size() > 12 ? line.substr(13) : std::string_view{};
+  for (char c : head.reason) {
+    if (!isFieldChar(c)) return {502, "invalid reason phrase"};
+  }
+  return {};
+}
+
+ParseError parseField(std::string_view line, std::vector<Field>& out) {
+  if (line.front() == ' ' || line.front() == '\t') {
+    return bad("obsolete line folding");  // RFC 9112 §5.2: a server rejects it
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return bad("header line without a colon");
+  if (colon == 0) return bad("empty header name");
+  std::string_view name = line.substr(0, colon);
+  for (char c : name) {
+    if (c == ' ' || c == '\t') return bad("whitespace before the colon");  // §5.1
+    if (!isTokenChar(c)) return bad("invalid header name");
+  }
+  std::string_view value = trimWhitespace(line.substr(colon + 1));
+  for (char c : value) {
+    if (!isFieldChar(c)) return bad("invalid character in a header value");
+  }
+  out.push_back({name, value});
+  return {};
+}
+
+// Content-Length may repeat, as fields or as a list, only with one value (RFC 9112 §6.3.5).
+ParseError contentLength(const Head& head, int64_t& length) {
+  length = -1;
+  for (const Field& f : head.fields) {
+    if (!equalsIgnoreCase(f.name, "content-length")) continue;
+    std::string_view rest = f.value;
+    do {
+      size_t comma = rest.find(',');
+      std::string_view item = trimWhitespace(rest.substr(0, comma));
+      rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+      if (item.empty()) return bad("invalid Content-Length");
+      int64_t value = 0;
+      for (char c : item) {
+        if (!isDigit(c)) return bad("invalid Content-Length");
+        if (value > kMaxContentLength / 10) return bad("Content-Length too large");
+        value = value * 10 + (c - '0');
+      }
+      if (length >= 0 && value != length) return bad("conflicting Content-Length values");
+      length = value;
+    } while (!rest.empty());
+  }
+  return {};
+}
+
+// The codings of every Transfer-Encoding field, in order: how many, how many are chunked,
+// and the final one.
+struct Codings {
+  int count = 0, chunked = 0;
+  bool emptyField = false;
+  std::string_view last;
+};
+
+Codings transferCodings(const Head& head) {
+  Codings c;
+  for (const Field& f : head.fields) {
+    if (!equalsIgnoreCase(f.name, "transfer-encoding")) continue;
+    std::string_view rest = f.value;
+    c.emptyField = c.emptyField || rest.empty();
+    do {
+      size_t comma = rest.find(',');
+      std::string_view item = trimWhitespace(rest.substr(0, comma));
+      rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+      if (item.empty()) continue;
+      ++c.count;
+      c.last = item;
+      if (equalsIgnoreCase(item, "chunked")) ++c.chunked;
+    } while (!rest.empty());
+  }
+  return c;
+}
+
+bool connectionKeepAlive(const Head& head) {
+  bool close = false, keepAlive = false;
+  for (const Field& f : head.fields) {
+    if (!equalsIgnoreCase(f.name, "connection")) continue;
+    close = close || listHasToken(f.value, "close");
+    keepAlive = keepAlive || listHasToken(f.value, "keep-alive");
+  }
+  if (close) return false;
+  return head.versionMinor >= 1 || keepAlive;  // HTTP/1.0 closes unless asked (§9.3)
+}
+
+ParseError requestChecks(Head& head) {
+  int hosts = 0;
+  for (const Field& f : head.fields) hosts += equalsIgnoreCase(f.name, "host");
+  // RFC 9112 §3.2: a 1.1 request without Host, or any with two, gets 400.
+  if (hosts > 1) return bad("more than one Host header");
+  if (hosts == 0 && head.versionMinor >= 1) return bad("missing Host header");
+  const Field* expect = head.find("expect");
+  head.expectContinue =
+      expect && head.versionMinor >= 1 && equalsIgnoreCase(expect->value, "100-continue");
+  return {};
+}
+
+}  // namespace
+
+ParseError parseFields(std::string_view lines, std::vector<Field>& out) {
+  std::string_view line;
+  while (!lines.empty()) {
+    if (!takeLine(lines, line)) return bad("bare CR in the header section");
+    if (line.empty()) continue;
+    ParseError e = parseField(line, out);
+    if (!e.ok()) return e;
+  }
+  return {};
+}
+
+ParseError parseHead(std::string_view lines, bool isRequest, Head& head) {
+  std::vector<Field> fields = std::move(head.fields);  // keeps its capacity for the next head
+  fields.clear();
+  head = Head{};
+  head.fields = std::move(fields);
+  head.isRequest = isRequest;
+  std::string_view start;
+  if (!takeLine(lines, start)) return {isRequest ? 400 : 502, "bare CR in the start line"};
+  ParseError e = isRequest ? parseRequestLine(start, head) : parseStatusLine(start, head);
+  if (!e.ok()) return e;
+  e = parseFields(lines, head.fields);
+  if (!e.ok() && !isRequest) e.status = 502;
+  if (e.ok() && isRequest) e = requestChecks(head);
+  return e;
+}
+
+namespace {
+
+ParseError codingError(const Head& head, const Codings& codings, int64_t length) {
+  if (codings.emptyField) return bad("empty Transfer-Encoding");
+  if (codings.count > 0 && length >= 0) {
+    return bad("both Content-Length and Transfer-Encoding");  // §6.1: the smuggling vector
+  }
+  bool lastChunked = codings.chunked > 0 && equalsIgnoreCase(codings.last, "chunked");
+  if (codings.chunked > 1 || (codings.chunked == 1 && !lastChunked)) {
+    return bad("chunked applied more than once or not last");  // §7: it must be the final one
+  }
+  if (head.isRequest && codings.count > 0 && !lastChunked) {
+    return bad("Transfer-Encoding of a request must end in chunked");  // §6.3 item 4
+  }
+  if (head.isRequest && codings.count > 0 && head.versionMinor == 0) {
+    return bad("Transfer-Encoding in an HTTP/1.0 request");  // §6.1: faulty framing
+  }
+  if (head.isRequest && codings.count > 1) {
+    return {501, "unsupported transfer coding"};  // RFC 9112 §6.1: gzip etc. are not decoded
+  }
+  return {};
+}
+
+Framing framingOf(const Head& head, const Codings& codings, int64_t length, bool toHead) {
+  bool bodiless = !head.isRequest &&
+                  (toHead || head.informational() || head.status == 204 || head.status == 304);
+  if (bodiless) return Framing::kNone;
+  if (codings.count > 0) {
+    bool lastChunked = equalsIgnoreCase(codings.last, "chunked");
+    return lastChunked ? Framing::kChunked : Framing::kUntilClose;
+  }
+  if (length > 0) return Framing::kLength;
+  if (length < 0 && !head.isRequest) return Framing::kUntilClose;  // §6.3 item 8
+  return Framing::kNone;
+}
+
+}  // namespace
+
+ParseError decideFraming(Head& head, bool toHead) {
+  int64_t length = -1;
+  ParseError e = contentLength(head, length);
+  Codings codings = transferCodings(head);
+  if (e.ok()) e = codingError(head, codings, length);
+  if (!e.ok()) return head.isRequest ? e : ParseError{502, e.reason};
+  head.contentLength = length;
+  head.keepAlive = connectionKeepAlive(head);
+  head.framing = framingOf(head, codings, length, toHead);
+  if (head.framing == Framing::kUntilClose) head.keepAlive = false;
+  return {};
+}
+
+}  // namespace netlab::http
