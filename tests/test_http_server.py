@@ -295,6 +295,34 @@ def test_delay_waits_on_a_timer_not_the_loop(epoll_server: netlab.HttpServer) ->
     slow.close()
 
 
+def test_a_request_waiting_behind_a_slow_response_is_not_timed_out() -> None:
+    """The pipelined request is held by the server itself, not by a slow client: the message
+    timeout must not count that wait."""
+    with netlab.HttpServer(0, message_timeout=0.3) as s:
+        x = Exchange(s.port)
+        x.send(get(s.port, "/delay/1000") + get(s.port, "/ip"), ["GET", "GET"])
+        assert [head.status for head, _ in x.responses(2)] == [200, 200]
+        assert s.stats()["closes"]["message_timeout"] == 0
+        x.close()
+
+
+def test_stream_to_an_http_1_0_client_is_delimited_by_close(epoll_server: netlab.HttpServer) -> None:
+    x = Exchange(epoll_server.port)
+    x.send(b"GET /stream/3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", ["GET"])
+    (head, body), = x.responses(1)
+    assert head.header("Transfer-Encoding") is None and head.header("Connection") == "close"
+    assert [json.loads(line)["id"] for line in body.splitlines()] == [0, 1, 2]
+    x.close()
+
+
+def test_an_error_after_a_head_request_still_has_its_body(epoll_server: netlab.HttpServer) -> None:
+    x = Exchange(epoll_server.port)
+    x.send(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n", ["HEAD", "GET"])
+    replies = x.responses(2)
+    assert replies[1][0].status == 400 and replies[1][1] == b"missing Host header\n"
+    x.close()
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 SMUGGLING = {
@@ -307,6 +335,10 @@ SMUGGLING = {
     "te_not_chunked": b"POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
     "bare_cr": b"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",
     "no_host": b"GET / HTTP/1.1\r\n\r\n",
+    "bad_host": b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "length_trailing_comma": b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\nhello",
+    "trailer_bare_lf": b"POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"0\r\n\nGET /admin HTTP/1.1\r\nHost: h\r\n\r\n",
 }
 
 

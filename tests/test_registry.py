@@ -155,7 +155,8 @@ def test_every_load_option_set_from_python_reaches_the_engine() -> None:
             continue
         assert params[name].default == option["default"], name
         value: Any = {"scenario": "framed", "request": b"abc", "expect": b"xyz",
-                      "duration": 2.5, "rate": 50.0}.get(name)
+                      "duration": 2.5, "rate": 50.0, "method": "PUT", "path": "/a /b",
+                      "headers": b"X-A: 1\nX-B: 2", "body": b"{}"}.get(name)
         if value is None:
             value = non_default(option, "load")
         kwargs: dict[str, Any] = {name: value}

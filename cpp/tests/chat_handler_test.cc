@@ -175,16 +175,17 @@ TEST(ScenarioTest, EchoMatchesItsOwnRequestAndRejectsAnother) {
   ASSERT_EQ(request.readable(), 16u);
   size_t scanned = 0, consumed = 0;
   std::string why;
+  ResponseInfo info;
   std::string reply(request.view());
-  EXPECT_EQ(scenario.value()->readResponse(7, reply.substr(0, 5), scanned, consumed, why),
+  EXPECT_EQ(scenario.value()->readResponse(7, reply.substr(0, 5), scanned, consumed, why, info),
             Verdict::kIncomplete);
-  EXPECT_EQ(scenario.value()->readResponse(7, reply, scanned, consumed, why), Verdict::kOk);
+  EXPECT_EQ(scenario.value()->readResponse(7, reply, scanned, consumed, why, info), Verdict::kOk);
   EXPECT_EQ(consumed, 16u);
   Buffer other;
   scenario.value()->writeRequest(8, other);
   scanned = 0;
   if (other.view() != request.view()) {
-    EXPECT_EQ(scenario.value()->readResponse(7, other.view(), scanned, consumed, why),
+    EXPECT_EQ(scenario.value()->readResponse(7, other.view(), scanned, consumed, why, info),
               Verdict::kMismatch);
     EXPECT_FALSE(why.empty());
   }
@@ -204,12 +205,15 @@ TEST(ScenarioTest, LineScenarioWantsTheExpectedLine) {
   EXPECT_EQ(request.view(), "ping\n");
   size_t scanned = 0, consumed = 0;
   std::string why;
-  EXPECT_EQ(scenario.value()->readResponse(1, "po", scanned, consumed, why), Verdict::kIncomplete);
+  ResponseInfo info;
+  EXPECT_EQ(scenario.value()->readResponse(1, "po", scanned, consumed, why, info),
+            Verdict::kIncomplete);
   scanned = 0;
-  EXPECT_EQ(scenario.value()->readResponse(1, "pong\n", scanned, consumed, why), Verdict::kOk);
+  EXPECT_EQ(scenario.value()->readResponse(1, "pong\n", scanned, consumed, why, info),
+            Verdict::kOk);
   EXPECT_EQ(consumed, 5u);
   scanned = 0;
-  EXPECT_EQ(scenario.value()->readResponse(1, "received: ping\n", scanned, consumed, why),
+  EXPECT_EQ(scenario.value()->readResponse(1, "received: ping\n", scanned, consumed, why, info),
             Verdict::kMismatch);
 }
 

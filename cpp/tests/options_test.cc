@@ -98,7 +98,7 @@ TEST(OptionsTest, LoadConfigIsCheckedByItsTableThenByItsCombinations) {
   Status st = applyValues(bad, {{"scenario", std::string("smtp")}});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().message,
-            "unknown scenario 'smtp'; valid scenarios: echo, line, framed, connect, chat");
+            "unknown scenario 'smtp'; valid scenarios: echo, line, framed, connect, chat, http");
   LoadConfig endless = c;
   endless.requests = 0;
   EXPECT_FALSE(validate(endless).ok());

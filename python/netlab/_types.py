@@ -65,6 +65,10 @@ class LoadResultFields:
     """bytes received."""
     bytes_out: int = 0
     """bytes sent."""
+    status_codes: dict[int, int] = field(default_factory=dict)
+    """http: responses by status code (every correctly framed response, whatever its status)."""
+    non_2xx: int = 0
+    """http: responses whose status is not 2xx (counted in responses, not in errors)."""
     connections_opened: int = 0
     """connections established."""
     idle_opened: int = 0

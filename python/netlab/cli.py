@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 
 from netlab import MODELS
 from netlab.codecs import FixedCodec, HeaderCodec, LengthPrefixCodec, LineCodec
-from netlab.load import LOAD_OPTIONS, LoadGenerator, LoadResult, load_options_markdown
+from netlab.load import LOAD_OPTIONS, LoadGenerator, LoadResult, load_options_markdown, parse_url
 from netlab._options import none_note, range_text
 from netlab._types import TimelineSecond
 from netlab.servers import APPS, SERVER_OPTIONS, SERVERS, options_markdown, parse_target
@@ -26,7 +26,7 @@ I/O models (epoll, threaded, select).
 
 commands:
   serve   run an echo, pingpong or chat server until Ctrl+C or SIGTERM
-  bench   load a TCP server (echo, line, framed, connect, chat) and report
+  bench   load a server (echo, line, framed, connect, chat, http) and report
   demo    compare the I/O models under the same echo load, side by side
   chat    an interactive chat client for a chat server
 
@@ -36,7 +36,10 @@ EPILOG = """\
 examples:
   python -m netlab demo --connections 50,1000 --duration 3
   python -m netlab serve pingpong --port 8888 --model threaded -v
-  python -m netlab bench 127.0.0.1:8888 --scenario line --request ping --expect pong"""
+  python -m netlab bench 127.0.0.1:8888 --scenario line --request ping --expect pong
+  python -m netlab serve http --port 8080 &
+  python -m netlab bench http://127.0.0.1:8080/get -c 100 -d 10 -H "Accept: */*"
+  python -m netlab bench http://127.0.0.1:8080/post -m POST --body @file.json -R 5000"""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -92,7 +95,9 @@ def _add_option(parser: argparse.ArgumentParser, option: dict[str, Any], default
     """One flag from one row of the engine's option tables."""
     flags = [_flag(option["name"]), *aliases]
     if option["type"] == "bool":
-        parser.add_argument(*flags, action="store_true", default=default, help=help_text)
+        # A flag that is on by default needs its --no- form to be turned off.
+        action = argparse.BooleanOptionalAction if default else "store_true"
+        parser.add_argument(*flags, action=action, default=default, help=help_text)
         return
     kinds = {"int": int, "float": float, "str": str, "bytes": str}
     metavar = (option["unit"] or option["type"]).split("/")[0].upper() \
@@ -153,16 +158,18 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
 
 # Short forms of bench's flags, wrk and ab style; the flags themselves come from LOAD_OPTIONS.
 _BENCH_SHORT = {"connections": ["-c"], "threads": ["-t"], "duration": ["-d"],
-                "requests": ["-n"], "rate": ["-R"], "size": ["-s"],
+                "requests": ["-n"], "rate": ["-R"], "size": ["-s"], "method": ["-m"],
                 "response_timeout": ["--timeout"]}
 
 
 def _add_bench(bench: argparse.ArgumentParser) -> None:
     """The load flags come from the engine's table (LOAD_OPTIONS), as serve's do."""
-    bench.add_argument("target", metavar="HOST:PORT")
+    bench.add_argument("target", metavar="HOST:PORT|URL",
+                       help="the server; an http:// URL selects the http scenario and its path "
+                            "(wrk style)")
     for option in LOAD_OPTIONS:
-        if option["name"] in ("host", "port"):
-            continue
+        if option["name"] in ("host", "port", "headers"):
+            continue  # headers: -H below, once per header as wrk and curl take them
         zero = none_note(option)[1:-1].replace("None or 0", "0")
         help_text = "; ".join(t for t in (option["help"], _range_text(option), zero) if t)
         _add_option(bench, option, option["default"], help_text,
@@ -171,6 +178,8 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
                        help="framed scenario: the codec (default parameters)")
     bench.add_argument("--fixed-size", type=int, default=None,
                        help="framed scenario with FixedCodec of this size")
+    bench.add_argument("-H", "--header", action="append", default=[], dest="header_lines",
+                       metavar="'NAME: VALUE'", help="http: a request header (repeatable)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.add_argument("--max-error-rate", type=float, default=1.0, metavar="PERCENT",
                        help="exit 1 when more than this percent of requests failed or were "
@@ -253,9 +262,20 @@ def _bench(args: argparse.Namespace) -> int:
     elif args.codec:
         codec = CODECS[args.codec]()
     try:
-        host, port = parse_target(args.target)
         options = {o["name"]: getattr(args, o["name"]) for o in LOAD_OPTIONS
-                   if o["name"] not in ("host", "port")}
+                   if o["name"] not in ("host", "port", "headers")}
+        options["headers"] = "\n".join(args.header_lines)
+        if "://" in args.target:
+            host, port, path = parse_url(args.target)
+            options["scenario"] = "http"
+            if options["path"] == "/":  # an explicit --path wins over the URL's
+                options["path"] = path
+        else:
+            host, port = parse_target(args.target)
+        body = options.get("body")
+        if isinstance(body, str) and body.startswith("@"):  # curl's and wrk's @file
+            with open(body[1:], "rb") as f:
+                options["body"] = f.read()
         gen = LoadGenerator(host, port, codec=codec, **options)
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)

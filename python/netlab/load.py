@@ -18,6 +18,7 @@ import inspect
 import json
 import math
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
@@ -117,6 +118,9 @@ class LoadResult(LoadResultFields):
         per_10k = self.cpu_seconds_per_10k
         lines.append(f"  client CPU {self.cpu_seconds:.2f} s (" + (
             "n/a per 10k responses)" if per_10k is None else f"{per_10k:.3f} s per 10k responses)"))
+        if self.status_codes:
+            codes = "  ".join(f"{code}: {n:,}" for code, n in sorted(self.status_codes.items()))
+            lines.append(f"  status {codes}  (non-2xx {self.non_2xx:,})")
         for kind, count in self.errors_by_kind.items():
             if count:
                 lines.append(f"  error {kind}: {count} ({self.error_messages.get(kind, '')})")
@@ -151,6 +155,33 @@ def _latency_row(label: str, lat: dict[str, float]) -> str:
     return f"  {label:<14}{cells}"
 
 
+def parse_url(url: str) -> tuple[str, int, str]:
+    """``http://host[:port]/path?query`` as (host, port, target), for the http scenario.
+
+    Raises:
+        ValueError: not an http:// URL (https is not spoken), or no host.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError(f"{url!r}: only http:// URLs can be loaded (no TLS)")
+    if not parts.hostname:
+        raise ValueError(f"{url!r}: no host")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, parts.port or 80, target
+
+
+def _http_options(options: dict[str, Any]) -> None:
+    """The http options in their Python shapes: a list of paths, headers as a dict or pairs."""
+    paths = options.get("path")
+    if isinstance(paths, (list, tuple)):
+        options["path"] = " ".join(paths)
+    headers = options.get("headers")
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    if isinstance(headers, (list, tuple)):
+        options["headers"] = "\n".join(f"{name}: {value}" for name, value in headers)
+
+
 class LoadGenerator:
     """Loads a TCP server from native threads, each running its own epoll loop.
 
@@ -160,7 +191,10 @@ class LoadGenerator:
     connection per request: connect, send, receive, close), ``chat`` (connections spread over
     ``rooms`` rooms of a ChatServer send stamped lines at ``rate`` messages/s in total;
     ``responses`` counts deliveries to the other members and latency is fan-out delivery
-    latency).
+    latency), ``http`` (``method`` on ``path`` with ``headers`` and ``body``; a list of
+    paths is requested in turn; each response is checked by its framing, Content-Length or
+    chunked, and counted by status in ``status_codes``, the non-2xx ones also in
+    ``non_2xx``; ``keep_alive=False`` opens a connection per request).
 
     Args:
         host, port: the server.
@@ -179,6 +213,7 @@ class LoadGenerator:
 
     def __init__(self, host: str, port: int, *, codec: Optional[Codec] = None,
                  **options: Any) -> None:
+        _http_options(options)
         self._native = _core.LoadGenerator(codec, host=host, port=port, **options)
         held = self._native.option_values()
         self.settings: dict[str, Any] = {name: held[name] for name in self._SETTINGS}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
 import gevent  # type: ignore[import-untyped]
@@ -113,18 +113,27 @@ class _Engine:
                 if waiter is not None:
                     waiter.set(done)
 
-    def request(self, conn: int, line: Optional[str] = None,
-                expect: Optional[str] = None) -> Optional[_core.Completion]:
-        """The request's completion; None when the client's submission queue is full."""
+    def _await(self, submit: Callable[[int], bool]) -> Optional[_core.Completion]:
+        """Submits under a new ticket and waits for its completion; None when the client's
+        submission queue is full."""
         ticket = next(self.tickets)
         result = AsyncResult()
         self.waiters[ticket] = result
-        if not self.native.submit(conn, ticket, line, expect):
+        if not submit(ticket):
             self.waiters.pop(ticket, None)
             return None
         # The native side times out first; this bound only guards against a lost completion.
         done: _core.Completion = result.get(timeout=self.response_timeout + 5)
         return done
+
+    def request(self, conn: int, line: Optional[str] = None,
+                expect: Optional[str] = None) -> Optional[_core.Completion]:
+        """The request's completion; None when the client's submission queue is full."""
+        return self._await(lambda ticket: self.native.submit(conn, ticket, line, expect))
+
+    def request_http(self, conn: int, wire: bytes, head: bool) -> Optional[_core.Completion]:
+        """An HTTP request's completion (status, headers, body); None when the queue is full."""
+        return self._await(lambda ticket: self.native.submit_http(conn, ticket, wire, head))
 
 
 class TcpClient:
@@ -348,3 +357,6 @@ class SwarmUser(User):
 __all__ = ["ChatUser", "ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
            "TcpRequestError", "parse_tcp_host"]
 
+
+# The HTTP user lives in its own module; it is imported here so locustfiles need one import.
+from netlab.locust_http import FastHttpUser, HttpResponse, HttpSession, NetlabHttpUser  # noqa: E402

@@ -23,6 +23,23 @@ void registerAsync(py::module_& m) {
           [](const Completion& c) { return c.ok ? std::string() : loadErrorName(c.kind); },
           "refused, reset, timeout, closed, mismatch, protocol, ...; empty when ok")
       .def_readonly("message", &Completion::message, "what went wrong, for people")
+      .def_readonly("status", &Completion::status, "http: the response's status code")
+      .def_property_readonly(
+          "headers",
+          [](const Completion& c) {
+            py::list out;  // latin-1, as http.client keeps header bytes
+            for (const auto& [name, value] : c.headers) {
+              out.append(py::make_tuple(py::reinterpret_steal<py::str>(PyUnicode_DecodeLatin1(
+                                            name.data(), name.size(), nullptr)),
+                                        py::reinterpret_steal<py::str>(PyUnicode_DecodeLatin1(
+                                            value.data(), value.size(), nullptr))));
+            }
+            return out;
+          },
+          "http: the response's header fields, in order")
+      .def_property_readonly(
+          "body", [](const Completion& c) { return py::bytes(c.body); },
+          "http: the response's body")
       .def("__repr__", [](const Completion& c) {
         return "<Completion ticket=" + std::to_string(c.ticket) + (c.ok ? " ok" : " failed") +
                " latency_ns=" + std::to_string(c.latencyNs) + ">";
@@ -52,6 +69,12 @@ void registerAsync(py::module_& m) {
           },
           py::arg("conn"), py::arg("ticket"), py::arg("line") = std::nullopt,
           py::arg("expect") = std::nullopt)
+      .def(
+          "submit_http",
+          [](AsyncClient& c, uint64_t conn, uint64_t ticket, py::bytes request, bool head) {
+            return c.submitHttp(conn, ticket, std::string(request), head);
+          },
+          py::arg("conn"), py::arg("ticket"), py::arg("request"), py::arg("head") = false)
       .def("drain", &AsyncClient::drain, "The completions queued since the last call.")
       .def("shutdown", &AsyncClient::shutdown, py::call_guard<py::gil_scoped_release>());
 }

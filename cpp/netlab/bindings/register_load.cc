@@ -113,6 +113,16 @@ const Columns<LoadResult>& resultColumns() {
        }},
       col("bytes_in", "int", "bytes received", &R::bytesIn),
       col("bytes_out", "int", "bytes sent", &R::bytesOut),
+      {"status_codes", "dict[int, int]",
+       "http: responses by status code (every correctly framed response, whatever its status)",
+       [](const R& r) {
+         py::dict codes;
+         for (const auto& [code, n] : r.statusCodes) codes[py::int_(code)] = n;
+         return py::object(codes);
+       }},
+      col("non_2xx", "int",
+          "http: responses whose status is not 2xx (counted in responses, not in errors)",
+          &R::non2xx),
       col("connections_opened", "int", "connections established", &R::connectionsOpened),
       col("idle_opened", "int", "idle connections opened before the run (idle_connections)",
           &R::idleOpened),

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 
+#include "netlab/http/parser.h"
 #include "netlab/io/buffer.h"
 #include "netlab/io/clock.h"
 #include "netlab/io/connector.h"
@@ -20,8 +21,10 @@ class AsyncConn final : public StreamEvents {
   AsyncConn(AsyncClient& client) : c_(client) {}
   ~AsyncConn() override { closeStream(); }
 
-  void submit(uint64_t ticket, std::optional<std::string> line, std::optional<std::string> expect) {
-    pending_.push_back({ticket, c_.seq_++, nowNs(), false, std::move(line), std::move(expect)});
+  void submit(uint64_t ticket, std::optional<std::string> line, std::optional<std::string> expect,
+              bool http = false, bool head = false) {
+    pending_.push_back(
+        {ticket, c_.seq_++, nowNs(), false, std::move(line), std::move(expect), http, head});
     if (!stream_ && !connector_) {
       connect();
     } else if (stream_) {
@@ -53,6 +56,15 @@ class AsyncConn final : public StreamEvents {
   void onStreamData(Stream&, Buffer& input) override { readResponses(input); }
   void onStreamEof(Stream&) override {
     if (pending_.empty()) return closeStream();  // an idle connection closed: reconnect later
+    // An HTTP response without a length ends when the server closes (RFC 9112 §6.3).
+    if (pending_.front().http && stream_) {
+      http::Event e = http_.finish(stream_->input().view());
+      if (e.type == http::Event::kBody) body_.append(e.body);
+      if (e.type == http::Event::kBody || e.type == http::Event::kEnd) {
+        http::Event end = e.type == http::Event::kEnd ? e : http_.finish({});
+        if (end.type == http::Event::kEnd) return completeHttp(/*closes=*/true);
+      }
+    }
     failAll(LoadError::kClosed, "the server closed the connection");
   }
   // Only closes the stream itself decided (errors, resets) fail requests here; closeStream()
@@ -66,8 +78,80 @@ class AsyncConn final : public StreamEvents {
     uint64_t ticket, seq;
     int64_t startNs;
     bool sent;
-    std::optional<std::string> line, expect;
+    std::optional<std::string> line, expect;  // a line request, or an HTTP request's bytes
+    bool http = false, head = false;
   };
+
+  // The front request is HTTP: its response is parsed with the connection's parser as it
+  // arrives, the body kept (up to max_response) for the caller.
+  Verdict readHttp(Buffer& in, std::string& why) {
+    for (;;) {
+      http::Event e = http_.next(in.view());
+      std::string_view piece = e.body;
+      if (e.type == http::Event::kBody) {
+        if (body_.size() + piece.size() > c_.config_.maxResponse) {
+          why = "response body larger than max_response (" +
+                std::to_string(c_.config_.maxResponse) + " bytes)";
+          return Verdict::kProtocolError;
+        }
+        body_.append(piece);
+      }
+      in.consume(e.consumed);
+      switch (e.type) {
+        case http::Event::kHead:
+          if (!http_.head().informational()) noteHead();
+          break;
+        case http::Event::kBody:
+          break;
+        case http::Event::kEnd:
+          if (status_ != 0) return Verdict::kOk;
+          break;  // after a 1xx: the final response follows
+        case http::Event::kNeedData:
+          return Verdict::kIncomplete;
+        case http::Event::kClosed:
+        case http::Event::kError:
+          why = "bad response: " + std::string(http_.error().reason);
+          return Verdict::kProtocolError;
+      }
+    }
+  }
+
+  void noteHead() {
+    const http::Head& h = http_.head();
+    status_ = h.status;
+    closes_ = !h.keepAlive;
+    headers_.clear();
+    for (const http::Field& f : h.fields) headers_.emplace_back(f.name, f.value);
+  }
+
+  void completeHttp(bool closes) {
+    AsyncClient::Completion done;
+    done.ticket = pending_.front().ticket;
+    done.ok = true;
+    done.latencyNs = nowNs() - pending_.front().startNs;
+    done.bytes = body_.size();
+    done.status = status_;
+    done.headers = std::move(headers_);
+    done.body = std::move(body_);
+    pending_.pop_front();
+    resetHttp();
+    c_.complete(std::move(done));
+    if (closes || closes_) {
+      closeStream();
+      // Requests pipelined behind the last response were lost with the connection; they are
+      // not sent again, since a POST must not be repeated behind its caller's back.
+      bool lost = !pending_.empty() && pending_.front().sent;
+      if (lost) return failAll(LoadError::kClosed, "the server closed after an earlier response");
+      if (!pending_.empty()) connect();
+    }
+  }
+
+  void resetHttp() {
+    status_ = 0;
+    closes_ = false;
+    headers_.clear();
+    body_.clear();
+  }
 
   // A request given as a line: the first line equal to `expect` answers it; chat notices
   // ("* ...") and room messages ("<nick> ...") before it are passed over, since other
@@ -125,7 +209,10 @@ class AsyncConn final : public StreamEvents {
     scratch_.clear();
     for (Pending& p : pending_) {
       if (p.sent) continue;
-      if (p.line) {
+      if (p.http) {
+        http_.expectResponseTo(p.head ? "HEAD" : "GET");
+        scratch_.append(*p.line);
+      } else if (p.line) {
         scratch_.append(*p.line);
         scratch_.append("\n");
       } else {
@@ -141,10 +228,20 @@ class AsyncConn final : public StreamEvents {
     while (!pending_.empty() && pending_.front().sent) {
       size_t consumed = 0;
       std::string why;
+      ResponseInfo info;
       const Pending& front = pending_.front();
-      Verdict v = front.expect
-                      ? readExpectedLine(in, front, consumed, why)
-                      : c_.scenario_->readResponse(front.seq, in.view(), scanned_, consumed, why);
+      if (front.http) {
+        Verdict v = readHttp(in, why);
+        if (v == Verdict::kIncomplete) return;
+        if (v != Verdict::kOk) return failAll(LoadError::kProtocol, why);
+        bool closes = closes_;
+        completeHttp(closes);
+        if (closes) return;
+        continue;
+      }
+      Verdict v = front.expect ? readExpectedLine(in, front, consumed, why)
+                               : c_.scenario_->readResponse(front.seq, in.view(), scanned_,
+                                                            consumed, why, info);
       if (v == Verdict::kIncomplete) break;
       if (v != Verdict::kOk) {
         return failAll(v == Verdict::kMismatch ? LoadError::kMismatch : LoadError::kProtocol, why);
@@ -158,7 +255,7 @@ class AsyncConn final : public StreamEvents {
       in.consume(consumed);
       scanned_ = 0;
       c_.complete(std::move(done));
-      if (c_.scenario_->connectionPerRequest()) {
+      if (c_.scenario_->connectionPerRequest() || info.closes) {
         closeStream();
         if (!pending_.empty()) connect();
         return;
@@ -173,6 +270,8 @@ class AsyncConn final : public StreamEvents {
   void closeStream() {
     connector_.reset();
     scanned_ = 0;
+    http_.reset();  // a new connection starts a new stream of responses
+    resetHttp();
     if (!stream_) return;
     std::shared_ptr<Stream> stream = std::move(stream_);
     stream->close({CloseKind::kLocalClose, 0, "closed"});
@@ -185,6 +284,11 @@ class AsyncConn final : public StreamEvents {
   Buffer scratch_;
   size_t scanned_ = 0;
   std::deque<Pending> pending_;
+  http::Parser http_{http::Role::kResponse};
+  int status_ = 0;  // of the HTTP response being read; 0 until its final head
+  bool closes_ = false;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string body_;
 };
 
 Result<std::unique_ptr<AsyncClient>> AsyncClient::create(LoadConfig config) {
@@ -243,6 +347,15 @@ bool AsyncClient::submit(uint64_t conn, uint64_t ticket, std::optional<std::stri
     auto& slot = conns_[conn];
     if (!slot) slot = std::make_unique<AsyncConn>(*this);
     slot->submit(ticket, line, expect);
+  });
+}
+
+bool AsyncClient::submitHttp(uint64_t conn, uint64_t ticket, std::string request, bool head) {
+  if (down_) return false;
+  return loop_->post([this, conn, ticket, request = std::move(request), head] {
+    auto& slot = conns_[conn];
+    if (!slot) slot = std::make_unique<AsyncConn>(*this);
+    slot->submit(ticket, request, std::nullopt, /*http=*/true, head);
   });
 }
 

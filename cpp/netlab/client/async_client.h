@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "netlab/io/event_loop.h"
@@ -35,6 +36,10 @@ class AsyncClient {
     uint64_t bytes = 0;  // response bytes
     LoadError kind = LoadError::kOther;
     std::string message;
+    // HTTP requests (submitHttp): the final response's status, header fields and body.
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
   };
   /// `config` supplies host, port, scenario (echo, line, framed, connect) and timeouts.
   static Result<std::unique_ptr<AsyncClient>> create(LoadConfig config);
@@ -55,6 +60,10 @@ class AsyncClient {
   /// meanwhile.
   bool submit(uint64_t conn, uint64_t ticket, std::optional<std::string> line = std::nullopt,
               std::optional<std::string> expect = std::nullopt);
+  /// Queues one HTTP request, `request` being its bytes on the wire (head and body); the
+  /// completion carries the response's status, fields and body (at most max_response bytes),
+  /// whatever the status. `head`: the request is a HEAD, so the response has no body.
+  bool submitHttp(uint64_t conn, uint64_t ticket, std::string request, bool head);
   std::vector<Completion> drain();
   void shutdown();
 

@@ -91,10 +91,11 @@ ParseError contentLength(const Head& head, int64_t& length) {
   for (const Field& f : head.fields) {
     if (!equalsIgnoreCase(f.name, "content-length")) continue;
     std::string_view rest = f.value;
-    do {
+    for (bool more = true; more;) {
       size_t comma = rest.find(',');
+      more = comma != std::string_view::npos;  // "5," has an empty last member: refused
       std::string_view item = trimWhitespace(rest.substr(0, comma));
-      rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+      rest.remove_prefix(more ? comma + 1 : rest.size());
       if (item.empty()) return bad("invalid Content-Length");
       int64_t value = 0;
       for (char c : item) {
@@ -104,7 +105,7 @@ ParseError contentLength(const Head& head, int64_t& length) {
       }
       if (length >= 0 && value != length) return bad("conflicting Content-Length values");
       length = value;
-    } while (!rest.empty());
+    }
   }
   return {};
 }
@@ -147,12 +148,26 @@ bool connectionKeepAlive(const Head& head) {
   return head.versionMinor >= 1 || keepAlive;  // HTTP/1.0 closes unless asked (§9.3)
 }
 
+// uri-host [ ":" port ] (RFC 3986 §3.2.2): reg-name, IPv4 or a bracketed IPv6 literal; an
+// empty value is allowed (RFC 9112 §3.2).
+bool validHost(std::string_view host) {
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) ||
+              std::string_view("-._~%!$&'()*+,;=:[]").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 ParseError requestChecks(Head& head) {
   int hosts = 0;
   for (const Field& f : head.fields) hosts += equalsIgnoreCase(f.name, "host");
   // RFC 9112 §3.2: a 1.1 request without Host, or any with two, gets 400.
   if (hosts > 1) return bad("more than one Host header");
   if (hosts == 0 && head.versionMinor >= 1) return bad("missing Host header");
+  if (const Field* host = head.find("host"); host && !validHost(host->value)) {
+    return bad("invalid Host header");
+  }
   const Field* expect = head.find("expect");
   head.expectContinue =
       expect && head.versionMinor >= 1 && equalsIgnoreCase(expect->value, "100-continue");

@@ -9,6 +9,7 @@ namespace netlab::http {
 namespace {
 
 constexpr int64_t kMaxChunkSize = int64_t{1} << 60;
+constexpr size_t kKeepCapacity = 16 * 1024;  // head bytes a connection keeps allocated
 
 size_t findByte(std::string_view s, char c, size_t from, size_t limit) {
   size_t end = std::min(s.size(), limit);
@@ -21,6 +22,16 @@ size_t findByte(std::string_view s, char c, size_t from, size_t limit) {
 
 Parser::Parser(Role role, Limits limits) : role_(role), limits_(limits) {
   head_.isRequest = role == Role::kRequest;
+}
+
+void Parser::reset() {
+  state_ = State::kHead;
+  eof_ = false;
+  toHead_.clear();
+  trailers_.clear();
+  scan_ = lineStart_ = start_ = lines_ = 0;
+  remaining_ = 0;
+  error_ = {};
 }
 
 void Parser::expectResponseTo(std::string_view method) {
@@ -98,8 +109,15 @@ size_t Parser::findEmptyLine(std::string_view input, bool startLine) {
       return 0;
     }
     size_t length = lf - lineStart_;
-    if (length > 0 && input[lf - 1] == '\r') --length;
+    bool crlf = length > 0 && input[lf - 1] == '\r';
+    if (crlf) --length;
     scan_ = lf + 1;
+    // A trailer section takes CRLF only, as chunk framing does: a bare LF there would let a
+    // front end that splits on CRLF alone see a different message end (smuggling).
+    if (!startLine && !crlf) {
+      fail({errorStatus(400), "trailer line not ended by CRLF"});
+      return 0;
+    }
     if (length == 0 && startLine && lines_ == 0) {
       // Empty lines before a start line are skipped (RFC 9112 §2.2), but only a few.
       start_ = lineStart_ = scan_;
@@ -115,13 +133,15 @@ size_t Parser::findEmptyLine(std::string_view input, bool startLine) {
                : ParseError{errorStatus(431), "header line too long"});
       return 0;
     }
+    // The checks run in the order the partial-line path above meets them, so the error does
+    // not depend on how the bytes were split.
+    if (scan_ - start_ > limits_.maxHead) {
+      fail({errorStatus(431), "header section too large"});
+      return 0;
+    }
     ++lines_;
     if (lines_ - (startLine ? 1 : 0) > limits_.maxFields) {
       fail({errorStatus(431), "too many header fields"});
-      return 0;
-    }
-    if (scan_ - start_ > limits_.maxHead) {
-      fail({errorStatus(431), "header section too large"});
       return 0;
     }
     lineStart_ = scan_;
@@ -137,7 +157,10 @@ Event Parser::readHead(std::string_view input) {
     state_ = State::kClosed;
     return {Event::kClosed, input.size()};
   }
-  raw_.assign(input.data() + start_, lineStart_ - start_);
+  size_t headBytes = lineStart_ - start_;
+  // One large head must not pin its memory for the connection's life.
+  if (raw_.capacity() > kKeepCapacity && headBytes <= kKeepCapacity) std::string().swap(raw_);
+  raw_.assign(input.data() + start_, headBytes);
   scan_ = lineStart_ = start_ = lines_ = 0;
   trailers_.clear();
   ParseError e = parseHead(raw_, role_ == Role::kRequest, head_);
@@ -229,6 +252,9 @@ Event Parser::readTrailers(std::string_view input) {
   size_t end = findEmptyLine(input, /*startLine=*/false);
   if (state_ == State::kError) return {Event::kError};
   if (end == 0) return eof_ ? cutShort() : Event{Event::kNeedData};
+  if (trailerRaw_.capacity() > kKeepCapacity && lineStart_ <= kKeepCapacity) {
+    std::string().swap(trailerRaw_);
+  }
   trailerRaw_.assign(input.data(), lineStart_);
   scan_ = lineStart_ = start_ = lines_ = 0;
   ParseError e = parseFields(trailerRaw_, trailers_);

@@ -59,6 +59,8 @@ class Parser {
   const Head& head() const { return head_; }
   const std::vector<Field>& trailers() const { return trailers_; }
   const ParseError& error() const { return error_; }
+  /// Back to the start of a stream, as a new parser, keeping the memory already allocated.
+  void reset();
   /// Response role: the method of each request sent, in order, so that a response to HEAD is
   /// read without a body. Unqueued responses are taken as answers to other methods.
   void expectResponseTo(std::string_view method);

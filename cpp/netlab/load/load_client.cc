@@ -219,8 +219,9 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
   while (!inflight_.empty()) {
     size_t consumed = 0;
     std::string why;
+    ResponseInfo info;
     Verdict v =
-        w_.scenario_.readResponse(inflight_.front().seq, in.view(), scanned_, consumed, why);
+        w_.scenario_.readResponse(inflight_.front().seq, in.view(), scanned_, consumed, why, info);
     if (v == Verdict::kIncomplete) {
       if (in.readable() > w_.config_.maxResponse) {
         fail(LoadError::kProtocol, "response larger than max_response (" +
@@ -238,8 +239,11 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
     inflight_.pop_front();
     w_.noteInflight(-1);
     w_.noteResponse(done.intendedNs, done.sentNs, now);
+    if (info.status > 0) w_.noteStatus(info.status);
     backoff_.reset();
-    if (w_.scenario_.connectionPerRequest()) {
+    // A server that says it closes after this response (HTTP's Connection: close) gets a new
+    // connection for the next request, as connect-per-request does.
+    if (w_.scenario_.connectionPerRequest() || info.closes) {
       closeSocket();
       if (w_.canReconnect()) connect();
       w_.maybeFinish();

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "netlab/core/range_check.h"
+#include "netlab/load/http_scenario.h"
 
 namespace netlab {
 namespace {
@@ -48,6 +49,13 @@ const std::vector<Field<LoadConfig>>& Fields<LoadConfig>::fields() {
       number("max_response", &C::maxResponse, 1, kMaxBytes, "bytes",
              "a larger response is a protocol error"),
       number("rooms", &C::rooms, 1, 1'000'000, "", "chat: rooms the connections are spread over"),
+      text("method", &C::method, "", "http: the request method"),
+      text("path", &C::path, "",
+           "http: the request target; several, separated by spaces, are requested in turn"),
+      bytes("headers", &C::headers, "http: extra header lines, 'Name: value', one per line"),
+      bytes("body", &C::body, "http: the request body (sent with Content-Length)"),
+      flag("keep_alive", &C::keepAlive,
+           "http: reuse each connection (off: Connection: close, a new connection per request)"),
   };
   return table;
 }
@@ -76,6 +84,10 @@ Status validate(const LoadConfig& c, bool runEnds) {
     if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
   }
   if (c.scenario == "framed" && !c.codec) return invalid("the framed scenario needs a codec");
+  if (c.scenario == "http") {
+    Status http = validateHttp(c);
+    if (!http.ok()) return http;
+  }
   if (c.scenario == "line" && c.request.find('\n') != std::string::npos) {
     return invalid("the request line must not contain a newline");
   }

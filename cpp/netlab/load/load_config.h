@@ -16,7 +16,8 @@ namespace netlab {
 
 /// The scenarios a load run can speak.
 inline const std::vector<std::string>& scenarioNames() {
-  static const std::vector<std::string> names = {"echo", "line", "framed", "connect", "chat"};
+  static const std::vector<std::string> names = {"echo",    "line", "framed",
+                                                 "connect", "chat", "http"};
   return names;
 }
 
@@ -62,6 +63,13 @@ struct LoadConfig {
   std::shared_ptr<const Codec> codec;
   /// A response larger than this is a protocol error (bounds the client's memory).
   size_t maxResponse = 1 << 20;
+  /// http: the request method, its targets (separated by spaces, used in turn), extra header
+  /// lines ("Name: value", one per line), body, and whether connections are kept alive.
+  std::string method = "GET";
+  std::string path = "/";
+  std::string headers;
+  std::string body;
+  bool keepAlive = true;
 
   static constexpr int kMaxConnectsInFlight = 256;
 };

@@ -210,6 +210,13 @@ LoadResult LoadGenerator::result() const {
       if (r.firstErrorMessage[k].empty()) r.firstErrorMessage[k] = w->firstErrors()[k];
     }
   }
+  for (size_t code = 100; code < 600; ++code) {
+    uint64_t n = 0;
+    for (const auto& w : workers_) n += w->statusCodes()[code];
+    if (n == 0) continue;
+    r.statusCodes.emplace_back(static_cast<int>(code), n);
+    if (code < 200 || code >= 300) r.non2xx += n;
+  }
   if (idle_) {
     const IdleConnections::Counts& idle = idle_->counts();
     r.idleOpened = idle.opened;

@@ -66,6 +66,10 @@ struct LoadResult {
   std::array<uint64_t, kLoadErrorKinds> errorsByKind{};
   std::array<std::string, kLoadErrorKinds> firstErrorMessage{};
   uint64_t bytesIn = 0, bytesOut = 0;
+  /// HTTP: responses by status code, and those outside 2xx (correctly framed, so counted in
+  /// `responses`, not in `errors`).
+  std::vector<std::pair<int, uint64_t>> statusCodes;
+  uint64_t non2xx = 0;
   uint64_t connectionsOpened = 0;
   uint64_t idleOpened = 0, idleFailed = 0, idleDropped = 0;  // idle_connections
   std::string idleError;                                     // why the first idle connect failed

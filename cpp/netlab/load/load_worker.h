@@ -74,6 +74,7 @@ class LoadWorker {
   int64_t sendEndNs() const { return sendEndNs_; }
   const std::array<uint64_t, kLoadErrorKinds>& errorsByKind() const { return errorsByKind_; }
   const std::array<std::string, kLoadErrorKinds>& firstErrors() const { return firstErrors_; }
+  const std::array<uint64_t, 600>& statusCodes() const { return statusCodes_; }
 
  private:
   friend class LoadClient;
@@ -86,6 +87,10 @@ class LoadWorker {
   /// A response, or in a streaming scenario one delivery, timed from its stamps.
   void noteResponse(int64_t intendedNs, int64_t sentNs, int64_t nowNs);
   void noteFailure(LoadError kind, const std::string& why, size_t failedRequests);
+  /// An HTTP response's status code (100-599), counted by code.
+  void noteStatus(int status) {
+    if (status >= 100 && status < static_cast<int>(statusCodes_.size())) ++statusCodes_[status];
+  }
   void noteInflight(int delta) { inflight_ += delta; }
   void noteWaitingForFirstAnswer(int delta) { waitingForFirstAnswer_ += delta; }
   void connectFinished();
@@ -137,6 +142,7 @@ class LoadWorker {
   SyscallCounts syscalls_;
   std::atomic<uint64_t> readCalls_{0}, writeCalls_{0};  // into syscalls_ when the run ends
   std::array<uint64_t, kLoadErrorKinds> errorsByKind_{};
+  std::array<uint64_t, 600> statusCodes_{};  // read after join()
   std::array<std::string, kLoadErrorKinds> firstErrors_{};
   double cpuSec_ = 0;
   unsigned long callerTimerSlack_ = 0;  // restored when a run on the caller's thread ends

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "netlab/load/http_scenario.h"
+
 namespace netlab {
 namespace {
 
@@ -33,7 +35,7 @@ class EchoScenario : public Scenario {
   }
 
   Verdict readResponse(uint64_t seq, std::string_view in, size_t&, size_t& consumed,
-                       std::string& why) const override {
+                       std::string& why, ResponseInfo&) const override {
     size_t n = payload_.size();
     size_t head = stamped_ ? 8 : 0;
     size_t have = std::min(in.size(), n);
@@ -80,8 +82,8 @@ class ExactScenario final : public Scenario {
   ExactScenario(std::string request, std::string expect)
       : request_(std::move(request)), expect_(std::move(expect)) {}
   void writeRequest(uint64_t, Buffer& out) const override { out.append(request_); }
-  Verdict readResponse(uint64_t, std::string_view in, size_t&, size_t& consumed,
-                       std::string& why) const override {
+  Verdict readResponse(uint64_t, std::string_view in, size_t&, size_t& consumed, std::string& why,
+                       ResponseInfo&) const override {
     size_t have = std::min(in.size(), expect_.size());
     if (in.substr(0, have) != std::string_view(expect_).substr(0, have)) {
       why = "response differs from the expected bytes: " +
@@ -124,7 +126,7 @@ class FramedScenario final : public Scenario {
   }
 
   Verdict readResponse(uint64_t, std::string_view in, size_t& scanned, size_t& consumed,
-                       std::string& why) const override {
+                       std::string& why, ResponseInfo&) const override {
     FrameView frame;
     ParseResult r = codec_->parse(in, scanned, frame);
     if (r.status == ParseResult::kNeedMore) {
@@ -165,7 +167,8 @@ class ChatScenario final : public Scenario {
       : rooms_(rooms), size_(size), lines_(std::move(lines)) {}
 
   void writeRequest(uint64_t, Buffer&) const override {}
-  Verdict readResponse(uint64_t, std::string_view, size_t&, size_t&, std::string&) const override {
+  Verdict readResponse(uint64_t, std::string_view, size_t&, size_t&, std::string&,
+                       ResponseInfo&) const override {
     return Verdict::kProtocolError;
   }
   bool streaming() const override { return true; }
@@ -272,14 +275,15 @@ Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& c) {
     return std::unique_ptr<Scenario>(
         std::make_unique<FramedScenario>(c.codec, payload, c.expect, "frame"));
   }
+  if (s == "http") return makeHttpScenario(c);
   if (s == "chat") {
     Error error;
     auto lines = makeLineCodec("\n", c.maxResponse, true, &error);
     if (!lines) return error;
     return std::unique_ptr<Scenario>(std::make_unique<ChatScenario>(c.rooms, c.size, lines));
   }
-  return Error{EINVAL,
-               "unknown scenario '" + s + "'; valid scenarios: echo, line, framed, connect, chat"};
+  return Error{EINVAL, "unknown scenario '" + s +
+                           "'; valid scenarios: echo, line, framed, connect, chat, http"};
 }
 
 }  // namespace netlab

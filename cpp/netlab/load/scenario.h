@@ -17,6 +17,12 @@ namespace netlab {
 
 enum class Verdict { kIncomplete, kOk, kMismatch, kProtocolError };
 
+/// What a scenario learns of a correct response beyond its verdict.
+struct ResponseInfo {
+  int status = 0;       // HTTP: the status code (other scenarios: 0)
+  bool closes = false;  // the server closes the connection after it (Connection: close)
+};
+
 class Scenario {
  public:
   virtual ~Scenario() = default;
@@ -25,7 +31,7 @@ class Scenario {
   /// Judges the bytes at the front of `in` as the response to request `seq`. On kOk,
   /// `consumed` is its length; on a failure, `why` says what was wrong.
   virtual Verdict readResponse(uint64_t seq, std::string_view in, size_t& scanned, size_t& consumed,
-                               std::string& why) const = 0;
+                               std::string& why, ResponseInfo& info) const = 0;
   /// The connect scenario: a new connection for every request.
   virtual bool connectionPerRequest() const { return false; }
 

@@ -67,20 +67,24 @@ void LoopConn::deliverInput() {
   Buffer& input = stream_->input();
   turnMessages_ = 0;
   backlogged_ = false;
+  delivering_ = true;
   size_t messages = handler_->onData(*this, input);
+  delivering_ = false;
   Counters::bump(ctx_.counters.messagesIn, messages);
   if (state_ != State::kOpen) return;
   if (input.empty()) backlogged_ = false;
   // What a handler that was not stopped by its budget leaves is one partial message; a
-  // backlog starts with complete ones, so no message is late while it waits.
-  if (backlogged_) partialSinceNs_ = 0;
+  // backlog starts with complete ones, so no message is late while it waits. Nor is input
+  // held by a handler that paused itself (an HTTP request pipelined behind a slow response):
+  // the handler is the one keeping it waiting.
+  if (backlogged_ || handlerPaused_) partialSinceNs_ = 0;
   if (!stream_->closing() && !backlogged_) {
     if (input.readable() > ctx_.maxPendingInput) {
       closeNow({CloseKind::kInputTooLarge, 0,
                 "over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input"});
       return;
     }
-    notePartial(messages);
+    if (!handlerPaused_) notePartial(messages);
   }
   if (!accountHeldInput()) return;
   updateReading();
@@ -213,7 +217,8 @@ void LoopConn::resumeReading() {
   handlerPaused_ = false;
   // Input the handler left while it was paused (an HTTP request pipelined behind a slow
   // response) is offered again as a backlog is: no new bytes may ever come to prompt it.
-  if (state_ == State::kOpen && !stream_->input().empty()) backlogged_ = true;
+  // Not from inside onData, whose caller goes on with the input anyway.
+  if (state_ == State::kOpen && !delivering_ && !stream_->input().empty()) backlogged_ = true;
   updateReading();
   if (state_ == State::kOpen && backlogged_) continueNextTurn();
 }

@@ -129,6 +129,7 @@ class LoopConn final : public Conn,
   // messages still in the input (then nothing more is read until they are handled).
   size_t turnMessages_ = 0;
   bool backlogged_ = false;
+  bool delivering_ = false;  // inside handler_->onData
   bool continueQueued_ = false;
   bool pacing_ = false;  // a receiver on another thread is behind: continue after kPaceNs
   // The message timeout: when the partial message at the front of the input began.

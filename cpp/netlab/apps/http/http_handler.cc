@@ -52,6 +52,13 @@ HttpHandler::HttpHandler(HttpProtocol& protocol)
 
 size_t HttpHandler::onData(Conn& conn, Buffer& input) {
   input_ = &input;
+  inOnData_ = true;
+  size_t requests = loop(conn, input);
+  inOnData_ = false;
+  return requests;
+}
+
+size_t HttpHandler::loop(Conn& conn, Buffer& input) {
   size_t requests = 0;
   while (!busy_ && !closing_) {
     // The budget is asked between requests: a client that pipelines thousands waits its turn.
@@ -60,7 +67,7 @@ size_t HttpHandler::onData(Conn& conn, Buffer& input) {
     switch (e.type) {
       case Event::kNeedData:
         input.consume(e.consumed);  // framing read on the way (a chunk-size line)
-        if (peerDone_) {  // the client half-closed and every request it sent is answered
+        if (peerDone_) {            // the client half-closed and every request it sent is answered
           closing_ = true;
           conn.closeAfterFlush();
         }
@@ -144,6 +151,7 @@ void HttpHandler::onBody(Conn& conn, std::string_view piece) {
 void HttpHandler::failParse(Conn& conn) {
   const auto& error = parser_.error();
   closeAfter_ = closing_ = true;
+  if (!inMessage_) headRequest_ = keepAlive10_ = false;  // not the previous request's
   respondSimple(conn, error.status, "text/plain", std::string(error.reason) + "\n");
   conn.fail(error.reason);
 }
@@ -222,15 +230,29 @@ void HttpHandler::respondSimple(Conn& conn, int status, std::string_view content
 
 void HttpHandler::startStream(Conn& conn, RouteKind kind, int64_t count) {
   bool bytes = kind == RouteKind::kBytes;
+  // Chunked framing is for HTTP/1.1 clients only (RFC 9112 §6.1): a 1.0 client reads the
+  // lines until the server closes.
+  chunked_ = !bytes && parser_.head().versionMinor >= 1;
+  if (!bytes && !chunked_) closeAfter_ = true;
   sendHead(conn, 200, bytes ? "application/octet-stream" : "application/json",
-           bytes ? count : kChunked);
+           bytes      ? count
+           : chunked_ ? kChunked
+                      : kNoLength);
   if (headRequest_) return;
   streamKind_ = kind;
   streamLeft_ = count;
   streamNext_ = 0;
+  if (!bytes) {  // the document is made once; each line only adds its id
+    streamDoc_.clear();
+    Exchange x{parser_.head(), addressOnly(conn.peer()), 0, {}, -1};
+    appendRequestJson(streamDoc_, x, RouteKind::kStream);
+  }
   busy_ = true;
-  conn.pauseReading();
   pump(conn);
+  if (busy_) {
+    conn.pauseReading();
+    paused_ = true;
+  }
 }
 
 // Tops the queued output up to a window and waits for it to drain (onDrained), so a body of
@@ -243,27 +265,29 @@ void HttpHandler::pump(Conn& conn) {
       streamLeft_ -= static_cast<int64_t>(n);
       continue;
     }
-    std::string line;
-    Exchange x{parser_.head(), addressOnly(conn.peer()), 0, {}, streamNext_++};
-    appendRequestJson(line, x, RouteKind::kStream);
+    std::string line = "{\"id\": " + std::to_string(streamNext_++) + ", ";
+    line.append(streamDoc_, 1);  // the document without its opening brace
     line += "\n";
     out_.clear();
-    char size[24];
-    out_.append(size,
-                static_cast<size_t>(std::snprintf(size, sizeof size, "%zx\r\n", line.size())));
+    if (chunked_) {
+      char size[24];
+      int n = std::snprintf(size, sizeof size, "%zx\r\n", line.size());
+      out_.append(size, static_cast<size_t>(n));
+    }
     out_ += line;
-    out_ += "\r\n";
+    if (chunked_) out_ += "\r\n";
     conn.send(out_);
     --streamLeft_;
   }
   if (streamLeft_ > 0) return;
-  if (streamKind_ == RouteKind::kStream) conn.send("0\r\n\r\n");
+  if (streamKind_ == RouteKind::kStream && chunked_) conn.send("0\r\n\r\n");
   finishBusy(conn);
 }
 
 void HttpHandler::startDelay(Conn& conn, int64_t ms) {
   busy_ = true;
   conn.pauseReading();
+  paused_ = true;
   conn.runAfter(static_cast<double>(ms) / 1000.0, [this, &conn] {
     respondJson(conn, RouteKind::kGet);
     finishBusy(conn);
@@ -277,9 +301,13 @@ void HttpHandler::finishBusy(Conn& conn) {
     conn.closeAfterFlush();
     return;
   }
-  conn.resumeReading();  // pipelined requests that waited are offered again
+  if (paused_) {
+    paused_ = false;
+    conn.resumeReading();  // pipelined requests that waited are offered again
+  }
   // After a half-close no read will come to prompt that: answer what is held, then close.
-  if (peerDone_ && input_) onData(conn, *input_);
+  // (Inside onData its own loop goes on with the input.)
+  if (peerDone_ && !inOnData_ && input_) onData(conn, *input_);
 }
 
 }  // namespace netlab::apps::http

@@ -23,6 +23,7 @@ class HttpHandler final : public Handler {
   void onDrained(Conn& conn) override;
 
  private:
+  size_t loop(Conn& conn, Buffer& input);
   void onHead(Conn& conn);
   void onBody(Conn& conn, std::string_view piece);
   void respond(Conn& conn);
@@ -46,7 +47,9 @@ class HttpHandler final : public Handler {
   uint64_t bodySize_ = 0;
   Sha256 sha_;
   // A response being produced over time.
-  bool busy_ = false, peerDone_ = false, closing_ = false;
+  bool busy_ = false, paused_ = false, peerDone_ = false, closing_ = false;
+  bool inOnData_ = false, chunked_ = false;
+  std::string streamDoc_;  // /stream's document, made once per request
   RouteKind streamKind_ = RouteKind::kBytes;
   int64_t streamLeft_ = 0, streamNext_ = 0;
   std::string out_;

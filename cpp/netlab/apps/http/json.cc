@@ -1,6 +1,7 @@
 #include "netlab/apps/http/json.h"
 
 #include <cstdint>
+#include <unordered_map>
 
 #include "netlab/http/chars.h"
 #include "netlab/http/message.h"
@@ -93,42 +94,42 @@ std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view que
   return out;
 }
 
+// Names are grouped in one pass through a hash map, in order of first appearance: a query
+// of thousands of distinct names costs linear time, not quadratic.
 void appendJsonObject(std::string& out,
                       const std::vector<std::pair<std::string_view, std::string_view>>& items,
                       bool join) {
-  out.push_back('{');
-  std::vector<bool> done(items.size());
-  bool first = true;
+  std::unordered_map<std::string, size_t> groupOf;
+  std::vector<std::vector<size_t>> groups;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (done[i]) continue;
-    auto same = [&](size_t k) {
-      return join ? netlab::http::equalsIgnoreCase(items[k].first, items[i].first)
-                  : items[k].first == items[i].first;
-    };
-    size_t count = 0;
-    for (size_t k = i; k < items.size(); ++k) count += same(k);
-    if (!first) out += ", ";
-    first = false;
-    appendJsonString(out, items[i].first);
-    out += ": ";
-    if (count == 1) {
-      appendJsonString(out, items[i].second);
-      continue;
+    std::string key(items[i].first);
+    if (join) {
+      for (char& c : key) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
     }
-    std::string joined;
-    out += join ? "" : "[";
-    for (size_t k = i; k < items.size(); ++k) {
-      if (!same(k)) continue;
-      done[k] = true;
-      if (join) {
-        joined += (k == i ? "" : ", ") + std::string(items[k].second);
-      } else {
-        out += k == i ? "" : ", ";
+    auto [it, added] = groupOf.emplace(std::move(key), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  out.push_back('{');
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::vector<size_t>& members = groups[g];
+    out += g == 0 ? "" : ", ";
+    appendJsonString(out, items[members.front()].first);
+    out += ": ";
+    if (members.size() == 1) {
+      appendJsonString(out, items[members.front()].second);
+    } else if (join) {
+      std::string joined;
+      for (size_t k : members) (joined += k == members.front() ? "" : ", ") += items[k].second;
+      appendJsonString(out, joined);
+    } else {
+      out.push_back('[');
+      for (size_t k : members) {
+        out += k == members.front() ? "" : ", ";
         appendJsonString(out, items[k].second);
       }
+      out.push_back(']');
     }
-    if (join) appendJsonString(out, joined);
-    out += join ? "" : "]";
   }
   out.push_back('}');
 }
