@@ -30,6 +30,8 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return 0
     if name == "target":
         return f"127.0.0.1:{free_port()}"
+    if name == "upstreams":
+        return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
     if option["choices"]:
         return next(c for c in option["choices"] if c != default)
     if option["type"] == "bool":
@@ -60,6 +62,8 @@ def test_every_option_set_from_python_reaches_the_running_engine(app: str) -> No
         kwargs: dict[str, Any] = {option["name"]: value}
         if app == "relay" and option["name"] != "target":
             kwargs["target"] = "127.0.0.1:9"
+        if app == "http-proxy" and option["name"] != "upstreams":
+            kwargs["upstreams"] = "127.0.0.1:9"
         with cls(0, **kwargs) as server:
             held = server.options()[option["name"]]
             assert held == value, (option["name"], held, value)

@@ -28,12 +28,13 @@ from netlab.servers import (
     ChatServer,
     CloseKind,
     EchoServer,
+    HttpProxy,
     HttpServer,
     PingPongServer,
     RelayServer,
     Server,
 )
-from netlab._types import ChatStats, HttpStats, LoadProgress, ServerStats, TimelineSecond
+from netlab._types import ChatStats, HttpProxyStats, HttpStats, LoadProgress, ServerStats, TimelineSecond
 
 __version__ = "0.1.0"
 
@@ -41,7 +42,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
+    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "ChatStats", "LoadProgress", "TimelineSecond", "__version__",

@@ -164,3 +164,6 @@ class HttpParser:
 
 class HttpProtocol(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
+
+class HttpProxyProtocol(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...

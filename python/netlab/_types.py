@@ -186,6 +186,19 @@ class ChatStats(ServerStats):
     """messages delivered to other members."""
 
 
+class HttpProxyStats(ServerStats):
+    """An HttpProxy's counters: the server's, its responses and its upstreams'."""
+
+    responses: dict[str, int]
+    """responses sent to clients by status class (the upstreams' and the proxy's own 4xx and 5xx)."""
+    upstream_connects: int
+    """connections opened to upstreams."""
+    upstream_reuses: int
+    """requests sent on an upstream connection kept alive."""
+    upstream_failures: int
+    """requests answered 502 or 504 because their upstream failed or timed out."""
+
+
 class HttpStats(ServerStats):
     """An HttpServer's counters: the server's, and its requests and responses."""
 

@@ -25,7 +25,7 @@ netlab: network servers with a C++ engine, a load generator, and a demo that com
 I/O models (epoll, threaded, select).
 
 commands:
-  serve   run an echo, pingpong or chat server until Ctrl+C or SIGTERM
+  serve   run a server (echo, pingpong, chat, relay, http, http-proxy) until Ctrl+C
   bench   load a server (echo, line, framed, connect, chat, http) and report
   demo    compare the I/O models under the same echo load, side by side
   chat    an interactive chat client for a chat server
@@ -135,6 +135,9 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         if _range_text(option):
             help_text += f"; {_range_text(option)}"
         _add_option(serve, option, None, help_text)
+    serve.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
+                       help="http-proxy: an upstream (repeat for several; the same as "
+                            "--upstreams 'A B')")
     serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
                        action="store_true", help="print a line per connection event")
 
@@ -151,8 +154,14 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
         if name not in mine:
             return None, f"{_flag(name)} applies to {', '.join(option['apps'])}, not {args.app}"
         options[name] = value
+    if args.upstream:
+        if args.app != "http-proxy":
+            return None, f"--upstream applies to http-proxy, not {args.app}"
+        options["upstreams"] = " ".join([*args.upstream, options.get("upstreams") or ""]).strip()
     if args.app == "relay" and "target" not in options:
         return None, "serve relay needs --target HOST:PORT"
+    if args.app == "http-proxy" and "upstreams" not in options:
+        return None, "serve http-proxy needs --upstream HOST:PORT"
     return options, ""
 
 

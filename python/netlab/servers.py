@@ -17,7 +17,7 @@ from types import FrameType, TracebackType
 from typing import Any, ClassVar, Optional, cast
 
 from netlab import _core, _options
-from netlab._types import ChatStats, HttpStats, ServerStats
+from netlab._types import ChatStats, HttpProxyStats, HttpStats, ServerStats
 from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
@@ -330,6 +330,50 @@ class HttpServer(Server):
         return f"http://{host}:{self.port}"
 
 
+class HttpProxy(Server):
+    """An HTTP/1.1 reverse proxy: each request goes to one of ``upstreams`` (``"host:port"``
+    strings, round-robin) and its response is streamed back.
+
+    Request and response bodies stream through with backpressure both ways (a slow client
+    pauses reading from the upstream and the reverse), so memory per connection stays
+    bounded whatever the body size. Hop-by-hop fields are removed (Connection and what it
+    names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) and the framing
+    written anew; X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Via are added.
+    Each client connection keeps its upstream connection for its next request. A refused,
+    reset or unreachable upstream gives 502, one that does not connect within
+    ``connect_timeout`` or falls silent for ``upstream_timeout`` 504 (both nginx's 60 s by
+    default), a malformed request 400 (431 or 414 past the head limits), each with a short
+    body saying why.
+
+    ``stats()`` adds ``responses`` by status class, ``upstream_connects``,
+    ``upstream_reuses`` and ``upstream_failures``.
+    """
+
+    app = "http-proxy"
+
+    def __init__(self, port: int = 8080, host: str = "127.0.0.1", *,
+                 upstreams: Any = None, **options: Any) -> None:
+        if upstreams is not None and not isinstance(upstreams, str):
+            upstreams = " ".join(upstreams)
+        if upstreams is not None:
+            options["upstreams"] = upstreams
+        super().__init__(port, host, **options)
+
+    def stats(self) -> HttpProxyStats:
+        """Server counters plus ``responses`` by status class and the upstream counts."""
+        proxy = self._native.protocol
+        assert isinstance(proxy, _core.HttpProxyProtocol)
+        stats: dict[str, Any] = dict(self._native.stats())
+        stats.update(proxy.snapshot())
+        return cast(HttpProxyStats, stats)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running proxy."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+
 def options_markdown() -> str:
     """The README's option tables, made from the engine's: one for every server, one per app.
     ``python -m netlab options`` prints them."""
@@ -365,7 +409,7 @@ def _describe(cls: type[Server]) -> None:
     SERVERS[cls.app] = cls
 
 
-for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer):
+for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer, HttpProxy):
     _describe(_cls)
 for _name in APPS:  # an app with no class of its own yet still gets one
     if _name not in SERVERS:

@@ -3,6 +3,7 @@
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
 #include "netlab/apps/http/http_server.h"
+#include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/relay.h"
 
@@ -60,6 +61,14 @@ std::vector<AppSpec> buildApps() {
       "http", "httpbin-like HTTP/1.1 origin: /get /post /bytes/N /stream/N /delay/MS ...", false,
       "http", [](HttpOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         return std::shared_ptr<Protocol>(std::make_shared<HttpProtocol>(o));
+      }));
+  list.push_back(entry<HttpProxyOptions>(
+      "http-proxy", "HTTP/1.1 reverse proxy to upstreams, round-robin, bodies streamed", false,
+      "http",
+      [](HttpProxyOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        Status valid = validate(o);
+        if (!valid.ok()) return valid.error();
+        return std::shared_ptr<Protocol>(std::make_shared<HttpProxyProtocol>(std::move(o)));
       }));
   return list;
 }

@@ -7,6 +7,7 @@
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
 #include "netlab/apps/http/http_server.h"
+#include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/registry.h"
 #include "netlab/apps/relay.h"
@@ -97,6 +98,24 @@ const Columns<HttpSnapshot>& httpColumns() {
   return columns;
 }
 
+const Columns<HttpProxySnapshot>& proxyColumns() {
+  using P = HttpProxySnapshot;
+  static const Columns<P> columns = {
+      {"responses", "dict[str, int]",
+       "responses sent to clients by status class (the upstreams' and the proxy's own 4xx and "
+       "5xx)",
+       [](const P& p) { return py::cast(p.responses); }},
+      {"upstream_connects", "int", "connections opened to upstreams",
+       [](const P& p) { return py::cast(p.upstreamConnects); }},
+      {"upstream_reuses", "int", "requests sent on an upstream connection kept alive",
+       [](const P& p) { return py::cast(p.upstreamReuses); }},
+      {"upstream_failures", "int",
+       "requests answered 502 or 504 because their upstream failed or timed out",
+       [](const P& p) { return py::cast(p.upstreamFailures); }},
+  };
+  return columns;
+}
+
 py::dict statsDict(Server& s) { return toDict(statsColumns(), viewOf(s)); }
 
 py::list appsList() {
@@ -148,6 +167,9 @@ void registerServers(py::module_& m) {
   recordRegistry()["HttpStats"] = describeRecord(
       httpColumns(), "An HttpServer's counters: the server's, and its requests and responses.",
       "ServerStats");
+  recordRegistry()["HttpProxyStats"] = describeRecord(
+      proxyColumns(), "An HttpProxy's counters: the server's, its responses and its upstreams'.",
+      "ServerStats");
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
   m.def(
@@ -182,6 +204,10 @@ void registerServers(py::module_& m) {
   py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol");
   py::class_<HttpProtocol, Protocol, std::shared_ptr<HttpProtocol>>(m, "HttpProtocol")
       .def("snapshot", [](const HttpProtocol& p) { return toDict(httpColumns(), p.snapshot()); });
+  py::class_<HttpProxyProtocol, Protocol, std::shared_ptr<HttpProxyProtocol>>(m,
+                                                                              "HttpProxyProtocol")
+      .def("snapshot",
+           [](const HttpProxyProtocol& p) { return toDict(proxyColumns(), p.snapshot()); });
 
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("app"), py::arg("codec") = nullptr)

@@ -1,0 +1,403 @@
+#include "netlab/apps/http_proxy/exchange.h"
+
+#include "netlab/apps/http/response.h"
+
+namespace netlab::apps::proxy {
+namespace {
+
+using netlab::http::Event;
+
+std::string addressOnly(const std::string& peer) {
+  size_t colon = peer.rfind(':');
+  if (colon == std::string::npos) return peer;
+  if (peer.front() == '[') return peer.substr(1, colon - 2);
+  return peer.substr(0, colon);
+}
+
+netlab::http::Limits limitsOf(const HttpProxyOptions& o) {
+  return {static_cast<size_t>(o.maxHeaders), static_cast<size_t>(o.maxHeaderLine),
+          static_cast<size_t>(o.maxHead)};
+}
+
+// A failed upstream, as a status and the sentence the client reads (nginx: 502 for refused,
+// reset or a bad response; 504 when the upstream did not connect or answer in time).
+int statusFor(const CloseReason& reason) {
+  bool late = reason.kind == CloseKind::kConnectTimeout || reason.kind == CloseKind::kIdleTimeout ||
+              reason.kind == CloseKind::kMessageTimeout;
+  return late ? 504 : 502;
+}
+
+}  // namespace
+
+// --- the upstream side ------------------------------------------------------------------------
+
+UpstreamSide::UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limits)
+    : link_(std::move(link)), parser_(netlab::http::Role::kResponse, limits) {
+  link_->upstream = this;
+}
+
+void UpstreamSide::onOpen(Conn& conn) {
+  opened_ = true;
+  if (!current() || !link_->client) {  // the client left, or moved on, while we connected
+    conn.closeAfterFlush();
+    return;
+  }
+  link_->upstreamConn = &conn;
+  link_->client->upstreamOpen(conn);
+}
+
+size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
+  size_t responses = 0;
+  while (current() && link_->client) {
+    Event e = parser_.next(input.view());
+    bool ok = deliver(conn, e);
+    input.consume(e.consumed);
+    if (!ok) return responses;
+    if (e.type == Event::kNeedData) return responses;
+    if (e.type == Event::kEnd && !parser_.head().informational()) ++responses;
+  }
+  // Nobody is waiting for what this connection says any more.
+  input.clear();
+  conn.close({CloseKind::kLocalClose, 0, "client gone"});
+  return responses;
+}
+
+// One parser event to the client side; false when this connection must stop here.
+bool UpstreamSide::deliver(Conn& conn, const Event& e) {
+  ClientSide* client = link_->client;
+  switch (e.type) {
+    case Event::kNeedData:
+      return true;
+    case Event::kHead:
+      if (client->responseHead(parser_.head())) return true;
+      conn.fail("a response with no request waiting for it");
+      return false;
+    case Event::kBody:
+      client->responseBody(e.body);
+      return true;
+    case Event::kEnd:
+      if (!parser_.head().informational()) client->responseEnd(!parser_.head().keepAlive);
+      return true;
+    case Event::kClosed:
+      conn.closeAfterFlush();  // bytes after a response that ended the connection
+      return false;
+    case Event::kError:
+      client->upstreamFailed({CloseKind::kProtocolError, 0, std::string(parser_.error().reason)},
+                             true);
+      conn.fail(parser_.error().reason);
+      return false;
+  }
+  return false;
+}
+
+// A body delimited by the upstream's close ends here (RFC 9112 §6.3 item 8).
+bool UpstreamSide::onEof(Conn& conn) {
+  if (!current() || !link_->client) return false;
+  Event e = parser_.finish(std::string_view{});
+  if (e.type == Event::kEnd) link_->client->responseEnd(true);
+  (void)conn;
+  return false;
+}
+
+void UpstreamSide::onDrained(Conn&) {
+  if (current() && link_->client) link_->client->upstreamBackedUp(false);
+}
+
+void UpstreamSide::onHighWater(Conn&, size_t) {
+  if (current() && link_->client) link_->client->upstreamBackedUp(true);
+}
+
+void UpstreamSide::onClose(Conn&, const CloseReason& reason) {
+  if (!current()) return;
+  link_->upstream = nullptr;
+  link_->upstreamConn = nullptr;
+  if (link_->client) link_->client->upstreamFailed(reason, opened_);
+}
+
+// --- the client side --------------------------------------------------------------------------
+
+ClientSide::ClientSide(HttpProxyProtocol& protocol)
+    : protocol_(protocol),
+      link_(std::make_shared<Link>()),
+      parser_(netlab::http::Role::kRequest, limitsOf(protocol.options())) {
+  link_->client = this;
+}
+
+ClientSide::~ClientSide() { link_->client = nullptr; }
+
+void ClientSide::onOpen(Conn& conn) {
+  conn_ = &conn;
+  ip_ = addressOnly(conn.peer());
+}
+
+size_t ClientSide::onData(Conn& conn, Buffer& input) {
+  input_ = &input;
+  inOnData_ = true;
+  size_t requests = loop(conn, input);
+  inOnData_ = false;
+  return requests;
+}
+
+size_t ClientSide::loop(Conn& conn, Buffer& input) {
+  size_t requests = 0;
+  while (!closing_ && !waitingOpen_ && !waitingResponse_ && !upstreamFull_) {
+    if (!inRequest_ && !conn.budgetLeft()) break;
+    Event e = parser_.next(input.view());
+    switch (e.type) {
+      case Event::kNeedData:
+        input.consume(e.consumed);
+        if (peerDone_ && !exchanging_) {
+          closing_ = true;
+          conn.closeAfterFlush();
+        }
+        return requests;
+      case Event::kHead:
+        input.consume(e.consumed);
+        beginRequest();
+        break;
+      case Event::kBody:
+        forwardBody(e.body);  // before consume: the piece is a view into input
+        input.consume(e.consumed);
+        break;
+      case Event::kEnd:
+        input.consume(e.consumed);
+        ++requests;
+        requestDone();
+        break;
+      case Event::kClosed:
+        closing_ = true;
+        conn.closeAfterFlush();
+        break;
+      case Event::kError:
+        failParse();
+        break;
+    }
+  }
+  return requests;
+}
+
+void ClientSide::beginRequest() {
+  const netlab::http::Head& h = parser_.head();
+  exchanging_ = inRequest_ = true;
+  responseStarted_ = false;
+  chunkedRequest_ = h.framing == netlab::http::Framing::kChunked;
+  toHead_ = h.method == "HEAD";
+  client10_ = h.versionMinor == 0;
+  closeAfter_ = !h.keepAlive;
+  scratch_.clear();
+  appendUpstreamRequest(scratch_, h, ip_);
+  if (link_->upstreamConn) {
+    protocol_.countReuse();
+    link_->upstream->expectResponseTo(h.method);
+    link_->upstreamConn->send(scratch_);
+    armTimer();
+    return;
+  }
+  pendingHead_ = scratch_;
+  pendingMethod_ = std::string(h.method);
+  waitingOpen_ = true;
+  updateReading();
+  connectUpstream();
+}
+
+void ClientSide::connectUpstream() {
+  const auto& [host, port] = protocol_.pickUpstream();
+  protocol_.countConnect();
+  auto upstream = std::make_unique<UpstreamSide>(link_, limitsOf(protocol_.options()));
+  conn_->connect(host, port, protocol_.options().connectTimeoutSec, std::move(upstream));
+}
+
+void ClientSide::upstreamOpen(Conn& upstream) {
+  if (!waitingOpen_) return;
+  link_->upstream->expectResponseTo(pendingMethod_);
+  upstream.send(pendingHead_);
+  pendingHead_.clear();
+  waitingOpen_ = false;
+  armTimer();
+  updateReading();
+  // The rest of the request (its body, or just its end: a GET's end needs no more bytes) is
+  // read now; no new bytes may come to prompt it.
+  if (!inOnData_ && input_) loop(*conn_, *input_);
+}
+
+void ClientSide::forwardBody(std::string_view piece) {
+  Conn* up = link_->upstreamConn;
+  if (!up) return;
+  if (!chunkedRequest_) {
+    up->send(piece);
+    return;
+  }
+  scratch_.clear();
+  appendChunk(scratch_, piece);
+  up->send(scratch_);
+}
+
+void ClientSide::requestDone() {
+  inRequest_ = false;
+  if (chunkedRequest_ && link_->upstreamConn) link_->upstreamConn->send(kLastChunk);
+  if (!exchanging_) return;  // the response came first and is already done
+  waitingResponse_ = true;
+  updateReading();
+}
+
+bool ClientSide::responseHead(const netlab::http::Head& head) {
+  if (!exchanging_ || responseStarted_) return false;
+  armTimer();
+  if (head.informational()) {
+    if (head.status == 100 && !client10_) conn_->send("HTTP/1.1 100 Continue\r\n\r\n");
+    return true;
+  }
+  responseStarted_ = true;
+  scratch_.clear();
+  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_);
+  if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
+  conn_->send(scratch_);
+  protocol_.countResponse(head.status);
+  return true;
+}
+
+void ClientSide::responseBody(std::string_view piece) {
+  if (!responseStarted_) return;
+  armTimer();
+  if (framing_ != ClientFraming::kChunked) {
+    conn_->send(piece);
+    return;
+  }
+  scratch_.clear();
+  appendChunk(scratch_, piece);
+  conn_->send(scratch_);
+}
+
+void ClientSide::responseEnd(bool upstreamCloses) {
+  if (!responseStarted_) return;
+  if (framing_ == ClientFraming::kChunked) conn_->send(kLastChunk);
+  // An answer before the whole request was sent (an early 413, say): the rest of the
+  // request cannot follow on this upstream connection, nor the client's next one.
+  if (inRequest_) closeAfter_ = upstreamCloses = true;
+  if (upstreamCloses && link_->upstreamConn) {
+    Conn* up = link_->upstreamConn;
+    link_->upstream = nullptr;  // no longer this client's: its close is not a failure
+    link_->upstreamConn = nullptr;
+    up->closeAfterFlush();
+  }
+  finishExchange();
+}
+
+void ClientSide::finishExchange() {
+  exchanging_ = responseStarted_ = false;
+  waitingResponse_ = false;
+  if (timerArmed_) conn_->cancelTimer(timer_);
+  timerArmed_ = false;
+  if (closeAfter_) {
+    closing_ = true;
+    conn_->closeAfterFlush();
+    return;
+  }
+  updateReading();
+  // After a half-close no read will come to prompt what is held: answer it now.
+  if (peerDone_ && !inOnData_ && input_) loop(*conn_, *input_);
+}
+
+void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
+  if (!exchanging_) return;  // an idle kept-alive connection went: the next request reconnects
+  if (responseStarted_) {
+    conn_->close(reason);  // mid-body: the client must see the response cut short
+    return;
+  }
+  protocol_.countFailure();
+  std::string why = std::string(opened ? "upstream failed: " : "upstream unavailable: ") +
+                    std::string(closeKindName(reason.kind));
+  answerError(statusFor(reason), why);
+}
+
+void ClientSide::upstreamBackedUp(bool full) {
+  upstreamFull_ = full;
+  updateReading();
+}
+
+// The status and a short body, then a close: the request's body may be half read.
+void ClientSide::answerError(int status, std::string_view why) {
+  Conn* up = link_->upstreamConn;
+  link_->upstream = nullptr;  // first: its close is no news to this side
+  link_->upstreamConn = nullptr;
+  if (up) up->close({CloseKind::kLocalClose, 0, "exchange failed"});
+  scratch_.clear();
+  std::string body = std::string(why) + "\n";
+  apps::http::appendHead(scratch_, {status,
+                                    "text/plain",
+                                    static_cast<int64_t>(body.size()),
+                                    /*close=*/true,
+                                    false,
+                                    {}});
+  if (!toHead_) scratch_ += body;
+  conn_->send(scratch_);
+  protocol_.countResponse(status);
+  closeAfter_ = true;
+  finishExchange();
+}
+
+void ClientSide::failParse() {
+  const netlab::http::ParseError& error = parser_.error();
+  if (responseStarted_) {
+    conn_->close({CloseKind::kProtocolError, 0, std::string(error.reason)});
+    return;
+  }
+  if (!inRequest_) toHead_ = false;  // not the previous request's
+  exchanging_ = true;
+  answerError(error.status, error.reason);
+  conn_->fail(error.reason);
+}
+
+// nginx's proxy_read_timeout: the time allowed between two reads from the upstream (and for
+// the first one after the request is sent).
+void ClientSide::armTimer() {
+  if (timerArmed_) conn_->cancelTimer(timer_);
+  timer_ = conn_->runAfter(protocol_.options().upstreamTimeoutSec, [this] { onTimeout(); });
+  timerArmed_ = true;
+}
+
+void ClientSide::onTimeout() {
+  timerArmed_ = false;
+  if (!exchanging_) return;
+  upstreamFailed({CloseKind::kMessageTimeout, 0, "upstream timed out"}, true);
+}
+
+void ClientSide::updateReading() {
+  bool read = !(waitingOpen_ || waitingResponse_ || upstreamFull_);
+  if (read == !paused_) return;
+  paused_ = !read;
+  if (paused_) {
+    conn_->pauseReading();
+  } else {
+    conn_->resumeReading();
+  }
+}
+
+bool ClientSide::onEof(Conn&) {
+  peerDone_ = true;
+  return exchanging_;  // the response in progress is still delivered
+}
+
+// The client's queue decides whether the upstream is read: a slow client slows the upstream.
+void ClientSide::onDrained(Conn&) {
+  if (Conn* up = link_->upstreamConn) up->resumeReading();
+}
+
+void ClientSide::onHighWater(Conn&, size_t) {
+  if (Conn* up = link_->upstreamConn) up->pauseReading();
+}
+
+void ClientSide::onClose(Conn&, const CloseReason&) {
+  link_->client = nullptr;
+  Conn* up = link_->upstreamConn;
+  link_->upstream = nullptr;
+  link_->upstreamConn = nullptr;
+  if (!up) return;
+  if (exchanging_) {
+    up->close({CloseKind::kLocalClose, 0, "client gone"});
+  } else {
+    up->closeAfterFlush();
+  }
+}
+
+}  // namespace netlab::apps::proxy

@@ -1,0 +1,73 @@
+// An HTTP/1.1 reverse proxy: each request is parsed, rewritten for the next hop and sent to an
+// upstream chosen round-robin; the response is streamed back. Bodies stream both ways with
+// backpressure (a slow client pauses reading from the upstream, a slow upstream pauses reading
+// from the client), so memory per connection is bounded whatever the body size. Each client
+// connection keeps its upstream connection alive for its next request. A refused or
+// unreachable upstream gives 502, one that does not connect or answer in time 504, a
+// malformed request 400 (431 and 414 past the head limits).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "netlab/core/handler.h"
+#include "netlab/core/options.h"
+#include "netlab/io/result.h"
+
+namespace netlab {
+
+struct HttpProxyOptions {
+  /// "host:port" upstreams, separated by spaces or commas; required.
+  std::string upstreams;
+  double connectTimeoutSec = 60;   // nginx proxy_connect_timeout
+  double upstreamTimeoutSec = 60;  // nginx proxy_read_timeout: between two reads
+  int64_t maxHeaders = 100;
+  int64_t maxHeaderLine = 8 * 1024;
+  int64_t maxHead = 64 * 1024;
+};
+template <>
+struct Fields<HttpProxyOptions> {
+  static const std::vector<Field<HttpProxyOptions>>& fields();
+};
+Status validate(const HttpProxyOptions& options);
+
+/// What stats() adds for the proxy.
+struct HttpProxySnapshot {
+  std::map<std::string, uint64_t> responses;  // by status class, those the proxy sent
+  uint64_t upstreamConnects = 0, upstreamReuses = 0, upstreamFailures = 0;
+};
+
+class HttpProxyProtocol final : public Protocol {
+ public:
+  /// `options` must have passed validate().
+  explicit HttpProxyProtocol(HttpProxyOptions options);
+  std::string_view name() const override { return "http-proxy"; }
+  std::unique_ptr<Handler> newHandler() override;
+  size_t maxPendingInput() const override;
+  size_t socketsPerConnection() const override { return 2; }
+  OptionMap optionValues() const override { return valuesOf(options_); }
+  const HttpProxyOptions& options() const { return options_; }
+
+  /// The next upstream, round-robin.
+  const std::pair<std::string, uint16_t>& pickUpstream();
+  void countResponse(int status);
+  void countConnect() { upstreamConnects_.fetch_add(1, std::memory_order_relaxed); }
+  void countReuse() { upstreamReuses_.fetch_add(1, std::memory_order_relaxed); }
+  void countFailure() { upstreamFailures_.fetch_add(1, std::memory_order_relaxed); }
+  HttpProxySnapshot snapshot() const;
+
+ private:
+  HttpProxyOptions options_;
+  std::vector<std::pair<std::string, uint16_t>> upstreams_;
+  std::atomic<uint64_t> next_{0};
+  std::array<std::atomic<uint64_t>, 5> responses_{};
+  std::atomic<uint64_t> upstreamConnects_{0}, upstreamReuses_{0}, upstreamFailures_{0};
+};
+
+}  // namespace netlab

@@ -1,0 +1,33 @@
+// What a proxy changes in the messages it forwards (RFC 9110 §7.6): hop-by-hop fields are
+// dropped (Connection, the fields it names, Keep-Alive, Proxy-*, TE, Trailer,
+// Transfer-Encoding, Upgrade), the framing is written anew for the next hop, and the request
+// gains X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Via.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "netlab/http/message.h"
+
+namespace netlab::apps::proxy {
+
+/// The request head for the upstream: origin-form target, HTTP/1.1, end-to-end fields, the
+/// forwarding fields, and framing for `head`'s body (Content-Length, or chunked).
+void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
+                           std::string_view clientIp);
+
+/// How a response body travels to the client.
+enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
+
+/// The response head for the client; returns how its body must be framed. `toHead`: the
+/// request was HEAD; `client10`: the client speaks HTTP/1.0 (no chunked for it); `close`:
+/// the proxy closes the client connection after this response.
+ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& head, bool toHead,
+                                   bool client10, bool close);
+
+/// One chunk of a chunked body (nothing for an empty piece), and the last chunk.
+void appendChunk(std::string& out, std::string_view piece);
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+}  // namespace netlab::apps::proxy
