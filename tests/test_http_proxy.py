@@ -212,3 +212,60 @@ def test_wrk_through_the_proxy_sees_no_errors(origin: netlab.HttpServer) -> None
         assert "Socket errors" not in r.stdout and "Non-2xx" not in r.stdout, r.stdout
         done = int(re.search(r"(\d+) requests in", r.stdout).group(1))
         assert done > 100 and p.stats()["upstream_connects"] == 20
+
+
+def test_empty_bodies_keep_their_length(proxy: netlab.HttpProxy) -> None:
+    """Content-Length: 0 travels on (without it the client would wait for the close)."""
+    r = curl("-i", proxy.url + "/status/200", "--next", "-i", proxy.url + "/bytes/0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(b"Content-Length: 0") == 2
+
+
+def test_http_1_0_without_host_and_spoofed_forwarding_fields(proxy: netlab.HttpProxy) -> None:
+    x = Exchange(proxy.port)
+    x.send(b"GET /headers HTTP/1.0\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\r\n",
+           ["GET"])
+    (head, body), = x.responses(1)
+    fields = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+    assert head.status == 200 and fields["host"].startswith("127.0.0.1:")
+    assert fields["x-forwarded-proto"] == "http" and fields["x-forwarded-host"] == fields["host"]
+    x.close()
+
+
+def test_a_request_cut_short_by_a_half_close_is_400_at_once(proxy: netlab.HttpProxy) -> None:
+    x = Exchange(proxy.port)
+    x.send(b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc", ["POST"])
+    time.sleep(0.2)
+    x.sock.shutdown(socket.SHUT_WR)
+    start = time.monotonic()
+    (head, body), = x.responses(1)
+    assert head.status == 400 and b"closed before" in body
+    assert time.monotonic() - start < 5 and proxy.stats()["upstream_failures"] == 0
+    x.close()
+
+
+def test_connect_is_refused_and_parse_errors_count(proxy: netlab.HttpProxy) -> None:
+    x = Exchange(proxy.port)
+    x.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", ["CONNECT"])
+    (head, _), = x.responses(1)
+    assert head.status == 501 and x.closed_by_server()
+    x.close()
+    y = Exchange(proxy.port)
+    y.send(b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", ["GET"])
+    (head, _), = y.responses(1)
+    assert head.status == 400
+    y.close()
+    wait_until(lambda: proxy.stats()["closes"]["protocol_error"] == 1, what="a protocol error")
+    assert proxy.stats()["errors"] == 1 and proxy.stats()["upstream_connects"] == 0
+
+
+def test_a_slow_upload_is_not_an_upstream_timeout(origin: netlab.HttpServer) -> None:
+    with netlab.HttpProxy(0, upstreams=f"127.0.0.1:{origin.port}", upstream_timeout=1.0) as p:
+        x = Exchange(p.port)
+        x.send(b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 30\r\n\r\n", ["POST"])
+        for _ in range(3):  # 2.4 s in all, never 1 s without progress
+            time.sleep(0.8)
+            x.sock.sendall(b"0123456789")
+        (head, body), = x.responses(1)
+        assert head.status == 200 and json.loads(body)["body_size"] == 30
+        x.close()

@@ -70,6 +70,7 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
       return true;
     case Event::kHead:
       if (client->responseHead(parser_.head())) return true;
+      client->detachUpstream();  // first: a request must not be sent to a closing connection
       conn.fail("a response with no request waiting for it");
       return false;
     case Event::kBody:
@@ -79,6 +80,7 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
       if (!parser_.head().informational()) client->responseEnd(!parser_.head().keepAlive);
       return true;
     case Event::kClosed:
+      client->detachUpstream();
       conn.closeAfterFlush();  // bytes after a response that ended the connection
       return false;
     case Event::kError:
@@ -91,11 +93,14 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
 }
 
 // A body delimited by the upstream's close ends here (RFC 9112 §6.3 item 8).
-bool UpstreamSide::onEof(Conn& conn) {
+bool UpstreamSide::onEof(Conn&) {
   if (!current() || !link_->client) return false;
   Event e = parser_.finish(std::string_view{});
   if (e.type == Event::kEnd) link_->client->responseEnd(true);
-  (void)conn;
+  // Closing from here on: no request may be sent to it (it would be lost, then a 502).
+  if (current() && link_->client) {
+    link_->client->upstreamFailed({CloseKind::kPeerClosed, 0, "upstream closed"}, true);
+  }
   return false;
 }
 
@@ -146,6 +151,11 @@ size_t ClientSide::loop(Conn& conn, Buffer& input) {
     switch (e.type) {
       case Event::kNeedData:
         input.consume(e.consumed);
+        if (peerDone_ && inRequest_) {  // the client half-closed in the middle of a request
+          (void)parser_.finish(input.view());
+          failParse();
+          return requests;
+        }
         if (peerDone_ && !exchanging_) {
           closing_ = true;
           conn.closeAfterFlush();
@@ -184,8 +194,18 @@ void ClientSide::beginRequest() {
   toHead_ = h.method == "HEAD";
   client10_ = h.versionMinor == 0;
   closeAfter_ = !h.keepAlive;
+  if (h.method == "CONNECT") {  // tunnelling is not offered (yet): RFC 9110 §9.3.6
+    answerError(501, "CONNECT is not supported by this proxy", false);
+    return;
+  }
+  if (!link_->upstreamConn) {
+    const auto& [host, port] = protocol_.pickUpstream();
+    upstreamHost_ = host;
+    upstreamPort_ = port;
+    upstreamName_ = host + ":" + std::to_string(port);
+  }
   scratch_.clear();
-  appendUpstreamRequest(scratch_, h, ip_);
+  appendUpstreamRequest(scratch_, h, ip_, upstreamName_);
   if (link_->upstreamConn) {
     protocol_.countReuse();
     link_->upstream->expectResponseTo(h.method);
@@ -201,10 +221,19 @@ void ClientSide::beginRequest() {
 }
 
 void ClientSide::connectUpstream() {
-  const auto& [host, port] = protocol_.pickUpstream();
   protocol_.countConnect();
   auto upstream = std::make_unique<UpstreamSide>(link_, limitsOf(protocol_.options()));
-  conn_->connect(host, port, protocol_.options().connectTimeoutSec, std::move(upstream));
+  conn_->connect(upstreamHost_, upstreamPort_, protocol_.options().connectTimeoutSec,
+                 std::move(upstream));
+}
+
+Conn* ClientSide::detachUpstream() {
+  Conn* up = link_->upstreamConn;
+  link_->upstream = nullptr;
+  link_->upstreamConn = nullptr;
+  upstreamFull_ = false;  // a queue that is gone is not full
+  updateReading();
+  return up;
 }
 
 void ClientSide::upstreamOpen(Conn& upstream) {
@@ -223,6 +252,7 @@ void ClientSide::upstreamOpen(Conn& upstream) {
 void ClientSide::forwardBody(std::string_view piece) {
   Conn* up = link_->upstreamConn;
   if (!up) return;
+  armTimer();  // an upload in progress is not a silent upstream
   if (!chunkedRequest_) {
     up->send(piece);
     return;
@@ -235,7 +265,8 @@ void ClientSide::forwardBody(std::string_view piece) {
 void ClientSide::requestDone() {
   inRequest_ = false;
   if (chunkedRequest_ && link_->upstreamConn) link_->upstreamConn->send(kLastChunk);
-  if (!exchanging_) return;  // the response came first and is already done
+  if (!exchanging_) return;           // the response came first and is already done
+  if (!responseStarted_) armTimer();  // the wait for the response starts now
   waitingResponse_ = true;
   updateReading();
 }
@@ -248,6 +279,8 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
     return true;
   }
   responseStarted_ = true;
+  // An answer before the whole request was sent: the connection cannot carry another.
+  if (inRequest_) closeAfter_ = true;
   scratch_.clear();
   framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_);
   if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
@@ -274,11 +307,9 @@ void ClientSide::responseEnd(bool upstreamCloses) {
   // An answer before the whole request was sent (an early 413, say): the rest of the
   // request cannot follow on this upstream connection, nor the client's next one.
   if (inRequest_) closeAfter_ = upstreamCloses = true;
-  if (upstreamCloses && link_->upstreamConn) {
-    Conn* up = link_->upstreamConn;
-    link_->upstream = nullptr;  // no longer this client's: its close is not a failure
-    link_->upstreamConn = nullptr;
-    up->closeAfterFlush();
+  if (upstreamCloses) {
+    // No longer this client's: its close is not a failure.
+    if (Conn* up = detachUpstream()) up->closeAfterFlush();
   }
   finishExchange();
 }
@@ -299,28 +330,30 @@ void ClientSide::finishExchange() {
 }
 
 void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
+  Conn* up = detachUpstream();
+  if (up) up->close({CloseKind::kLocalClose, 0, "upstream failed"});
   if (!exchanging_) return;  // an idle kept-alive connection went: the next request reconnects
+  protocol_.countFailure();
   if (responseStarted_) {
+    closing_ = true;
     conn_->close(reason);  // mid-body: the client must see the response cut short
     return;
   }
-  protocol_.countFailure();
   std::string why = std::string(opened ? "upstream failed: " : "upstream unavailable: ") +
                     std::string(closeKindName(reason.kind));
-  answerError(statusFor(reason), why);
+  answerError(statusFor(reason), why, false);
 }
 
 void ClientSide::upstreamBackedUp(bool full) {
   upstreamFull_ = full;
   updateReading();
+  if (!full && peerDone_ && !inOnData_ && input_) loop(*conn_, *input_);
 }
 
-// The status and a short body, then a close: the request's body may be half read.
-void ClientSide::answerError(int status, std::string_view why) {
-  Conn* up = link_->upstreamConn;
-  link_->upstream = nullptr;  // first: its close is no news to this side
-  link_->upstreamConn = nullptr;
-  if (up) up->close({CloseKind::kLocalClose, 0, "exchange failed"});
+// The status and a short body, then a close: the request's body may be half read. A
+// protocol error is counted as one (Conn::fail), the rest close as a local decision.
+void ClientSide::answerError(int status, std::string_view why, bool protocolError) {
+  if (Conn* up = detachUpstream()) up->close({CloseKind::kLocalClose, 0, "exchange failed"});
   scratch_.clear();
   std::string body = std::string(why) + "\n";
   apps::http::appendHead(scratch_, {status,
@@ -332,20 +365,29 @@ void ClientSide::answerError(int status, std::string_view why) {
   if (!toHead_) scratch_ += body;
   conn_->send(scratch_);
   protocol_.countResponse(status);
-  closeAfter_ = true;
-  finishExchange();
+  if (!protocolError) {
+    closeAfter_ = true;
+    finishExchange();
+    return;
+  }
+  closing_ = true;
+  exchanging_ = responseStarted_ = waitingResponse_ = false;
+  if (timerArmed_) conn_->cancelTimer(timer_);
+  timerArmed_ = false;
+  conn_->fail(why);
 }
 
 void ClientSide::failParse() {
   const netlab::http::ParseError& error = parser_.error();
   if (responseStarted_) {
+    closing_ = true;
+    if (Conn* up = detachUpstream()) up->close({CloseKind::kLocalClose, 0, "client failed"});
     conn_->close({CloseKind::kProtocolError, 0, std::string(error.reason)});
     return;
   }
   if (!inRequest_) toHead_ = false;  // not the previous request's
   exchanging_ = true;
-  answerError(error.status, error.reason);
-  conn_->fail(error.reason);
+  answerError(error.status, error.reason, true);
 }
 
 // nginx's proxy_read_timeout: the time allowed between two reads from the upstream (and for
@@ -373,18 +415,24 @@ void ClientSide::updateReading() {
   }
 }
 
-bool ClientSide::onEof(Conn&) {
+bool ClientSide::onEof(Conn& conn) {
   peerDone_ = true;
-  return exchanging_;  // the response in progress is still delivered
+  // A request cut short by the half-close is found at once, not at the upstream timeout.
+  if (inRequest_ && !waitingOpen_ && !upstreamFull_ && !inOnData_ && input_) loop(conn, *input_);
+  return exchanging_ && !closing_;  // the response in progress is still delivered
 }
 
-// The client's queue decides whether the upstream is read: a slow client slows the upstream.
+// The client's queue decides whether the upstream is read: a slow client slows the upstream,
+// and the time it takes to read is not the upstream's silence.
 void ClientSide::onDrained(Conn&) {
   if (Conn* up = link_->upstreamConn) up->resumeReading();
+  if (exchanging_ && responseStarted_) armTimer();
 }
 
 void ClientSide::onHighWater(Conn&, size_t) {
   if (Conn* up = link_->upstreamConn) up->pauseReading();
+  if (timerArmed_) conn_->cancelTimer(timer_);
+  timerArmed_ = false;
 }
 
 void ClientSide::onClose(Conn&, const CloseReason&) {

@@ -62,6 +62,8 @@ class ClientSide final : public Handler {
   void responseEnd(bool upstreamCloses);
   void upstreamFailed(const CloseReason& reason, bool opened);
   void upstreamBackedUp(bool full);
+  /// Lets go of the upstream connection (returned, to be closed by the caller).
+  Conn* detachUpstream();
 
  private:
   size_t loop(Conn& conn, Buffer& input);
@@ -69,7 +71,7 @@ class ClientSide final : public Handler {
   void forwardBody(std::string_view piece);
   void requestDone();
   void connectUpstream();
-  void answerError(int status, std::string_view why);
+  void answerError(int status, std::string_view why, bool protocolError);
   void failParse();
   void armTimer();
   void onTimeout();
@@ -82,6 +84,8 @@ class ClientSide final : public Handler {
   Conn* conn_ = nullptr;
   Buffer* input_ = nullptr;
   std::string ip_, scratch_, pendingHead_, pendingMethod_;
+  std::string upstreamHost_, upstreamName_;  // the upstream this client's requests go to
+  uint16_t upstreamPort_ = 0;
   // The exchange in progress.
   bool exchanging_ = false, inRequest_ = false, responseStarted_ = false;
   bool chunkedRequest_ = false, toHead_ = false, client10_ = false, closeAfter_ = false;

@@ -30,8 +30,12 @@ bool hopByHop(const netlab::http::Head& head, std::string_view name) {
   return false;
 }
 
+// Fields this hop writes itself: a client's own X-Forwarded-Proto or -Host would be taken for
+// the proxy's word.
 bool forwarding(std::string_view name) {
-  return equalsIgnoreCase(name, "x-forwarded-for") || equalsIgnoreCase(name, "via");
+  return equalsIgnoreCase(name, "x-forwarded-for") || equalsIgnoreCase(name, "via") ||
+         equalsIgnoreCase(name, "x-forwarded-proto") ||
+         equalsIgnoreCase(name, "x-forwarded-host") || equalsIgnoreCase(name, "host");
 }
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
@@ -52,19 +56,26 @@ void appendJoined(std::string& out, const netlab::http::Head& head, std::string_
 }  // namespace
 
 void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
-                           std::string_view clientIp) {
+                           std::string_view clientIp, std::string_view upstream) {
   auto [path, query] = apps::http::splitTarget(head.target);
   (((out += head.method) += ' ') += path);
   if (!query.empty()) (out += '?') += query;
   out += " HTTP/1.1\r\n";
+  // Host: an absolute-form target's authority wins (RFC 9112 §3.2.2); a request without one
+  // (HTTP/1.0) gets the upstream's, since HTTP/1.1 requires it.
+  std::string_view host = upstream;
+  if (const netlab::http::Field* given = head.find("host")) host = given->value;
+  if (head.target.substr(0, 7) == "http://") {
+    std::string_view authority = head.target.substr(7);
+    host = authority.substr(0, authority.find('/'));
+  }
+  appendField(out, "Host", host);
   for (const netlab::http::Field& f : head.fields) {
     if (!hopByHop(head, f.name) && !forwarding(f.name)) appendField(out, f.name, f.value);
   }
   appendJoined(out, head, "X-Forwarded-For", clientIp);
-  if (!head.find("x-forwarded-proto")) appendField(out, "X-Forwarded-Proto", "http");
-  if (const netlab::http::Field* host = head.find("host"); host && !head.find("x-forwarded-host")) {
-    appendField(out, "X-Forwarded-Host", host->value);
-  }
+  appendField(out, "X-Forwarded-Proto", "http");
+  appendField(out, "X-Forwarded-Host", host);
   appendJoined(out, head, "Via", head.versionMinor == 0 ? "1.0 netlab" : "1.1 netlab");
   if (head.framing == netlab::http::Framing::kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
@@ -86,11 +97,15 @@ ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& h
   ClientFraming framing = ClientFraming::kNone;
   if (head.framing == netlab::http::Framing::kLength) {
     framing = ClientFraming::kLength;
-  } else if (head.framing != netlab::http::Framing::kNone) {
+  } else if (head.framing == netlab::http::Framing::kChunked ||
+             head.framing == netlab::http::Framing::kUntilClose) {
     framing = client10 ? ClientFraming::kUntilClose : ClientFraming::kChunked;
   }
-  // A HEAD response keeps the length the body would have had (RFC 9110 §9.3.2).
-  if (head.contentLength >= 0 && (framing == ClientFraming::kLength || toHead)) {
+  // Content-Length travels whenever it frames this body, 0 included, and on a HEAD response
+  // it keeps the length the body would have had (RFC 9110 §9.3.2, §8.6).
+  bool bodiless = head.informational() || head.status == 204 || head.status == 304;
+  bool delimited = framing == ClientFraming::kChunked || framing == ClientFraming::kUntilClose;
+  if (!bodiless && !delimited && head.contentLength >= 0) {
     appendField(out, "Content-Length", std::to_string(head.contentLength));
   }
   if (framing == ClientFraming::kChunked && !toHead) out += "Transfer-Encoding: chunked\r\n";

@@ -12,10 +12,11 @@
 
 namespace netlab::apps::proxy {
 
-/// The request head for the upstream: origin-form target, HTTP/1.1, end-to-end fields, the
-/// forwarding fields, and framing for `head`'s body (Content-Length, or chunked).
+/// The request head for the upstream: origin-form target, HTTP/1.1, Host (the upstream's
+/// "host:port" when the request has none), end-to-end fields, the forwarding fields, and
+/// framing for `head`'s body (Content-Length, or chunked).
 void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
-                           std::string_view clientIp);
+                           std::string_view clientIp, std::string_view upstream);
 
 /// How a response body travels to the client.
 enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
