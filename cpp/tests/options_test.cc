@@ -168,6 +168,7 @@ TEST(AppRegistryTest, EveryAppBuildsFromItsDefaultsAndUnknownNamesAreFound) {
   for (const AppSpec& app : apps()) {
     OptionMap values{{"port", int64_t{0}}};
     if (app.name == "relay") values["target"] = std::string("127.0.0.1:9");
+    if (app.name == "http-proxy") values["upstreams"] = std::string("127.0.0.1:9");
     auto server = makeAppServer(app, values, nullptr);
     ASSERT_TRUE(server.ok()) << app.name << ": " << server.error().message;
     EXPECT_EQ(server.value()->protocolName(), app.name);
