@@ -130,6 +130,12 @@ class Server:
         stats: ServerStats = self._native.stats()
         return stats
 
+    def _with_protocol_stats(self) -> dict[str, Any]:
+        """The server's counters with its protocol's own (chat, http, http-proxy)."""
+        stats: dict[str, Any] = dict(self._native.stats())
+        stats.update(getattr(self._native.protocol, "snapshot")())
+        return stats
+
     def events(self) -> list[str]:
         """Connection events since the last call (only with ``log_connections=True``)."""
         return self._native.drain_events()
@@ -254,11 +260,11 @@ class ChatServer(Server):
     def stats(self) -> ChatStats:
         """Server counters plus ``rooms`` (members per room), ``members`` and
         ``messages_relayed``."""
-        chat = self._native.protocol
-        assert isinstance(chat, _core.ChatProtocol)
-        stats: dict[str, Any] = dict(self._native.stats())
-        stats.update(chat.snapshot())
-        return cast(ChatStats, stats)
+        return cast(ChatStats, self._with_protocol_stats())
+
+
+def _http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -317,17 +323,12 @@ class HttpServer(Server):
     def stats(self) -> HttpStats:
         """Server counters plus ``requests`` (by method) and ``responses`` (by status
         class)."""
-        http = self._native.protocol
-        assert isinstance(http, _core.HttpProtocol)
-        stats: dict[str, Any] = dict(self._native.stats())
-        stats.update(http.snapshot())
-        return cast(HttpStats, stats)
+        return cast(HttpStats, self._with_protocol_stats())
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the running server."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        return _http_url(self._host, self.port)
 
 
 class HttpProxy(Server):
@@ -361,17 +362,12 @@ class HttpProxy(Server):
 
     def stats(self) -> HttpProxyStats:
         """Server counters plus ``responses`` by status class and the upstream counts."""
-        proxy = self._native.protocol
-        assert isinstance(proxy, _core.HttpProxyProtocol)
-        stats: dict[str, Any] = dict(self._native.stats())
-        stats.update(proxy.snapshot())
-        return cast(HttpProxyStats, stats)
+        return cast(HttpProxyStats, self._with_protocol_stats())
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the running proxy."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        return _http_url(self._host, self.port)
 
 
 def options_markdown() -> str:

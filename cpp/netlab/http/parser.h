@@ -26,6 +26,13 @@ struct Limits {
   size_t maxHead = 64 * 1024;  // the whole head, and the whole trailer section
 };
 
+/// The limits of an app's options (any struct with maxHeaders, maxHeaderLine and maxHead).
+template <class Options>
+Limits limitsOf(const Options& o) {
+  return {static_cast<size_t>(o.maxHeaders), static_cast<size_t>(o.maxHeaderLine),
+          static_cast<size_t>(o.maxHead)};
+}
+
 enum class Role : uint8_t { kRequest, kResponse };
 
 struct Event {

@@ -139,13 +139,14 @@ std::string peerName(int fd) {
   return std::string(ip) + ":" + std::to_string(port);
 }
 
-std::string peerAddress(int fd) {
-  std::string name = peerName(fd);
-  size_t colon = name.rfind(':');
-  if (colon == std::string::npos) return name;
-  if (name.front() == '[') return name.substr(1, colon - 2);
-  return name.substr(0, colon);
+std::string withoutPort(const std::string& peer) {
+  size_t colon = peer.rfind(':');
+  if (colon == std::string::npos) return peer;
+  if (peer.front() == '[') return peer.substr(1, colon - 2);
+  return peer.substr(0, colon);
 }
+
+std::string peerAddress(int fd) { return withoutPort(peerName(fd)); }
 
 Status setNonBlocking(int fd, bool on) {
   int flags = ::fcntl(fd, F_GETFL);

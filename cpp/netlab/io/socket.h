@@ -43,6 +43,8 @@ Result<uint16_t> localPort(int fd);
 
 /// "ip:port" of the peer, or "?" when unknown.
 std::string peerName(int fd);
+/// "1.2.3.4:5" or "[::1]:5" (peerName's form) without its port: "1.2.3.4", "::1".
+std::string withoutPort(const std::string& peer);
 /// The peer's IP address alone ("127.0.0.2", "::1"), or "?" when unknown.
 std::string peerAddress(int fd);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "netlab/apps/http/response.h"
+#include "netlab/io/socket.h"
 
 namespace netlab::apps::http {
 namespace {
@@ -29,18 +30,6 @@ const std::string& bytesPattern() {
   return pattern;
 }
 
-std::string addressOnly(const std::string& peer) {
-  size_t colon = peer.rfind(':');
-  if (colon == std::string::npos) return peer;
-  if (peer.front() == '[') return peer.substr(1, colon - 2);
-  return peer.substr(0, colon);
-}
-
-netlab::http::Limits limitsOf(const HttpOptions& o) {
-  return {static_cast<size_t>(o.maxHeaders), static_cast<size_t>(o.maxHeaderLine),
-          static_cast<size_t>(o.maxHead)};
-}
-
 bool isError(RouteKind k) {
   return k == RouteKind::kNotFound || k == RouteKind::kBadMethod || k == RouteKind::kBadArgument;
 }
@@ -48,7 +37,8 @@ bool isError(RouteKind k) {
 }  // namespace
 
 HttpHandler::HttpHandler(HttpProtocol& protocol)
-    : protocol_(protocol), parser_(netlab::http::Role::kRequest, limitsOf(protocol.options())) {}
+    : protocol_(protocol),
+      parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.options())) {}
 
 size_t HttpHandler::onData(Conn& conn, Buffer& input) {
   input_ = &input;
@@ -194,7 +184,7 @@ void HttpHandler::respond(Conn& conn) {
 }
 
 void HttpHandler::respondJson(Conn& conn, RouteKind kind) {
-  std::string origin = addressOnly(conn.peer());
+  std::string origin = withoutPort(conn.peer());
   std::string body;
   if (kind == RouteKind::kHeaders) {
     body = "{\"headers\": ";
@@ -244,7 +234,7 @@ void HttpHandler::startStream(Conn& conn, RouteKind kind, int64_t count) {
   streamNext_ = 0;
   if (!bytes) {  // the document is made once; each line only adds its id
     streamDoc_.clear();
-    Exchange x{parser_.head(), addressOnly(conn.peer()), 0, {}, -1};
+    Exchange x{parser_.head(), withoutPort(conn.peer()), 0, {}, -1};
     appendRequestJson(streamDoc_, x, RouteKind::kStream);
   }
   busy_ = true;

@@ -1,23 +1,12 @@
 #include "netlab/apps/http_proxy/exchange.h"
 
 #include "netlab/apps/http/response.h"
+#include "netlab/io/socket.h"
 
 namespace netlab::apps::proxy {
 namespace {
 
 using netlab::http::Event;
-
-std::string addressOnly(const std::string& peer) {
-  size_t colon = peer.rfind(':');
-  if (colon == std::string::npos) return peer;
-  if (peer.front() == '[') return peer.substr(1, colon - 2);
-  return peer.substr(0, colon);
-}
-
-netlab::http::Limits limitsOf(const HttpProxyOptions& o) {
-  return {static_cast<size_t>(o.maxHeaders), static_cast<size_t>(o.maxHeaderLine),
-          static_cast<size_t>(o.maxHead)};
-}
 
 // A failed upstream, as a status and the sentence the client reads (nginx: 502 for refused,
 // reset or a bad response; 504 when the upstream did not connect or answer in time).
@@ -124,7 +113,7 @@ void UpstreamSide::onClose(Conn&, const CloseReason& reason) {
 ClientSide::ClientSide(HttpProxyProtocol& protocol)
     : protocol_(protocol),
       link_(std::make_shared<Link>()),
-      parser_(netlab::http::Role::kRequest, limitsOf(protocol.options())) {
+      parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.options())) {
   link_->client = this;
 }
 
@@ -132,7 +121,7 @@ ClientSide::~ClientSide() { link_->client = nullptr; }
 
 void ClientSide::onOpen(Conn& conn) {
   conn_ = &conn;
-  ip_ = addressOnly(conn.peer());
+  ip_ = withoutPort(conn.peer());
 }
 
 size_t ClientSide::onData(Conn& conn, Buffer& input) {
@@ -222,7 +211,8 @@ void ClientSide::beginRequest() {
 
 void ClientSide::connectUpstream() {
   protocol_.countConnect();
-  auto upstream = std::make_unique<UpstreamSide>(link_, limitsOf(protocol_.options()));
+  auto upstream =
+      std::make_unique<UpstreamSide>(link_, netlab::http::limitsOf(protocol_.options()));
   conn_->connect(upstreamHost_, upstreamPort_, protocol_.options().connectTimeoutSec,
                  std::move(upstream));
 }
