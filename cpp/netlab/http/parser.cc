@@ -112,12 +112,6 @@ size_t Parser::findEmptyLine(std::string_view input, bool startLine) {
     bool crlf = length > 0 && input[lf - 1] == '\r';
     if (crlf) --length;
     scan_ = lf + 1;
-    // A trailer section takes CRLF only, as chunk framing does: a bare LF there would let a
-    // front end that splits on CRLF alone see a different message end (smuggling).
-    if (!startLine && !crlf) {
-      fail({errorStatus(400), "trailer line not ended by CRLF"});
-      return 0;
-    }
     if (length == 0 && startLine && lines_ == 0) {
       // Empty lines before a start line are skipped (RFC 9112 §2.2), but only a few.
       start_ = lineStart_ = scan_;
@@ -125,7 +119,9 @@ size_t Parser::findEmptyLine(std::string_view input, bool startLine) {
       if (state_ == State::kError) return 0;
       continue;
     }
-    if (length == 0) return scan_;
+    // The checks run in the order the partial-line path above meets them (the line's
+    // length, then the section's size), so the error does not depend on how the bytes were
+    // split.
     bool firstLine = startLine && lines_ == 0;
     if (length > limits_.maxLine) {
       fail(firstLine && role_ == Role::kRequest
@@ -133,12 +129,17 @@ size_t Parser::findEmptyLine(std::string_view input, bool startLine) {
                : ParseError{errorStatus(431), "header line too long"});
       return 0;
     }
-    // The checks run in the order the partial-line path above meets them, so the error does
-    // not depend on how the bytes were split.
     if (scan_ - start_ > limits_.maxHead) {
       fail({errorStatus(431), "header section too large"});
       return 0;
     }
+    // A trailer section takes CRLF only, as chunk framing does: a bare LF there would let a
+    // front end that splits on CRLF alone see a different message end (smuggling).
+    if (!startLine && !crlf) {
+      fail({errorStatus(400), "trailer line not ended by CRLF"});
+      return 0;
+    }
+    if (length == 0) return scan_;
     ++lines_;
     if (lines_ - (startLine ? 1 : 0) > limits_.maxFields) {
       fail({errorStatus(431), "too many header fields"});
