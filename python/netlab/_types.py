@@ -197,6 +197,14 @@ class HttpProxyStats(ServerStats):
     """requests sent on an upstream connection kept alive."""
     upstream_failures: int
     """requests answered 502 or 504 because their upstream failed or timed out."""
+    retries: int
+    """requests sent again: to the next upstream after a failed connect, or once more after a connection died before any answer."""
+    upstream_requests: dict[str, int]
+    """requests sent to each upstream ("host:port"), retries included."""
+    pool_idle: int
+    """idle upstream connections in the keep-alive pools now."""
+    upstreams_down: int
+    """upstreams skipped now after failing (max_fails, fail_timeout)."""
 
 
 class HttpStats(ServerStats):

@@ -333,21 +333,29 @@ class HttpServer(Server):
 
 class HttpProxy(Server):
     """An HTTP/1.1 reverse proxy: each request goes to one of ``upstreams`` (``"host:port"``
-    strings, round-robin) and its response is streamed back.
+    strings, each optionally followed by ``"weight=N"``) and its response is streamed back.
 
     Request and response bodies stream through with backpressure both ways (a slow client
     pauses reading from the upstream and the reverse), so memory per connection stays
     bounded whatever the body size. Hop-by-hop fields are removed (Connection and what it
     names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) and the framing
     written anew; X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Via are added.
-    Each client connection keeps its upstream connection for its next request. A refused,
-    reset or unreachable upstream gives 502, one that does not connect within
-    ``connect_timeout`` or falls silent for ``upstream_timeout`` 504 (both nginx's 60 s by
-    default), a malformed request 400 (431 or 414 past the head limits), each with a short
-    body saying why.
+
+    Balancing: ``balance="round-robin"`` (nginx's smooth weighted round-robin, the default)
+    or ``"least-conn"`` (fewest requests in flight per weight). Upstream connections are kept
+    alive in a pool per thread that every client shares (``keepalive`` idle ones per
+    upstream, closed after ``keepalive_timeout``). An upstream that fails ``max_fails`` times
+    within ``fail_timeout`` is skipped for ``fail_timeout`` (nginx's 1 and 10 s). A request
+    whose upstream refuses the connection goes to the next upstream; an idempotent, bodiless
+    one whose connection dies before any answer (a pooled connection the upstream had just
+    closed) is sent once more on a new connection. Past that, a refused, reset or
+    unreachable upstream gives 502, one that does not connect within ``connect_timeout`` or
+    falls silent for ``upstream_timeout`` 504 (both nginx's 60 s by default), a malformed
+    request 400 (431 or 414 past the head limits), each with a short body saying why.
 
     ``stats()`` adds ``responses`` by status class, ``upstream_connects``,
-    ``upstream_reuses`` and ``upstream_failures``.
+    ``upstream_reuses``, ``upstream_failures``, ``retries``, ``upstream_requests`` by
+    upstream, ``pool_idle`` and ``upstreams_down``.
     """
 
     app = "http-proxy"

@@ -63,7 +63,7 @@ std::vector<AppSpec> buildApps() {
         return std::shared_ptr<Protocol>(std::make_shared<HttpProtocol>(o));
       }));
   list.push_back(entry<HttpProxyOptions>(
-      "http-proxy", "HTTP/1.1 reverse proxy to upstreams, round-robin, bodies streamed", false,
+      "http-proxy", "HTTP/1.1 reverse proxy: balanced, pooled upstreams, bodies streamed", false,
       "http",
       [](HttpProxyOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         Status valid = validate(o);

@@ -112,6 +112,17 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
       {"upstream_failures", "int",
        "requests answered 502 or 504 because their upstream failed or timed out",
        [](const P& p) { return py::cast(p.upstreamFailures); }},
+      {"retries", "int",
+       "requests sent again: to the next upstream after a failed connect, or once more after "
+       "a connection died before any answer",
+       [](const P& p) { return py::cast(p.retries); }},
+      {"upstream_requests", "dict[str, int]",
+       "requests sent to each upstream (\"host:port\"), retries included",
+       [](const P& p) { return py::cast(p.upstreamRequests); }},
+      {"pool_idle", "int", "idle upstream connections in the keep-alive pools now",
+       [](const P& p) { return py::cast(p.poolIdle); }},
+      {"upstreams_down", "int", "upstreams skipped now after failing (max_fails, fail_timeout)",
+       [](const P& p) { return py::cast(p.upstreamsDown); }},
   };
   return columns;
 }

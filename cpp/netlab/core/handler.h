@@ -79,6 +79,10 @@ class Conn {
   /// connect_timeout, no_fds or no_ports. It closes with "server stopping" on stop().
   virtual void connect(const std::string& host, uint16_t port, double timeoutSec,
                        std::unique_ptr<Handler> handler) = 0;
+  /// True when this connection's thread serves only it and the connections it opened, and
+  /// ends once they have all closed (the threaded model): anything it leaves open, such as
+  /// an idle pooled upstream connection, would keep that thread alive.
+  virtual bool threadPerClient() const { return false; }
   virtual uint64_t id() const = 0;
   virtual const std::string& peer() const = 0;
   /// This connection as other threads may reach it (deliver, post).

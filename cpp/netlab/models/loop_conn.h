@@ -43,6 +43,8 @@ struct LoopConnContext {
   std::function<void(std::unique_ptr<Handler> handler, const std::string& host, uint16_t port,
                      double timeoutSec)>
       connectOut;
+  /// The loop serves one client and ends with it (the threaded model).
+  bool threadPerClient = false;
 };
 
 /// Messages one connection may have handled in one loop turn before the others get theirs.
@@ -90,6 +92,7 @@ class LoopConn final : public Conn,
   bool cancelTimer(TimerHandle timer) override;
   void connect(const std::string& host, uint16_t port, double timeoutSec,
                std::unique_ptr<Handler> handler) override;
+  bool threadPerClient() const override { return ctx_.threadPerClient; }
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
   std::shared_ptr<Outlet> outlet() override;

@@ -30,7 +30,10 @@ class LoopConnections {
   void closeAll(const CloseReason& reason);
   size_t size() const { return conns_.size(); }
   /// Runs when the last connection has gone (the threaded model ends its thread there).
-  void onEmpty(std::function<void()> fn) { onEmpty_ = std::move(fn); }
+  void onEmpty(std::function<void()> fn) {
+    onEmpty_ = std::move(fn);
+    ctx_.threadPerClient = true;
+  }
   /// Hands freed buffers back to the system a second after a wave of closes.
   void trimAfterCloses(bool on) { trim_ = on; }
 

@@ -1,6 +1,9 @@
 #include "netlab/apps/http_proxy/exchange.h"
 
+#include <algorithm>
+
 #include "netlab/apps/http/response.h"
+#include "netlab/io/clock.h"
 #include "netlab/io/socket.h"
 
 namespace netlab::apps::proxy {
@@ -16,23 +19,57 @@ int statusFor(const CloseReason& reason) {
   return late ? 504 : 502;
 }
 
+// Methods a client may repeat without changing more than once (RFC 9110 §9.2.2); only those,
+// and only without a body (none is kept to send again), are retried after bytes were sent.
+bool idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
 }  // namespace
 
 // --- the upstream side ------------------------------------------------------------------------
 
-UpstreamSide::UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limits)
-    : link_(std::move(link)), parser_(netlab::http::Role::kResponse, limits) {
+UpstreamSide::UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limits,
+                           std::shared_ptr<UpstreamPool> pool, size_t upstream)
+    : link_(std::move(link)),
+      parser_(netlab::http::Role::kResponse, limits),
+      pool_(std::move(pool)),
+      upstream_(upstream) {
   link_->upstream = this;
 }
 
 void UpstreamSide::onOpen(Conn& conn) {
   opened_ = true;
+  conn_ = &conn;
   if (!current() || !link_->client) {  // the client left, or moved on, while we connected
     conn.closeAfterFlush();
     return;
   }
   link_->upstreamConn = &conn;
   link_->client->upstreamOpen(conn);
+}
+
+void UpstreamSide::attach(std::shared_ptr<Link> link) {
+  parked_ = false;
+  conn_->cancelTimer(idleTimer_);
+  link_ = std::move(link);
+  link_->upstream = this;
+  link_->upstreamConn = conn_;
+}
+
+bool UpstreamSide::park() {
+  link_.reset();
+  if (!pool_->put(upstream_, *this)) return false;
+  parked_ = true;
+  idleTimer_ = conn_->runAfter(pool_->idleTimeoutSec(), [this] {
+    closeIdle(CloseKind::kIdleTimeout, "idle in the keep-alive pool");
+  });
+  return true;
+}
+
+void UpstreamSide::closeIdle(CloseKind kind, std::string_view why) {
+  conn_->close({kind, 0, std::string(why)});
 }
 
 size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
@@ -42,12 +79,13 @@ size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
     bool ok = deliver(conn, e);
     input.consume(e.consumed);
     if (!ok) return responses;
-    if (e.type == Event::kNeedData) return responses;
     if (e.type == Event::kEnd && !parser_.head().informational()) ++responses;
+    if (e.type == Event::kNeedData) return responses;
   }
-  // Nobody is waiting for what this connection says any more.
+  if ((parked_ || !link_) && input.empty()) return responses;  // parked, or being closed
+  // Nobody is waiting for what this connection says (bytes from an idle upstream included).
   input.clear();
-  conn.close({CloseKind::kLocalClose, 0, "client gone"});
+  conn.close({CloseKind::kLocalClose, 0, parked_ ? "bytes from an idle upstream" : "client gone"});
   return responses;
 }
 
@@ -66,7 +104,7 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
       client->responseBody(e.body);
       return true;
     case Event::kEnd:
-      if (!parser_.head().informational()) client->responseEnd(!parser_.head().keepAlive);
+      if (!parser_.head().informational()) client->upstreamFinished(!parser_.head().keepAlive);
       return true;
     case Event::kClosed:
       client->detachUpstream();
@@ -85,7 +123,7 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
 bool UpstreamSide::onEof(Conn&) {
   if (!current() || !link_->client) return false;
   Event e = parser_.finish(std::string_view{});
-  if (e.type == Event::kEnd) link_->client->responseEnd(true);
+  if (e.type == Event::kEnd) link_->client->upstreamFinished(true);
   // Closing from here on: no request may be sent to it (it would be lost, then a 502).
   if (current() && link_->client) {
     link_->client->upstreamFailed({CloseKind::kPeerClosed, 0, "upstream closed"}, true);
@@ -102,6 +140,7 @@ void UpstreamSide::onHighWater(Conn&, size_t) {
 }
 
 void UpstreamSide::onClose(Conn&, const CloseReason& reason) {
+  if (parked_) pool_->forget(upstream_, *this);
   if (!current()) return;
   link_->upstream = nullptr;
   link_->upstreamConn = nullptr;
@@ -122,6 +161,10 @@ ClientSide::~ClientSide() { link_->client = nullptr; }
 void ClientSide::onOpen(Conn& conn) {
   conn_ = &conn;
   ip_ = withoutPort(conn.peer());
+  const HttpProxyOptions& o = protocol_.options();
+  pool_ = UpstreamPool::forThisThread(
+      protocol_.serial(), {protocol_.upstreams().size(), static_cast<size_t>(o.keepalive),
+                           o.keepaliveTimeoutSec, protocol_.idleGauge()});
 }
 
 size_t ClientSide::onData(Conn& conn, Buffer& input) {
@@ -178,7 +221,7 @@ size_t ClientSide::loop(Conn& conn, Buffer& input) {
 void ClientSide::beginRequest() {
   const netlab::http::Head& h = parser_.head();
   exchanging_ = inRequest_ = true;
-  responseStarted_ = false;
+  responseStarted_ = answered_ = retried_ = false;
   chunkedRequest_ = h.framing == netlab::http::Framing::kChunked;
   toHead_ = h.method == "HEAD";
   client10_ = h.versionMinor == 0;
@@ -187,34 +230,58 @@ void ClientSide::beginRequest() {
     answerError(501, "CONNECT is not supported by this proxy", false);
     return;
   }
-  if (!link_->upstreamConn) {
-    const auto& [host, port] = protocol_.pickUpstream();
-    upstreamHost_ = host;
-    upstreamPort_ = port;
-    upstreamName_ = host + ":" + std::to_string(port);
-  }
-  scratch_.clear();
-  appendUpstreamRequest(scratch_, h, ip_, upstreamName_);
-  if (link_->upstreamConn) {
-    protocol_.countReuse();
-    link_->upstream->expectResponseTo(h.method);
-    link_->upstreamConn->send(scratch_);
-    armTimer();
+  bool bodyless = h.framing == netlab::http::Framing::kNone ||
+                  (h.framing == netlab::http::Framing::kLength && h.contentLength == 0);
+  retryable_ = bodyless && idempotent(h.method);
+  pendingMethod_ = std::string(h.method);
+  tried_.assign(protocol_.upstreams().size(), false);
+  startAttempt(false);
+}
+
+// Sends the request head to the next upstream: on a pooled connection at once, else once a new
+// one has connected (the client is not read meanwhile, so no body byte is forwarded early).
+void ClientSide::startAttempt(bool freshConnection) {
+  releaseUpstream();
+  if (timerArmed_) conn_->cancelTimer(timer_);
+  timerArmed_ = false;
+  int i = protocol_.upstreams().pick(tried_, nowNs());
+  if (i < 0) {
+    answerError(502, "no upstream left to try", false);
     return;
   }
-  pendingHead_ = scratch_;
-  pendingMethod_ = std::string(h.method);
-  waitingOpen_ = true;
-  updateReading();
-  connectUpstream();
+  upstream_ = i;
+  tried_[static_cast<size_t>(i)] = true;
+  protocol_.countRequest(static_cast<size_t>(i));
+  const UpstreamAddress& to = protocol_.upstreams().address(static_cast<size_t>(i));
+  pendingHead_.clear();
+  appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name);
+  UpstreamSide* pooled = freshConnection ? nullptr : pool_->take(static_cast<size_t>(i));
+  reused_ = pooled != nullptr;
+  if (!pooled) {
+    waitingOpen_ = true;
+    updateReading();
+    connectUpstream();
+    return;
+  }
+  protocol_.countReuse();
+  pooled->attach(link_);
+  pooled->expectResponseTo(pendingMethod_);
+  link_->upstreamConn->send(pendingHead_);
+  armTimer();
 }
 
 void ClientSide::connectUpstream() {
   protocol_.countConnect();
-  auto upstream =
-      std::make_unique<UpstreamSide>(link_, netlab::http::limitsOf(protocol_.options()));
-  conn_->connect(upstreamHost_, upstreamPort_, protocol_.options().connectTimeoutSec,
-                 std::move(upstream));
+  const UpstreamAddress& to = protocol_.upstreams().address(static_cast<size_t>(upstream_));
+  auto upstream = std::make_unique<UpstreamSide>(link_, netlab::http::limitsOf(protocol_.options()),
+                                                 pool_, static_cast<size_t>(upstream_));
+  conn_->connect(to.host, to.port, protocol_.options().connectTimeoutSec, std::move(upstream));
+}
+
+void ClientSide::releaseUpstream() {
+  if (upstream_ < 0) return;
+  protocol_.upstreams().release(static_cast<size_t>(upstream_));
+  upstream_ = -1;
 }
 
 Conn* ClientSide::detachUpstream() {
@@ -230,12 +297,15 @@ void ClientSide::upstreamOpen(Conn& upstream) {
   if (!waitingOpen_) return;
   link_->upstream->expectResponseTo(pendingMethod_);
   upstream.send(pendingHead_);
-  pendingHead_.clear();
   waitingOpen_ = false;
   armTimer();
+  continueRequest();
+}
+
+// The rest of the request (its body, or just its end: a GET's end needs no more bytes) is read
+// now; no new bytes may come to prompt it.
+void ClientSide::continueRequest() {
   updateReading();
-  // The rest of the request (its body, or just its end: a GET's end needs no more bytes) is
-  // read now; no new bytes may come to prompt it.
   if (!inOnData_ && input_) loop(*conn_, *input_);
 }
 
@@ -264,11 +334,13 @@ void ClientSide::requestDone() {
 bool ClientSide::responseHead(const netlab::http::Head& head) {
   if (!exchanging_ || responseStarted_) return false;
   armTimer();
+  answered_ = true;  // any byte of an answer: the request may have had effects
   if (head.informational()) {
     if (head.status == 100 && !client10_) conn_->send("HTTP/1.1 100 Continue\r\n\r\n");
     return true;
   }
   responseStarted_ = true;
+  if (upstream_ >= 0) protocol_.upstreams().succeeded(static_cast<size_t>(upstream_));
   // An answer before the whole request was sent: the connection cannot carry another.
   if (inRequest_) closeAfter_ = true;
   scratch_.clear();
@@ -291,20 +363,22 @@ void ClientSide::responseBody(std::string_view piece) {
   conn_->send(scratch_);
 }
 
-void ClientSide::responseEnd(bool upstreamCloses) {
+void ClientSide::upstreamFinished(bool upstreamCloses) {
   if (!responseStarted_) return;
   if (framing_ == ClientFraming::kChunked) conn_->send(kLastChunk);
   // An answer before the whole request was sent (an early 413, say): the rest of the
   // request cannot follow on this upstream connection, nor the client's next one.
   if (inRequest_) closeAfter_ = upstreamCloses = true;
-  if (upstreamCloses) {
-    // No longer this client's: its close is not a failure.
-    if (Conn* up = detachUpstream()) up->closeAfterFlush();
+  UpstreamSide* side = link_->upstream;
+  // No longer this client's either way: its close is not a failure.
+  if (Conn* up = detachUpstream()) {
+    if (upstreamCloses || !side->park()) up->closeAfterFlush();
   }
   finishExchange();
 }
 
 void ClientSide::finishExchange() {
+  releaseUpstream();
   exchanging_ = responseStarted_ = false;
   waitingResponse_ = false;
   if (timerArmed_) conn_->cancelTimer(timer_);
@@ -322,7 +396,8 @@ void ClientSide::finishExchange() {
 void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
   Conn* up = detachUpstream();
   if (up) up->close({CloseKind::kLocalClose, 0, "upstream failed"});
-  if (!exchanging_) return;  // an idle kept-alive connection went: the next request reconnects
+  if (!exchanging_) return;
+  if (retry(reason, opened)) return;
   protocol_.countFailure();
   if (responseStarted_) {
     closing_ = true;
@@ -332,6 +407,24 @@ void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
   std::string why = std::string(opened ? "upstream failed: " : "upstream unavailable: ") +
                     std::string(closeKindName(reason.kind));
   answerError(statusFor(reason), why, false);
+}
+
+// nginx's proxy_next_upstream (error, timeout): a connection that failed to open sent nothing,
+// so any request goes to the next untried upstream; one that died before any byte of an
+// answer is tried once more, on a new connection, if the request is idempotent and bodiless.
+// A pooled connection the upstream had closed in the meantime is not the upstream's failure.
+bool ClientSide::retry(const CloseReason& reason, bool opened) {
+  if (upstream_ < 0 || answered_) return false;
+  bool stale = opened && reused_ && statusFor(reason) == 502;
+  if (!stale) protocol_.upstreams().failed(static_cast<size_t>(upstream_), nowNs());
+  if (opened && (!retryable_ || retried_)) return false;
+  if (stale) tried_[static_cast<size_t>(upstream_)] = false;  // the upstream may be fine
+  if (std::find(tried_.begin(), tried_.end(), false) == tried_.end()) return false;
+  retried_ = retried_ || opened;
+  protocol_.countRetry();
+  // Reading stays paused (waitingResponse_ holds if the request had ended) until it opens.
+  startAttempt(/*freshConnection=*/true);
+  return true;
 }
 
 void ClientSide::upstreamBackedUp(bool full) {
@@ -344,6 +437,7 @@ void ClientSide::upstreamBackedUp(bool full) {
 // protocol error is counted as one (Conn::fail), the rest close as a local decision.
 void ClientSide::answerError(int status, std::string_view why, bool protocolError) {
   if (Conn* up = detachUpstream()) up->close({CloseKind::kLocalClose, 0, "exchange failed"});
+  releaseUpstream();
   scratch_.clear();
   std::string body = std::string(why) + "\n";
   apps::http::appendHead(scratch_, {status,
@@ -425,7 +519,10 @@ void ClientSide::onHighWater(Conn&, size_t) {
   timerArmed_ = false;
 }
 
-void ClientSide::onClose(Conn&, const CloseReason&) {
+void ClientSide::onClose(Conn& conn, const CloseReason&) {
+  releaseUpstream();
+  // This thread's pool is this client's alone, and would keep the thread alive.
+  if (pool_ && conn.threadPerClient()) pool_->closeAll();
   link_->client = nullptr;
   Conn* up = link_->upstreamConn;
   link_->upstream = nullptr;

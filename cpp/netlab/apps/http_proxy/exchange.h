@@ -1,14 +1,18 @@
-// The two handlers of one proxied client: ClientSide parses the client's requests and answers
+// The two handlers of one proxied exchange: ClientSide parses the client's requests and answers
 // it; UpstreamSide parses the upstream's responses. Both run on the client connection's thread
-// (the upstream connection is opened from it), so they reach each other through a Link of
-// plain pointers that each side clears when it goes. One request is forwarded at a time;
-// pipelined requests wait in the client's input, which stays bounded because reading pauses.
+// (the upstream connection is opened from it, or taken from that thread's pool), so they reach
+// each other through a Link of plain pointers that each side clears when it goes. An upstream
+// connection is linked to a client for one exchange, then parked in the pool. One request is
+// forwarded at a time; pipelined requests wait in the client's input, which stays bounded
+// because reading pauses.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "netlab/apps/http_proxy/pool.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/http_proxy/rewrite.h"
 #include "netlab/http/parser.h"
@@ -26,7 +30,8 @@ struct Link {
 
 class UpstreamSide final : public Handler {
  public:
-  UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limits);
+  UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limits,
+               std::shared_ptr<UpstreamPool> pool, size_t upstream);
   void onOpen(Conn& conn) override;
   size_t onData(Conn& conn, Buffer& input) override;
   bool onEof(Conn& conn) override;
@@ -34,14 +39,23 @@ class UpstreamSide final : public Handler {
   void onHighWater(Conn& conn, size_t queued) override;
   void onClose(Conn& conn, const CloseReason& reason) override;
   void expectResponseTo(std::string_view method) { parser_.expectResponseTo(method); }
+  /// Taken from the pool for `link`'s next exchange.
+  void attach(std::shared_ptr<Link> link);
+  /// Into the pool once its response has ended; false when the pool keeps none.
+  bool park();
+  void closeIdle(CloseKind kind, std::string_view why);
 
  private:
-  bool current() const { return link_->upstream == this; }
+  bool current() const { return link_ && link_->upstream == this; }
   bool deliver(Conn& conn, const netlab::http::Event& e);
 
-  std::shared_ptr<Link> link_;
+  std::shared_ptr<Link> link_;  // null while parked
   netlab::http::Parser parser_;
-  bool opened_ = false;
+  std::shared_ptr<UpstreamPool> pool_;
+  size_t upstream_;
+  Conn* conn_ = nullptr;
+  bool opened_ = false, parked_ = false;
+  Conn::TimerHandle idleTimer_ = 0;
 };
 
 class ClientSide final : public Handler {
@@ -61,6 +75,7 @@ class ClientSide final : public Handler {
   void responseBody(std::string_view piece);
   void responseEnd(bool upstreamCloses);
   void upstreamFailed(const CloseReason& reason, bool opened);
+  void upstreamFinished(bool upstreamCloses);
   void upstreamBackedUp(bool full);
   /// Lets go of the upstream connection (returned, to be closed by the caller).
   Conn* detachUpstream();
@@ -68,9 +83,13 @@ class ClientSide final : public Handler {
  private:
   size_t loop(Conn& conn, Buffer& input);
   void beginRequest();
+  void startAttempt(bool freshConnection);
+  bool retry(const CloseReason& reason, bool opened);
   void forwardBody(std::string_view piece);
   void requestDone();
   void connectUpstream();
+  void releaseUpstream();
+  void continueRequest();
   void answerError(int status, std::string_view why, bool protocolError);
   void failParse();
   void armTimer();
@@ -83,9 +102,13 @@ class ClientSide final : public Handler {
   netlab::http::Parser parser_;
   Conn* conn_ = nullptr;
   Buffer* input_ = nullptr;
+  std::shared_ptr<UpstreamPool> pool_;
   std::string ip_, scratch_, pendingHead_, pendingMethod_;
-  std::string upstreamHost_, upstreamName_;  // the upstream this client's requests go to
-  uint16_t upstreamPort_ = 0;
+  // The upstream of the exchange in progress (-1: none), those tried for it, and whether
+  // its connection came from the pool.
+  int upstream_ = -1;
+  std::vector<bool> tried_;
+  bool reused_ = false, retried_ = false, retryable_ = false, answered_ = false;
   // The exchange in progress.
   bool exchanging_ = false, inRequest_ = false, responseStarted_ = false;
   bool chunkedRequest_ = false, toHead_ = false, client10_ = false, closeAfter_ = false;

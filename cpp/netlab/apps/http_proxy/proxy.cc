@@ -1,36 +1,40 @@
 #include "netlab/apps/http_proxy/proxy.h"
 
 #include "netlab/apps/http_proxy/exchange.h"
-#include "netlab/apps/relay.h"
+#include "netlab/io/clock.h"
 
 namespace netlab {
 namespace {
 
-std::vector<std::string_view> upstreamList(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t start = text.find_first_not_of(" ,", at);
-    if (start == std::string_view::npos) break;
-    size_t end = text.find_first_of(" ,", start);
-    out.push_back(text.substr(start, end - start));
-    at = end == std::string_view::npos ? text.size() : end;
-  }
-  return out;
-}
+std::atomic<uint64_t> nextSerial{1};
 
 }  // namespace
 
 const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
   using O = HttpProxyOptions;
   static const std::vector<Field<O>> table = {
-      text("upstreams", &O::upstreams, "host:port ...",
-           "the servers requests go to, round-robin (separated by spaces or commas)", {},
-           /*required=*/true),
+      text("upstreams", &O::upstreams, "host:port [weight=N] ...",
+           "the servers requests go to (separated by spaces or commas; weight=N after one "
+           "gives it N shares)",
+           {}, /*required=*/true),
+      text("balance", &O::balance, "policy",
+           "how an upstream is chosen: weighted round-robin, or fewest requests in flight per "
+           "weight",
+           {"round-robin", "least-conn"}),
       number("connect_timeout", &O::connectTimeoutSec, 0.001, 3600, "seconds",
              "how long an upstream has to accept (then 504; nginx's default)"),
       number("upstream_timeout", &O::upstreamTimeoutSec, 0.001, 3600, "seconds",
              "longest wait for the upstream's next bytes of a response (then 504)"),
+      number("keepalive", &O::keepalive, 0, 100000, "connections",
+             "idle upstream connections kept per upstream and thread (0: close after each "
+             "response)"),
+      number("keepalive_timeout", &O::keepaliveTimeoutSec, 0.001, 3600, "seconds",
+             "how long an idle upstream connection is kept"),
+      number("max_fails", &O::maxFails, 0, 1000, "failures",
+             "failures within fail_timeout that mark an upstream down for fail_timeout (0: "
+             "never)"),
+      number("fail_timeout", &O::failTimeoutSec, 0.001, 3600, "seconds",
+             "the window for max_fails, and how long a failed upstream is skipped"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",
              "header fields per request; more get 431"),
       number("max_header_line", &O::maxHeaderLine, 64, 1 << 20, "bytes",
@@ -41,20 +45,22 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
 }
 
 Status validate(const HttpProxyOptions& options) {
-  std::vector<std::string_view> list = upstreamList(options.upstreams);
-  if (list.empty()) return Error{EINVAL, "http-proxy needs at least one upstream (host:port)"};
-  for (std::string_view u : list) {
-    auto target = parseTarget(u);
-    if (!target.ok()) return Error{EINVAL, "upstream: " + target.error().message};
-  }
+  auto list = parseUpstreams(options.upstreams);
+  if (!list.ok()) return list.error();
   return {};
 }
 
-HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options) : options_(std::move(options)) {
-  for (std::string_view u : upstreamList(options_.upstreams)) {
-    auto target = parseTarget(u);
-    if (target.ok()) upstreams_.push_back(target.value());
-  }
+HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options)
+    : options_(std::move(options)), serial_(nextSerial.fetch_add(1)) {
+  auto list = parseUpstreams(options_.upstreams);
+  std::vector<UpstreamAddress> servers;
+  if (list.ok()) servers = std::move(list.value());
+  auto balance =
+      options_.balance == "least-conn" ? BalancePolicy::kLeastConn : BalancePolicy::kRoundRobin;
+  UpstreamSet::Health health{options_.maxFails,
+                             static_cast<int64_t>(options_.failTimeoutSec * 1e9)};
+  requests_ = std::make_unique<std::atomic<uint64_t>[]>(servers.size());
+  upstreams_ = std::make_unique<UpstreamSet>(std::move(servers), balance, health);
 }
 
 std::unique_ptr<Handler> HttpProxyProtocol::newHandler() {
@@ -66,8 +72,8 @@ size_t HttpProxyProtocol::maxPendingInput() const {
   return static_cast<size_t>(options_.maxHead + options_.maxHeaderLine) + 2 * Buffer::kReadChunk;
 }
 
-const std::pair<std::string, uint16_t>& HttpProxyProtocol::pickUpstream() {
-  return upstreams_[next_.fetch_add(1, std::memory_order_relaxed) % upstreams_.size()];
+void HttpProxyProtocol::countRequest(size_t upstream) {
+  requests_[upstream].fetch_add(1, std::memory_order_relaxed);
 }
 
 void HttpProxyProtocol::countResponse(int status) {
@@ -83,6 +89,12 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   s.upstreamConnects = upstreamConnects_.load(std::memory_order_relaxed);
   s.upstreamReuses = upstreamReuses_.load(std::memory_order_relaxed);
   s.upstreamFailures = upstreamFailures_.load(std::memory_order_relaxed);
+  s.retries = retries_.load(std::memory_order_relaxed);
+  s.poolIdle = poolIdle_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < upstreams_->size(); ++i) {
+    s.upstreamRequests[upstreams_->address(i).name] = requests_[i].load(std::memory_order_relaxed);
+  }
+  s.upstreamsDown = upstreams_->down(nowNs());
   return s;
 }
 

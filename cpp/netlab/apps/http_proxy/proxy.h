@@ -1,10 +1,13 @@
 // An HTTP/1.1 reverse proxy: each request is parsed, rewritten for the next hop and sent to an
-// upstream chosen round-robin; the response is streamed back. Bodies stream both ways with
-// backpressure (a slow client pauses reading from the upstream, a slow upstream pauses reading
-// from the client), so memory per connection is bounded whatever the body size. Each client
-// connection keeps its upstream connection alive for its next request. A refused or
-// unreachable upstream gives 502, one that does not connect or answer in time 504, a
-// malformed request 400 (431 and 414 past the head limits).
+// upstream chosen by weighted round-robin or least-connections, skipping upstreams that have
+// just failed; the response is streamed back. Bodies stream both ways with backpressure (a
+// slow client pauses reading from the upstream, a slow upstream pauses reading from the
+// client), so memory per connection is bounded whatever the body size. Upstream connections
+// are kept alive in a per-thread pool shared by all clients. A request whose upstream refuses
+// the connection goes to the next upstream; an idempotent one whose connection dies before any
+// response byte is retried once. Past that, a refused or unreachable upstream gives 502, one
+// that does not connect or answer in time 504, a malformed request 400 (431 and 414 past the
+// head limits).
 #pragma once
 
 #include <array>
@@ -16,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "netlab/apps/http_proxy/upstreams.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/options.h"
 #include "netlab/io/result.h"
@@ -23,10 +27,15 @@
 namespace netlab {
 
 struct HttpProxyOptions {
-  /// "host:port" upstreams, separated by spaces or commas; required.
+  /// "host:port [weight=N]" upstreams, separated by spaces or commas; required.
   std::string upstreams;
-  double connectTimeoutSec = 60;   // nginx proxy_connect_timeout
-  double upstreamTimeoutSec = 60;  // nginx proxy_read_timeout: between two reads
+  std::string balance = "round-robin";
+  double connectTimeoutSec = 60;    // nginx proxy_connect_timeout
+  double upstreamTimeoutSec = 60;   // nginx proxy_read_timeout: between two reads
+  int64_t keepalive = 32;           // idle upstream connections per upstream and thread
+  double keepaliveTimeoutSec = 60;  // nginx's upstream keepalive_timeout
+  int64_t maxFails = 1;             // nginx's max_fails and fail_timeout
+  double failTimeoutSec = 10;
   int64_t maxHeaders = 100;
   int64_t maxHeaderLine = 8 * 1024;
   int64_t maxHead = 64 * 1024;
@@ -39,8 +48,11 @@ Status validate(const HttpProxyOptions& options);
 
 /// What stats() adds for the proxy.
 struct HttpProxySnapshot {
-  std::map<std::string, uint64_t> responses;  // by status class, those the proxy sent
-  uint64_t upstreamConnects = 0, upstreamReuses = 0, upstreamFailures = 0;
+  std::map<std::string, uint64_t> responses;         // by status class, those the proxy sent
+  std::map<std::string, uint64_t> upstreamRequests;  // by upstream, retries included
+  uint64_t upstreamConnects = 0, upstreamReuses = 0, upstreamFailures = 0, retries = 0;
+  int64_t poolIdle = 0;
+  uint64_t upstreamsDown = 0;
 };
 
 class HttpProxyProtocol final : public Protocol {
@@ -54,8 +66,12 @@ class HttpProxyProtocol final : public Protocol {
   OptionMap optionValues() const override { return valuesOf(options_); }
   const HttpProxyOptions& options() const { return options_; }
 
-  /// The next upstream, round-robin.
-  const std::pair<std::string, uint16_t>& pickUpstream();
+  UpstreamSet& upstreams() { return *upstreams_; }
+  /// Tells apart the pools of two proxies that ran on one thread.
+  uint64_t serial() const { return serial_; }
+  std::atomic<int64_t>* idleGauge() { return &poolIdle_; }
+  void countRequest(size_t upstream);
+  void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
   void countResponse(int status);
   void countConnect() { upstreamConnects_.fetch_add(1, std::memory_order_relaxed); }
   void countReuse() { upstreamReuses_.fetch_add(1, std::memory_order_relaxed); }
@@ -64,10 +80,13 @@ class HttpProxyProtocol final : public Protocol {
 
  private:
   HttpProxyOptions options_;
-  std::vector<std::pair<std::string, uint16_t>> upstreams_;
-  std::atomic<uint64_t> next_{0};
+  std::unique_ptr<UpstreamSet> upstreams_;
+  uint64_t serial_;
   std::array<std::atomic<uint64_t>, 5> responses_{};
+  std::unique_ptr<std::atomic<uint64_t>[]> requests_;  // by upstream
   std::atomic<uint64_t> upstreamConnects_{0}, upstreamReuses_{0}, upstreamFailures_{0};
+  std::atomic<uint64_t> retries_{0};
+  std::atomic<int64_t> poolIdle_{0};
 };
 
 }  // namespace netlab
