@@ -224,3 +224,24 @@ def test_threaded_model_closes_its_idle_upstreams_with_the_client(
         wait_until(lambda: p.stats()["pool_idle"] == 0, 5)
         wait_until(lambda: origin.stats()["connections_active"] == 0, 5)
         wait_until(lambda: p.stats()["connections_active"] == 0, 5)
+
+
+def test_a_connection_paused_by_a_slow_client_reads_again_once_pooled(
+        origin: netlab.HttpServer) -> None:
+    """A slow reader pauses the upstream; the response may end while it is paused. The next
+    request on that pooled connection must be read, not left to upstream_timeout."""
+    with netlab.HttpProxy(0, upstreams=f"127.0.0.1:{origin.port}", high_water=4096,
+                          upstream_timeout=3) as p:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", p.port))
+            sock.sendall(b"GET /bytes/300000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            received = 0
+            while piece := sock.recv(8192):
+                received += len(piece)
+                time.sleep(0.0005)
+            sock.close()
+            assert received > 300000
+            start = time.monotonic()
+            assert request(p.port)[0] == 200
+            assert time.monotonic() - start < 2
+        assert p.stats()["upstream_reuses"] >= 3 and p.stats()["upstream_failures"] == 0

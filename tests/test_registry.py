@@ -32,6 +32,10 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return f"127.0.0.1:{free_port()}"
     if name == "upstreams":
         return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
+    texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
+             "deny": "path=/admin from=10.0.0.0/8"}
+    if name in texts:
+        return texts[name]
     if option["choices"]:
         return next(c for c in option["choices"] if c != default)
     if option["type"] == "bool":

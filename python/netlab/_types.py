@@ -205,6 +205,10 @@ class HttpProxyStats(ServerStats):
     """idle upstream connections in the keep-alive pools now."""
     upstreams_down: int
     """upstreams skipped now after failing (max_fails, fail_timeout)."""
+    denied: int
+    """requests answered 403 by a deny rule."""
+    rate_limited: int
+    """requests answered 429 past rate_limit."""
 
 
 class HttpStats(ServerStats):

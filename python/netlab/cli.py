@@ -135,11 +135,19 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         if _range_text(option):
             help_text += f"; {_range_text(option)}"
         _add_option(serve, option, None, help_text)
-    serve.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
-                       help="http-proxy: an upstream (repeat for several; the same as "
-                            "--upstreams 'A B')")
+    for flag, (_, _, metavar, what) in _PROXY_REPEATABLE.items():
+        serve.add_argument(f"--{flag}", action="append", default=[], metavar=metavar,
+                           help=f"http-proxy: {what} (repeat for several)")
     serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
                        action="store_true", help="print a line per connection event")
+
+
+# Repeatable flags that build one http-proxy option: flag -> (option, separator, metavar, help).
+_PROXY_REPEATABLE = {
+    "upstream": ("upstreams", " ", "HOST:PORT", "an upstream, as --upstreams 'A B'"),
+    "set-header": ("set_headers", "\n", "'NAME: VALUE'", "a request field set for upstreams"),
+    "remove-header": ("remove_headers", " ", "NAME", "a request field removed"),
+}
 
 
 def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], str]:
@@ -154,10 +162,13 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
         if name not in mine:
             return None, f"{_flag(name)} applies to {', '.join(option['apps'])}, not {args.app}"
         options[name] = value
-    if args.upstream:
+    for flag, (name, separator, _, _) in _PROXY_REPEATABLE.items():
+        given = getattr(args, flag.replace("-", "_"))
+        if not given:
+            continue
         if args.app != "http-proxy":
-            return None, f"--upstream applies to http-proxy, not {args.app}"
-        options["upstreams"] = " ".join([*args.upstream, options.get("upstreams") or ""]).strip()
+            return None, f"--{flag} applies to http-proxy, not {args.app}"
+        options[name] = separator.join([*given, options.get(name) or ""]).strip()
     if args.app == "relay" and "target" not in options:
         return None, "serve relay needs --target HOST:PORT"
     if args.app == "http-proxy" and "upstreams" not in options:

@@ -353,9 +353,16 @@ class HttpProxy(Server):
     falls silent for ``upstream_timeout`` 504 (both nginx's 60 s by default), a malformed
     request 400 (431 or 414 past the head limits), each with a short body saying why.
 
+    Configuration may change requests and refuse some: ``set_headers`` (a dict, or
+    ``"Name: value"`` strings) replaces or adds request fields on the way to the upstream
+    (``{"Authorization": "Bearer ..."}``), ``remove_headers`` removes some; ``deny`` rules
+    (``"method=DELETE path=/admin from=10.0.0.0/8"``: a request meeting every condition of a
+    rule) are answered 403, and past ``rate_limit`` requests a second per client address
+    (bursts of ``rate_burst``) 429 with Retry-After.
+
     ``stats()`` adds ``responses`` by status class, ``upstream_connects``,
     ``upstream_reuses``, ``upstream_failures``, ``retries``, ``upstream_requests`` by
-    upstream, ``pool_idle`` and ``upstreams_down``.
+    upstream, ``pool_idle``, ``upstreams_down``, ``denied`` and ``rate_limited``.
     """
 
     app = "http-proxy"
@@ -366,6 +373,16 @@ class HttpProxy(Server):
             upstreams = " ".join(upstreams)
         if upstreams is not None:
             options["upstreams"] = upstreams
+        # Lists and mappings as Python users hold them; the engine takes text.
+        edits = options.get("set_headers")
+        if isinstance(edits, dict):
+            options["set_headers"] = "\n".join(f"{k}: {v}" for k, v in edits.items())
+        elif edits is not None and not isinstance(edits, str):
+            options["set_headers"] = "\n".join(edits)
+        for name, separator in (("remove_headers", " "), ("deny", "; ")):
+            value = options.get(name)
+            if value is not None and not isinstance(value, str):
+                options[name] = separator.join(value)
         super().__init__(port, host, **options)
 
     def stats(self) -> HttpProxyStats:

@@ -123,6 +123,10 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.poolIdle); }},
       {"upstreams_down", "int", "upstreams skipped now after failing (max_fails, fail_timeout)",
        [](const P& p) { return py::cast(p.upstreamsDown); }},
+      {"denied", "int", "requests answered 403 by a deny rule",
+       [](const P& p) { return py::cast(p.denied); }},
+      {"rate_limited", "int", "requests answered 429 past rate_limit",
+       [](const P& p) { return py::cast(p.rateLimited); }},
   };
   return columns;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "netlab/apps/http/response.h"
+#include "netlab/apps/http/routes.h"
 #include "netlab/io/clock.h"
 #include "netlab/io/socket.h"
 
@@ -60,6 +61,9 @@ void UpstreamSide::attach(std::shared_ptr<Link> link) {
 
 bool UpstreamSide::park() {
   link_.reset();
+  // A slow client may have paused it; parked, it must read so that a close is noticed, and
+  // the next client sets its own pace (attach).
+  conn_->resumeReading();
   if (!pool_->put(upstream_, *this)) return false;
   parked_ = true;
   idleTimer_ = conn_->runAfter(pool_->idleTimeoutSec(), [this] {
@@ -76,7 +80,7 @@ size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
   size_t responses = 0;
   while (current() && link_->client) {
     Event e = parser_.next(input.view());
-    bool ok = deliver(conn, e);
+    bool ok = deliver(conn, e, input.readable() > e.consumed);
     input.consume(e.consumed);
     if (!ok) return responses;
     if (e.type == Event::kEnd && !parser_.head().informational()) ++responses;
@@ -90,7 +94,7 @@ size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
 }
 
 // One parser event to the client side; false when this connection must stop here.
-bool UpstreamSide::deliver(Conn& conn, const Event& e) {
+bool UpstreamSide::deliver(Conn& conn, const Event& e, bool moreInput) {
   ClientSide* client = link_->client;
   switch (e.type) {
     case Event::kNeedData:
@@ -104,7 +108,10 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
       client->responseBody(e.body);
       return true;
     case Event::kEnd:
-      if (!parser_.head().informational()) client->upstreamFinished(!parser_.head().keepAlive);
+      // Bytes after a response nobody asked for: the connection is out of step, not reusable.
+      if (!parser_.head().informational()) {
+        client->upstreamFinished(!parser_.head().keepAlive || moreInput);
+      }
       return true;
     case Event::kClosed:
       client->detachUpstream();
@@ -120,7 +127,11 @@ bool UpstreamSide::deliver(Conn& conn, const Event& e) {
 }
 
 // A body delimited by the upstream's close ends here (RFC 9112 §6.3 item 8).
-bool UpstreamSide::onEof(Conn&) {
+bool UpstreamSide::onEof(Conn& conn) {
+  if (parked_) {  // at once: a half-closed connection must not be handed out
+    conn.close({CloseKind::kPeerClosed, 0, "upstream closed an idle connection"});
+    return false;
+  }
   if (!current() || !link_->client) return false;
   Event e = parser_.finish(std::string_view{});
   if (e.type == Event::kEnd) link_->client->upstreamFinished(true);
@@ -230,12 +241,34 @@ void ClientSide::beginRequest() {
     answerError(501, "CONNECT is not supported by this proxy", false);
     return;
   }
+  if (refused(h)) return;
   bool bodyless = h.framing == netlab::http::Framing::kNone ||
                   (h.framing == netlab::http::Framing::kLength && h.contentLength == 0);
   retryable_ = bodyless && idempotent(h.method);
   pendingMethod_ = std::string(h.method);
   tried_.assign(protocol_.upstreams().size(), false);
   startAttempt(false);
+}
+
+// The configuration's deny rules (403) and the client's request rate (429, with Retry-After
+// in whole seconds, rounded up as RFC 9110 §10.2.3 takes only those).
+bool ClientSide::refused(const netlab::http::Head& h) {
+  auto [path, query] = apps::http::splitTarget(h.target);
+  if (const DenyRule* rule = deniedBy(protocol_.denyRules(), h.method, path, ip_)) {
+    protocol_.countDenied();
+    answerError(403, "denied by rule: " + rule->text, false);
+    return true;
+  }
+  double retryAfter = 0;
+  RateLimiter& limiter = protocol_.rateLimiter();
+  if (limiter.enabled() && !limiter.admit(ip_, nowNs(), retryAfter)) {
+    protocol_.countRateLimited();
+    std::string extra =
+        "Retry-After: " + std::to_string(static_cast<int64_t>(retryAfter) + 1) + "\r\n";
+    answerError(429, "too many requests from " + ip_, false, extra);
+    return true;
+  }
+  return false;
 }
 
 // Sends the request head to the next upstream: on a pooled connection at once, else once a new
@@ -254,7 +287,7 @@ void ClientSide::startAttempt(bool freshConnection) {
   protocol_.countRequest(static_cast<size_t>(i));
   const UpstreamAddress& to = protocol_.upstreams().address(static_cast<size_t>(i));
   pendingHead_.clear();
-  appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name);
+  appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name, protocol_.headerEdits());
   UpstreamSide* pooled = freshConnection ? nullptr : pool_->take(static_cast<size_t>(i));
   reused_ = pooled != nullptr;
   if (!pooled) {
@@ -265,6 +298,7 @@ void ClientSide::startAttempt(bool freshConnection) {
   }
   protocol_.countReuse();
   pooled->attach(link_);
+  if (clientFull_) link_->upstreamConn->pauseReading();
   pooled->expectResponseTo(pendingMethod_);
   link_->upstreamConn->send(pendingHead_);
   armTimer();
@@ -295,6 +329,7 @@ Conn* ClientSide::detachUpstream() {
 
 void ClientSide::upstreamOpen(Conn& upstream) {
   if (!waitingOpen_) return;
+  if (clientFull_) upstream.pauseReading();
   link_->upstream->expectResponseTo(pendingMethod_);
   upstream.send(pendingHead_);
   waitingOpen_ = false;
@@ -415,6 +450,11 @@ void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
 // A pooled connection the upstream had closed in the meantime is not the upstream's failure.
 bool ClientSide::retry(const CloseReason& reason, bool opened) {
   if (upstream_ < 0 || answered_) return false;
+  // Not the upstream's doing: the server stops, or this host is out of descriptors or ports.
+  if (reason.kind == CloseKind::kServerStopping || reason.kind == CloseKind::kNoFds ||
+      reason.kind == CloseKind::kNoPorts) {
+    return false;
+  }
   bool stale = opened && reused_ && statusFor(reason) == 502;
   if (!stale) protocol_.upstreams().failed(static_cast<size_t>(upstream_), nowNs());
   if (opened && (!retryable_ || retried_)) return false;
@@ -435,17 +475,14 @@ void ClientSide::upstreamBackedUp(bool full) {
 
 // The status and a short body, then a close: the request's body may be half read. A
 // protocol error is counted as one (Conn::fail), the rest close as a local decision.
-void ClientSide::answerError(int status, std::string_view why, bool protocolError) {
+void ClientSide::answerError(int status, std::string_view why, bool protocolError,
+                             std::string_view extraFields) {
   if (Conn* up = detachUpstream()) up->close({CloseKind::kLocalClose, 0, "exchange failed"});
   releaseUpstream();
   scratch_.clear();
   std::string body = std::string(why) + "\n";
-  apps::http::appendHead(scratch_, {status,
-                                    "text/plain",
-                                    static_cast<int64_t>(body.size()),
-                                    /*close=*/true,
-                                    false,
-                                    {}});
+  apps::http::appendHead(scratch_, {status, "text/plain", static_cast<int64_t>(body.size()),
+                                    /*close=*/true, false, extraFields});
   if (!toHead_) scratch_ += body;
   conn_->send(scratch_);
   protocol_.countResponse(status);
@@ -509,11 +546,13 @@ bool ClientSide::onEof(Conn& conn) {
 // The client's queue decides whether the upstream is read: a slow client slows the upstream,
 // and the time it takes to read is not the upstream's silence.
 void ClientSide::onDrained(Conn&) {
+  clientFull_ = false;
   if (Conn* up = link_->upstreamConn) up->resumeReading();
   if (exchanging_ && responseStarted_) armTimer();
 }
 
 void ClientSide::onHighWater(Conn&, size_t) {
+  clientFull_ = true;
   if (Conn* up = link_->upstreamConn) up->pauseReading();
   if (timerArmed_) conn_->cancelTimer(timer_);
   timerArmed_ = false;

@@ -47,7 +47,7 @@ class UpstreamSide final : public Handler {
 
  private:
   bool current() const { return link_ && link_->upstream == this; }
-  bool deliver(Conn& conn, const netlab::http::Event& e);
+  bool deliver(Conn& conn, const netlab::http::Event& e, bool moreInput);
 
   std::shared_ptr<Link> link_;  // null while parked
   netlab::http::Parser parser_;
@@ -73,7 +73,6 @@ class ClientSide final : public Handler {
   void upstreamOpen(Conn& upstream);
   bool responseHead(const netlab::http::Head& head);  // false: no request is waiting for it
   void responseBody(std::string_view piece);
-  void responseEnd(bool upstreamCloses);
   void upstreamFailed(const CloseReason& reason, bool opened);
   void upstreamFinished(bool upstreamCloses);
   void upstreamBackedUp(bool full);
@@ -90,7 +89,9 @@ class ClientSide final : public Handler {
   void connectUpstream();
   void releaseUpstream();
   void continueRequest();
-  void answerError(int status, std::string_view why, bool protocolError);
+  bool refused(const netlab::http::Head& head);
+  void answerError(int status, std::string_view why, bool protocolError,
+                   std::string_view extraFields = {});
   void failParse();
   void armTimer();
   void onTimeout();
@@ -117,6 +118,7 @@ class ClientSide final : public Handler {
   // response not finished, or the upstream's queue is full.
   bool waitingOpen_ = false, waitingResponse_ = false, upstreamFull_ = false, paused_ = false;
   bool peerDone_ = false, closing_ = false, inOnData_ = false;
+  bool clientFull_ = false;  // the client's queue is past high water: upstreams wait
   Conn::TimerHandle timer_ = 0;
   bool timerArmed_ = false;
 };

@@ -35,6 +35,18 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
              "never)"),
       number("fail_timeout", &O::failTimeoutSec, 0.001, 3600, "seconds",
              "the window for max_fails, and how long a failed upstream is skipped"),
+      text("set_headers", &O::setHeaders, "Name: value lines",
+           "request fields set on the way to the upstream, replacing the client's (one per "
+           "line)"),
+      text("remove_headers", &O::removeHeaders, "names",
+           "request fields removed on the way to the upstream (separated by spaces or commas)"),
+      text("deny", &O::deny, "rules",
+           "requests answered 403: rules separated by ';', each meeting all of method=A,B "
+           "path=/prefix from=10.0.0.0/8"),
+      number("rate_limit", &O::rateLimit, 0, 1e9, "requests/s",
+             "requests a second per client address; past it 429 with Retry-After (0: none)"),
+      number("rate_burst", &O::rateBurst, 1, 1e9, "requests",
+             "requests a client address may make at once before rate_limit applies"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",
              "header fields per request; more get 431"),
       number("max_header_line", &O::maxHeaderLine, 64, 1 << 20, "bytes",
@@ -47,11 +59,21 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
 Status validate(const HttpProxyOptions& options) {
   auto list = parseUpstreams(options.upstreams);
   if (!list.ok()) return list.error();
+  auto edits = parseHeaderEdits(options.setHeaders, options.removeHeaders);
+  if (!edits.ok()) return edits.error();
+  auto rules = parseDenyRules(options.deny);
+  if (!rules.ok()) return rules.error();
   return {};
 }
 
 HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options)
-    : options_(std::move(options)), serial_(nextSerial.fetch_add(1)) {
+    : options_(std::move(options)),
+      serial_(nextSerial.fetch_add(1)),
+      limiter_(options_.rateLimit, options_.rateBurst) {
+  if (auto edits = parseHeaderEdits(options_.setHeaders, options_.removeHeaders); edits.ok()) {
+    edits_ = std::move(edits.value());
+  }
+  if (auto rules = parseDenyRules(options_.deny); rules.ok()) deny_ = std::move(rules.value());
   auto list = parseUpstreams(options_.upstreams);
   std::vector<UpstreamAddress> servers;
   if (list.ok()) servers = std::move(list.value());
@@ -95,6 +117,8 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
     s.upstreamRequests[upstreams_->address(i).name] = requests_[i].load(std::memory_order_relaxed);
   }
   s.upstreamsDown = upstreams_->down(nowNs());
+  s.denied = denied_.load(std::memory_order_relaxed);
+  s.rateLimited = rateLimited_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "netlab/apps/http_proxy/filter.h"
 #include "netlab/apps/http_proxy/upstreams.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/options.h"
@@ -36,6 +37,9 @@ struct HttpProxyOptions {
   double keepaliveTimeoutSec = 60;  // nginx's upstream keepalive_timeout
   int64_t maxFails = 1;             // nginx's max_fails and fail_timeout
   double failTimeoutSec = 10;
+  std::string setHeaders, removeHeaders, deny;  // see filter.h
+  double rateLimit = 0;                         // requests a second per client address; 0: none
+  double rateBurst = 10;
   int64_t maxHeaders = 100;
   int64_t maxHeaderLine = 8 * 1024;
   int64_t maxHead = 64 * 1024;
@@ -53,6 +57,7 @@ struct HttpProxySnapshot {
   uint64_t upstreamConnects = 0, upstreamReuses = 0, upstreamFailures = 0, retries = 0;
   int64_t poolIdle = 0;
   uint64_t upstreamsDown = 0;
+  uint64_t denied = 0, rateLimited = 0;
 };
 
 class HttpProxyProtocol final : public Protocol {
@@ -72,6 +77,11 @@ class HttpProxyProtocol final : public Protocol {
   std::atomic<int64_t>* idleGauge() { return &poolIdle_; }
   void countRequest(size_t upstream);
   void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  void countDenied() { denied_.fetch_add(1, std::memory_order_relaxed); }
+  void countRateLimited() { rateLimited_.fetch_add(1, std::memory_order_relaxed); }
+  const HeaderEdits& headerEdits() const { return edits_; }
+  const std::vector<DenyRule>& denyRules() const { return deny_; }
+  RateLimiter& rateLimiter() { return limiter_; }
   void countResponse(int status);
   void countConnect() { upstreamConnects_.fetch_add(1, std::memory_order_relaxed); }
   void countReuse() { upstreamReuses_.fetch_add(1, std::memory_order_relaxed); }
@@ -85,7 +95,10 @@ class HttpProxyProtocol final : public Protocol {
   std::array<std::atomic<uint64_t>, 5> responses_{};
   std::unique_ptr<std::atomic<uint64_t>[]> requests_;  // by upstream
   std::atomic<uint64_t> upstreamConnects_{0}, upstreamReuses_{0}, upstreamFailures_{0};
-  std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> retries_{0}, denied_{0}, rateLimited_{0};
+  HeaderEdits edits_;
+  std::vector<DenyRule> deny_;
+  RateLimiter limiter_;
   std::atomic<int64_t> poolIdle_{0};
 };
 

@@ -56,7 +56,8 @@ void appendJoined(std::string& out, const netlab::http::Head& head, std::string_
 }  // namespace
 
 void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
-                           std::string_view clientIp, std::string_view upstream) {
+                           std::string_view clientIp, std::string_view upstream,
+                           const HeaderEdits& edits) {
   auto [path, query] = apps::http::splitTarget(head.target);
   (((out += head.method) += ' ') += path);
   if (!query.empty()) (out += '?') += query;
@@ -69,14 +70,27 @@ void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
     std::string_view authority = head.target.substr(7);
     host = authority.substr(0, authority.find('/'));
   }
-  appendField(out, "Host", host);
+  const std::string* setHost = edits.valueSet("host");
+  appendField(out, "Host", setHost ? std::string_view(*setHost) : host);
+  bool edited = !edits.empty();
   for (const netlab::http::Field& f : head.fields) {
-    if (!hopByHop(head, f.name) && !forwarding(f.name)) appendField(out, f.name, f.value);
+    if (hopByHop(head, f.name) || forwarding(f.name)) continue;
+    if (edited && edits.removes(f.name)) continue;
+    appendField(out, f.name, f.value);
   }
-  appendJoined(out, head, "X-Forwarded-For", clientIp);
-  appendField(out, "X-Forwarded-Proto", "http");
-  appendField(out, "X-Forwarded-Host", host);
-  appendJoined(out, head, "Via", head.versionMinor == 0 ? "1.0 netlab" : "1.1 netlab");
+  if (!edited || !edits.removes("x-forwarded-for")) {
+    appendJoined(out, head, "X-Forwarded-For", clientIp);
+  }
+  if (!edited || !edits.removes("x-forwarded-proto")) {
+    appendField(out, "X-Forwarded-Proto", "http");
+  }
+  if (!edited || !edits.removes("x-forwarded-host")) appendField(out, "X-Forwarded-Host", host);
+  if (!edited || !edits.removes("via")) {
+    appendJoined(out, head, "Via", head.versionMinor == 0 ? "1.0 netlab" : "1.1 netlab");
+  }
+  for (const auto& [name, value] : edits.set) {
+    if (!netlab::http::equalsIgnoreCase(name, "host")) appendField(out, name, value);
+  }
   if (head.framing == netlab::http::Framing::kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
   } else if (head.contentLength >= 0) {

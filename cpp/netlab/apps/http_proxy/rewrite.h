@@ -8,15 +8,18 @@
 #include <string>
 #include <string_view>
 
+#include "netlab/apps/http_proxy/filter.h"
 #include "netlab/http/message.h"
 
 namespace netlab::apps::proxy {
 
 /// The request head for the upstream: origin-form target, HTTP/1.1, Host (the upstream's
 /// "host:port" when the request has none), end-to-end fields, the forwarding fields, and
-/// framing for `head`'s body (Content-Length, or chunked).
+/// framing for `head`'s body (Content-Length, or chunked), with `edits` applied (a field set
+/// replaces the client's; the forwarding fields may be removed, Host may only be set).
 void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
-                           std::string_view clientIp, std::string_view upstream);
+                           std::string_view clientIp, std::string_view upstream,
+                           const HeaderEdits& edits);
 
 /// How a response body travels to the client.
 enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
