@@ -41,6 +41,13 @@ def pingpong_server(model_options: dict) -> Iterator[netlab.PingPongServer]:
         yield server
 
 
+@pytest.fixture
+def origin() -> Iterator[netlab.HttpServer]:
+    """An HttpServer (epoll) for proxies to stand in front of."""
+    with netlab.HttpServer(0) as s:
+        yield s
+
+
 def connect(port: int, timeout: float = 10.0) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

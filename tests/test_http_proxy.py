@@ -25,12 +25,6 @@ from test_http_server import Exchange, get, pattern
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def origin() -> Iterator[netlab.HttpServer]:
-    with netlab.HttpServer(0) as s:
-        yield s
-
-
 @pytest.fixture(params=MODEL_OPTIONS)
 def proxy(request: pytest.FixtureRequest, origin: netlab.HttpServer) -> Iterator[netlab.HttpProxy]:
     with netlab.HttpProxy(0, upstreams=[f"127.0.0.1:{origin.port}"], **request.param) as p:

@@ -8,20 +8,12 @@ import http.client
 import json
 import subprocess
 import time
-from typing import Iterator
-
 import pytest
 
 import netlab
 from conftest import CliServer
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def origin() -> Iterator[netlab.HttpServer]:
-    with netlab.HttpServer(0) as s:
-        yield s
 
 
 def request(port: int, path: str = "/get", method: str = "GET",

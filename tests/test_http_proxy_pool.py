@@ -10,20 +10,12 @@ import json
 import socket
 import threading
 import time
-from typing import Iterator
-
 import pytest
 
 import netlab
 from conftest import MODEL_OPTIONS, wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def origin() -> Iterator[netlab.HttpServer]:
-    with netlab.HttpServer(0) as s:
-        yield s
 
 
 def request(port: int, path: str = "/get", method: str = "GET",
