@@ -20,7 +20,15 @@ std::string_view trim(std::string_view s) {
   return s.substr(a, b - a + 1);
 }
 
-std::vector<std::string_view> split(std::string_view text, std::string_view separators) {
+bool isToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), netlab::http::isTokenChar);
+}
+
+Error invalid(std::string what) { return Error{EINVAL, std::move(what)}; }
+
+}  // namespace
+
+std::vector<std::string_view> splitList(std::string_view text, std::string_view separators) {
   std::vector<std::string_view> out;
   size_t at = 0;
   while (at <= text.size()) {
@@ -32,14 +40,6 @@ std::vector<std::string_view> split(std::string_view text, std::string_view sepa
   }
   return out;
 }
-
-bool isToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), netlab::http::isTokenChar);
-}
-
-Error invalid(std::string what) { return Error{EINVAL, std::move(what)}; }
-
-}  // namespace
 
 bool HeaderEdits::removes(std::string_view name) const {
   for (const std::string& r : remove) {
@@ -57,7 +57,7 @@ const std::string* HeaderEdits::valueSet(std::string_view name) const {
 
 Result<HeaderEdits> parseHeaderEdits(std::string_view set, std::string_view remove) {
   HeaderEdits edits;
-  for (std::string_view line : split(set, "\n")) {
+  for (std::string_view line : splitList(set, "\n")) {
     size_t colon = line.find(':');
     std::string_view name = colon == std::string_view::npos ? line : line.substr(0, colon);
     if (colon == std::string_view::npos || !isToken(name)) {
@@ -69,7 +69,7 @@ Result<HeaderEdits> parseHeaderEdits(std::string_view set, std::string_view remo
     }
     edits.set.emplace_back(name, value);
   }
-  for (std::string_view name : split(remove, " ,\t\n")) {
+  for (std::string_view name : splitList(remove, " ,\t\n")) {
     if (!isToken(name)) return invalid("remove_headers: '" + std::string(name) + "' is no name");
     if (netlab::http::equalsIgnoreCase(name, "host")) {
       return invalid("remove_headers: Host cannot be removed (HTTP/1.1 requires it)");
@@ -124,10 +124,10 @@ bool Cidr::contains(const Cidr& a) const {
 
 Result<std::vector<DenyRule>> parseDenyRules(std::string_view text) {
   std::vector<DenyRule> rules;
-  for (std::string_view ruleText : split(text, ";\n")) {
+  for (std::string_view ruleText : splitList(text, ";\n")) {
     DenyRule rule;
     rule.text = std::string(ruleText);
-    for (std::string_view condition : split(ruleText, " \t")) {
+    for (std::string_view condition : splitList(ruleText, " \t")) {
       size_t eq = condition.find('=');
       std::string_view key = condition.substr(0, eq);
       std::string_view value = eq == std::string_view::npos ? "" : condition.substr(eq + 1);
@@ -135,7 +135,7 @@ Result<std::vector<DenyRule>> parseDenyRules(std::string_view text) {
         return invalid("deny: '" + std::string(condition) + "' is not method=, path= or from=");
       }
       if (key == "method") {
-        for (std::string_view m : split(value, ",")) {
+        for (std::string_view m : splitList(value, ",")) {
           if (!isToken(m)) return invalid("deny: '" + std::string(m) + "' is no method");
           rule.methods.emplace_back(m);
         }
@@ -143,7 +143,7 @@ Result<std::vector<DenyRule>> parseDenyRules(std::string_view text) {
         if (value.front() != '/') return invalid("deny: a path prefix starts with '/'");
         rule.pathPrefix = std::string(value);
       } else if (key == "from") {
-        for (std::string_view block : split(value, ",")) {
+        for (std::string_view block : splitList(value, ",")) {
           auto cidr = parseCidr(block);
           if (!cidr.ok()) return invalid("deny: from=" + cidr.error().message);
           rule.from.push_back(cidr.value());

@@ -17,6 +17,9 @@
 
 namespace netlab {
 
+/// The trimmed, non-empty pieces of `text` between any of `separators`.
+std::vector<std::string_view> splitList(std::string_view text, std::string_view separators);
+
 struct HeaderEdits {
   std::vector<std::pair<std::string, std::string>> set;  // replace what the client sent
   std::vector<std::string> remove;

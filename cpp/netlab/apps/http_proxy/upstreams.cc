@@ -3,23 +3,11 @@
 #include <cerrno>
 #include <charconv>
 
+#include "netlab/apps/http_proxy/filter.h"
 #include "netlab/apps/relay.h"
 
 namespace netlab {
 namespace {
-
-std::vector<std::string_view> tokens(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t start = text.find_first_not_of(" ,\t", at);
-    if (start == std::string_view::npos) break;
-    size_t end = text.find_first_of(" ,\t", start);
-    out.push_back(text.substr(start, end - start));
-    at = end == std::string_view::npos ? text.size() : end;
-  }
-  return out;
-}
 
 constexpr std::string_view kWeight = "weight=";
 
@@ -27,7 +15,7 @@ constexpr std::string_view kWeight = "weight=";
 
 Result<std::vector<UpstreamAddress>> parseUpstreams(std::string_view text) {
   std::vector<UpstreamAddress> out;
-  for (std::string_view token : tokens(text)) {
+  for (std::string_view token : splitList(text, " ,\t")) {
     if (token.substr(0, kWeight.size()) == kWeight) {
       std::string_view digits = token.substr(kWeight.size());
       int64_t weight = 0;
