@@ -242,7 +242,7 @@ def test_connect_is_refused_and_parse_errors_count(proxy: netlab.HttpProxy) -> N
     x = Exchange(proxy.port)
     x.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", ["CONNECT"])
     (head, _), = x.responses(1)
-    assert head.status == 501 and x.closed_by_server()
+    assert head.status == 403 and x.closed_by_server()  # no connect_allow: nowhere
     x.close()
     y = Exchange(proxy.port)
     y.send(b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", ["GET"])

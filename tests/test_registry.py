@@ -33,7 +33,7 @@ def non_default(option: dict[str, Any], app: str) -> Any:
     if name == "upstreams":
         return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
-             "deny": "path=/admin from=10.0.0.0/8"}
+             "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443"}
     if name in texts:
         return texts[name]
     if option["choices"]:

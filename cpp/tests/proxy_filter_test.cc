@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "netlab/apps/http_proxy/allowlist.h"
 #include "netlab/apps/http_proxy/filter.h"
 
 namespace netlab {
@@ -67,6 +68,28 @@ TEST(ProxyFilterTest, RateLimiterTableStaysBounded) {
     limiter.admit("10.0." + std::to_string(i), static_cast<int64_t>(i), after);
   }
   EXPECT_TRUE(limiter.admit("fresh", 0, after));  // no crash, no unbounded growth
+}
+
+TEST(ProxyFilterTest, ConnectAllowMatchesNamesAddressesBlocksAndPorts) {
+  auto allow = parseConnectAllow("Example.COM:443, 10.0.0.0/8:*  [::1]:8443 *:22");
+  ASSERT_TRUE(allow.ok()) << allow.error().message;
+  const auto& a = allow.value();
+  EXPECT_TRUE(connectAllowed(a, "example.com", 443));
+  EXPECT_TRUE(connectAllowed(a, "EXAMPLE.com", 443));  // names are case-insensitive
+  EXPECT_FALSE(connectAllowed(a, "example.com", 80));
+  EXPECT_FALSE(connectAllowed(a, "sub.example.com", 443));
+  EXPECT_TRUE(connectAllowed(a, "10.9.8.7", 5432));
+  EXPECT_FALSE(connectAllowed(a, "11.0.0.1", 5432));
+  EXPECT_TRUE(connectAllowed(a, "::1", 8443));
+  EXPECT_FALSE(connectAllowed(a, "::1", 443));
+  EXPECT_TRUE(connectAllowed(a, "anything", 22));
+  // A name is not resolved: an address block admits only targets given as addresses.
+  EXPECT_FALSE(connectAllowed(parseConnectAllow("127.0.0.0/8:80").value(), "localhost", 80));
+  EXPECT_TRUE(parseConnectAllow("").value().empty());
+  EXPECT_FALSE(connectAllowed({}, "127.0.0.1", 80));  // nothing configured: nothing allowed
+  for (const char* bad : {"example.com", "host:0", "host:70000", ":443", "a b/c:1", "x:y"}) {
+    EXPECT_FALSE(parseConnectAllow(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

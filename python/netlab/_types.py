@@ -191,6 +191,8 @@ class HttpProxyStats(ServerStats):
 
     responses: dict[str, int]
     """responses sent to clients by status class (the upstreams' and the proxy's own 4xx and 5xx)."""
+    statuses: dict[str, int]
+    """responses sent to clients by status code ("200", "502", ...), codes seen at least once."""
     upstream_connects: int
     """connections opened to upstreams."""
     upstream_reuses: int
@@ -206,9 +208,11 @@ class HttpProxyStats(ServerStats):
     upstreams_down: int
     """upstreams skipped now after failing (max_fails, fail_timeout)."""
     denied: int
-    """requests answered 403 by a deny rule."""
+    """requests answered 403 by a deny rule or, for CONNECT, the allowlist."""
     rate_limited: int
     """requests answered 429 past rate_limit."""
+    tunnels: int
+    """CONNECT tunnels opened (each answered 200 Connection Established)."""
 
 
 class HttpStats(ServerStats):

@@ -360,9 +360,16 @@ class HttpProxy(Server):
     rule) are answered 403, and past ``rate_limit`` requests a second per client address
     (bursts of ``rate_burst``) 429 with Retry-After.
 
-    ``stats()`` adds ``responses`` by status class, ``upstream_connects``,
-    ``upstream_reuses``, ``upstream_failures``, ``retries``, ``upstream_requests`` by
-    upstream, ``pool_idle``, ``upstreams_down``, ``denied`` and ``rate_limited``.
+    ``CONNECT host:port`` opens a tunnel (HTTPS through the proxy, ``curl -p -x``) only to
+    targets on ``connect_allow`` (``["127.0.0.1:8443", "10.0.0.0/8:443"]``:
+    entries are names, addresses, blocks such as ``10.0.0.0/8`` or ``*``, with a port or
+    ``*``); the proxy answers ``200 Connection Established`` once the target has accepted and
+    relays bytes both ways from then on. Everything else gets 403.
+
+    ``stats()`` adds ``responses`` by status class and ``statuses`` by code,
+    ``upstream_connects``, ``upstream_reuses``, ``upstream_failures``, ``retries``,
+    ``upstream_requests`` by upstream, ``pool_idle``, ``upstreams_down``, ``denied``,
+    ``rate_limited`` and ``tunnels``.
     """
 
     app = "http-proxy"
@@ -379,7 +386,7 @@ class HttpProxy(Server):
             options["set_headers"] = "\n".join(f"{k}: {v}" for k, v in edits.items())
         elif edits is not None and not isinstance(edits, str):
             options["set_headers"] = "\n".join(edits)
-        for name, separator in (("remove_headers", " "), ("deny", "; ")):
+        for name, separator in (("remove_headers", " "), ("deny", "; "), ("connect_allow", " ")):
             value = options.get(name)
             if value is not None and not isinstance(value, str):
                 options[name] = separator.join(value)

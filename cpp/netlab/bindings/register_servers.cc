@@ -105,6 +105,10 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        "responses sent to clients by status class (the upstreams' and the proxy's own 4xx and "
        "5xx)",
        [](const P& p) { return py::cast(p.responses); }},
+      {"statuses", "dict[str, int]",
+       "responses sent to clients by status code (\"200\", \"502\", ...), codes seen at least "
+       "once",
+       [](const P& p) { return py::cast(p.statuses); }},
       {"upstream_connects", "int", "connections opened to upstreams",
        [](const P& p) { return py::cast(p.upstreamConnects); }},
       {"upstream_reuses", "int", "requests sent on an upstream connection kept alive",
@@ -123,10 +127,12 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.poolIdle); }},
       {"upstreams_down", "int", "upstreams skipped now after failing (max_fails, fail_timeout)",
        [](const P& p) { return py::cast(p.upstreamsDown); }},
-      {"denied", "int", "requests answered 403 by a deny rule",
+      {"denied", "int", "requests answered 403 by a deny rule or, for CONNECT, the allowlist",
        [](const P& p) { return py::cast(p.denied); }},
       {"rate_limited", "int", "requests answered 429 past rate_limit",
        [](const P& p) { return py::cast(p.rateLimited); }},
+      {"tunnels", "int", "CONNECT tunnels opened (each answered 200 Connection Established)",
+       [](const P& p) { return py::cast(p.tunnels); }},
   };
   return columns;
 }

@@ -4,6 +4,7 @@
 
 #include "netlab/apps/http/response.h"
 #include "netlab/apps/http/routes.h"
+#include "netlab/apps/relay.h"
 #include "netlab/io/clock.h"
 #include "netlab/io/socket.h"
 
@@ -179,6 +180,7 @@ void ClientSide::onOpen(Conn& conn) {
 }
 
 size_t ClientSide::onData(Conn& conn, Buffer& input) {
+  if (tunneling_) return tunnel_->onData(conn, input);
   input_ = &input;
   inOnData_ = true;
   size_t requests = loop(conn, input);
@@ -237,17 +239,61 @@ void ClientSide::beginRequest() {
   toHead_ = h.method == "HEAD";
   client10_ = h.versionMinor == 0;
   closeAfter_ = !h.keepAlive;
-  if (h.method == "CONNECT") {  // tunnelling is not offered (yet): RFC 9110 §9.3.6
-    answerError(501, "CONNECT is not supported by this proxy", false);
+  if (refused(h)) return;
+  if (h.method == "CONNECT") {
+    openTunnel(h);
     return;
   }
-  if (refused(h)) return;
   bool bodyless = h.framing == netlab::http::Framing::kNone ||
                   (h.framing == netlab::http::Framing::kLength && h.contentLength == 0);
   retryable_ = bodyless && idempotent(h.method);
   pendingMethod_ = std::string(h.method);
   tried_.assign(protocol_.upstreams().size(), false);
   startAttempt(false);
+}
+
+// RFC 9110 §9.3.6: the target is host:port; the proxy answers 2xx once its connection to it
+// is open, and from then on relays bytes both ways until either side closes. The client is
+// not read meanwhile, so what it sends early (a TLS hello) waits in its input.
+void ClientSide::openTunnel(const netlab::http::Head& h) {
+  auto target = parseTarget(h.target);
+  if (!target.ok() || h.target.front() == ':' || h.framing != netlab::http::Framing::kNone) {
+    answerError(400, "CONNECT needs a host:port target and no body", false);
+    return;
+  }
+  auto [host, port] = target.value();
+  if (!connectAllowed(protocol_.connectAllow(), host, port)) {
+    protocol_.countDenied();
+    answerError(403, "CONNECT to " + std::string(h.target) + " is not allowed", false);
+    return;
+  }
+  tunnel_ = std::make_unique<RelayEnd>(std::make_shared<RelayPair>(), RelayEnd::Side::kClient);
+  tunnel_->attach(conn_);
+  waitingOpen_ = true;
+  updateReading();
+  RelayTarget::Hooks hooks{[this](Conn&) { tunnelOpen(); },
+                           [this](Conn&, const CloseReason& reason) { tunnelFailed(reason); }};
+  conn_->connect(host, port, protocol_.options().connectTimeoutSec,
+                 std::make_unique<RelayTarget>(tunnel_->pair(), std::move(hooks)));
+}
+
+void ClientSide::tunnelOpen() {
+  protocol_.countTunnel();
+  protocol_.countResponse(200);
+  conn_->send("HTTP/1.1 200 Connection Established\r\n\r\n");
+  tunneling_ = true;
+  waitingOpen_ = false;
+  updateReading();
+  if (input_ && !input_->empty()) tunnel_->onData(*conn_, *input_);
+  if (peerDone_) tunnel_->onEof(*conn_);
+}
+
+void ClientSide::tunnelFailed(const CloseReason& reason) {
+  tunnel_.reset();
+  waitingOpen_ = false;
+  protocol_.countFailure();
+  answerError(statusFor(reason),
+              "tunnel target unavailable: " + std::string(closeKindName(reason.kind)), false);
 }
 
 // The configuration's deny rules (403) and the client's request rate (429, with Retry-After
@@ -538,6 +584,7 @@ void ClientSide::updateReading() {
 
 bool ClientSide::onEof(Conn& conn) {
   peerDone_ = true;
+  if (tunneling_) return tunnel_->onEof(conn);
   // A request cut short by the half-close is found at once, not at the upstream timeout.
   if (inRequest_ && !waitingOpen_ && !upstreamFull_ && !inOnData_ && input_) loop(conn, *input_);
   return exchanging_ && !closing_;  // the response in progress is still delivered
@@ -545,20 +592,23 @@ bool ClientSide::onEof(Conn& conn) {
 
 // The client's queue decides whether the upstream is read: a slow client slows the upstream,
 // and the time it takes to read is not the upstream's silence.
-void ClientSide::onDrained(Conn&) {
+void ClientSide::onDrained(Conn& conn) {
+  if (tunneling_) return tunnel_->onDrained(conn);
   clientFull_ = false;
   if (Conn* up = link_->upstreamConn) up->resumeReading();
   if (exchanging_ && responseStarted_) armTimer();
 }
 
-void ClientSide::onHighWater(Conn&, size_t) {
+void ClientSide::onHighWater(Conn& conn, size_t queued) {
+  if (tunneling_) return tunnel_->onHighWater(conn, queued);
   clientFull_ = true;
   if (Conn* up = link_->upstreamConn) up->pauseReading();
   if (timerArmed_) conn_->cancelTimer(timer_);
   timerArmed_ = false;
 }
 
-void ClientSide::onClose(Conn& conn, const CloseReason&) {
+void ClientSide::onClose(Conn& conn, const CloseReason& reason) {
+  if (tunnel_) tunnel_->onClose(conn, reason);
   releaseUpstream();
   // This thread's pool is this client's alone, and would keep the thread alive.
   if (pool_ && conn.threadPerClient()) pool_->closeAll();

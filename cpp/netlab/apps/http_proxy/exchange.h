@@ -15,6 +15,7 @@
 #include "netlab/apps/http_proxy/pool.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/http_proxy/rewrite.h"
+#include "netlab/apps/relay_end.h"
 #include "netlab/http/parser.h"
 
 namespace netlab::apps::proxy {
@@ -82,6 +83,9 @@ class ClientSide final : public Handler {
  private:
   size_t loop(Conn& conn, Buffer& input);
   void beginRequest();
+  void openTunnel(const netlab::http::Head& head);
+  void tunnelOpen();
+  void tunnelFailed(const CloseReason& reason);
   void startAttempt(bool freshConnection);
   bool retry(const CloseReason& reason, bool opened);
   void forwardBody(std::string_view piece);
@@ -121,6 +125,10 @@ class ClientSide final : public Handler {
   bool clientFull_ = false;  // the client's queue is past high water: upstreams wait
   Conn::TimerHandle timer_ = 0;
   bool timerArmed_ = false;
+  // A CONNECT's client end, from the moment its target is being opened; once that has
+  // opened, every byte either way is relayed and HTTP is over for this connection.
+  std::unique_ptr<RelayEnd> tunnel_;
+  bool tunneling_ = false;
 };
 
 }  // namespace netlab::apps::proxy

@@ -47,6 +47,10 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
              "requests a second per client address; past it 429 with Retry-After (0: none)"),
       number("rate_burst", &O::rateBurst, 1, 1e9, "requests",
              "requests a client address may make at once before rate_limit applies"),
+      text("connect_allow", &O::connectAllow, "host:port ...",
+           "where CONNECT may open a tunnel (separated by spaces or commas; host may be a "
+           "name, an address, a block such as 10.0.0.0/8, or *; port a number or *); others "
+           "get 403"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",
              "header fields per request; more get 431"),
       number("max_header_line", &O::maxHeaderLine, 64, 1 << 20, "bytes",
@@ -63,6 +67,8 @@ Status validate(const HttpProxyOptions& options) {
   if (!edits.ok()) return edits.error();
   auto rules = parseDenyRules(options.deny);
   if (!rules.ok()) return rules.error();
+  auto allow = parseConnectAllow(options.connectAllow);
+  if (!allow.ok()) return allow.error();
   return {};
 }
 
@@ -74,6 +80,9 @@ HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options)
     edits_ = std::move(edits.value());
   }
   if (auto rules = parseDenyRules(options_.deny); rules.ok()) deny_ = std::move(rules.value());
+  if (auto allow = parseConnectAllow(options_.connectAllow); allow.ok()) {
+    connectAllow_ = std::move(allow.value());
+  }
   auto list = parseUpstreams(options_.upstreams);
   std::vector<UpstreamAddress> servers;
   if (list.ok()) servers = std::move(list.value());
@@ -99,14 +108,19 @@ void HttpProxyProtocol::countRequest(size_t upstream) {
 }
 
 void HttpProxyProtocol::countResponse(int status) {
-  int klass = status / 100 - 1;
-  if (klass >= 0 && klass < 5) responses_[klass].fetch_add(1, std::memory_order_relaxed);
+  if (status >= 100 && status <= 599) {
+    statuses_[static_cast<size_t>(status - 100)].fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   HttpProxySnapshot s;
-  for (size_t i = 0; i < responses_.size(); ++i) {
-    s.responses[std::to_string(i + 1) + "xx"] = responses_[i].load(std::memory_order_relaxed);
+  for (int klass = 1; klass <= 5; ++klass) s.responses[std::to_string(klass) + "xx"] = 0;
+  for (size_t i = 0; i < statuses_.size(); ++i) {
+    uint64_t n = statuses_[i].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    s.statuses[std::to_string(i + 100)] = n;
+    s.responses[std::to_string(i / 100 + 1) + "xx"] += n;
   }
   s.upstreamConnects = upstreamConnects_.load(std::memory_order_relaxed);
   s.upstreamReuses = upstreamReuses_.load(std::memory_order_relaxed);
@@ -119,6 +133,7 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   s.upstreamsDown = upstreams_->down(nowNs());
   s.denied = denied_.load(std::memory_order_relaxed);
   s.rateLimited = rateLimited_.load(std::memory_order_relaxed);
+  s.tunnels = tunnels_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "netlab/apps/http_proxy/allowlist.h"
 #include "netlab/apps/http_proxy/filter.h"
 #include "netlab/apps/http_proxy/upstreams.h"
 #include "netlab/core/handler.h"
@@ -40,6 +41,7 @@ struct HttpProxyOptions {
   std::string setHeaders, removeHeaders, deny;  // see filter.h
   double rateLimit = 0;                         // requests a second per client address; 0: none
   double rateBurst = 10;
+  std::string connectAllow;  // CONNECT targets (allowlist.h); empty: CONNECT answered 403
   int64_t maxHeaders = 100;
   int64_t maxHeaderLine = 8 * 1024;
   int64_t maxHead = 64 * 1024;
@@ -53,11 +55,13 @@ Status validate(const HttpProxyOptions& options);
 /// What stats() adds for the proxy.
 struct HttpProxySnapshot {
   std::map<std::string, uint64_t> responses;         // by status class, those the proxy sent
+  std::map<std::string, uint64_t> statuses;          // by status code, those seen at least once
   std::map<std::string, uint64_t> upstreamRequests;  // by upstream, retries included
   uint64_t upstreamConnects = 0, upstreamReuses = 0, upstreamFailures = 0, retries = 0;
   int64_t poolIdle = 0;
   uint64_t upstreamsDown = 0;
   uint64_t denied = 0, rateLimited = 0;
+  uint64_t tunnels = 0;
 };
 
 class HttpProxyProtocol final : public Protocol {
@@ -82,6 +86,8 @@ class HttpProxyProtocol final : public Protocol {
   const HeaderEdits& headerEdits() const { return edits_; }
   const std::vector<DenyRule>& denyRules() const { return deny_; }
   RateLimiter& rateLimiter() { return limiter_; }
+  const std::vector<ConnectTarget>& connectAllow() const { return connectAllow_; }
+  void countTunnel() { tunnels_.fetch_add(1, std::memory_order_relaxed); }
   void countResponse(int status);
   void countConnect() { upstreamConnects_.fetch_add(1, std::memory_order_relaxed); }
   void countReuse() { upstreamReuses_.fetch_add(1, std::memory_order_relaxed); }
@@ -92,13 +98,14 @@ class HttpProxyProtocol final : public Protocol {
   HttpProxyOptions options_;
   std::unique_ptr<UpstreamSet> upstreams_;
   uint64_t serial_;
-  std::array<std::atomic<uint64_t>, 5> responses_{};
+  std::array<std::atomic<uint64_t>, 500> statuses_{};  // 100..599
   std::unique_ptr<std::atomic<uint64_t>[]> requests_;  // by upstream
   std::atomic<uint64_t> upstreamConnects_{0}, upstreamReuses_{0}, upstreamFailures_{0};
-  std::atomic<uint64_t> retries_{0}, denied_{0}, rateLimited_{0};
+  std::atomic<uint64_t> retries_{0}, denied_{0}, rateLimited_{0}, tunnels_{0};
   HeaderEdits edits_;
   std::vector<DenyRule> deny_;
   RateLimiter limiter_;
+  std::vector<ConnectTarget> connectAllow_;
   std::atomic<int64_t> poolIdle_{0};
 };
 
