@@ -263,3 +263,35 @@ def test_a_slow_upload_is_not_an_upstream_timeout(origin: netlab.HttpServer) -> 
         (head, body), = x.responses(1)
         assert head.status == 200 and json.loads(body)["body_size"] == 30
         x.close()
+
+
+def test_100_rate_limited_downloads_keep_the_proxy_small(origin: netlab.HttpServer) -> None:
+    """The issue's memory bound, shortened: 100 curl clients each download through the proxy
+    at 200 KB/s (the origin could send far faster); the proxy process, Python included, stays
+    under 128 MiB because each client's backpressure reaches the origin once 128 KiB of its
+    response wait in the proxy (the server's 1 MiB high-water mark alone gave 250 MiB)."""
+    with CliServer("http-proxy", "--upstream", f"127.0.0.1:{origin.port}") as proxy:
+        curls = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--limit-rate", "200k",
+                                   "--max-time", "6", f"http://127.0.0.1:{proxy.port}/bytes/"
+                                   f"{1 << 40}"]) for _ in range(100)]
+        try:
+            wait_until(lambda: proxy_connections(proxy) >= 100, what="100 downloads")
+            peak = 0
+            while any(c.poll() is None for c in curls):
+                peak = max(peak, proxy.rss_kib())
+                time.sleep(0.2)
+        finally:
+            for c in curls:
+                if c.poll() is None:
+                    c.kill()
+                c.wait()
+        assert 0 < peak < 128 * 1024, f"peak RSS {peak} KiB"
+        assert proxy.stop()[0] == 0
+
+
+def proxy_connections(proxy: CliServer) -> int:
+    """Established connections to the proxy's port, from /proc/net/tcp."""
+    port = f":{proxy.port:04X} "
+    with open("/proc/net/tcp") as f:
+        return sum(1 for line in f if line.split()[1].endswith(port[:-1]) and
+                   line.split()[3] == "01")

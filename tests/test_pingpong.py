@@ -59,7 +59,9 @@ def test_one_mebibyte_line_is_refused_by_default(pingpong_server: netlab.PingPon
 
 
 def test_one_mebibyte_line_with_larger_limit(model_options: dict) -> None:
-    line = os.urandom(1 << 20).replace(b"\n", b"n")
+    # No LF inside, and no CR at its end: the codec strips one CR before the LF (strip_cr),
+    # which made the reply a byte shorter one run in 256.
+    line = os.urandom(1 << 20).replace(b"\n", b"n").replace(b"\r", b"r")
     with netlab.PingPongServer(port=0, max_line=2 << 20, **model_options) as server:
         with connect(server.port) as s:
             got = exchange(s, line + b"\n", len(line) + 11)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import re
 import subprocess
+import tempfile
 import time
 import sys
 from pathlib import Path
@@ -32,8 +34,11 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return f"127.0.0.1:{free_port()}"
     if name == "upstreams":
         return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
+    if name == "access_log":
+        return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "access.log")
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
-             "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443"}
+             "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443",
+             "health_check": "/healthz"}
     if name in texts:
         return texts[name]
     if option["choices"]:

@@ -107,5 +107,17 @@ TEST(UpstreamSetTest, MaxFailsZeroNeverMarksDown) {
   EXPECT_EQ(set.down(10), 0u);
 }
 
+TEST(UpstreamSetTest, AnActiveCheckMarksDownUntilItPassesWhateverPassiveHealthSays) {
+  UpstreamSet set(parsed("h:1 h:2"), BalancePolicy::kRoundRobin, {1, 1000});
+  set.setChecked(1, true);
+  EXPECT_EQ(set.down(0), 1u);
+  EXPECT_EQ(sequence(set, 4, 5000), "aaaa");  // no cool-down ends it: only a passed check
+  set.failed(1, 5000);                        // down by both counts once
+  EXPECT_EQ(set.down(5000), 1u);
+  set.setChecked(1, false);
+  EXPECT_EQ(set.down(7000), 0u);
+  EXPECT_EQ(sequence(set, 4, 7000), "abab");
+}
+
 }  // namespace
 }  // namespace netlab

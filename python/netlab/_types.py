@@ -213,6 +213,14 @@ class HttpProxyStats(ServerStats):
     """requests answered 429 past rate_limit."""
     tunnels: int
     """CONNECT tunnels opened (each answered 200 Connection Established)."""
+    health_checks: int
+    """active health checks made (health_check)."""
+    health_check_failures: int
+    """active health checks failed: refused, timed out, closed, or not 2xx/3xx."""
+    access_log_bytes: int
+    """bytes written to access_log."""
+    access_log_dropped: int
+    """access log lines dropped because the disk fell 8 MiB behind."""
 
 
 class HttpStats(ServerStats):

@@ -66,9 +66,7 @@ std::vector<AppSpec> buildApps() {
       "http-proxy", "HTTP/1.1 reverse proxy: balanced, pooled upstreams, bodies streamed", false,
       "http",
       [](HttpProxyOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
-        Status valid = validate(o);
-        if (!valid.ok()) return valid.error();
-        return std::shared_ptr<Protocol>(std::make_shared<HttpProxyProtocol>(std::move(o)));
+        return makeHttpProxy(std::move(o));
       }));
   return list;
 }

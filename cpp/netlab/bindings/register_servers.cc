@@ -133,6 +133,15 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.rateLimited); }},
       {"tunnels", "int", "CONNECT tunnels opened (each answered 200 Connection Established)",
        [](const P& p) { return py::cast(p.tunnels); }},
+      {"health_checks", "int", "active health checks made (health_check)",
+       [](const P& p) { return py::cast(p.healthChecks); }},
+      {"health_check_failures", "int",
+       "active health checks failed: refused, timed out, closed, or not 2xx/3xx",
+       [](const P& p) { return py::cast(p.healthCheckFailures); }},
+      {"access_log_bytes", "int", "bytes written to access_log",
+       [](const P& p) { return py::cast(p.accessLogBytes); }},
+      {"access_log_dropped", "int", "access log lines dropped because the disk fell 8 MiB behind",
+       [](const P& p) { return py::cast(p.accessLogDropped); }},
   };
   return columns;
 }

@@ -12,6 +12,7 @@
 #include "netlab/core/close_reason.h"
 #include "netlab/core/options.h"
 #include "netlab/io/buffer.h"
+#include "netlab/io/result.h"
 
 namespace netlab {
 
@@ -128,6 +129,11 @@ class Protocol {
   virtual size_t socketsPerConnection() const { return 1; }
   /// The app's options as it runs with them, by name (read back by stats and tests).
   virtual OptionMap optionValues() const { return {}; }
+  /// The server is about to serve: work the protocol does on its own, not for a client (the
+  /// proxy's active health checks), starts here. An Error stops the start.
+  virtual Status onServerStart() { return {}; }
+  /// The server has stopped serving and closed every connection; undoes onServerStart().
+  virtual void onServerStop() {}
 };
 
 }  // namespace netlab

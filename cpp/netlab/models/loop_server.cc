@@ -149,6 +149,7 @@ void LoopServer::teardown() {
   for (auto& w : workers_) w->stopAndJoin();
   workers_.clear();  // acceptors stop watching the socket before it is closed
   listenFd_.reset();
+  protocol_->onServerStop();
 }
 
 size_t LoopServer::threads() const { return running_ ? static_cast<size_t>(options_.workers) : 0; }

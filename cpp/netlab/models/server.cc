@@ -6,7 +6,6 @@
 
 #include "netlab/core/range_check.h"
 #include "netlab/io/fd_limit.h"
-#include "netlab/io/fd_limit.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_server.h"
 #include "netlab/models/threaded_server.h"
@@ -46,7 +45,11 @@ Status Server::start(bool onThisThread) {
   if (!port.ok()) return port.error();
   listenFd_ = std::move(fd.value());
   port_ = port.value();
-  Status s = startServing(onThisThread);
+  Status s = protocol_->onServerStart();
+  if (s.ok()) {
+    s = startServing(onThisThread);
+    if (!s.ok()) protocol_->onServerStop();
+  }
   if (!s.ok()) {
     listenFd_.reset();
     return s;

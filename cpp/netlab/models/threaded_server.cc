@@ -163,6 +163,7 @@ void ThreadedServer::stop() {
   }
   for (auto& entry : conns) entry.second.thread.join();
   wakeFd_.reset();
+  protocol_->onServerStop();
 }
 
 // Live connections, not threads awaiting their join: those are already done serving.

@@ -164,7 +164,8 @@ void UpstreamSide::onClose(Conn&, const CloseReason& reason) {
 ClientSide::ClientSide(HttpProxyProtocol& protocol)
     : protocol_(protocol),
       link_(std::make_shared<Link>()),
-      parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.options())) {
+      parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.options())),
+      note_(protocol.logsAccess()) {
   link_->client = this;
 }
 
@@ -233,6 +234,7 @@ size_t ClientSide::loop(Conn& conn, Buffer& input) {
 
 void ClientSide::beginRequest() {
   const netlab::http::Head& h = parser_.head();
+  note_.begin(&h, nowNs());
   exchanging_ = inRequest_ = true;
   responseStarted_ = answered_ = retried_ = false;
   chunkedRequest_ = h.framing == netlab::http::Framing::kChunked;
@@ -267,6 +269,7 @@ void ClientSide::openTunnel(const netlab::http::Head& h) {
     answerError(403, "CONNECT to " + std::string(h.target) + " is not allowed", false);
     return;
   }
+  note_.upstreamStarted(h.target, nowNs());
   tunnel_ = std::make_unique<RelayEnd>(std::make_shared<RelayPair>(), RelayEnd::Side::kClient);
   tunnel_->attach(conn_);
   waitingOpen_ = true;
@@ -280,6 +283,7 @@ void ClientSide::openTunnel(const netlab::http::Head& h) {
 void ClientSide::tunnelOpen() {
   protocol_.countTunnel();
   protocol_.countResponse(200);
+  note_.status(200);
   conn_->send("HTTP/1.1 200 Connection Established\r\n\r\n");
   tunneling_ = true;
   waitingOpen_ = false;
@@ -332,6 +336,7 @@ void ClientSide::startAttempt(bool freshConnection) {
   tried_[static_cast<size_t>(i)] = true;
   protocol_.countRequest(static_cast<size_t>(i));
   const UpstreamAddress& to = protocol_.upstreams().address(static_cast<size_t>(i));
+  note_.upstreamStarted(to.name, nowNs());
   pendingHead_.clear();
   appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name, protocol_.headerEdits());
   UpstreamSide* pooled = freshConnection ? nullptr : pool_->take(static_cast<size_t>(i));
@@ -429,19 +434,25 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
   if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
   conn_->send(scratch_);
   protocol_.countResponse(head.status);
+  note_.status(head.status);
   return true;
 }
 
 void ClientSide::responseBody(std::string_view piece) {
   if (!responseStarted_) return;
   armTimer();
+  note_.body(piece.size());
   if (framing_ != ClientFraming::kChunked) {
     conn_->send(piece);
-    return;
+  } else {
+    scratch_.clear();
+    appendChunk(scratch_, piece);
+    conn_->send(scratch_);
   }
-  scratch_.clear();
-  appendChunk(scratch_, piece);
-  conn_->send(scratch_);
+  // nginx's proxy_buffers: only so much of a response waits in the proxy for a slow client;
+  // past it the upstream is not read, and the socket buffers hold the rest. The server's
+  // high-water mark (1 MiB by default) would let 100 slow downloads hold over 100 MiB.
+  if (!clientFull_ && conn_->queuedOutput() >= kClientBuffer) onHighWater(*conn_, 0);
 }
 
 void ClientSide::upstreamFinished(bool upstreamCloses) {
@@ -459,6 +470,7 @@ void ClientSide::upstreamFinished(bool upstreamCloses) {
 }
 
 void ClientSide::finishExchange() {
+  logExchange();
   releaseUpstream();
   exchanging_ = responseStarted_ = false;
   waitingResponse_ = false;
@@ -482,6 +494,7 @@ void ClientSide::upstreamFailed(const CloseReason& reason, bool opened) {
   protocol_.countFailure();
   if (responseStarted_) {
     closing_ = true;
+    logExchange();
     conn_->close(reason);  // mid-body: the client must see the response cut short
     return;
   }
@@ -532,6 +545,8 @@ void ClientSide::answerError(int status, std::string_view why, bool protocolErro
   if (!toHead_) scratch_ += body;
   conn_->send(scratch_);
   protocol_.countResponse(status);
+  note_.status(status);
+  if (!toHead_) note_.body(body.size());
   if (!protocolError) {
     closeAfter_ = true;
     finishExchange();
@@ -541,6 +556,7 @@ void ClientSide::answerError(int status, std::string_view why, bool protocolErro
   exchanging_ = responseStarted_ = waitingResponse_ = false;
   if (timerArmed_) conn_->cancelTimer(timer_);
   timerArmed_ = false;
+  logExchange();
   conn_->fail(why);
 }
 
@@ -548,11 +564,15 @@ void ClientSide::failParse() {
   const netlab::http::ParseError& error = parser_.error();
   if (responseStarted_) {
     closing_ = true;
+    logExchange();
     if (Conn* up = detachUpstream()) up->close({CloseKind::kLocalClose, 0, "client failed"});
     conn_->close({CloseKind::kProtocolError, 0, std::string(error.reason)});
     return;
   }
-  if (!inRequest_) toHead_ = false;  // not the previous request's
+  if (!inRequest_) {  // no head was read: not the previous request's
+    toHead_ = false;
+    note_.begin(nullptr, nowNs());
+  }
   exchanging_ = true;
   answerError(error.status, error.reason, true);
 }
@@ -569,6 +589,14 @@ void ClientSide::onTimeout() {
   timerArmed_ = false;
   if (!exchanging_) return;
   upstreamFailed({CloseKind::kMessageTimeout, 0, "upstream timed out"}, true);
+}
+
+void ClientSide::logExchange() {
+  if (!note_.open()) return;
+  thread_local std::string line;
+  line.clear();
+  note_.finish(line, ip_, nowNs());
+  protocol_.logAccess(line);
 }
 
 void ClientSide::updateReading() {
@@ -608,6 +636,7 @@ void ClientSide::onHighWater(Conn& conn, size_t queued) {
 }
 
 void ClientSide::onClose(Conn& conn, const CloseReason& reason) {
+  logExchange();  // one cut short: by the client (499 if nothing was answered) or a tunnel's end
   if (tunnel_) tunnel_->onClose(conn, reason);
   releaseUpstream();
   // This thread's pool is this client's alone, and would keep the thread alive.

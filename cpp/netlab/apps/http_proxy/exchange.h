@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "netlab/apps/http_proxy/access_log.h"
 #include "netlab/apps/http_proxy/pool.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/http_proxy/rewrite.h"
@@ -61,6 +62,9 @@ class UpstreamSide final : public Handler {
 
 class ClientSide final : public Handler {
  public:
+  /// Response bytes queued for the client past which the upstream is no longer read: a few
+  /// reads' worth, so a fast client never waits on it.
+  static constexpr size_t kClientBuffer = 2 * Buffer::kReadChunk;
   explicit ClientSide(HttpProxyProtocol& protocol);
   ~ClientSide() override;
   void onOpen(Conn& conn) override;
@@ -101,6 +105,7 @@ class ClientSide final : public Handler {
   void onTimeout();
   void updateReading();
   void finishExchange();
+  void logExchange();
 
   HttpProxyProtocol& protocol_;
   std::shared_ptr<Link> link_;
@@ -129,6 +134,7 @@ class ClientSide final : public Handler {
   // opened, every byte either way is relayed and HTTP is over for this connection.
   std::unique_ptr<RelayEnd> tunnel_;
   bool tunneling_ = false;
+  AccessNote note_;
 };
 
 }  // namespace netlab::apps::proxy

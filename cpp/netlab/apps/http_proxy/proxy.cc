@@ -51,6 +51,18 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
            "where CONNECT may open a tunnel (separated by spaces or commas; host may be a "
            "name, an address, a block such as 10.0.0.0/8, or *; port a number or *); others "
            "get 403"),
+      text("access_log", &O::accessLog, "path",
+           "a file each exchange is appended to as a line: the Combined Log Format, then the "
+           "upstream, its time and the request's time (written off the event loop)"),
+      text("health_check", &O::healthCheck, "path",
+           "a path each upstream is asked for every health_interval (a 2xx or 3xx passes); "
+           "empty: no active checks"),
+      number("health_interval", &O::healthIntervalSec, 0.01, 3600, "seconds",
+             "time between two checks of an upstream, and the most one may take"),
+      number("health_fails", &O::healthFails, 1, 1000, "checks",
+             "failed checks in a row that mark an upstream down"),
+      number("health_passes", &O::healthPasses, 1, 1000, "checks",
+             "passed checks in a row that bring it back"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",
              "header fields per request; more get 431"),
       number("max_header_line", &O::maxHeaderLine, 64, 1 << 20, "bytes",
@@ -69,13 +81,34 @@ Status validate(const HttpProxyOptions& options) {
   if (!rules.ok()) return rules.error();
   auto allow = parseConnectAllow(options.connectAllow);
   if (!allow.ok()) return allow.error();
+  if (!options.healthCheck.empty() && options.healthCheck.front() != '/') {
+    return Error{EINVAL, "health_check must be a path starting with '/' (got '" +
+                             options.healthCheck + "')"};
+  }
+  for (char c : options.healthCheck) {
+    if (c <= ' ' || c == 0x7f) return Error{EINVAL, "health_check: no spaces or controls"};
+  }
   return {};
 }
 
-HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options)
+Result<std::shared_ptr<Protocol>> makeHttpProxy(HttpProxyOptions options) {
+  Status valid = validate(options);
+  if (!valid.ok()) return valid.error();
+  std::unique_ptr<LogWriter> log;
+  if (!options.accessLog.empty()) {
+    auto opened = LogWriter::open(options.accessLog);
+    if (!opened.ok()) return Error{opened.error().code, "access_log: " + opened.error().message};
+    log = std::move(opened.value());
+  }
+  return std::shared_ptr<Protocol>(
+      std::make_shared<HttpProxyProtocol>(std::move(options), std::move(log)));
+}
+
+HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options, std::unique_ptr<LogWriter> accessLog)
     : options_(std::move(options)),
       serial_(nextSerial.fetch_add(1)),
-      limiter_(options_.rateLimit, options_.rateBurst) {
+      limiter_(options_.rateLimit, options_.rateBurst),
+      accessLog_(std::move(accessLog)) {
   if (auto edits = parseHeaderEdits(options_.setHeaders, options_.removeHeaders); edits.ok()) {
     edits_ = std::move(edits.value());
   }
@@ -93,6 +126,18 @@ HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options)
   requests_ = std::make_unique<std::atomic<uint64_t>[]>(servers.size());
   upstreams_ = std::make_unique<UpstreamSet>(std::move(servers), balance, health);
 }
+
+Status HttpProxyProtocol::onServerStart() {
+  if (options_.healthCheck.empty()) return {};
+  HealthChecker::Settings settings{options_.healthCheck, options_.healthIntervalSec,
+                                   options_.healthFails, options_.healthPasses};
+  auto checker = HealthChecker::start(*upstreams_, std::move(settings), healthCounts_);
+  if (!checker.ok()) return checker.error();
+  checker_ = std::move(checker.value());
+  return {};
+}
+
+void HttpProxyProtocol::onServerStop() { checker_.reset(); }
 
 std::unique_ptr<Handler> HttpProxyProtocol::newHandler() {
   return std::make_unique<apps::proxy::ClientSide>(*this);
@@ -134,6 +179,12 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   s.denied = denied_.load(std::memory_order_relaxed);
   s.rateLimited = rateLimited_.load(std::memory_order_relaxed);
   s.tunnels = tunnels_.load(std::memory_order_relaxed);
+  s.healthChecks = healthCounts_.checks.load(std::memory_order_relaxed);
+  s.healthCheckFailures = healthCounts_.failures.load(std::memory_order_relaxed);
+  if (accessLog_) {
+    s.accessLogBytes = accessLog_->written();
+    s.accessLogDropped = accessLog_->dropped();
+  }
   return s;
 }
 

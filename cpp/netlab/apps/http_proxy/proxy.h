@@ -21,9 +21,11 @@
 
 #include "netlab/apps/http_proxy/allowlist.h"
 #include "netlab/apps/http_proxy/filter.h"
+#include "netlab/apps/http_proxy/health_check.h"
 #include "netlab/apps/http_proxy/upstreams.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/options.h"
+#include "netlab/io/log_writer.h"
 #include "netlab/io/result.h"
 
 namespace netlab {
@@ -42,6 +44,10 @@ struct HttpProxyOptions {
   double rateLimit = 0;                         // requests a second per client address; 0: none
   double rateBurst = 10;
   std::string connectAllow;  // CONNECT targets (allowlist.h); empty: CONNECT answered 403
+  std::string accessLog;     // a file appended to (access_log.h); empty: no log
+  std::string healthCheck;   // a path each upstream is asked for (health_check.h); empty: none
+  double healthIntervalSec = 5;
+  int64_t healthFails = 1, healthPasses = 1;
   int64_t maxHeaders = 100;
   int64_t maxHeaderLine = 8 * 1024;
   int64_t maxHead = 64 * 1024;
@@ -51,6 +57,9 @@ struct Fields<HttpProxyOptions> {
   static const std::vector<Field<HttpProxyOptions>>& fields();
 };
 Status validate(const HttpProxyOptions& options);
+class Protocol;
+/// validate(), then the access log opened: an Error says which option is wrong.
+Result<std::shared_ptr<Protocol>> makeHttpProxy(HttpProxyOptions options);
 
 /// What stats() adds for the proxy.
 struct HttpProxySnapshot {
@@ -62,17 +71,21 @@ struct HttpProxySnapshot {
   uint64_t upstreamsDown = 0;
   uint64_t denied = 0, rateLimited = 0;
   uint64_t tunnels = 0;
+  uint64_t accessLogBytes = 0, accessLogDropped = 0;
+  uint64_t healthChecks = 0, healthCheckFailures = 0;
 };
 
 class HttpProxyProtocol final : public Protocol {
  public:
-  /// `options` must have passed validate().
-  explicit HttpProxyProtocol(HttpProxyOptions options);
+  /// `options` must have passed validate(); `accessLog` is options.accessLog opened, or null.
+  HttpProxyProtocol(HttpProxyOptions options, std::unique_ptr<LogWriter> accessLog = nullptr);
   std::string_view name() const override { return "http-proxy"; }
   std::unique_ptr<Handler> newHandler() override;
   size_t maxPendingInput() const override;
   size_t socketsPerConnection() const override { return 2; }
   OptionMap optionValues() const override { return valuesOf(options_); }
+  Status onServerStart() override;
+  void onServerStop() override;
   const HttpProxyOptions& options() const { return options_; }
 
   UpstreamSet& upstreams() { return *upstreams_; }
@@ -88,6 +101,8 @@ class HttpProxyProtocol final : public Protocol {
   RateLimiter& rateLimiter() { return limiter_; }
   const std::vector<ConnectTarget>& connectAllow() const { return connectAllow_; }
   void countTunnel() { tunnels_.fetch_add(1, std::memory_order_relaxed); }
+  bool logsAccess() const { return accessLog_ != nullptr; }
+  void logAccess(std::string_view line) { accessLog_->append(line); }
   void countResponse(int status);
   void countConnect() { upstreamConnects_.fetch_add(1, std::memory_order_relaxed); }
   void countReuse() { upstreamReuses_.fetch_add(1, std::memory_order_relaxed); }
@@ -106,6 +121,9 @@ class HttpProxyProtocol final : public Protocol {
   std::vector<DenyRule> deny_;
   RateLimiter limiter_;
   std::vector<ConnectTarget> connectAllow_;
+  std::unique_ptr<LogWriter> accessLog_;
+  HealthChecker::Counts healthCounts_;
+  std::unique_ptr<HealthChecker> checker_;  // while serving, with health_check set
   std::atomic<int64_t> poolIdle_{0};
 };
 

@@ -45,7 +45,7 @@ UpstreamSet::UpstreamSet(std::vector<UpstreamAddress> servers, BalancePolicy bal
 bool UpstreamSet::usable(const Server& s, size_t i, const std::vector<bool>& tried, int64_t nowNs,
                          bool ignoreHealth) const {
   if (i < tried.size() && tried[i]) return false;
-  return ignoreHealth || s.downUntilNs <= nowNs;
+  return ignoreHealth || (s.downUntilNs <= nowNs && !s.checkedDown);
 }
 
 // When every untried upstream is marked down, one is tried anyway: refusing outright would
@@ -123,10 +123,15 @@ void UpstreamSet::succeeded(size_t i) {
   servers_[i].fails = 0;
 }
 
+void UpstreamSet::setChecked(size_t i, bool down) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  servers_[i].checkedDown = down;
+}
+
 size_t UpstreamSet::down(int64_t nowNs) const {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t n = 0;
-  for (const Server& s : servers_) n += s.downUntilNs > nowNs;
+  for (const Server& s : servers_) n += s.downUntilNs > nowNs || s.checkedDown;
   return n;
 }
 

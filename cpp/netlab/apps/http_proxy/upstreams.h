@@ -1,7 +1,7 @@
 // The proxy's upstream servers as a balancer sees them, shared by every worker: weights,
-// requests in flight (least-connections), and passive health (nginx's max_fails and
+// requests in flight (least-connections), passive health (nginx's max_fails and
 // fail_timeout: an upstream that failed max_fails times within fail_timeout is skipped for
-// fail_timeout, then tried again).
+// fail_timeout, then tried again) and the active checks' verdict (health_check.h).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,9 @@ class UpstreamSet {
   void release(size_t i);
   void failed(size_t i, int64_t nowNs);
   void succeeded(size_t i);
+  /// Marks an upstream down, or up again, by active health check (beside passive health: down
+  /// by either is down).
+  void setChecked(size_t i, bool down);
   /// How many are marked down now.
   size_t down(int64_t nowNs) const;
 
@@ -56,6 +59,7 @@ class UpstreamSet {
     int64_t fails = 0;
     int64_t firstFailNs = 0;
     int64_t downUntilNs = 0;
+    bool checkedDown = false;
   };
   bool usable(const Server& s, size_t i, const std::vector<bool>& tried, int64_t nowNs,
               bool ignoreHealth) const;
