@@ -13,9 +13,11 @@ the median of the rounds and their spread (min-max).
 3. Memory: --downloaders curl clients each download through the proxy at --download-rate
    for --download-seconds; the proxy's peak RSS (VmRSS sampled every 0.2 s) is reported.
 
-Each proxy keeps its upstream connections alive: netlab's pool (keepalive 32), nginx's
-`upstream { keepalive 32; }` with `proxy_http_version 1.1`, HAProxy's `http-reuse always`.
-Access logs are off everywhere.
+Each proxy keeps its upstream connections alive, as many as it has clients (500 at most
+here): netlab's pool (`--keepalive 1024`), nginx's `upstream { keepalive 1024; }` with
+`proxy_http_version 1.1`, HAProxy's `http-reuse always` (no cap). With the default cap of 32
+idle connections, nginx and netlab at 500 clients close and reopen upstream connections all
+the time, and measure that instead. Access logs are off everywhere.
 
     PYTHONPATH=python python benchmarks/proxy.py --out benchmarks/results
 """
@@ -48,6 +50,7 @@ pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, benc
 wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
                                        bench_http.interleaved)
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+KEEPALIVE = 1024  # idle upstream connections a proxy keeps: more than the clients
 
 
 class Proc:
@@ -91,7 +94,8 @@ def start_proxy(kind: str, origin: int, tmp: Path) -> Proc:
     port = free_port()
     if kind == "netlab":
         return Proc([sys.executable, "-m", "netlab", "serve", "http-proxy", "--port", str(port),
-                     "--upstream", f"127.0.0.1:{origin}"], port, PROXY_CPU)
+                     "--upstream", f"127.0.0.1:{origin}", "--keepalive", str(KEEPALIVE)],
+                    port, PROXY_CPU)
     if kind == "nginx":
         conf = tmp / f"nginx-{port}.conf"
         conf.write_text(f"""
@@ -109,7 +113,7 @@ http {{
   fastcgi_temp_path {tmp};
   uwsgi_temp_path {tmp};
   scgi_temp_path {tmp};
-  upstream origin {{ server 127.0.0.1:{origin}; keepalive 32; keepalive_requests 100000000; }}
+  upstream origin {{ server 127.0.0.1:{origin}; keepalive {KEEPALIVE}; keepalive_requests 100000000; }}
   server {{
     listen 127.0.0.1:{port};
     location / {{
