@@ -265,20 +265,24 @@ def main() -> int:
     return 0
 
 
+def wrk_table(title: str, who: str, table: dict[str, list[dict[str, float]]]) -> list[str]:
+    """A section of wrk runs: requests/s, p99 and errors by contender."""
+    lines = [f"## {title}", "", f"| {who} | requests/s | p99 ms | errors + non-2xx |",
+             "| --- | --- | --- | --- |"]
+    for kind, runs in table.items():
+        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
+                     f"{spread([r['p99_ms'] for r in runs])} | "
+                     f"{sum(r['errors'] for r in runs)} |")
+    return lines + [""]
+
+
 def render(results: dict[str, Any], command: str) -> str:
     lines = [f"# HttpServer vs nginx, netlab's http scenario vs wrk ({datetime.date.today()})", "",
              f"`{command}` on {platform.node()} ({os.cpu_count()} CPUs), server on CPU "
              f"{SERVER_CPU}, client on CPU {CLIENT_CPU}. Median of the rounds (min-max).", ""]
     for key, table in results.items():
-        if not key.startswith("servers_c"):
-            continue
-        lines += [f"## wrk -t1 -c{key[9:]} against `/`", "",
-                  "| server | requests/s | p99 ms | errors + non-2xx |", "| --- | --- | --- | --- |"]
-        for kind, runs in table.items():
-            lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
-                         f"{spread([r['p99_ms'] for r in runs])} | "
-                         f"{sum(r['errors'] for r in runs)} |")
-        lines.append("")
+        if key.startswith("servers_c"):
+            lines += wrk_table(f"wrk -t1 -c{key[9:]} against `/`", "server", table)
     lines += ["## Server CPU per request at a fixed offered rate (netlab bench -R, 50 connections)",
               "", "| server | responses/s | server CPU µs/request | p99 ms |",
               "| --- | --- | --- | --- |"]

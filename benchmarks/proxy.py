@@ -228,15 +228,9 @@ def render(results: dict[str, Any], command: str) -> str:
              f"CPU {PROXY_CPU}; the origin (netlab HttpServer) and the client on CPU "
              f"{OTHER_CPU}. Median of the rounds (min-max).{missing}", ""]
     for key, table in results.items():
-        if not key.startswith("wrk_c"):
-            continue
-        lines += [f"## wrk -t1 -c{key[5:]} through the proxy to `/`", "",
-                  "| proxy | requests/s | p99 ms | errors + non-2xx |", "| --- | --- | --- | --- |"]
-        for kind, runs in table.items():
-            lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
-                         f"{spread([r['p99_ms'] for r in runs])} | "
-                         f"{sum(r['errors'] for r in runs)} |")
-        lines.append("")
+        if key.startswith("wrk_c"):
+            lines += bench_http.wrk_table(f"wrk -t1 -c{key[5:]} through the proxy to `/`",
+                                          "proxy", table)
     rate = results["args"]["rate"]
     lines += [f"## Proxy CPU per request at {rate:,.0f} requests/s offered (netlab bench -R, "
               "50 connections)", "",

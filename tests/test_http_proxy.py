@@ -291,7 +291,7 @@ def test_100_rate_limited_downloads_keep_the_proxy_small(origin: netlab.HttpServ
 
 def proxy_connections(proxy: CliServer) -> int:
     """Established connections to the proxy's port, from /proc/net/tcp."""
-    port = f":{proxy.port:04X} "
+    local, established = f":{proxy.port:04X}", "01"
     with open("/proc/net/tcp") as f:
-        return sum(1 for line in f if line.split()[1].endswith(port[:-1]) and
-                   line.split()[3] == "01")
+        rows = [line.split() for line in f]
+    return sum(1 for row in rows[1:] if row[1].endswith(local) and row[3] == established)
