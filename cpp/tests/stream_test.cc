@@ -1243,6 +1243,34 @@ TEST_P(StreamTest, PausedStreamDoesNotSpinOnAHungUpPeer) {
   EXPECT_EQ(ev.reason.kind, CloseKind::kPeerClosed) << ev.reason.text();
 }
 
+// Pausing leaves the socket registered until the poller first reports it (updateInterest):
+// input that arrives while paused must then end the reports, not make the loop spin on it.
+TEST_P(StreamTest, PausedStreamDoesNotSpinOnUnreadInput) {
+  Events ev;
+  SocketPair pair = unixPair();
+  auto stream = makeStream(std::move(pair.local), ev);
+  Peer peer(*loop, std::move(pair.remote));
+  uint64_t waitsBefore = 0;
+  Script script(*loop);
+  script
+      .then([&] {
+        stream->setReading(false);
+        stream->setReading(true);
+        stream->setReading(false);  // a resume and a pause with nothing between
+        peer.send("waiting");
+      })
+      .after(5 * kNsPerMs, [&] { waitsBefore = loop->waits(); })
+      .after(50 * kNsPerMs,
+             [&] {
+               EXPECT_LT(loop->waits() - waitsBefore, 500u);
+               EXPECT_EQ(ev.data, "");
+               stream->setReading(true);
+             })
+      .when("read after resuming", [&] { return ev.data == "waiting"; });
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(ev.closes, 0);
+}
+
 // --- A misbehaving transport ----------------------------------------------------------------
 
 // An echo stream whose transport reads and writes 1..N bytes at a time and fails calls with

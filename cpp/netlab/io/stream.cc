@@ -74,8 +74,15 @@ void Stream::onReady(uint32_t ready) {
     if (!(ready & interest_)) onUnrequested();
     if (state_ == State::kClosed) return;
   }
-  if ((ready & kWritable) && (interest_ & kWritable)) flush();
-  if (state_ != State::kClosed && (ready & kReadable) && (interest_ & kReadable)) handleRead();
+  uint32_t want = wantedInterest();
+  if (ready & interest_ & ~want & kReadable) {
+    setInterest(want);  // reading was paused lazily (updateInterest): now stop the reports
+    if (state_ == State::kClosed) return;
+  }
+  if ((ready & kWritable) && (want & kWritable)) flush();
+  if (state_ != State::kClosed && (ready & kReadable) && (wantedInterest() & kReadable)) {
+    handleRead();
+  }
 }
 
 void Stream::onUnrequested() {
@@ -324,14 +331,31 @@ void Stream::checkWater() {
   }
 }
 
-// A stream that wants nothing leaves the poller altogether (libuv does the same): epoll and
-// poll report a hang-up whatever the interest, and a paused stream would spin on it.
-void Stream::updateInterest() {
+uint32_t Stream::wantedInterest() const {
   uint32_t want = 0;
   bool paused = !readEnabled_ || (options_.pauseOnHighWater && aboveHigh_);
   if (state_ == State::kOpen && !readEof_ && !paused) want |= kReadable;
   if (lingering_ && !readEof_) want |= kReadable;
   if (queued_ > 0) want |= kWritable;
+  return want;
+}
+
+// Registers what the stream wants, lazily in two ways that save a proxied or delayed exchange
+// an epoll_ctl pair each (the kernel is told only when it would otherwise report in vain):
+// - reading paused stays registered until the poller first reports the socket readable, and
+//   onReady drops it then; a client waiting for its answer usually sends nothing meanwhile;
+// - write interest waits for the flush already scheduled, which usually writes everything.
+void Stream::updateInterest() {
+  uint32_t want = wantedInterest();
+  if (!readEof_) want |= interest_ & kReadable;
+  bool flushComing = flushDeferred_ || inCallback_ > 0;
+  if (flushComing && !(interest_ & kWritable)) want &= ~kWritable;
+  setInterest(want);
+}
+
+// A stream that wants nothing leaves the poller altogether (libuv does the same): epoll and
+// poll report a hang-up whatever the interest, and a paused stream would spin on it.
+void Stream::setInterest(uint32_t want) {
   if (want == interest_) return;
   Status s;
   if (want == 0) {
@@ -375,7 +399,7 @@ void Stream::close(CloseReason reason) {
   timers_.clear();
   if (idleArmed_) loop_.cancel(idleTimer_);
   idleArmed_ = false;
-  loop_.unwatch(transport_->fd());
+  if (interest_ != 0) loop_.unwatch(transport_->fd());
   interest_ = 0;
   transport_->close();
   out_.clear();

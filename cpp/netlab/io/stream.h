@@ -151,7 +151,9 @@ class Stream final : public IoWatcher {
   void afterWrite(bool wrote);
   void finishClosing();
   void checkWater();
+  uint32_t wantedInterest() const;
   void updateInterest();
+  void setInterest(uint32_t want);
   void onUnrequested();
   void touch();
   void armIdleTimer(int64_t deadlineNs);
@@ -169,8 +171,8 @@ class Stream final : public IoWatcher {
   // A file range first, then whatever follows it. A list, not a deque: an empty deque still
   // allocates over 500 bytes, and almost every stream never queues a file.
   std::list<Segment> later_;
-  size_t queued_ = 0;  // all of the above
-  uint32_t interest_ = 0;
+  size_t queued_ = 0;      // all of the above
+  uint32_t interest_ = 0;  // what the poller has registered (updateInterest)
   bool readEnabled_ = true;
   bool aboveHigh_ = false;
   bool readEof_ = false;
