@@ -37,7 +37,8 @@ UpstreamSide::UpstreamSide(std::shared_ptr<Link> link, netlab::http::Limits limi
     : link_(std::move(link)),
       parser_(netlab::http::Role::kResponse, limits),
       pool_(std::move(pool)),
-      upstream_(upstream) {
+      upstream_(upstream),
+      idle_([this] { closeIdle(CloseKind::kIdleTimeout, "idle in the keep-alive pool"); }) {
   link_->upstream = this;
 }
 
@@ -54,7 +55,7 @@ void UpstreamSide::onOpen(Conn& conn) {
 
 void UpstreamSide::attach(std::shared_ptr<Link> link) {
   parked_ = false;
-  conn_->cancelTimer(idleTimer_);
+  idle_.clear();
   link_ = std::move(link);
   link_->upstream = this;
   link_->upstreamConn = conn_;
@@ -67,9 +68,7 @@ bool UpstreamSide::park() {
   conn_->resumeReading();
   if (!pool_->put(upstream_, *this)) return false;
   parked_ = true;
-  idleTimer_ = conn_->runAfter(pool_->idleTimeoutSec(), [this] {
-    closeIdle(CloseKind::kIdleTimeout, "idle in the keep-alive pool");
-  });
+  idle_.set(*conn_, pool_->idleTimeoutSec());
   return true;
 }
 
@@ -165,6 +164,7 @@ ClientSide::ClientSide(HttpProxyProtocol& protocol)
     : protocol_(protocol),
       link_(std::make_shared<Link>()),
       parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.options())),
+      upstreamDeadline_([this] { onTimeout(); }),
       note_(protocol.logsAccess()) {
   link_->client = this;
 }
@@ -325,8 +325,7 @@ bool ClientSide::refused(const netlab::http::Head& h) {
 // one has connected (the client is not read meanwhile, so no body byte is forwarded early).
 void ClientSide::startAttempt(bool freshConnection) {
   releaseUpstream();
-  if (timerArmed_) conn_->cancelTimer(timer_);
-  timerArmed_ = false;
+  upstreamDeadline_.clear();
   int i = protocol_.upstreams().pick(tried_, nowNs());
   if (i < 0) {
     answerError(502, "no upstream left to try", false);
@@ -474,8 +473,7 @@ void ClientSide::finishExchange() {
   releaseUpstream();
   exchanging_ = responseStarted_ = false;
   waitingResponse_ = false;
-  if (timerArmed_) conn_->cancelTimer(timer_);
-  timerArmed_ = false;
+  upstreamDeadline_.clear();
   if (closeAfter_) {
     closing_ = true;
     conn_->closeAfterFlush();
@@ -554,8 +552,7 @@ void ClientSide::answerError(int status, std::string_view why, bool protocolErro
   }
   closing_ = true;
   exchanging_ = responseStarted_ = waitingResponse_ = false;
-  if (timerArmed_) conn_->cancelTimer(timer_);
-  timerArmed_ = false;
+  upstreamDeadline_.clear();
   logExchange();
   conn_->fail(why);
 }
@@ -580,13 +577,10 @@ void ClientSide::failParse() {
 // nginx's proxy_read_timeout: the time allowed between two reads from the upstream (and for
 // the first one after the request is sent).
 void ClientSide::armTimer() {
-  if (timerArmed_) conn_->cancelTimer(timer_);
-  timer_ = conn_->runAfter(protocol_.options().upstreamTimeoutSec, [this] { onTimeout(); });
-  timerArmed_ = true;
+  upstreamDeadline_.set(*conn_, protocol_.options().upstreamTimeoutSec);
 }
 
 void ClientSide::onTimeout() {
-  timerArmed_ = false;
   if (!exchanging_) return;
   upstreamFailed({CloseKind::kMessageTimeout, 0, "upstream timed out"}, true);
 }
@@ -631,8 +625,7 @@ void ClientSide::onHighWater(Conn& conn, size_t queued) {
   if (tunneling_) return tunnel_->onHighWater(conn, queued);
   clientFull_ = true;
   if (Conn* up = link_->upstreamConn) up->pauseReading();
-  if (timerArmed_) conn_->cancelTimer(timer_);
-  timerArmed_ = false;
+  upstreamDeadline_.clear();
 }
 
 void ClientSide::onClose(Conn& conn, const CloseReason& reason) {

@@ -17,6 +17,7 @@
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/http_proxy/rewrite.h"
 #include "netlab/apps/relay_end.h"
+#include "netlab/core/deadline.h"
 #include "netlab/http/parser.h"
 
 namespace netlab::apps::proxy {
@@ -57,7 +58,7 @@ class UpstreamSide final : public Handler {
   size_t upstream_;
   Conn* conn_ = nullptr;
   bool opened_ = false, parked_ = false;
-  Conn::TimerHandle idleTimer_ = 0;
+  Deadline idle_;  // while parked
 };
 
 class ClientSide final : public Handler {
@@ -127,9 +128,8 @@ class ClientSide final : public Handler {
   // response not finished, or the upstream's queue is full.
   bool waitingOpen_ = false, waitingResponse_ = false, upstreamFull_ = false, paused_ = false;
   bool peerDone_ = false, closing_ = false, inOnData_ = false;
-  bool clientFull_ = false;  // the client's queue is past high water: upstreams wait
-  Conn::TimerHandle timer_ = 0;
-  bool timerArmed_ = false;
+  bool clientFull_ = false;    // the client's queue is past high water: upstreams wait
+  Deadline upstreamDeadline_;  // nginx's proxy_read_timeout (armTimer)
   // A CONNECT's client end, from the moment its target is being opened; once that has
   // opened, every byte either way is relayed and HTTP is over for this connection.
   std::unique_ptr<RelayEnd> tunnel_;
