@@ -38,7 +38,7 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "access.log")
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
              "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443",
-             "health_check": "/healthz"}
+             "health_check": "/healthz", "gzip_types": "text/html application/json"}
     if name in texts:
         return texts[name]
     if option["choices"]:

@@ -213,6 +213,8 @@ class HttpProxyStats(ServerStats):
     """requests answered 429 past rate_limit."""
     tunnels: int
     """CONNECT tunnels opened (each answered 200 Connection Established)."""
+    gzipped: int
+    """responses compressed with gzip on their way to the client (gzip)."""
     health_checks: int
     """active health checks made (health_check)."""
     health_check_failures: int

@@ -378,10 +378,17 @@ class HttpProxy(Server):
     it, so a slow disk never stalls the loop (past 8 MiB behind, lines are dropped and
     counted). A request the client abandoned before any answer is logged 499.
 
+    ``gzip=True`` compresses responses for clients whose ``Accept-Encoding`` admits gzip
+    (q-values honoured) when their type is on ``gzip_types`` (``text/*``, JSON, JavaScript,
+    XML and SVG by default), they are at least ``gzip_min_length`` bytes long and not encoded
+    already; HEAD, 304 and ``Cache-Control: no-transform`` pass untouched. The body is
+    streamed through zlib at ``gzip_level`` piece by piece (never held whole) and sent
+    chunked, with ``Content-Encoding: gzip`` and ``Vary: Accept-Encoding``.
+
     ``stats()`` adds ``responses`` by status class and ``statuses`` by code,
     ``upstream_connects``, ``upstream_reuses``, ``upstream_failures``, ``retries``,
     ``upstream_requests`` by upstream, ``pool_idle``, ``upstreams_down``, ``denied``,
-    ``rate_limited``, ``tunnels``, ``health_checks``, ``health_check_failures``,
+    ``rate_limited``, ``tunnels``, ``gzipped``, ``health_checks``, ``health_check_failures``,
     ``access_log_bytes`` and ``access_log_dropped``.
     """
 
@@ -401,7 +408,8 @@ class HttpProxy(Server):
             options["set_headers"] = "\n".join(edits)
         if options.get("access_log") is not None:
             options["access_log"] = os.fspath(options["access_log"])
-        for name, separator in (("remove_headers", " "), ("deny", "; "), ("connect_allow", " ")):
+        for name, separator in (("remove_headers", " "), ("deny", "; "), ("connect_allow", " "),
+                                ("gzip_types", " ")):
             value = options.get(name)
             if value is not None and not isinstance(value, str):
                 options[name] = separator.join(value)

@@ -133,6 +133,8 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.rateLimited); }},
       {"tunnels", "int", "CONNECT tunnels opened (each answered 200 Connection Established)",
        [](const P& p) { return py::cast(p.tunnels); }},
+      {"gzipped", "int", "responses compressed with gzip on their way to the client (gzip)",
+       [](const P& p) { return py::cast(p.gzipped); }},
       {"health_checks", "int", "active health checks made (health_check)",
        [](const P& p) { return py::cast(p.healthChecks); }},
       {"health_check_failures", "int",

@@ -241,6 +241,7 @@ void ClientSide::beginRequest() {
   toHead_ = h.method == "HEAD";
   client10_ = h.versionMinor == 0;
   closeAfter_ = !h.keepAlive;
+  acceptsGzip_ = protocol_.gzip().on && acceptsGzip(h);
   if (refused(h)) return;
   if (h.method == "CONNECT") {
     openTunnel(h);
@@ -428,8 +429,11 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
   if (upstream_ >= 0) protocol_.upstreams().succeeded(static_cast<size_t>(upstream_));
   // An answer before the whole request was sent: the connection cannot carry another.
   if (inRequest_) closeAfter_ = true;
+  bool gzip = shouldGzip(protocol_.gzip(), acceptsGzip_, toHead_, head) &&
+              gzip_.begin(protocol_.gzip().level, head.contentLength);
+  if (gzip) protocol_.countGzipped();
   scratch_.clear();
-  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_);
+  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_, gzip);
   if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
   conn_->send(scratch_);
   protocol_.countResponse(head.status);
@@ -440,6 +444,23 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
 void ClientSide::responseBody(std::string_view piece) {
   if (!responseStarted_) return;
   armTimer();
+  if (gzip_.active()) {
+    compressed_.clear();
+    if (!gzip_.compress(piece, compressed_)) {
+      upstreamFailed({CloseKind::kLocalClose, 0, "gzip failed"}, true);
+      return;
+    }
+    piece = compressed_;
+  }
+  sendBody(piece);
+  // nginx's proxy_buffers: only so much of a response waits in the proxy for a slow client;
+  // past it the upstream is not read, and the socket buffers hold the rest. The server's
+  // high-water mark (1 MiB by default) would let 100 slow downloads hold over 100 MiB.
+  if (!clientFull_ && conn_->queuedOutput() >= kClientBuffer) onHighWater(*conn_, 0);
+}
+
+// The response as the client gets it: counted for the log, framed as its head said.
+void ClientSide::sendBody(std::string_view piece) {
   note_.body(piece.size());
   if (framing_ != ClientFraming::kChunked) {
     conn_->send(piece);
@@ -448,14 +469,20 @@ void ClientSide::responseBody(std::string_view piece) {
     appendChunk(scratch_, piece);
     conn_->send(scratch_);
   }
-  // nginx's proxy_buffers: only so much of a response waits in the proxy for a slow client;
-  // past it the upstream is not read, and the socket buffers hold the rest. The server's
-  // high-water mark (1 MiB by default) would let 100 slow downloads hold over 100 MiB.
-  if (!clientFull_ && conn_->queuedOutput() >= kClientBuffer) onHighWater(*conn_, 0);
 }
 
 void ClientSide::upstreamFinished(bool upstreamCloses) {
   if (!responseStarted_) return;
+  if (gzip_.active()) {
+    compressed_.clear();
+    bool ok = gzip_.finish(compressed_);
+    if (ok) sendBody(compressed_);
+    compressed_ = std::string();  // a large body's buffer is not kept between exchanges
+    if (!ok) {
+      upstreamFailed({CloseKind::kLocalClose, 0, "gzip failed"}, true);
+      return;
+    }
+  }
   if (framing_ == ClientFraming::kChunked) conn_->send(kLastChunk);
   // An answer before the whole request was sent (an early 413, say): the rest of the
   // request cannot follow on this upstream connection, nor the client's next one.
@@ -469,6 +496,7 @@ void ClientSide::upstreamFinished(bool upstreamCloses) {
 }
 
 void ClientSide::finishExchange() {
+  gzip_.end();
   logExchange();
   releaseUpstream();
   exchanging_ = responseStarted_ = false;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "netlab/apps/http_proxy/access_log.h"
+#include "netlab/apps/http_proxy/gzip.h"
 #include "netlab/apps/http_proxy/pool.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/http_proxy/rewrite.h"
@@ -94,6 +95,7 @@ class ClientSide final : public Handler {
   void startAttempt(bool freshConnection);
   bool retry(const CloseReason& reason, bool opened);
   void forwardBody(std::string_view piece);
+  void sendBody(std::string_view piece);
   void requestDone();
   void connectUpstream();
   void releaseUpstream();
@@ -128,7 +130,10 @@ class ClientSide final : public Handler {
   // response not finished, or the upstream's queue is full.
   bool waitingOpen_ = false, waitingResponse_ = false, upstreamFull_ = false, paused_ = false;
   bool peerDone_ = false, closing_ = false, inOnData_ = false;
-  bool clientFull_ = false;    // the client's queue is past high water: upstreams wait
+  bool clientFull_ = false;   // the client's queue is past high water: upstreams wait
+  bool acceptsGzip_ = false;  // gzip is on and the request's Accept-Encoding admits it
+  GzipStream gzip_;           // the response in progress, when it is compressed
+  std::string compressed_;
   Deadline upstreamDeadline_;  // nginx's proxy_read_timeout (armTimer)
   // A CONNECT's client end, from the moment its target is being opened; once that has
   // opened, every byte either way is relayed and HTTP is over for this connection.

@@ -63,6 +63,16 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
              "failed checks in a row that mark an upstream down"),
       number("health_passes", &O::healthPasses, 1, 1000, "checks",
              "passed checks in a row that bring it back"),
+      flag("gzip", &O::gzip,
+           "compress responses with gzip for clients that accept it (gzip_types at least "
+           "gzip_min_length long, not already encoded), streamed"),
+      number("gzip_level", &O::gzipLevel, 1, 9, "level",
+             "zlib's compression level: 1 is fastest (nginx's default), 9 smallest"),
+      number("gzip_min_length", &O::gzipMinLength, 0, 1e12, "bytes",
+             "responses shorter than this (by Content-Length) are sent as they are"),
+      text("gzip_types", &O::gzipTypes, "media types",
+           "the Content-Types compressed (separated by spaces or commas; text/* covers a "
+           "family, * every type)"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",
              "header fields per request; more get 431"),
       number("max_header_line", &O::maxHeaderLine, 64, 1 << 20, "bytes",
@@ -81,6 +91,8 @@ Status validate(const HttpProxyOptions& options) {
   if (!rules.ok()) return rules.error();
   auto allow = parseConnectAllow(options.connectAllow);
   if (!allow.ok()) return allow.error();
+  auto types = parseGzipTypes(options.gzipTypes);
+  if (!types.ok()) return types.error();
   if (!options.healthCheck.empty() && options.healthCheck.front() != '/') {
     return Error{EINVAL, "health_check must be a path starting with '/' (got '" +
                              options.healthCheck + "')"};
@@ -115,6 +127,10 @@ HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options, std::unique_ptr<L
   if (auto rules = parseDenyRules(options_.deny); rules.ok()) deny_ = std::move(rules.value());
   if (auto allow = parseConnectAllow(options_.connectAllow); allow.ok()) {
     connectAllow_ = std::move(allow.value());
+  }
+  gzip_ = {options_.gzip, static_cast<int>(options_.gzipLevel), options_.gzipMinLength, {}};
+  if (auto types = parseGzipTypes(options_.gzipTypes); types.ok()) {
+    gzip_.types = std::move(types.value());
   }
   auto list = parseUpstreams(options_.upstreams);
   std::vector<UpstreamAddress> servers;
@@ -179,6 +195,7 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   s.denied = denied_.load(std::memory_order_relaxed);
   s.rateLimited = rateLimited_.load(std::memory_order_relaxed);
   s.tunnels = tunnels_.load(std::memory_order_relaxed);
+  s.gzipped = gzipped_.load(std::memory_order_relaxed);
   s.healthChecks = healthCounts_.checks.load(std::memory_order_relaxed);
   s.healthCheckFailures = healthCounts_.failures.load(std::memory_order_relaxed);
   if (accessLog_) {

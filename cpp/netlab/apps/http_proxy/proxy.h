@@ -21,6 +21,7 @@
 
 #include "netlab/apps/http_proxy/allowlist.h"
 #include "netlab/apps/http_proxy/filter.h"
+#include "netlab/apps/http_proxy/gzip.h"
 #include "netlab/apps/http_proxy/health_check.h"
 #include "netlab/apps/http_proxy/upstreams.h"
 #include "netlab/core/handler.h"
@@ -48,6 +49,12 @@ struct HttpProxyOptions {
   std::string healthCheck;   // a path each upstream is asked for (health_check.h); empty: none
   double healthIntervalSec = 5;
   int64_t healthFails = 1, healthPasses = 1;
+  bool gzip = false;  // gzip.h; nginx's gzip, gzip_comp_level, gzip_min_length, gzip_types
+  int64_t gzipLevel = 1;
+  int64_t gzipMinLength = 256;
+  std::string gzipTypes =
+      "text/* application/json application/javascript application/xml "
+      "image/svg+xml";
   int64_t maxHeaders = 100;
   int64_t maxHeaderLine = 8 * 1024;
   int64_t maxHead = 64 * 1024;
@@ -71,6 +78,7 @@ struct HttpProxySnapshot {
   uint64_t upstreamsDown = 0;
   uint64_t denied = 0, rateLimited = 0;
   uint64_t tunnels = 0;
+  uint64_t gzipped = 0;
   uint64_t accessLogBytes = 0, accessLogDropped = 0;
   uint64_t healthChecks = 0, healthCheckFailures = 0;
 };
@@ -100,6 +108,8 @@ class HttpProxyProtocol final : public Protocol {
   const std::vector<DenyRule>& denyRules() const { return deny_; }
   RateLimiter& rateLimiter() { return limiter_; }
   const std::vector<ConnectTarget>& connectAllow() const { return connectAllow_; }
+  const GzipPolicy& gzip() const { return gzip_; }
+  void countGzipped() { gzipped_.fetch_add(1, std::memory_order_relaxed); }
   void countTunnel() { tunnels_.fetch_add(1, std::memory_order_relaxed); }
   bool logsAccess() const { return accessLog_ != nullptr; }
   void logAccess(std::string_view line) { accessLog_->append(line); }
@@ -121,6 +131,8 @@ class HttpProxyProtocol final : public Protocol {
   std::vector<DenyRule> deny_;
   RateLimiter limiter_;
   std::vector<ConnectTarget> connectAllow_;
+  GzipPolicy gzip_;
+  std::atomic<uint64_t> gzipped_{0};
   std::unique_ptr<LogWriter> accessLog_;
   HealthChecker::Counts healthCounts_;
   std::unique_ptr<HealthChecker> checker_;  // while serving, with health_check set

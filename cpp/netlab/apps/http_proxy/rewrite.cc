@@ -49,7 +49,7 @@ void appendJoined(std::string& out, const netlab::http::Head& head, std::string_
   for (const netlab::http::Field& f : head.fields) {
     if (equalsIgnoreCase(f.name, name)) (value += value.empty() ? "" : ", ") += f.value;
   }
-  (value += value.empty() ? "" : ", ") += ours;
+  if (!ours.empty()) (value += value.empty() ? "" : ", ") += ours;
   appendField(out, name, value);
 }
 
@@ -100,19 +100,33 @@ void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
 }
 
 ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& head, bool toHead,
-                                   bool client10, bool close) {
+                                   bool client10, bool close, bool gzip) {
   out += "HTTP/1.1 ";
   out += std::to_string(head.status);
   (out += ' ') += head.reason;
   out += "\r\n";
   for (const netlab::http::Field& f : head.fields) {
-    if (!hopByHop(head, f.name)) appendField(out, f.name, f.value);
+    if (hopByHop(head, f.name)) continue;
+    if (gzip && equalsIgnoreCase(f.name, "vary")) continue;  // joined below
+    if (gzip && equalsIgnoreCase(f.name, "etag") && !f.value.starts_with("W/")) {
+      appendField(out, f.name, "W/" + std::string(f.value));
+      continue;
+    }
+    appendField(out, f.name, f.value);
+  }
+  if (gzip) {
+    out += "Content-Encoding: gzip\r\n";
+    const netlab::http::Field* vary = head.find("vary");
+    if (!vary || !netlab::http::listHasToken(vary->value, "accept-encoding")) {
+      appendJoined(out, head, "Vary", "Accept-Encoding");
+    } else {
+      appendJoined(out, head, "Vary", {});
+    }
   }
   ClientFraming framing = ClientFraming::kNone;
-  if (head.framing == netlab::http::Framing::kLength) {
+  if (head.framing == netlab::http::Framing::kLength && !gzip) {
     framing = ClientFraming::kLength;
-  } else if (head.framing == netlab::http::Framing::kChunked ||
-             head.framing == netlab::http::Framing::kUntilClose) {
+  } else if (head.framing != netlab::http::Framing::kNone) {
     framing = client10 ? ClientFraming::kUntilClose : ClientFraming::kChunked;
   }
   // Content-Length travels whenever it frames this body, 0 included, and on a HEAD response

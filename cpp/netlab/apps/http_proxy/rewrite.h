@@ -26,9 +26,11 @@ enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
 
 /// The response head for the client; returns how its body must be framed. `toHead`: the
 /// request was HEAD; `client10`: the client speaks HTTP/1.0 (no chunked for it); `close`:
-/// the proxy closes the client connection after this response.
+/// the proxy closes the client connection after this response; `gzip`: the body is
+/// compressed on the way (gzip.h), so its length is unknown, it says Content-Encoding: gzip,
+/// varies by Accept-Encoding, and its ETag is only a weak one (RFC 9110 §8.8.3).
 ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& head, bool toHead,
-                                   bool client10, bool close);
+                                   bool client10, bool close, bool gzip = false);
 
 /// One chunk of a chunked body (nothing for an empty piece), and the last chunk.
 void appendChunk(std::string& out, std::string_view piece);
