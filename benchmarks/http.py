@@ -137,10 +137,12 @@ http {{
             self.proc.kill()
 
 
-def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
+def wrk(url: str, connections: int, seconds: float,
+        headers: tuple[str, ...] = ()) -> dict[str, float]:
     before = children_cpu()
+    extra = [arg for h in headers for arg in ("-H", h)]
     run = subprocess.run(pinned(CLIENT_CPU, ["wrk", "-t1", f"-c{connections}",
-                                             f"-d{round(seconds)}s", "--latency", url]),
+                                             f"-d{round(seconds)}s", "--latency", *extra, url]),
                          capture_output=True, text=True, timeout=seconds + 60)
     cpu = children_cpu() - before
     out = run.stdout

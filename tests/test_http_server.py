@@ -152,6 +152,19 @@ def test_status_codes_head_and_errors(server: netlab.HttpServer) -> None:
     assert stats["requests"]["OPTIONS"] == 1 and stats["errors"] == 0
 
 
+def test_cache_routes_as_httpbin_has_them(server: netlab.HttpServer) -> None:
+    """/cache/N says max-age=N; /cache gives validators and answers 304 to any it gets back."""
+    head = curl("-D", "-", "-o", "/dev/null", server.url + "/cache/30").stdout.decode()
+    assert "Cache-Control: public, max-age=30\r\n" in head
+    r = curl("-D", "-", server.url + "/cache").stdout.decode()
+    assert r.startswith("HTTP/1.1 200") and 'ETag: "netlab-cache"' in r and "Last-Modified: " in r
+    assert json.loads(r.split("\r\n\r\n", 1)[1])["url"].endswith("/cache")
+    for header in ('If-None-Match: "netlab-cache"', "If-Modified-Since: Thu, 01 Jan 2026 00:00:00 GMT"):
+        r = curl("-D", "-", "-H", header, server.url + "/cache").stdout.decode()
+        assert r.startswith("HTTP/1.1 304") and r.endswith("\r\n\r\n")
+    assert curl("-o", "/dev/null", "-w", "%{http_code}", server.url + "/cache/x").stdout == b"400"
+
+
 def test_pipelined_requests_are_answered_in_order(server: netlab.HttpServer) -> None:
     """Responses never overtake each other, not even behind a /delay or a streamed body."""
     x = Exchange(server.port)

@@ -213,6 +213,20 @@ class HttpProxyStats(ServerStats):
     """requests answered 429 past rate_limit."""
     tunnels: int
     """CONNECT tunnels opened (each answered 200 Connection Established)."""
+    cache_hits: int
+    """responses served from the cache (X-Cache: HIT), 304s included."""
+    cache_misses: int
+    """cacheable requests the upstream answered (X-Cache: MISS)."""
+    cache_revalidations: int
+    """stale entries the upstream confirmed with 304 (X-Cache: REVALIDATED)."""
+    cache_bypasses: int
+    """GET and HEAD requests the cache was not asked for (no-store, Authorization)."""
+    cache_evictions: int
+    """entries evicted to stay within cache_size."""
+    cache_bytes: int
+    """bytes the cache holds now (bodies, fields and bookkeeping)."""
+    cache_entries: int
+    """responses the cache holds now."""
     gzipped: int
     """responses compressed with gzip on their way to the client (gzip)."""
     health_checks: int

@@ -378,6 +378,18 @@ class HttpProxy(Server):
     it, so a slow disk never stalls the loop (past 8 MiB behind, lines are dropped and
     counted). A request the client abandoned before any answer is logged 499.
 
+    ``cache_size`` (bytes; 0, the default, means none) keeps complete responses to GET in
+    memory, as RFC 9111 lets a shared cache: fresh for as long as ``Cache-Control``
+    (``s-maxage``, ``max-age``) or ``Expires`` says, never ``no-store``, ``private``, ``Vary:
+    *`` or ``Set-Cookie`` ones, one variant per value of the fields ``Vary`` names; a stale
+    entry with an ``ETag`` or ``Last-Modified`` is revalidated (the upstream's 304 refreshes
+    it), and clients' own conditional requests are answered 304 from it. Least recently used
+    entries go first; bodies past ``cache_max_entry`` stream through unstored, and a response
+    is stored only once it has arrived whole. While one request fetches a key nobody has,
+    the others for that key wait for it (up to 5 s) and are served from the cache when it
+    has been stored. Responses say ``X-Cache: HIT``, ``MISS``, ``REVALIDATED`` or ``BYPASS``
+    (a request with ``no-store`` or ``Authorization``); ``purge()`` drops entries.
+
     ``gzip=True`` compresses responses for clients whose ``Accept-Encoding`` admits gzip
     (q-values honoured) when their type is on ``gzip_types`` (``text/*``, JSON, JavaScript,
     XML and SVG by default), they are at least ``gzip_min_length`` bytes long and not encoded
@@ -388,7 +400,9 @@ class HttpProxy(Server):
     ``stats()`` adds ``responses`` by status class and ``statuses`` by code,
     ``upstream_connects``, ``upstream_reuses``, ``upstream_failures``, ``retries``,
     ``upstream_requests`` by upstream, ``pool_idle``, ``upstreams_down``, ``denied``,
-    ``rate_limited``, ``tunnels``, ``gzipped``, ``health_checks``, ``health_check_failures``,
+    ``rate_limited``, ``tunnels``, ``cache_hits``, ``cache_misses``, ``cache_revalidations``,
+    ``cache_bypasses``, ``cache_evictions``, ``cache_bytes``, ``cache_entries``, ``gzipped``,
+    ``health_checks``, ``health_check_failures``,
     ``access_log_bytes`` and ``access_log_dropped``.
     """
 
@@ -418,6 +432,11 @@ class HttpProxy(Server):
     def stats(self) -> HttpProxyStats:
         """Server counters plus ``responses`` by status class and the upstream counts."""
         return cast(HttpProxyStats, self._with_protocol_stats())
+
+    def purge(self, target: str | None = None) -> int:
+        """Drops the cached responses for ``target`` (``"/path?query"``, on every host), or
+        every cached response; returns how many were dropped."""
+        return int(getattr(self._native.protocol, "purge")(target or ""))
 
     @property
     def url(self) -> str:

@@ -133,6 +133,22 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.rateLimited); }},
       {"tunnels", "int", "CONNECT tunnels opened (each answered 200 Connection Established)",
        [](const P& p) { return py::cast(p.tunnels); }},
+      {"cache_hits", "int", "responses served from the cache (X-Cache: HIT), 304s included",
+       [](const P& p) { return py::cast(p.cacheHits); }},
+      {"cache_misses", "int", "cacheable requests the upstream answered (X-Cache: MISS)",
+       [](const P& p) { return py::cast(p.cacheMisses); }},
+      {"cache_revalidations", "int",
+       "stale entries the upstream confirmed with 304 (X-Cache: REVALIDATED)",
+       [](const P& p) { return py::cast(p.cacheRevalidations); }},
+      {"cache_bypasses", "int",
+       "GET and HEAD requests the cache was not asked for (no-store, Authorization)",
+       [](const P& p) { return py::cast(p.cacheBypasses); }},
+      {"cache_evictions", "int", "entries evicted to stay within cache_size",
+       [](const P& p) { return py::cast(p.cacheEvictions); }},
+      {"cache_bytes", "int", "bytes the cache holds now (bodies, fields and bookkeeping)",
+       [](const P& p) { return py::cast(p.cacheBytes); }},
+      {"cache_entries", "int", "responses the cache holds now",
+       [](const P& p) { return py::cast(p.cacheEntries); }},
       {"gzipped", "int", "responses compressed with gzip on their way to the client (gzip)",
        [](const P& p) { return py::cast(p.gzipped); }},
       {"health_checks", "int", "active health checks made (health_check)",
@@ -239,7 +255,14 @@ void registerServers(py::module_& m) {
   py::class_<HttpProxyProtocol, Protocol, std::shared_ptr<HttpProxyProtocol>>(m,
                                                                               "HttpProxyProtocol")
       .def("snapshot",
-           [](const HttpProxyProtocol& p) { return toDict(proxyColumns(), p.snapshot()); });
+           [](const HttpProxyProtocol& p) { return toDict(proxyColumns(), p.snapshot()); })
+      .def(
+          "purge",
+          [](HttpProxyProtocol& p, const std::string& target) {
+            py::gil_scoped_release unlocked;  // waits for the cache's lock
+            return p.purge(target);
+          },
+          py::arg("target"));
 
   py::class_<Server>(m, "Server")
       .def(py::init(&newServer), py::arg("app"), py::arg("codec") = nullptr)

@@ -14,7 +14,7 @@ using netlab::http::Framing;
 
 constexpr std::string_view kRootText =
     "netlab HttpServer: an httpbin-like origin (/get /post /bytes/N /stream/N /delay/MS "
-    "/status/CODE /headers /ip /anything)\n";
+    "/status/CODE /headers /ip /anything /cache /cache/N)\n";
 constexpr size_t kPiece = 64 * 1024;    // one send of a streamed body
 constexpr size_t kWindow = 256 * 1024;  // queued output a streamed body keeps topped up
 
@@ -161,6 +161,8 @@ void HttpHandler::respond(Conn& conn) {
     case RouteKind::kHeaders:
     case RouteKind::kIp:
       return respondJson(conn, route_.kind);
+    case RouteKind::kCache:
+      return respondCache(conn, route_.number);
     case RouteKind::kBytes:
     case RouteKind::kStream:
       return startStream(conn, route_.kind, route_.number);
@@ -183,7 +185,23 @@ void HttpHandler::respond(Conn& conn) {
   }
 }
 
-void HttpHandler::respondJson(Conn& conn, RouteKind kind) {
+// httpbin's /cache/N (Cache-Control: public, max-age=N) and /cache (validators on the answer,
+// and 304 to any request that brings one), for trying caches in front of this server.
+void HttpHandler::respondCache(Conn& conn, int64_t maxAge) {
+  if (maxAge >= 0) {
+    std::string cc = "Cache-Control: public, max-age=" + std::to_string(maxAge) + "\r\n";
+    return respondJson(conn, RouteKind::kGet, cc);
+  }
+  static constexpr std::string_view kValidators =
+      "ETag: \"netlab-cache\"\r\nLast-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\n";
+  const netlab::http::Head& h = parser_.head();
+  if (h.find("if-none-match") || h.find("if-modified-since")) {
+    return sendHead(conn, 304, {}, kNoLength, kValidators);
+  }
+  respondJson(conn, RouteKind::kGet, kValidators);
+}
+
+void HttpHandler::respondJson(Conn& conn, RouteKind kind, std::string_view extra) {
   std::string origin = withoutPort(conn.peer());
   std::string body;
   if (kind == RouteKind::kHeaders) {
@@ -197,7 +215,7 @@ void HttpHandler::respondJson(Conn& conn, RouteKind kind) {
     appendRequestJson(body, x, kind);
     body += "\n";
   }
-  respondSimple(conn, 200, "application/json", body);
+  respondSimple(conn, 200, "application/json", body, extra);
 }
 
 void HttpHandler::sendHead(Conn& conn, int status, std::string_view contentType, int64_t length,

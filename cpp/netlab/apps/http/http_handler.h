@@ -27,7 +27,8 @@ class HttpHandler final : public Handler {
   void onHead(Conn& conn);
   void onBody(Conn& conn, std::string_view piece);
   void respond(Conn& conn);
-  void respondJson(Conn& conn, RouteKind kind);
+  void respondJson(Conn& conn, RouteKind kind, std::string_view extra = {});
+  void respondCache(Conn& conn, int64_t maxAge);
   void respondSimple(Conn& conn, int status, std::string_view contentType, std::string_view body,
                      std::string_view extra = {});
   void sendHead(Conn& conn, int status, std::string_view contentType, int64_t length,

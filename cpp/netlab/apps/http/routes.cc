@@ -54,6 +54,11 @@ Route byPath(std::string_view path) {
     return numbered(path, "/delay/", RouteKind::kDelay, 0, kMaxDelayMs,
                     "MS must be a whole number of milliseconds from 0 to 60000");
   }
+  if (path == "/cache") return {RouteKind::kCache, kGetHead, -1, {}};
+  if (path.substr(0, 7) == "/cache/") {
+    return numbered(path, "/cache/", RouteKind::kCache, 0, kMaxCacheSeconds,
+                    "N must be a whole number of seconds from 0 to 2^31");
+  }
   if (path.substr(0, 8) == "/status/") {
     Route r = numbered(path, "/status/", RouteKind::kStatus, 200, 599,
                        "CODE must be a status from 200 to 599");

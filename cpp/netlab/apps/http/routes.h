@@ -21,6 +21,7 @@ enum class RouteKind : uint8_t {
   kStatus,       // /status/CODE: that status, no body
   kHeaders,      // /headers: the request's header fields
   kIp,           // /ip: the client's address
+  kCache,        // /cache/N: /get with Cache-Control max-age=N; /cache: validators, 304 to them
   kNotFound,     // 404
   kBadMethod,    // 405 with Allow
   kBadArgument,  // 400: N, MS or CODE out of range
@@ -29,13 +30,14 @@ enum class RouteKind : uint8_t {
 struct Route {
   RouteKind kind = RouteKind::kNotFound;
   std::string_view allow;    // the methods the path takes, for Allow
-  int64_t number = 0;        // N, MS or CODE
+  int64_t number = 0;        // N, MS or CODE (-1 for /cache)
   std::string_view problem;  // kBadArgument: what is wrong
 };
 
 constexpr int64_t kMaxBytes = int64_t{1} << 40;  // streamed, so only a sanity bound
 constexpr int64_t kMaxStreamLines = 100'000;
 constexpr int64_t kMaxDelayMs = 60'000;
+constexpr int64_t kMaxCacheSeconds = int64_t{1} << 31;  // RFC 9111's largest delta-seconds
 
 /// The path and the query of a request target in origin form ("/a?b") or absolute form
 /// ("http://host/a?b", as proxies send).

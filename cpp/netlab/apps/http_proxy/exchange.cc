@@ -252,6 +252,7 @@ void ClientSide::beginRequest() {
   retryable_ = bodyless && idempotent(h.method);
   pendingMethod_ = std::string(h.method);
   tried_.assign(protocol_.upstreams().size(), false);
+  if (consultCache(h)) return;
   startAttempt(false);
 }
 
@@ -338,7 +339,8 @@ void ClientSide::startAttempt(bool freshConnection) {
   const UpstreamAddress& to = protocol_.upstreams().address(static_cast<size_t>(i));
   note_.upstreamStarted(to.name, nowNs());
   pendingHead_.clear();
-  appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name, protocol_.headerEdits());
+  appendUpstreamRequest(pendingHead_, parser_.head(), ip_, to.name,
+                        stale_ ? revalidationEdits() : protocol_.headerEdits());
   UpstreamSide* pooled = freshConnection ? nullptr : pool_->take(static_cast<size_t>(i));
   reused_ = pooled != nullptr;
   if (!pooled) {
@@ -429,11 +431,24 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
   if (upstream_ >= 0) protocol_.upstreams().succeeded(static_cast<size_t>(upstream_));
   // An answer before the whole request was sent: the connection cannot carry another.
   if (inRequest_) closeAfter_ = true;
+  if (ResponseCache* cache = protocol_.cache()) {
+    if (stale_ && head.status == 304) {  // answered from the entry once the 304 has ended
+      refreshStale(head);
+      swallow_ = true;
+      return true;
+    }
+    if (!cacheKey_.empty()) cache->counts().misses.fetch_add(1, std::memory_order_relaxed);
+    beginFill(head);
+    bool safe = toHead_ || pendingMethod_ == "GET" || pendingMethod_ == "OPTIONS";
+    if (!safe && head.status < 400) cache->invalidate(cacheKey(parser_.head()));
+  }
+  std::string extra;
+  if (xCache_) ((extra += "X-Cache: ") += xCache_) += "\r\n";
   bool gzip = shouldGzip(protocol_.gzip(), acceptsGzip_, toHead_, head) &&
               gzip_.begin(protocol_.gzip().level, head.contentLength);
   if (gzip) protocol_.countGzipped();
   scratch_.clear();
-  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_, gzip);
+  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_, gzip, extra);
   if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
   conn_->send(scratch_);
   protocol_.countResponse(head.status);
@@ -444,6 +459,8 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
 void ClientSide::responseBody(std::string_view piece) {
   if (!responseStarted_) return;
   armTimer();
+  if (swallow_) return;
+  fillBody(piece);
   if (gzip_.active()) {
     compressed_.clear();
     if (!gzip_.compress(piece, compressed_)) {
@@ -473,6 +490,11 @@ void ClientSide::sendBody(std::string_view piece) {
 
 void ClientSide::upstreamFinished(bool upstreamCloses) {
   if (!responseStarted_) return;
+  if (swallow_) {
+    upstreamRevalidated(upstreamCloses);
+    return;
+  }
+  endFill();
   if (gzip_.active()) {
     compressed_.clear();
     bool ok = gzip_.finish(compressed_);
@@ -484,6 +506,12 @@ void ClientSide::upstreamFinished(bool upstreamCloses) {
     }
   }
   if (framing_ == ClientFraming::kChunked) conn_->send(kLastChunk);
+  parkUpstream(upstreamCloses);
+  finishExchange();
+}
+
+// The upstream's response has ended: its connection goes back to the pool, or is closed.
+void ClientSide::parkUpstream(bool upstreamCloses) {
   // An answer before the whole request was sent (an early 413, say): the rest of the
   // request cannot follow on this upstream connection, nor the client's next one.
   if (inRequest_) closeAfter_ = upstreamCloses = true;
@@ -492,10 +520,18 @@ void ClientSide::upstreamFinished(bool upstreamCloses) {
   if (Conn* up = detachUpstream()) {
     if (upstreamCloses || !side->park()) up->closeAfterFlush();
   }
-  finishExchange();
+}
+
+// The upstream's 304 to a revalidation has ended: the client gets the refreshed entry.
+void ClientSide::upstreamRevalidated(bool upstreamCloses) {
+  swallow_ = false;
+  parkUpstream(upstreamCloses);
+  std::shared_ptr<const StoredResponse> entry = stale_;
+  serveStored(*entry, "REVALIDATED");
 }
 
 void ClientSide::finishExchange() {
+  endCacheExchange();
   gzip_.end();
   logExchange();
   releaseUpstream();
@@ -605,10 +641,15 @@ void ClientSide::failParse() {
 // nginx's proxy_read_timeout: the time allowed between two reads from the upstream (and for
 // the first one after the request is sent).
 void ClientSide::armTimer() {
-  upstreamDeadline_.set(*conn_, protocol_.options().upstreamTimeoutSec);
+  upstreamDeadline_.set(*conn_,
+                        waitingFetch_ ? kCacheLockSec : protocol_.options().upstreamTimeoutSec);
 }
 
 void ClientSide::onTimeout() {
+  if (waitingFetch_) {
+    stopWaitingForFetch();
+    return;
+  }
   if (!exchanging_) return;
   upstreamFailed({CloseKind::kMessageTimeout, 0, "upstream timed out"}, true);
 }
@@ -658,6 +699,7 @@ void ClientSide::onHighWater(Conn& conn, size_t queued) {
 
 void ClientSide::onClose(Conn& conn, const CloseReason& reason) {
   logExchange();  // one cut short: by the client (499 if nothing was answered) or a tunnel's end
+  endCacheExchange();  // a response cut short is not stored; whoever waited for it goes on
   if (tunnel_) tunnel_->onClose(conn, reason);
   releaseUpstream();
   // This thread's pool is this client's alone, and would keep the thread alive.

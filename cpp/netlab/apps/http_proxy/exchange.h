@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "netlab/apps/http_proxy/access_log.h"
+#include "netlab/apps/http_proxy/cache.h"
 #include "netlab/apps/http_proxy/gzip.h"
 #include "netlab/apps/http_proxy/pool.h"
 #include "netlab/apps/http_proxy/proxy.h"
@@ -67,6 +68,9 @@ class ClientSide final : public Handler {
   /// Response bytes queued for the client past which the upstream is no longer read: a few
   /// reads' worth, so a fast client never waits on it.
   static constexpr size_t kClientBuffer = 2 * Buffer::kReadChunk;
+  /// nginx's proxy_cache_lock_timeout: how long a request waits for another's fetch of the
+  /// same key before it goes to the upstream itself.
+  static constexpr double kCacheLockSec = 5;
   explicit ClientSide(HttpProxyProtocol& protocol);
   ~ClientSide() override;
   void onOpen(Conn& conn) override;
@@ -83,6 +87,8 @@ class ClientSide final : public Handler {
   void upstreamFailed(const CloseReason& reason, bool opened);
   void upstreamFinished(bool upstreamCloses);
   void upstreamBackedUp(bool full);
+  /// Another exchange's fetch of the key this one waits for has ended (cache_exchange.cc).
+  void fetchEnded();
   /// Lets go of the upstream connection (returned, to be closed by the caller).
   Conn* detachUpstream();
 
@@ -104,9 +110,23 @@ class ClientSide final : public Handler {
   void answerError(int status, std::string_view why, bool protocolError,
                    std::string_view extraFields = {});
   void failParse();
+  // The response cache (cache_exchange.cc).
+  bool consultCache(const netlab::http::Head& h);
+  bool lookUp(bool mayFetch);
+  void stopWaitingForFetch();
+  void serveStored(const StoredResponse& r, const char* how);
+  void sendStored(const netlab::http::Head& head, std::string_view body, const std::string& extra);
+  void beginFill(const netlab::http::Head& response);
+  void fillBody(std::string_view piece);
+  void endFill();
+  void refreshStale(const netlab::http::Head& notModifiedHead);
+  HeaderEdits revalidationEdits() const;
+  void endCacheExchange();
   void armTimer();
   void onTimeout();
   void updateReading();
+  void parkUpstream(bool upstreamCloses);
+  void upstreamRevalidated(bool upstreamCloses);
   void finishExchange();
   void logExchange();
 
@@ -134,6 +154,14 @@ class ClientSide final : public Handler {
   bool acceptsGzip_ = false;  // gzip is on and the request's Accept-Encoding admits it
   GzipStream gzip_;           // the response in progress, when it is compressed
   std::string compressed_;
+  // The cache's part in the exchange: its key (empty: not cacheable), whether this exchange
+  // fetches the key for others or waits for another's fetch, the stale entry being
+  // revalidated, the response being stored while it fits, and the X-Cache it gets.
+  std::string cacheKey_;
+  bool fetching_ = false, waitingFetch_ = false, revalidate_ = false, swallow_ = false;
+  std::shared_ptr<const StoredResponse> stale_;
+  std::shared_ptr<StoredResponse> filling_;
+  const char* xCache_ = nullptr;
   Deadline upstreamDeadline_;  // nginx's proxy_read_timeout (armTimer)
   // A CONNECT's client end, from the moment its target is being opened; once that has
   // opened, every byte either way is relayed and HTTP is over for this connection.

@@ -63,6 +63,11 @@ const std::vector<Field<HttpProxyOptions>>& Fields<HttpProxyOptions>::fields() {
              "failed checks in a row that mark an upstream down"),
       number("health_passes", &O::healthPasses, 1, 1000, "checks",
              "passed checks in a row that bring it back"),
+      number("cache_size", &O::cacheSize, 0, 1e12, "bytes",
+             "memory for cached responses to GET and HEAD (RFC 9111: Cache-Control, Expires, "
+             "Vary, revalidation), least recently used evicted (0: no cache)"),
+      number("cache_max_entry", &O::cacheMaxEntry, 1, 1e12, "bytes",
+             "largest response body stored; larger ones stream through uncached"),
       flag("gzip", &O::gzip,
            "compress responses with gzip for clients that accept it (gzip_types at least "
            "gzip_min_length long, not already encoded), streamed"),
@@ -127,6 +132,10 @@ HttpProxyProtocol::HttpProxyProtocol(HttpProxyOptions options, std::unique_ptr<L
   if (auto rules = parseDenyRules(options_.deny); rules.ok()) deny_ = std::move(rules.value());
   if (auto allow = parseConnectAllow(options_.connectAllow); allow.ok()) {
     connectAllow_ = std::move(allow.value());
+  }
+  if (options_.cacheSize > 0) {
+    cache_ = std::make_unique<ResponseCache>(static_cast<size_t>(options_.cacheSize),
+                                             static_cast<size_t>(options_.cacheMaxEntry));
   }
   gzip_ = {options_.gzip, static_cast<int>(options_.gzipLevel), options_.gzipMinLength, {}};
   if (auto types = parseGzipTypes(options_.gzipTypes); types.ok()) {
@@ -196,6 +205,16 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   s.rateLimited = rateLimited_.load(std::memory_order_relaxed);
   s.tunnels = tunnels_.load(std::memory_order_relaxed);
   s.gzipped = gzipped_.load(std::memory_order_relaxed);
+  if (cache_) {
+    ResponseCache::Counts& c = cache_->counts();
+    s.cacheHits = c.hits.load(std::memory_order_relaxed);
+    s.cacheMisses = c.misses.load(std::memory_order_relaxed);
+    s.cacheRevalidations = c.revalidations.load(std::memory_order_relaxed);
+    s.cacheBypasses = c.bypasses.load(std::memory_order_relaxed);
+    s.cacheEvictions = c.evictions.load(std::memory_order_relaxed);
+    s.cacheBytes = cache_->bytes();
+    s.cacheEntries = cache_->entries();
+  }
   s.healthChecks = healthCounts_.checks.load(std::memory_order_relaxed);
   s.healthCheckFailures = healthCounts_.failures.load(std::memory_order_relaxed);
   if (accessLog_) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "netlab/apps/http_proxy/allowlist.h"
+#include "netlab/apps/http_proxy/cache.h"
 #include "netlab/apps/http_proxy/filter.h"
 #include "netlab/apps/http_proxy/gzip.h"
 #include "netlab/apps/http_proxy/health_check.h"
@@ -49,6 +50,8 @@ struct HttpProxyOptions {
   std::string healthCheck;   // a path each upstream is asked for (health_check.h); empty: none
   double healthIntervalSec = 5;
   int64_t healthFails = 1, healthPasses = 1;
+  int64_t cacheSize = 0;  // cache.h; bytes, 0: no cache
+  int64_t cacheMaxEntry = 1 << 20;
   bool gzip = false;  // gzip.h; nginx's gzip, gzip_comp_level, gzip_min_length, gzip_types
   int64_t gzipLevel = 1;
   int64_t gzipMinLength = 256;
@@ -79,6 +82,8 @@ struct HttpProxySnapshot {
   uint64_t denied = 0, rateLimited = 0;
   uint64_t tunnels = 0;
   uint64_t gzipped = 0;
+  uint64_t cacheHits = 0, cacheMisses = 0, cacheRevalidations = 0, cacheBypasses = 0;
+  uint64_t cacheEvictions = 0, cacheBytes = 0, cacheEntries = 0;
   uint64_t accessLogBytes = 0, accessLogDropped = 0;
   uint64_t healthChecks = 0, healthCheckFailures = 0;
 };
@@ -110,6 +115,10 @@ class HttpProxyProtocol final : public Protocol {
   const std::vector<ConnectTarget>& connectAllow() const { return connectAllow_; }
   const GzipPolicy& gzip() const { return gzip_; }
   void countGzipped() { gzipped_.fetch_add(1, std::memory_order_relaxed); }
+  /// The response cache, or null when cache_size is 0.
+  ResponseCache* cache() { return cache_.get(); }
+  /// Drops cached responses for `target` on every host, or all of them; how many went.
+  size_t purge(std::string_view target) { return cache_ ? cache_->purge(target) : 0; }
   void countTunnel() { tunnels_.fetch_add(1, std::memory_order_relaxed); }
   bool logsAccess() const { return accessLog_ != nullptr; }
   void logAccess(std::string_view line) { accessLog_->append(line); }
@@ -133,6 +142,7 @@ class HttpProxyProtocol final : public Protocol {
   std::vector<ConnectTarget> connectAllow_;
   GzipPolicy gzip_;
   std::atomic<uint64_t> gzipped_{0};
+  std::unique_ptr<ResponseCache> cache_;
   std::unique_ptr<LogWriter> accessLog_;
   HealthChecker::Counts healthCounts_;
   std::unique_ptr<HealthChecker> checker_;  // while serving, with health_check set

@@ -9,27 +9,6 @@ namespace {
 
 using netlab::http::equalsIgnoreCase;
 
-bool hopByHop(const netlab::http::Head& head, std::string_view name) {
-  static constexpr std::string_view kAlways[] = {"connection",
-                                                 "keep-alive",
-                                                 "proxy-connection",
-                                                 "proxy-authenticate",
-                                                 "proxy-authorization",
-                                                 "te",
-                                                 "trailer",
-                                                 "transfer-encoding",
-                                                 "upgrade",
-                                                 "content-length"};
-  for (std::string_view h : kAlways) {
-    if (equalsIgnoreCase(name, h)) return true;  // content-length: framing is rewritten
-  }
-  for (const netlab::http::Field& f : head.fields) {  // and whatever Connection names (§7.6.1)
-    if (equalsIgnoreCase(f.name, "connection") && netlab::http::listHasToken(f.value, name))
-      return true;
-  }
-  return false;
-}
-
 // Fields this hop writes itself: a client's own X-Forwarded-Proto or -Host would be taken for
 // the proxy's word.
 bool forwarding(std::string_view name) {
@@ -55,6 +34,27 @@ void appendJoined(std::string& out, const netlab::http::Head& head, std::string_
 
 }  // namespace
 
+bool isHopByHop(const netlab::http::Head& head, std::string_view name) {
+  static constexpr std::string_view kAlways[] = {"connection",
+                                                 "keep-alive",
+                                                 "proxy-connection",
+                                                 "proxy-authenticate",
+                                                 "proxy-authorization",
+                                                 "te",
+                                                 "trailer",
+                                                 "transfer-encoding",
+                                                 "upgrade",
+                                                 "content-length"};
+  for (std::string_view h : kAlways) {
+    if (equalsIgnoreCase(name, h)) return true;  // content-length: framing is rewritten
+  }
+  for (const netlab::http::Field& f : head.fields) {  // and whatever Connection names (§7.6.1)
+    if (equalsIgnoreCase(f.name, "connection") && netlab::http::listHasToken(f.value, name))
+      return true;
+  }
+  return false;
+}
+
 void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
                            std::string_view clientIp, std::string_view upstream,
                            const HeaderEdits& edits) {
@@ -74,7 +74,7 @@ void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
   appendField(out, "Host", setHost ? std::string_view(*setHost) : host);
   bool edited = !edits.empty();
   for (const netlab::http::Field& f : head.fields) {
-    if (hopByHop(head, f.name) || forwarding(f.name)) continue;
+    if (isHopByHop(head, f.name) || forwarding(f.name)) continue;
     if (edited && edits.removes(f.name)) continue;
     appendField(out, f.name, f.value);
   }
@@ -100,13 +100,13 @@ void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
 }
 
 ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& head, bool toHead,
-                                   bool client10, bool close, bool gzip) {
+                                   bool client10, bool close, bool gzip, std::string_view extra) {
   out += "HTTP/1.1 ";
   out += std::to_string(head.status);
   (out += ' ') += head.reason;
   out += "\r\n";
   for (const netlab::http::Field& f : head.fields) {
-    if (hopByHop(head, f.name)) continue;
+    if (isHopByHop(head, f.name)) continue;
     if (gzip && equalsIgnoreCase(f.name, "vary")) continue;  // joined below
     if (gzip && equalsIgnoreCase(f.name, "etag") && !f.value.starts_with("W/")) {
       appendField(out, f.name, "W/" + std::string(f.value));
@@ -137,6 +137,7 @@ ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& h
     appendField(out, "Content-Length", std::to_string(head.contentLength));
   }
   if (framing == ClientFraming::kChunked && !toHead) out += "Transfer-Encoding: chunked\r\n";
+  out += extra;
   if (close || framing == ClientFraming::kUntilClose) {
     out += "Connection: close\r\n";
   } else if (client10) {

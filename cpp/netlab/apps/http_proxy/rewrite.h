@@ -21,6 +21,10 @@ void appendUpstreamRequest(std::string& out, const netlab::http::Head& head,
                            std::string_view clientIp, std::string_view upstream,
                            const HeaderEdits& edits);
 
+/// Whether `name` is a field of this hop only (RFC 9110 §7.6.1), or Content-Length, which
+/// each hop writes anew: neither is forwarded nor stored.
+bool isHopByHop(const netlab::http::Head& head, std::string_view name);
+
 /// How a response body travels to the client.
 enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
 
@@ -28,9 +32,11 @@ enum class ClientFraming : uint8_t { kNone, kLength, kChunked, kUntilClose };
 /// request was HEAD; `client10`: the client speaks HTTP/1.0 (no chunked for it); `close`:
 /// the proxy closes the client connection after this response; `gzip`: the body is
 /// compressed on the way (gzip.h), so its length is unknown, it says Content-Encoding: gzip,
-/// varies by Accept-Encoding, and its ETag is only a weak one (RFC 9110 §8.8.3).
+/// varies by Accept-Encoding, and its ETag is only a weak one (RFC 9110 §8.8.3). `extra`:
+/// fields of the proxy's own, each ending in CRLF (X-Cache, Age).
 ClientFraming appendClientResponse(std::string& out, const netlab::http::Head& head, bool toHead,
-                                   bool client10, bool close, bool gzip = false);
+                                   bool client10, bool close, bool gzip = false,
+                                   std::string_view extra = {});
 
 /// One chunk of a chunked body (nothing for an empty piece), and the last chunk.
 void appendChunk(std::string& out, std::string_view piece);

@@ -1,0 +1,201 @@
+"""HttpProxy's cache and gzip beside nginx's proxy_cache and gzip, in front of the same
+netlab HttpServer origin (issue 17).
+
+Pinning as in benchmarks/proxy.py: the proxy alone on CPU 0; the origin and wrk share CPU 1.
+Rounds are interleaved (each proxy once per round); tables give the median and the spread.
+
+1. Cache hits: wrk (`-t1 -c50 --latency`) through each proxy to the origin's `/cache/3600`
+   (Cache-Control: public, max-age=3600), warmed first so every request is a hit: requests/s,
+   p99; then proxy CPU per request at a fixed offered rate (netlab's open-loop http scenario).
+   netlab serves hits from its memory; nginx from cache files in a tmpfs directory (/dev/shm
+   when there is one), so from the page cache: neither touches a disk.
+2. gzip of a 1 MiB JSON body (the origin's `/stream/N`, chunked, about 1 MiB): wrk with
+   `Accept-Encoding: gzip` at 8 connections, both proxies at level 1 (nginx's default
+   gzip_comp_level, netlab's default gzip_level); MiB/s of uncompressed body through the
+   proxy, and proxy CPU milliseconds per MiB. The cache is off for this part.
+
+    PYTHONPATH=python python benchmarks/proxy_cache.py --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).with_name("proxy.py"))
+assert _spec and _spec.loader
+bench_proxy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_proxy)
+bench_http = bench_proxy.bench_http
+Proc, spread, interleaved = bench_proxy.Proc, bench_proxy.spread, bench_proxy.interleaved
+PROXY_CPU, KEEPALIVE = bench_proxy.PROXY_CPU, bench_proxy.KEEPALIVE
+CACHE_PATH = "/cache/3600"
+GZIP_HEADER = ("Accept-Encoding: gzip",)
+
+
+def start_netlab(origin: int, *flags: str) -> Proc:
+    port = bench_proxy.free_port()
+    return Proc([sys.executable, "-m", "netlab", "serve", "http-proxy", "--port", str(port),
+                 "--upstream", f"127.0.0.1:{origin}", "--keepalive", str(KEEPALIVE), *flags],
+                port, PROXY_CPU)
+
+
+def start_nginx(origin: int, tmp: Path, cache_dir: Path, gzip: bool) -> Proc:
+    port = bench_proxy.free_port()
+    conf = tmp / f"nginx-{port}.conf"
+    cache = ("proxy_cache_path %s levels=1:2 keys_zone=hot:10m max_size=256m;" % cache_dir
+             if not gzip else "")
+    use = "proxy_cache hot;" if not gzip else (
+        "gzip on; gzip_comp_level 1; gzip_types application/json; gzip_proxied any;")
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+master_process off;
+pid {tmp}/nginx-{port}.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path {tmp};
+  proxy_temp_path {tmp};
+  fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp};
+  scgi_temp_path {tmp};
+  {cache}
+  upstream origin {{ server 127.0.0.1:{origin}; keepalive {KEEPALIVE}; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      {use}
+    }}
+  }}
+}}
+""")
+    return Proc(["nginx", "-c", str(conf)], port, PROXY_CPU)
+
+
+def hit_cpu(proxy: Proc, rate: float, seconds: float) -> dict[str, float]:
+    before = proxy.cpu()
+    r = bench_http.netlab_bench(proxy.url + CACHE_PATH[1:], 50, seconds, rate)
+    r["proxy_cpu_us"] = (proxy.cpu() - before) / max(r["responses"], 1) * 1e6
+    return r
+
+
+def gzip_run(proxy: Proc, path: str, body_mib: float, seconds: float) -> dict[str, float]:
+    before = proxy.cpu()
+    r = bench_http.wrk(proxy.url + path[1:], 8, seconds, GZIP_HEADER)
+    cpu = proxy.cpu() - before
+    mib = r["responses"] * body_mib
+    r["mib_per_s"] = mib / seconds
+    r["proxy_cpu_ms_per_mib"] = cpu / max(mib, 1e-9) * 1e3
+    return r
+
+
+def body_size(url: str) -> int:
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return len(response.read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rate", type=float, default=10000,
+                        help="offered requests/s for the cache-hit CPU comparison")
+    parser.add_argument("--lines", type=int, default=3400, help="/stream/N lines (~1 MiB)")
+    parser.add_argument("--out", default=None, help="directory for proxy_cache.md and .json")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install nginx-light wrk util-linux")
+    results: dict[str, Any] = {"args": vars(args)}
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory() as tmpdir, \
+            tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as cachedir:
+        tmp = Path(tmpdir)
+        origin = bench_proxy.start_origin()
+        procs: list[Proc] = [origin]
+        try:
+            caches = {"netlab": start_netlab(origin.port, "--cache-size", str(64 << 20)),
+                      "nginx": start_nginx(origin.port, tmp, Path(cachedir), gzip=False)}
+            procs += caches.values()
+            for p in caches.values():  # warm: the first request fills each cache
+                body_size(p.url + CACHE_PATH[1:])
+            print("cache hits, wrk -c50", flush=True)
+            results["hits_wrk"] = interleaved(args.rounds, {
+                k: (lambda p=p: bench_http.wrk(p.url + CACHE_PATH[1:], 50, args.seconds))
+                for k, p in caches.items()})
+            print(f"cache hits, proxy CPU at {args.rate:,.0f}/s", flush=True)
+            results["hits_cpu"] = interleaved(args.rounds, {
+                k: (lambda p=p: hit_cpu(p, args.rate, args.seconds)) for k, p in caches.items()})
+            for p in caches.values():
+                p.stop()
+            procs = [origin]
+            gzips = {"netlab": start_netlab(origin.port, "--gzip", "--gzip-level", "1"),
+                     "nginx": start_nginx(origin.port, tmp, Path(cachedir), gzip=True)}
+            procs += gzips.values()
+            path = f"/stream/{args.lines}"
+            size = body_size(origin.url + path[1:])
+            results["gzip_body_bytes"] = size
+            print(f"gzip of {size:,} bytes", flush=True)
+            results["gzip"] = interleaved(args.rounds, {
+                k: (lambda p=p: gzip_run(p, path, size / (1 << 20), args.seconds))
+                for k, p in gzips.items()})
+        finally:
+            for p in procs:
+                p.stop()
+    report = render(results, " ".join(sys.argv))
+    print(report)
+    if args.out:
+        out = Path(args.out)
+        (out / "proxy_cache.md").write_text(report)
+        (out / "proxy_cache.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    a = results["args"]
+    lines = [f"# HttpProxy's cache and gzip vs nginx ({datetime.date.today()})", "",
+             f"`{command}` on {platform.node()} ({os.cpu_count()} CPUs). The proxy alone on "
+             f"CPU {PROXY_CPU}; the origin (netlab HttpServer) and the client on the other. "
+             "Median of the rounds (min-max). netlab's cache is in its memory; nginx's "
+             "proxy_cache files are in a tmpfs directory, so both serve hits from RAM.", ""]
+    lines += bench_http.wrk_table(f"Cache hits: wrk -t1 -c50 to `{CACHE_PATH}`", "proxy",
+                                  results["hits_wrk"])
+    lines += [f"## Cache hits: proxy CPU per request at {a['rate']:,.0f} requests/s offered "
+              "(netlab bench -R, 50 connections)", "",
+              "| proxy | responses/s | proxy CPU µs/request | p99 ms |", "| --- | --- | --- | --- |"]
+    for kind, runs in results["hits_cpu"].items():
+        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
+                     f"{spread([r['proxy_cpu_us'] for r in runs])} | "
+                     f"{spread([r['p99_ms'] for r in runs])} |")
+    size = results["gzip_body_bytes"]
+    lines += ["", f"## gzip level 1 of a {size / (1 << 20):.2f} MiB JSON body "
+              f"(`/stream/{a['lines']}`), wrk -t1 -c8 with Accept-Encoding: gzip", "",
+              "| proxy | MiB/s of body | proxy CPU ms/MiB | requests/s | errors + non-2xx |",
+              "| --- | --- | --- | --- | --- |"]
+    for kind, runs in results["gzip"].items():
+        lines.append(f"| {kind} | {spread([r['mib_per_s'] for r in runs])} | "
+                     f"{spread([r['proxy_cpu_ms_per_mib'] for r in runs])} | "
+                     f"{spread([r['rps'] for r in runs])} | "
+                     f"{sum(int(r['errors']) for r in runs)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
