@@ -84,7 +84,10 @@ size_t UpstreamSide::onData(Conn& conn, Buffer& input) {
     input.consume(e.consumed);
     if (!ok) return responses;
     if (e.type == Event::kEnd && !parser_.head().informational()) ++responses;
-    if (e.type == Event::kNeedData) return responses;
+    if (e.type == Event::kNeedData) {
+      if (current() && link_->client) link_->client->upstreamReadDone();
+      return responses;
+    }
   }
   if ((parked_ || !link_) && input.empty()) return responses;  // parked, or being closed
   // Nobody is waiting for what this connection says (bytes from an idle upstream included).
@@ -474,6 +477,17 @@ void ClientSide::responseBody(std::string_view piece) {
   // past it the upstream is not read, and the socket buffers hold the rest. The server's
   // high-water mark (1 MiB by default) would let 100 slow downloads hold over 100 MiB.
   if (!clientFull_ && conn_->queuedOutput() >= kClientBuffer) onHighWater(*conn_, 0);
+}
+
+// The upstream's bytes of this read are all handled: what gzip kept back goes out now.
+void ClientSide::upstreamReadDone() {
+  if (!gzip_.active()) return;
+  compressed_.clear();
+  if (!gzip_.flush(compressed_)) {
+    upstreamFailed({CloseKind::kLocalClose, 0, "gzip failed"}, true);
+    return;
+  }
+  sendBody(compressed_);
 }
 
 // The response as the client gets it: counted for the log, framed as its head said.

@@ -87,6 +87,7 @@ class ClientSide final : public Handler {
   void upstreamFailed(const CloseReason& reason, bool opened);
   void upstreamFinished(bool upstreamCloses);
   void upstreamBackedUp(bool full);
+  void upstreamReadDone();
   /// Another exchange's fetch of the key this one waits for has ended (cache_exchange.cc).
   void fetchEnded();
   /// Lets go of the upstream connection (returned, to be closed by the caller).

@@ -118,37 +118,56 @@ bool GzipStream::begin(int level, int64_t knownLength) {
   return true;
 }
 
+// Small pieces (a chunked stream's lines) are gathered first: zlib's cost per call, CRC
+// included, would otherwise outweigh the compression of 200 bytes.
 bool GzipStream::compress(std::string_view in, std::string& out) {
-  return !in.empty() ? run(in, Z_SYNC_FLUSH, out) : active_;
+  if (in.empty()) return active_;
+  pending_ = true;
+  if (staged_.empty() && in.size() >= kStage) return run(in, Z_NO_FLUSH, out);
+  staged_.append(in);
+  if (staged_.size() < kStage) return active_;
+  bool ok = run(staged_, Z_NO_FLUSH, out);
+  staged_.clear();
+  return ok;
+}
+
+bool GzipStream::flush(std::string& out) {
+  if (!pending_) return active_;
+  pending_ = false;
+  bool ok = run(staged_, Z_SYNC_FLUSH, out);
+  staged_.clear();
+  return ok;
 }
 
 bool GzipStream::finish(std::string& out) {
-  bool ok = run({}, Z_FINISH, out);
+  bool ok = run(staged_, Z_FINISH, out);
   end();
   return ok;
 }
 
 void GzipStream::end() {
+  staged_ = std::string();
+  pending_ = false;
   if (!active_) return;
   deflateEnd(&z_);
   active_ = false;
 }
 
+// deflate(3): called again while it fills the whole output space; then all input is taken
+// and what `flush` asks for is written (Z_BUF_ERROR: nothing was left to do).
 bool GzipStream::run(std::string_view in, int flush, std::string& out) {
   if (!active_) return false;
   z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z_.avail_in = static_cast<uInt>(in.size());
+  unsigned char room[16 * 1024];
   for (;;) {
-    size_t before = out.size();
-    size_t room = deflateBound(&z_, z_.avail_in) + 64;
-    out.resize(before + room);
-    z_.next_out = reinterpret_cast<Bytef*>(out.data() + before);
-    z_.avail_out = static_cast<uInt>(room);
+    z_.next_out = room;
+    z_.avail_out = sizeof room;
     int rc = deflate(&z_, flush);
-    out.resize(before + (room - z_.avail_out));
+    out.append(reinterpret_cast<const char*>(room), sizeof room - z_.avail_out);
     if (rc == Z_STREAM_END) return true;
     if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
-    if (z_.avail_in == 0 && z_.avail_out != 0) return true;  // all taken and flushed
+    if (z_.avail_out != 0) return true;
   }
 }
 

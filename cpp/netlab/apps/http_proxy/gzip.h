@@ -47,9 +47,12 @@ class GzipStream {
   /// Starts a stream; `knownLength` (or -1) lets a small body use a smaller window and so
   /// less memory (nginx does the same). False when zlib has no memory for it.
   bool begin(int level, int64_t knownLength);
-  /// Compresses `in` onto `out`, flushed to a byte boundary so a slow stream's pieces reach
-  /// the client as they come (Z_SYNC_FLUSH).
+  /// Compresses `in` onto `out`; zlib may keep some of it back until more comes or flush().
   bool compress(std::string_view in, std::string& out);
+  /// What was kept back, onto `out`, ending on a byte boundary (Z_SYNC_FLUSH): called once
+  /// per upstream read, so a slow stream's pieces reach the client as they come while a fast
+  /// one is compressed in read-sized blocks, not line by line.
+  bool flush(std::string& out);
   /// The end of the stream and the gzip trailer onto `out`.
   bool finish(std::string& out);
   bool active() const { return active_; }
@@ -58,8 +61,12 @@ class GzipStream {
  private:
   bool run(std::string_view in, int flush, std::string& out);
 
+  static constexpr size_t kStage = 16 * 1024;
+
   z_stream z_{};
+  std::string staged_;  // small pieces gathered for one call
   bool active_ = false;
+  bool pending_ = false;  // input given since the last flush
 };
 
 }  // namespace netlab
