@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 import netlab
-from conftest import wait_until
+from conftest import CliServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -299,6 +299,32 @@ def test_the_cache_stays_within_its_bound(origin: Origin) -> None:
         for _ in range(2):  # larger than cache_max_entry: streamed through, never stored
             r, b = get(p, "/huge")
             assert r.getheader("X-Cache") == "MISS" and len(b) == 300_000
+
+
+def test_rss_stays_bounded_under_a_stream_of_distinct_keys(origin: Origin) -> None:
+    """96 MiB of distinct cacheable responses through an 8 MiB cache: the proxy process
+    grows by the cache's bound and some slack, not by what passed through."""
+    body = b"r" * 65536
+    for i in range(1500):
+        origin.routes[f"/r{i}"] = Route(body, {"Cache-Control": "max-age=600"})
+    with CliServer("http-proxy", "--upstream", f"127.0.0.1:{origin.port}",
+                   "--cache-size", str(8 << 20)) as p:
+        c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+
+        def fetch(i: int) -> None:
+            c.request("GET", f"/r{i}")
+            r = c.getresponse()
+            assert r.read() == body and r.getheader("X-Cache") == "MISS"
+
+        for i in range(100):  # the cache fills: what is there from now on is its bound
+            fetch(i)
+        before = p.rss_kib()
+        for i in range(100, 1500):
+            fetch(i)
+        grown_mib = (p.rss_kib() - before) / 1024
+        c.close()
+        assert grown_mib < 24, f"RSS grew {grown_mib:.1f} MiB"
+        assert p.stop()[0] == 0
 
 
 def test_purge_and_invalidation_by_an_unsafe_method(origin: Origin,

@@ -90,6 +90,7 @@ TEST(CachePolicyTest, WhatASharedCacheMayStore) {
   EXPECT_FALSE(ok("Cache-Control: no-store, max-age=60\r\n"));
   EXPECT_FALSE(ok("Cache-Control: private, max-age=60\r\n"));
   EXPECT_FALSE(ok("Cache-Control: max-age=60\r\nVary: Accept, *\r\n"));
+  EXPECT_FALSE(ok("Cache-Control: max-age=60\r\nVary: Accept\r\nVary: *\r\n"));
   EXPECT_FALSE(ok("Cache-Control: max-age=60\r\nSet-Cookie: a=1\r\n"));
   EXPECT_FALSE(ok("ETag: \"a\"\r\n"));  // nothing said about freshness: no heuristics
   auto auth = request("Authorization: Bearer x\r\n");
@@ -114,8 +115,11 @@ TEST(ResponseCacheTest, VariantsByVaryAndKeysByHostAndTarget) {
   auto fr = request("Accept-Language: fr\r\n");
   EXPECT_EQ(cacheKey(en->head()), "a\n/x");
   std::shared_ptr<const StoredResponse> found;
-  EXPECT_EQ(cache.find("k", en->head(), found, [] {}), ResponseCache::Found::kFetch);
-  cache.store("k", entry(10, {"accept-language"}, {"en"}));
+  uint64_t fetch = 0;
+  EXPECT_EQ(cache.find(
+                "k", en->head(), found, [] {}, &fetch),
+            ResponseCache::Found::kFetch);
+  cache.store("k", entry(10, {"accept-language"}, {"en"}), fetch);
   EXPECT_EQ(cache.find("k", en->head(), found, nullptr), ResponseCache::Found::kEntry);
   EXPECT_EQ(cache.find("k", fr->head(), found, nullptr), ResponseCache::Found::kMiss);
   cache.store("k", entry(20, {"accept-language"}, {"fr"}));
@@ -152,16 +156,62 @@ TEST(ResponseCacheTest, OneFetchPerKeyTheOthersWaitAndAreWoken) {
   auto req = request();
   std::shared_ptr<const StoredResponse> found;
   int woken = 0;
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kFetch);
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kWait);
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kWait);
-  cache.abandon("k");  // the fetch failed: the waiters go on by themselves
+  auto wake = [&] { ++woken; };
+  uint64_t first = 0, second = 0;
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &first, 0), ResponseCache::Found::kFetch);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &second, 1), ResponseCache::Found::kWait);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &second, 2), ResponseCache::Found::kWait);
+  cache.abandon("k", first + 100);  // not this fetch's token: nothing ends
+  cache.store("k2", entry(5));      // a store that fetched nothing ends no fetch either
+  EXPECT_EQ(woken, 0);
+  cache.abandon("k", first);  // the fetch failed: the waiters go on by themselves
   EXPECT_EQ(woken, 2);
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kFetch);
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kWait);
-  cache.store("k", entry(5));
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &first, 3), ResponseCache::Found::kFetch);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &second, 4), ResponseCache::Found::kWait);
+  cache.store("k", entry(5), first);
   EXPECT_EQ(woken, 3);
-  EXPECT_EQ(cache.find("k", req->head(), found, [&] { ++woken; }), ResponseCache::Found::kEntry);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &second, 5), ResponseCache::Found::kEntry);
+}
+
+// nginx's proxy_cache_lock_age: a fetch that takes too long (a client that stopped reading)
+// no longer holds the key; the next request fetches, and the old fetch's end ends nothing.
+TEST(ResponseCacheTest, ASlowFetchIsTakenOverAfterItsAge) {
+  ResponseCache cache(1 << 20, 1 << 20);
+  auto req = request();
+  std::shared_ptr<const StoredResponse> found;
+  int woken = 0;
+  auto wake = [&] { ++woken; };
+  uint64_t slow = 0, next = 0;
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &slow, 0), ResponseCache::Found::kFetch);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &next, ResponseCache::kFetchAgeNs - 1),
+            ResponseCache::Found::kWait);
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &next, ResponseCache::kFetchAgeNs),
+            ResponseCache::Found::kFetch);
+  EXPECT_NE(slow, next);
+  cache.abandon("k", slow);
+  EXPECT_EQ(woken, 0);
+  cache.abandon("k", next);
+  EXPECT_EQ(woken, 1);
+}
+
+TEST(ResponseCacheTest, ANewVaryReplacesTheOldVariantsAndRefreshYieldsToNewerResponses) {
+  ResponseCache cache(1 << 20, 1 << 20);
+  auto en = request("Accept-Language: en\r\n");
+  std::shared_ptr<const StoredResponse> found;
+  cache.store("k", entry(10));  // no Vary: matches every request
+  cache.store("k", entry(20, {"accept-language"}, {"en"}));
+  EXPECT_EQ(cache.entries(), 1u) << "the upstream's Vary changed: the old variant goes";
+  ASSERT_EQ(cache.find("k", en->head(), found, nullptr), ResponseCache::Found::kEntry);
+  EXPECT_EQ(found->body.size(), 20u);
+  auto stale = found;
+  cache.store("k", entry(30, {"accept-language"}, {"en"}));  // another client's newer 200
+  EXPECT_FALSE(cache.refresh("k", stale.get(), entry(20, {"accept-language"}, {"en"})));
+  ASSERT_EQ(cache.find("k", en->head(), found, nullptr), ResponseCache::Found::kEntry);
+  EXPECT_EQ(found->body.size(), 30u);
+  EXPECT_TRUE(cache.refresh("k", found.get(), entry(40, {"accept-language"}, {"en"})));
+  ASSERT_EQ(cache.find("k", en->head(), found, nullptr), ResponseCache::Found::kEntry);
+  EXPECT_EQ(found->body.size(), 40u);
+  EXPECT_EQ(cache.entries(), 1u);
 }
 
 }  // namespace

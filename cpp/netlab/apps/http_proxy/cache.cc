@@ -59,65 +59,90 @@ std::string cacheKey(const netlab::http::Head& request) {
 
 ResponseCache::Found ResponseCache::find(const std::string& key, const netlab::http::Head& request,
                                          std::shared_ptr<const StoredResponse>& entry,
-                                         std::function<void()> wake) {
+                                         std::function<void()> wake, uint64_t* fetch,
+                                         int64_t nowNs) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = variants_.find(key); it != variants_.end()) {
-    for (Lru::iterator node : it->second) {
-      if (!node->response->matches(request)) continue;
-      lru_.splice(lru_.begin(), lru_, node);
-      entry = node->response;
+    for (auto node = it->second.rbegin(); node != it->second.rend(); ++node) {  // newest first
+      if (!(*node)->response->matches(request)) continue;
+      lru_.splice(lru_.begin(), lru_, *node);
+      entry = (*node)->response;
       return Found::kEntry;
     }
   }
   if (!wake) return Found::kMiss;
-  auto [fetch, first] = fetching_.try_emplace(key);
-  if (first) return Found::kFetch;
-  fetch->second.push_back(std::move(wake));
+  auto [it, first] = fetching_.try_emplace(key);
+  Fetch& f = it->second;
+  if (first || nowNs - f.startedNs >= kFetchAgeNs) {  // none, or one too slow to wait for
+    f.token = nextFetch_++;
+    f.startedNs = nowNs;
+    if (fetch) *fetch = f.token;
+    return Found::kFetch;
+  }
+  f.waiters.push_back(std::move(wake));
   return Found::kWait;
 }
 
-void ResponseCache::store(const std::string& key, std::shared_ptr<const StoredResponse> response) {
-  std::vector<std::function<void()>> waiters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t size = response->bytes();
-    if (size <= maxEntryBytes_ + kEntryOverhead && size <= maxBytes_) {
-      auto& list = variants_[key];
-      for (Lru::iterator node : list) {
-        if (node->response->varyNames == response->varyNames &&
-            node->response->varyValues == response->varyValues) {
-          removeLocked(node);
-          break;
-        }
-      }
-      lru_.push_front({key, std::move(response), size});
-      variants_[key].push_back(lru_.begin());
-      bytes_ += size;
-      while (bytes_ > maxBytes_ && !lru_.empty()) {
-        removeLocked(std::prev(lru_.end()));
-        counts_.evictions.fetch_add(1, std::memory_order_relaxed);
+void ResponseCache::insertLocked(const std::string& key,
+                                 std::shared_ptr<const StoredResponse> response) {
+  size_t size = response->bytes();
+  if (size > maxEntryBytes_ + kEntryOverhead || size > maxBytes_) return;
+  if (auto it = variants_.find(key); it != variants_.end()) {
+    std::vector<Lru::iterator> old = it->second;  // removeLocked edits the list
+    for (Lru::iterator node : old) {
+      const StoredResponse& r = *node->response;
+      if (r.varyNames != response->varyNames || r.varyValues == response->varyValues) {
+        removeLocked(node);
       }
     }
-    waiters = endFetchLocked(key);
   }
-  for (auto& wake : waiters) wake();
+  lru_.push_front({key, std::move(response), size});
+  variants_[key].push_back(lru_.begin());
+  bytes_ += size;
+  while (bytes_ > maxBytes_ && !lru_.empty()) {
+    removeLocked(std::prev(lru_.end()));
+    counts_.evictions.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
-void ResponseCache::abandon(const std::string& key) {
+void ResponseCache::store(const std::string& key, std::shared_ptr<const StoredResponse> response,
+                          uint64_t fetch) {
   std::vector<std::function<void()>> waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    waiters = endFetchLocked(key);
+    insertLocked(key, std::move(response));
+    waiters = endFetchLocked(key, fetch);
   }
   for (auto& wake : waiters) wake();
 }
 
-std::vector<std::function<void()>> ResponseCache::endFetchLocked(const std::string& key) {
+bool ResponseCache::refresh(const std::string& key, const StoredResponse* stale,
+                            std::shared_ptr<const StoredResponse> refreshed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = variants_.find(key);
+  if (it == variants_.end()) return false;
+  bool current = false;
+  for (Lru::iterator node : it->second) current = current || node->response.get() == stale;
+  if (current) insertLocked(key, std::move(refreshed));
+  return current;
+}
+
+void ResponseCache::abandon(const std::string& key, uint64_t fetch) {
   std::vector<std::function<void()>> waiters;
-  if (auto it = fetching_.find(key); it != fetching_.end()) {
-    waiters = std::move(it->second);
-    fetching_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters = endFetchLocked(key, fetch);
   }
+  for (auto& wake : waiters) wake();
+}
+
+std::vector<std::function<void()>> ResponseCache::endFetchLocked(const std::string& key,
+                                                                 uint64_t fetch) {
+  std::vector<std::function<void()>> waiters;
+  auto it = fetching_.find(key);
+  if (fetch == 0 || it == fetching_.end() || it->second.token != fetch) return waiters;
+  waiters = std::move(it->second.waiters);
+  fetching_.erase(it);
   return waiters;
 }
 

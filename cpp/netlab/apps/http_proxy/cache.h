@@ -57,19 +57,31 @@ class ResponseCache {
 
   size_t maxEntryBytes() const { return maxEntryBytes_; }
 
+  /// A fetch older than this no longer holds others back: the next request for its key
+  /// fetches instead (nginx's proxy_cache_lock_age), so a client that stops reading cannot
+  /// keep a key from being served.
+  static constexpr int64_t kFetchAgeNs = int64_t{5} * 1'000'000'000;
+
   enum class Found { kEntry, kFetch, kWait, kMiss };
   /// The variant of `key` that matches `request` (kEntry, fresh or not: the caller decides).
-  /// Else, without `wake`, kMiss; with it, kFetch: the caller is now fetching the key and must
-  /// end with store() or abandon(); or kWait: someone else is, and `wake` runs (on their
-  /// thread) once they are done.
+  /// Else, without `wake`, kMiss; with it, kFetch: the caller is now fetching the key, under
+  /// `fetch` (a token), and must end with store() or abandon(); or kWait: someone else is,
+  /// and `wake` runs (on their thread) once they are done.
   Found find(const std::string& key, const netlab::http::Head& request,
-             std::shared_ptr<const StoredResponse>& entry, std::function<void()> wake);
+             std::shared_ptr<const StoredResponse>& entry, std::function<void()> wake,
+             uint64_t* fetch = nullptr, int64_t nowNs = 0);
 
-  /// Stores `response` under `key` (replacing the variant it matches) unless it is larger than
-  /// the per-entry bound; ends a fetch of `key` either way.
-  void store(const std::string& key, std::shared_ptr<const StoredResponse> response);
-  /// Ends a fetch of `key` without storing: its waiters go to the upstream themselves.
-  void abandon(const std::string& key);
+  /// Stores `response` under `key`, replacing the variant it matches and any that vary by
+  /// other fields (the upstream changed its Vary), unless it is larger than the per-entry
+  /// bound. With the token of the fetch of `key` (0: none), ends that fetch.
+  void store(const std::string& key, std::shared_ptr<const StoredResponse> response,
+             uint64_t fetch = 0);
+  /// A revalidated copy of `stale`, stored only if `stale` is still what the cache holds for
+  /// it (a newer response stored meanwhile wins); false when it was not.
+  bool refresh(const std::string& key, const StoredResponse* stale,
+               std::shared_ptr<const StoredResponse> refreshed);
+  /// Ends the fetch `fetch` of `key` without storing: its waiters go to the upstream.
+  void abandon(const std::string& key, uint64_t fetch);
 
   /// Drops every variant of `key` (a POST, PUT, PATCH or DELETE there succeeded: RFC 9111
   /// §4.4).
@@ -89,14 +101,22 @@ class ResponseCache {
   };
   using Lru = std::list<Node>;  // most recently used first
 
+  struct Fetch {
+    uint64_t token = 0;
+    int64_t startedNs = 0;
+    std::vector<std::function<void()>> waiters;
+  };
+
   void removeLocked(Lru::iterator it);
-  std::vector<std::function<void()>> endFetchLocked(const std::string& key);
+  void insertLocked(const std::string& key, std::shared_ptr<const StoredResponse> response);
+  std::vector<std::function<void()>> endFetchLocked(const std::string& key, uint64_t fetch);
 
   const size_t maxBytes_, maxEntryBytes_;
   mutable std::mutex mu_;
   Lru lru_;
   std::unordered_map<std::string, std::vector<Lru::iterator>> variants_;
-  std::unordered_map<std::string, std::vector<std::function<void()>>> fetching_;
+  std::unordered_map<std::string, Fetch> fetching_;
+  uint64_t nextFetch_ = 1;
   size_t bytes_ = 0;
   Counts counts_;
 };

@@ -1,6 +1,7 @@
 // ClientSide's part with the response cache (cache.h): looking a request up, serving an
 // entry (fresh, or confirmed by the upstream's 304), waiting for another exchange's fetch of
 // the same key, and storing the upstream's response once it has arrived whole.
+#include <algorithm>
 #include <ctime>
 #include <string>
 
@@ -30,14 +31,19 @@ Head viewOf(const StoredResponse& r) {
 void setFreshness(StoredResponse& r) {
   Head h = viewOf(r);
   CacheControl cc = parseCacheControl(h);
-  r.lifetimeNs = freshnessLifetime(h, cc).value_or(0) * kNsPerSec;
-  r.ageAtStoreNs = initialAge(h, static_cast<int64_t>(::time(nullptr))) * kNsPerSec;
+  // Both capped at 2^31 s (RFC 9111 §1.2.2) so that nanoseconds cannot overflow.
+  constexpr int64_t kMaxSeconds = int64_t{1} << 31;
+  r.lifetimeNs = std::min(freshnessLifetime(h, cc).value_or(0), kMaxSeconds) * kNsPerSec;
+  r.ageAtStoreNs =
+      std::min(initialAge(h, static_cast<int64_t>(::time(nullptr))), kMaxSeconds) * kNsPerSec;
   r.alwaysRevalidate = cc.noCache;
   r.storedNs = nowNs();
 }
 
-// RFC 9110 §13.1.1-13.1.3: If-None-Match decides when present, else If-Modified-Since.
+// RFC 9110 §13.1.1-13.1.3: If-None-Match decides when present, else If-Modified-Since;
+// only a 2xx response is ever "not modified" (§13.2.1).
 bool notModified(const Head& request, const StoredResponse& r) {
+  if (r.status < 200 || r.status > 299) return false;
   if (const auto* inm = request.find("if-none-match"))
     return noneMatchHits(inm->value, r.field("etag"));
   const auto* ims = request.find("if-modified-since");
@@ -85,15 +91,16 @@ bool ClientSide::lookUp(bool mayFetch) {
   const Head& h = parser_.head();
   std::function<void()> wake;
   if (mayFetch && !toHead_) {  // a HEAD's answer has no body to store: it never fetches
-    wake = [outlet = conn_->outlet(), link = link_] {
+    // The wait it belongs to comes along, so a late wake-up cannot move a later request on.
+    wake = [outlet = conn_->outlet(), link = link_, wait = ++waitSerial_] {
       if (outlet)
-        outlet->post([link](Conn&) {
-          if (link->client) link->client->fetchEnded();
+        outlet->post([link, wait](Conn&) {
+          if (link->client) link->client->fetchEnded(wait);
         });
     };
   }
   std::shared_ptr<const StoredResponse> entry;
-  switch (cache.find(cacheKey_, h, entry, std::move(wake))) {
+  switch (cache.find(cacheKey_, h, entry, std::move(wake), &fetchToken_, nowNs())) {
     case ResponseCache::Found::kEntry:
       if (!revalidate_ && entry->fresh(nowNs())) {
         cache.counts().hits.fetch_add(1, std::memory_order_relaxed);
@@ -120,8 +127,8 @@ bool ClientSide::lookUp(bool mayFetch) {
 
 // The fetch this exchange waited for has ended: its response is stored (served from here),
 // or it was not storable, or failed, and this request goes to the upstream itself.
-void ClientSide::fetchEnded() {
-  if (!waitingFetch_) return;
+void ClientSide::fetchEnded(uint64_t wait) {
+  if (!waitingFetch_ || wait != waitSerial_) return;
   waitingFetch_ = false;
   if (!lookUp(/*mayFetch=*/false)) startAttempt(false);
 }
@@ -151,6 +158,9 @@ void ClientSide::serveStored(const StoredResponse& r, const char* how) {
     return;
   }
   sendStored(stored, r.body, extra);
+  // A large hit's compressed copy and its chunked framing are not kept for the next request.
+  if (compressed_.capacity() > Buffer::kReadChunk) compressed_ = std::string();
+  if (scratch_.capacity() > Buffer::kReadChunk) scratch_ = std::string();
 }
 
 void ClientSide::sendStored(const Head& head, std::string_view body, const std::string& extra) {
@@ -191,15 +201,15 @@ void ClientSide::beginFill(const Head& response) {
   for (const auto& f : response.fields) {
     if (kept(response, f.name)) r->fields.emplace_back(f.name, f.value);
   }
-  if (const auto* vary = response.find("vary")) {
-    for (std::string_view name : splitList(vary->value, " ,\t")) {
+  for (const auto& f : response.fields) {  // every Vary line (RFC 9110 §12.5.5)
+    if (!netlab::http::equalsIgnoreCase(f.name, "vary")) continue;
+    for (std::string_view name : splitList(f.value, " ,\t")) {
       std::string lower(name);
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r->varyNames.push_back(std::move(lower));
     }
-    r->varyValues = varyValuesOf(request, r->varyNames);
   }
-  if (response.contentLength > 0) r->body.reserve(static_cast<size_t>(response.contentLength));
+  r->varyValues = varyValuesOf(request, r->varyNames);  // the body grows as it comes
   filling_ = std::move(r);
 }
 
@@ -216,7 +226,7 @@ void ClientSide::fillBody(std::string_view piece) {
 void ClientSide::endFill() {
   if (!filling_) return;
   setFreshness(*filling_);
-  protocol_.cache()->store(cacheKey_, std::move(filling_));
+  protocol_.cache()->store(cacheKey_, std::move(filling_), fetching_ ? fetchToken_ : 0);
   filling_.reset();
   fetching_ = false;
 }
@@ -236,7 +246,8 @@ void ClientSide::refreshStale(const Head& notModifiedHead) {
   }
   setFreshness(*r);
   protocol_.cache()->counts().revalidations.fetch_add(1, std::memory_order_relaxed);
-  protocol_.cache()->store(cacheKey_, r);
+  // A newer response stored meanwhile (another client's 200) is not overwritten by this.
+  protocol_.cache()->refresh(cacheKey_, stale_.get(), r);
   stale_ = std::move(r);
 }
 
@@ -256,8 +267,8 @@ HeaderEdits ClientSide::revalidationEdits() const {
 
 // The exchange ends: a fetch that stored nothing releases its waiters.
 void ClientSide::endCacheExchange() {
-  if (fetching_) protocol_.cache()->abandon(cacheKey_);
-  fetching_ = waitingFetch_ = revalidate_ = false;
+  if (fetching_) protocol_.cache()->abandon(cacheKey_, fetchToken_);
+  fetching_ = waitingFetch_ = revalidate_ = swallow_ = false;
   filling_.reset();
   stale_.reset();
   cacheKey_.clear();

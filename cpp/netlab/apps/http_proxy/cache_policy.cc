@@ -121,9 +121,10 @@ bool storable(const netlab::http::Head& request, const netlab::http::Head& respo
     return false;
   }
   if (cc.noStore || cc.isPrivate) return false;
-  if (const netlab::http::Field* vary = response.find("vary");
-      vary && vary->value.find('*') != std::string_view::npos) {
-    return false;
+  for (const netlab::http::Field& f : response.fields) {  // Vary: * on any of its lines
+    if (equalsIgnoreCase(f.name, "vary") && f.value.find('*') != std::string_view::npos) {
+      return false;
+    }
   }
   if (response.find("set-cookie")) return false;
   if (request.find("authorization") && !cc.isPublic && !cc.mustRevalidate && cc.sMaxAge < 0) {

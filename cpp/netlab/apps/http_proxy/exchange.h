@@ -89,7 +89,7 @@ class ClientSide final : public Handler {
   void upstreamBackedUp(bool full);
   void upstreamReadDone();
   /// Another exchange's fetch of the key this one waits for has ended (cache_exchange.cc).
-  void fetchEnded();
+  void fetchEnded(uint64_t wait);
   /// Lets go of the upstream connection (returned, to be closed by the caller).
   Conn* detachUpstream();
 
@@ -160,6 +160,7 @@ class ClientSide final : public Handler {
   // revalidated, the response being stored while it fits, and the X-Cache it gets.
   std::string cacheKey_;
   bool fetching_ = false, waitingFetch_ = false, revalidate_ = false, swallow_ = false;
+  uint64_t fetchToken_ = 0, waitSerial_ = 0;
   std::shared_ptr<const StoredResponse> stale_;
   std::shared_ptr<StoredResponse> filling_;
   const char* xCache_ = nullptr;
