@@ -90,15 +90,12 @@ def start_origin() -> Proc:
                 OTHER_CPU)
 
 
-def start_proxy(kind: str, origin: int, tmp: Path) -> Proc:
-    port = free_port()
-    if kind == "netlab":
-        return Proc([sys.executable, "-m", "netlab", "serve", "http-proxy", "--port", str(port),
-                     "--upstream", f"127.0.0.1:{origin}", "--keepalive", str(KEEPALIVE)],
-                    port, PROXY_CPU)
-    if kind == "nginx":
-        conf = tmp / f"nginx-{port}.conf"
-        conf.write_text(f"""
+def nginx_proxy_conf(tmp: Path, port: int, origin: int, http_extra: str = "",
+                     location_extra: str = "") -> Path:
+    """One nginx worker proxying 127.0.0.1:`port` to the origin with upstream keep-alive;
+    `http_extra` and `location_extra` add directives (a cache, gzip)."""
+    conf = tmp / f"nginx-{port}.conf"
+    conf.write_text(f"""
 worker_processes 1;
 daemon off;
 master_process off;
@@ -113,6 +110,7 @@ http {{
   fastcgi_temp_path {tmp};
   uwsgi_temp_path {tmp};
   scgi_temp_path {tmp};
+  {http_extra}
   upstream origin {{ server 127.0.0.1:{origin}; keepalive {KEEPALIVE}; keepalive_requests 100000000; }}
   server {{
     listen 127.0.0.1:{port};
@@ -120,10 +118,22 @@ http {{
       proxy_pass http://origin;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      {location_extra}
     }}
   }}
 }}
 """)
+    return conf
+
+
+def start_proxy(kind: str, origin: int, tmp: Path) -> Proc:
+    port = free_port()
+    if kind == "netlab":
+        return Proc([sys.executable, "-m", "netlab", "serve", "http-proxy", "--port", str(port),
+                     "--upstream", f"127.0.0.1:{origin}", "--keepalive", str(KEEPALIVE)],
+                    port, PROXY_CPU)
+    if kind == "nginx":
+        conf = nginx_proxy_conf(tmp, port, origin)
         return Proc(["nginx", "-c", str(conf)], port, PROXY_CPU)
     conf = tmp / f"haproxy-{port}.cfg"
     conf.write_text(f"""

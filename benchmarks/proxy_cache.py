@@ -54,39 +54,14 @@ def start_netlab(origin: int, *flags: str) -> Proc:
 
 def start_nginx(origin: int, tmp: Path, cache_dir: Path, gzip: bool) -> Proc:
     port = bench_proxy.free_port()
-    conf = tmp / f"nginx-{port}.conf"
-    cache = ("proxy_cache_path %s levels=1:2 keys_zone=hot:10m max_size=256m;" % cache_dir
-             if not gzip else "")
-    use = "proxy_cache hot;" if not gzip else (
-        "gzip on; gzip_comp_level 1; gzip_types application/json; gzip_proxied any;")
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-master_process off;
-pid {tmp}/nginx-{port}.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {tmp};
-  proxy_temp_path {tmp};
-  fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp};
-  scgi_temp_path {tmp};
-  {cache}
-  upstream origin {{ server 127.0.0.1:{origin}; keepalive {KEEPALIVE}; }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      {use}
-    }}
-  }}
-}}
-""")
+    if gzip:
+        conf = bench_proxy.nginx_proxy_conf(tmp, port, origin, location_extra=(
+            "gzip on; gzip_comp_level 1; gzip_types application/json; gzip_proxied any;"))
+    else:
+        conf = bench_proxy.nginx_proxy_conf(
+            tmp, port, origin,
+            http_extra=f"proxy_cache_path {cache_dir} levels=1:2 keys_zone=hot:10m max_size=256m;",
+            location_extra="proxy_cache hot;")
     return Proc(["nginx", "-c", str(conf)], port, PROXY_CPU)
 
 

@@ -164,15 +164,7 @@ void ClientSide::serveStored(const StoredResponse& r, const char* how) {
 }
 
 void ClientSide::sendStored(const Head& head, std::string_view body, const std::string& extra) {
-  bool gzip = !body.empty() && shouldGzip(protocol_.gzip(), acceptsGzip_, toHead_, head) &&
-              gzip_.begin(protocol_.gzip().level, head.contentLength);
-  if (gzip) protocol_.countGzipped();
-  scratch_.clear();
-  framing_ = appendClientResponse(scratch_, head, toHead_, client10_, closeAfter_, gzip, extra);
-  if (framing_ == ClientFraming::kUntilClose) closeAfter_ = true;
-  conn_->send(scratch_);
-  protocol_.countResponse(head.status);
-  note_.status(head.status);
+  sendResponseHead(head, extra, /*mayGzip=*/!body.empty());
   answered_ = responseStarted_ = true;
   if (framing_ != ClientFraming::kNone) {
     if (gzip_.active()) {

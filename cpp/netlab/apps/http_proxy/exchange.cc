@@ -447,7 +447,15 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
   }
   std::string extra;
   if (xCache_) ((extra += "X-Cache: ") += xCache_) += "\r\n";
-  bool gzip = shouldGzip(protocol_.gzip(), acceptsGzip_, toHead_, head) &&
+  sendResponseHead(head, extra, /*mayGzip=*/true);
+  return true;
+}
+
+// The client's response head, the upstream's or a stored one, compressed on the way when
+// gzip applies to it: framing_ says how its body follows.
+void ClientSide::sendResponseHead(const netlab::http::Head& head, const std::string& extra,
+                                  bool mayGzip) {
+  bool gzip = mayGzip && shouldGzip(protocol_.gzip(), acceptsGzip_, toHead_, head) &&
               gzip_.begin(protocol_.gzip().level, head.contentLength);
   if (gzip) protocol_.countGzipped();
   scratch_.clear();
@@ -456,7 +464,6 @@ bool ClientSide::responseHead(const netlab::http::Head& head) {
   conn_->send(scratch_);
   protocol_.countResponse(head.status);
   note_.status(head.status);
-  return true;
 }
 
 void ClientSide::responseBody(std::string_view piece) {

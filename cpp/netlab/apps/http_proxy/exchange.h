@@ -102,6 +102,7 @@ class ClientSide final : public Handler {
   void startAttempt(bool freshConnection);
   bool retry(const CloseReason& reason, bool opened);
   void forwardBody(std::string_view piece);
+  void sendResponseHead(const netlab::http::Head& head, const std::string& extra, bool mayGzip);
   void sendBody(std::string_view piece);
   void requestDone();
   void connectUpstream();
