@@ -63,6 +63,20 @@ def test_each_exchange_is_one_line(options: dict, origin: netlab.HttpServer,
         assert s["statuses"] == {"200": 2, "404": 1, "400": 1}
         assert s["responses"]["2xx"] == 2 and s["responses"]["4xx"] == 2
         assert s["access_log_bytes"] == log.stat().st_size and s["access_log_dropped"] == 0
+        assert s["access_log_errors"] == 0
+
+
+def test_a_log_that_cannot_be_written_is_counted_and_the_proxy_goes_on(
+        origin: netlab.HttpServer) -> None:
+    """/dev/full fails every write with ENOSPC, as a full disk would."""
+    with netlab.HttpProxy(0, upstreams=f"127.0.0.1:{origin.port}", access_log="/dev/full") as p:
+        for _ in range(5):
+            c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+            c.request("GET", "/get")
+            assert c.getresponse().status == 200
+            c.close()
+        wait_until(lambda: p.stats()["access_log_errors"] > 0, 5)
+        assert p.stats()["access_log_bytes"] == 0
 
 
 def test_failures_retries_and_abandoned_requests(origin: netlab.HttpServer,

@@ -237,6 +237,8 @@ class HttpProxyStats(ServerStats):
     """bytes written to access_log."""
     access_log_dropped: int
     """access log lines dropped because the disk fell 8 MiB behind."""
+    access_log_errors: int
+    """writes to access_log that failed (a full disk, say): their lines are lost."""
 
 
 class HttpStats(ServerStats):

@@ -403,7 +403,7 @@ class HttpProxy(Server):
     ``rate_limited``, ``tunnels``, ``cache_hits``, ``cache_misses``, ``cache_revalidations``,
     ``cache_bypasses``, ``cache_evictions``, ``cache_bytes``, ``cache_entries``, ``gzipped``,
     ``health_checks``, ``health_check_failures``,
-    ``access_log_bytes`` and ``access_log_dropped``.
+    ``access_log_bytes``, ``access_log_dropped`` and ``access_log_errors``.
     """
 
     app = "http-proxy"

@@ -160,6 +160,9 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
        [](const P& p) { return py::cast(p.accessLogBytes); }},
       {"access_log_dropped", "int", "access log lines dropped because the disk fell 8 MiB behind",
        [](const P& p) { return py::cast(p.accessLogDropped); }},
+      {"access_log_errors", "int",
+       "writes to access_log that failed (a full disk, say): their lines are lost",
+       [](const P& p) { return py::cast(p.accessLogErrors); }},
   };
   return columns;
 }

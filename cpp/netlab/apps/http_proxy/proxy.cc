@@ -220,6 +220,7 @@ HttpProxySnapshot HttpProxyProtocol::snapshot() const {
   if (accessLog_) {
     s.accessLogBytes = accessLog_->written();
     s.accessLogDropped = accessLog_->dropped();
+    s.accessLogErrors = accessLog_->failed();
   }
   return s;
 }

@@ -84,7 +84,7 @@ struct HttpProxySnapshot {
   uint64_t gzipped = 0;
   uint64_t cacheHits = 0, cacheMisses = 0, cacheRevalidations = 0, cacheBypasses = 0;
   uint64_t cacheEvictions = 0, cacheBytes = 0, cacheEntries = 0;
-  uint64_t accessLogBytes = 0, accessLogDropped = 0;
+  uint64_t accessLogBytes = 0, accessLogDropped = 0, accessLogErrors = 0;
   uint64_t healthChecks = 0, healthCheckFailures = 0;
 };
 
