@@ -156,9 +156,11 @@ backend origin
     return Proc(["haproxy", "-db", "-f", str(conf)], port, PROXY_CPU)
 
 
-def proxy_cpu(proxy: Proc, rate: float, seconds: float) -> dict[str, float]:
+def proxy_cpu(proxy: Proc, rate: float, seconds: float, path: str = "") -> dict[str, float]:
+    """netlab's open-loop http scenario at `rate` to `path` through the proxy; the proxy's CPU
+    per response."""
     before = proxy.cpu()
-    r = bench_http.netlab_bench(proxy.url, 50, seconds, rate)
+    r = bench_http.netlab_bench(proxy.url + path.lstrip("/"), 50, seconds, rate)
     r["proxy_cpu_us"] = (proxy.cpu() - before) / max(r["responses"], 1) * 1e6
     return r
 
@@ -231,6 +233,18 @@ def main() -> int:
     return 0
 
 
+def cpu_table(title: str, rate: float, table: dict[str, list[dict[str, float]]]) -> list[str]:
+    """A section of proxy_cpu runs by proxy."""
+    lines = [f"## {title} per request at {rate:,.0f} requests/s offered (netlab bench -R, "
+             "50 connections)", "",
+             "| proxy | responses/s | proxy CPU µs/request | p99 ms |", "| --- | --- | --- | --- |"]
+    for kind, runs in table.items():
+        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
+                     f"{spread([r['proxy_cpu_us'] for r in runs])} | "
+                     f"{spread([r['p99_ms'] for r in runs])} |")
+    return lines
+
+
 def render(results: dict[str, Any], command: str) -> str:
     missing = "" if "haproxy" in results["proxies"] else " HAProxy was not installed."
     lines = [f"# HttpProxy vs nginx and HAProxy ({datetime.date.today()})", "",
@@ -241,14 +255,7 @@ def render(results: dict[str, Any], command: str) -> str:
         if key.startswith("wrk_c"):
             lines += bench_http.wrk_table(f"wrk -t1 -c{key[5:]} through the proxy to `/`",
                                           "proxy", table)
-    rate = results["args"]["rate"]
-    lines += [f"## Proxy CPU per request at {rate:,.0f} requests/s offered (netlab bench -R, "
-              "50 connections)", "",
-              "| proxy | responses/s | proxy CPU µs/request | p99 ms |", "| --- | --- | --- | --- |"]
-    for kind, runs in results["proxy_cpu"].items():
-        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
-                     f"{spread([r['proxy_cpu_us'] for r in runs])} | "
-                     f"{spread([r['p99_ms'] for r in runs])} |")
+    lines += cpu_table("Proxy CPU", results["args"]["rate"], results["proxy_cpu"])
     a = results["args"]
     lines += ["", f"## Memory: {a['downloaders']} clients downloading at {a['download_rate']}/s "
               f"each for {a['download_seconds']:.0f} s", "",

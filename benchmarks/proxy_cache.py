@@ -65,13 +65,6 @@ def start_nginx(origin: int, tmp: Path, cache_dir: Path, gzip: bool) -> Proc:
     return Proc(["nginx", "-c", str(conf)], port, PROXY_CPU)
 
 
-def hit_cpu(proxy: Proc, rate: float, seconds: float) -> dict[str, float]:
-    before = proxy.cpu()
-    r = bench_http.netlab_bench(proxy.url + CACHE_PATH[1:], 50, seconds, rate)
-    r["proxy_cpu_us"] = (proxy.cpu() - before) / max(r["responses"], 1) * 1e6
-    return r
-
-
 def gzip_run(proxy: Proc, path: str, body_mib: float, seconds: float) -> dict[str, float]:
     before = proxy.cpu()
     r = bench_http.wrk(proxy.url + path[1:], 8, seconds, GZIP_HEADER)
@@ -124,7 +117,8 @@ def main() -> int:
                 for k, p in caches.items()})
             print(f"cache hits, proxy CPU at {args.rate:,.0f}/s", flush=True)
             results["hits_cpu"] = interleaved(args.rounds, {
-                k: (lambda p=p: hit_cpu(p, args.rate, args.seconds)) for k, p in caches.items()})
+                k: (lambda p=p: bench_proxy.proxy_cpu(p, args.rate, args.seconds, CACHE_PATH))
+                for k, p in caches.items()})
             for p in caches.values():
                 p.stop()
             procs = [origin]
@@ -161,13 +155,7 @@ def render(results: dict[str, Any], command: str) -> str:
              "proxy_cache files are in a tmpfs directory, so both serve hits from RAM.", ""]
     lines += bench_http.wrk_table(f"Cache hits: wrk -t1 -c50 to `{CACHE_PATH}`", "proxy",
                                   results["hits_wrk"])
-    lines += [f"## Cache hits: proxy CPU per request at {a['rate']:,.0f} requests/s offered "
-              "(netlab bench -R, 50 connections)", "",
-              "| proxy | responses/s | proxy CPU µs/request | p99 ms |", "| --- | --- | --- | --- |"]
-    for kind, runs in results["hits_cpu"].items():
-        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
-                     f"{spread([r['proxy_cpu_us'] for r in runs])} | "
-                     f"{spread([r['p99_ms'] for r in runs])} |")
+    lines += bench_proxy.cpu_table("Cache hits: proxy CPU", a["rate"], results["hits_cpu"])
     sizes = results["gzip_body_bytes"]
     paths = results["gzip_paths"]
     lines += ["", "## gzip level 1 of a JSON body of about 1 MiB (the origin's `/stream/N`, "
