@@ -20,6 +20,7 @@ from netlab.codecs import (
     MalformedFrame,
 )
 from netlab.chat import ChatClient
+from netlab.files import FileClient, sha256_file
 from netlab.load import LoadGenerator, LoadResult
 from netlab.servers import (
     APPS,
@@ -28,13 +29,14 @@ from netlab.servers import (
     ChatServer,
     CloseKind,
     EchoServer,
+    FileServer,
     HttpProxy,
     HttpServer,
     PingPongServer,
     RelayServer,
     Server,
 )
-from netlab._types import ChatStats, HttpProxyStats, HttpStats, LoadProgress, ServerStats, TimelineSecond
+from netlab._types import ChatStats, FileStats, FileTransfer, HttpProxyStats, HttpStats, LoadProgress, ServerStats, TimelineSecond
 
 __version__ = "0.1.0"
 
@@ -42,7 +44,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
+    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FileClient", "FileServer", "FileStats", "FileTransfer", "sha256_file", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "ChatStats", "LoadProgress", "TimelineSecond", "__version__",

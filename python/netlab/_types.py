@@ -10,6 +10,21 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 
+class FileTransfer(TypedDict):
+    """One upload or download by FileClient: what moved and how long it took."""
+
+    name: str
+    """the file's name on the server."""
+    size: int
+    """its size in bytes."""
+    sha256: str
+    """its sha256, checked on both ends."""
+    resumed_from: int
+    """bytes already in place before this call (a resume)."""
+    seconds: float
+    """the call's duration, hashing included."""
+
+
 class LoadProgress(TypedDict):
     """A running load generator's live counters."""
 
@@ -184,6 +199,27 @@ class ChatStats(ServerStats):
     """clients in a room now."""
     messages_relayed: int
     """messages delivered to other members."""
+
+
+class FileStats(ServerStats):
+    """A FileServer's counters: the server's, its transfers and its refusals."""
+
+    files_stored: int
+    """uploads completed: checked, fsynced and renamed into place."""
+    files_served: int
+    """downloads started (line protocol and HTTP GET)."""
+    sendfile_bytes: int
+    """bytes of files queued for sendfile(2)."""
+    resumes: int
+    """uploads resumed from a partial (RESUME)."""
+    files_hashed: int
+    """files hashed on a disk thread (placed in the root by other means)."""
+    used_bytes: int
+    """bytes under the root as the quota counts them, partials included."""
+    refusals: dict[str, int]
+    """requests refused, by reason (bad_name, not_found, forbidden, busy, too_large, quota, too_many_uploads, checksum, bad_range, stalled, io_error, bad_command)."""
+    protocols: dict[str, int]
+    """connections by the protocol they spoke: http, line."""
 
 
 class HttpProxyStats(ServerStats):

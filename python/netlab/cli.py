@@ -29,6 +29,8 @@ commands:
   bench   load a server (echo, line, framed, connect, chat, http) and report
   demo    compare the I/O models under the same echo load, side by side
   chat    an interactive chat client for a chat server
+  put     upload a file to a file server (resumes, checks sha256)
+  get     download a file from a file server (resumes, checks sha256)
 
 'python -m netlab COMMAND --help' lists a command's options and their defaults."""
 
@@ -39,7 +41,10 @@ examples:
   python -m netlab bench 127.0.0.1:8888 --scenario line --request ping --expect pong
   python -m netlab serve http --port 8080 &
   python -m netlab bench http://127.0.0.1:8080/get -c 100 -d 10 -H "Accept: */*"
-  python -m netlab bench http://127.0.0.1:8080/post -m POST --body @file.json -R 5000"""
+  python -m netlab bench http://127.0.0.1:8080/post -m POST --body @file.json -R 5000
+  python -m netlab serve files --port 12345 --root ./files &
+  python -m netlab put 127.0.0.1:12345 big.iso
+  python -m netlab get 127.0.0.1:12345 big.iso copy.iso"""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -74,6 +79,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    ("bench", "load a TCP server and report", _add_bench),
                    ("demo", "compare the I/O models under the same load", _add_demo),
                    ("chat", "an interactive chat client", _add_chat),
+                   ("put", "upload a file to a file server", _add_put),
+                   ("get", "download a file from a file server", _add_get),
                    ("options", "print every server's options as Markdown tables",
                     lambda parser: None)]
     for name, purpose, add_options in subcommands:
@@ -212,6 +219,31 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
 def _add_chat(chat: argparse.ArgumentParser) -> None:
     chat.add_argument("target", metavar="HOST:PORT")
     chat.add_argument("--nick", default=None, help="nickname to take on arrival")
+
+
+def _add_put(put: argparse.ArgumentParser) -> None:
+    put.add_argument("target", metavar="HOST:PORT", help="the file server")
+    put.add_argument("path", help="the local file")
+    put.add_argument("name", nargs="?", default=None,
+                     help="its name on the server (default: the file's base name)")
+    _add_transfer_flags(put)
+
+
+def _add_get(get: argparse.ArgumentParser) -> None:
+    get.add_argument("target", metavar="HOST:PORT", help="the file server")
+    get.add_argument("name", help="the file's name on the server")
+    get.add_argument("path", nargs="?", default=None,
+                     help="where to write it (default: its base name here; a directory: "
+                          "inside it)")
+    _add_transfer_flags(get)
+
+
+def _add_transfer_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start from the first byte even if a partial transfer exists")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="longest silence of the server before giving up")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _add_demo(demo: argparse.ArgumentParser) -> None:
@@ -392,10 +424,46 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transfer(args: argparse.Namespace) -> int:
+    """put and get: a tqdm bar with throughput and ETA; the sha256 printed at the end."""
+    from tqdm import tqdm
+
+    from netlab.files import FileClient
+
+    host, port = parse_target(args.target)
+    client = FileClient(host, port, timeout=args.timeout)
+    label = args.name or (args.path if args.command == "put" else "")
+    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
+               disable=args.quiet or None, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    try:
+        if args.command == "put":
+            result = client.upload(args.path, args.name, resume=args.resume, progress=progress)
+        else:
+            result = client.download(args.name, args.path, resume=args.resume,
+                                     progress=progress)
+    except OSError as e:
+        bar.close()
+        print(f"netlab {args.command}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    bar.close()
+    seconds = max(result["seconds"], 1e-9)
+    moved = result["size"] - result["resumed_from"]
+    resumed = f", resumed at byte {result['resumed_from']}" if result["resumed_from"] else ""
+    print(f"{result['sha256']}  {result['name']}  ({result['size']} bytes in {seconds:.2f} s, "
+          f"{moved / seconds / 1e6:.1f} MB/s{resumed})")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _build_parser().parse_args(argv)
     handlers = {"serve": _serve, "bench": _bench, "demo": _demo, "chat": _chat,
-                "options": _options}
+                "options": _options, "put": _transfer, "get": _transfer}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from types import FrameType, TracebackType
 from typing import Any, ClassVar, Optional, cast
 
 from netlab import _core, _options
-from netlab._types import ChatStats, HttpProxyStats, HttpStats, ServerStats
+from netlab._types import ChatStats, FileStats, HttpProxyStats, HttpStats, ServerStats
 from netlab.codecs import Codec
 
 log = logging.getLogger("netlab.server")
@@ -444,6 +444,65 @@ class HttpProxy(Server):
         return _http_url(self._host, self.port)
 
 
+class FileServer(Server):
+    """A file server over ``root`` (created if missing): the classic ``UPLOAD``/``DOWNLOAD``
+    line protocol made safe, and HTTP/1.1, on one port. A connection's first bytes decide
+    which it speaks (an HTTP method, or a line command; a client silent for
+    ``sniff_timeout`` gets the line protocol).
+
+    Line protocol, one command a line:
+
+    - ``UPLOAD <name> <size> [<sha256>]`` then exactly ``size`` bytes: ``OK <size> <sha256>``
+      or ``ERR <reason>``.
+    - ``RESUME <name> <size> [<sha256>]``: ``OFFSET <n>`` (what a partial upload of that name
+      and size already holds), then the bytes from ``n``; answered as ``UPLOAD``.
+    - ``DOWNLOAD <name> <offset>``: ``SIZE <size> <sha256>`` then the bytes from ``offset``.
+    - ``STAT <name>``: ``FILE <size> <sha256>``, ``PARTIAL <have> <size>`` or ``NOFILE``.
+    - ``LIST [<dir>]``: ``FILE <size> <name>`` and ``DIR <name>`` lines, then ``END <n>``.
+    - ``QUIT``. The connection stays open between commands.
+    - The classic client's ``UPLOAD <name>`` and ``DOWNLOAD <name>`` behave byte for byte as
+      the classic C server: a bare ``OK`` (no newline), then the bytes until the client
+      (upload) or the server (download) closes; any refusal is a bare ``NOFILE`` and a close.
+
+    HTTP: ``GET``/``HEAD`` of a file with one ``Range`` (206, 416), ``ETag``,
+    ``Last-Modified``, ``If-None-Match``/``If-Modified-Since`` (304) and ``If-Range``;
+    a directory gets a plain HTML listing; ``PUT`` uploads (201 created, 200 replaced; an
+    ``X-Checksum-Sha256`` field is checked). So ``curl -O``, ``curl -C -``, ``wget -c`` and
+    ``curl -T`` work.
+
+    Downloads leave through sendfile(2). Uploads are written by ``disk_threads`` threads into
+    ``root/.netlab/partial`` (never listed or served); a connection whose writes fall behind
+    stops being read. At the end the file is fsynced, its size and sha256 checked, and it is
+    renamed into place, so readers see the old file or the whole new one. While a name is
+    being uploaded, a second upload of it is refused (``ERR busy``, HTTP 409). An upload that
+    sends nothing for ``upload_timeout`` is cut; sized uploads keep their partial for
+    ``RESUME`` for ``partial_ttl`` (24 h). The sha256 of an uploaded file is kept in
+    ``root/.netlab/sums``; other files are hashed once, on a disk thread, when first asked.
+
+    Names are paths under the root: no ``..``, no absolute path, no control character, and
+    no symlink that leads out (resolved with ``openat2(RESOLVE_BENEATH)``). Limits:
+    ``max_file`` (413), ``quota`` (507, partial uploads count), ``max_uploads`` (503).
+    """
+
+    app = "files"
+
+    @property
+    def root(self) -> str:
+        """The directory served."""
+        return str(self._native.option_values()["root"])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server."""
+        return _http_url(self._host, self.port)
+
+    def stats(self) -> FileStats:
+        """Server counters plus ``files_stored``, ``files_served``, ``sendfile_bytes``,
+        ``resumes``, ``files_hashed``, ``used_bytes``, ``refusals`` (by reason) and
+        ``protocols`` (connections by protocol)."""
+        return cast(FileStats, self._with_protocol_stats())
+
+
 def options_markdown() -> str:
     """The README's option tables, made from the engine's: one for every server, one per app.
     ``python -m netlab options`` prints them."""
@@ -479,7 +538,8 @@ def _describe(cls: type[Server]) -> None:
     SERVERS[cls.app] = cls
 
 
-for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer, HttpProxy):
+for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer, HttpProxy,
+             FileServer):
     _describe(_cls)
 for _name in APPS:  # an app with no class of its own yet still gets one
     if _name not in SERVERS:

@@ -2,6 +2,7 @@
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
+#include "netlab/apps/files/file_server.h"
 #include "netlab/apps/http/http_server.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/pingpong.h"
@@ -67,6 +68,14 @@ std::vector<AppSpec> buildApps() {
       "http",
       [](HttpProxyOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         return makeHttpProxy(std::move(o));
+      }));
+  list.push_back(entry<files::FileOptions>(
+      "files",
+      "file server: UPLOAD/DOWNLOAD line protocol (sizes, sha256, resume) and HTTP (GET with "
+      "ranges, PUT, listings) on one port",
+      false, "http",
+      [](files::FileOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        return FileProtocol::make(std::move(o));
       }));
   return list;
 }

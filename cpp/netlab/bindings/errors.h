@@ -19,6 +19,7 @@ void registerServers(pybind11::module_& m);
 void registerCodecs(pybind11::module_& m);
 void registerLoad(pybind11::module_& m);
 void registerClient(pybind11::module_& m);
+void registerFileClient(pybind11::module_& m);
 void registerAsync(pybind11::module_& m);
 void registerHttp(pybind11::module_& m);
 

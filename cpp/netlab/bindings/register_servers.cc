@@ -6,6 +6,7 @@
 
 #include "netlab/apps/chat.h"
 #include "netlab/apps/echo.h"
+#include "netlab/apps/files/file_server.h"
 #include "netlab/apps/http/http_server.h"
 #include "netlab/apps/http_proxy/proxy.h"
 #include "netlab/apps/pingpong.h"
@@ -167,6 +168,31 @@ const Columns<HttpProxySnapshot>& proxyColumns() {
   return columns;
 }
 
+const Columns<FileSnapshot>& fileColumns() {
+  using F = FileSnapshot;
+  static const Columns<F> columns = {
+      {"files_stored", "int", "uploads completed: checked, fsynced and renamed into place",
+       [](const F& f) { return py::cast(f.stored); }},
+      {"files_served", "int", "downloads started (line protocol and HTTP GET)",
+       [](const F& f) { return py::cast(f.served); }},
+      {"sendfile_bytes", "int", "bytes of files queued for sendfile(2)",
+       [](const F& f) { return py::cast(f.sendfileBytes); }},
+      {"resumes", "int", "uploads resumed from a partial (RESUME)",
+       [](const F& f) { return py::cast(f.resumes); }},
+      {"files_hashed", "int", "files hashed on a disk thread (placed in the root by other means)",
+       [](const F& f) { return py::cast(f.hashed); }},
+      {"used_bytes", "int", "bytes under the root as the quota counts them, partials included",
+       [](const F& f) { return py::cast(f.usedBytes); }},
+      {"refusals", "dict[str, int]",
+       "requests refused, by reason (bad_name, not_found, forbidden, busy, too_large, quota, "
+       "too_many_uploads, checksum, bad_range, stalled, io_error, bad_command)",
+       [](const F& f) { return py::cast(f.refusals); }},
+      {"protocols", "dict[str, int]", "connections by the protocol they spoke: http, line",
+       [](const F& f) { return py::cast(f.protocols); }},
+  };
+  return columns;
+}
+
 py::dict statsDict(Server& s) { return toDict(statsColumns(), viewOf(s)); }
 
 py::list appsList() {
@@ -221,6 +247,9 @@ void registerServers(py::module_& m) {
   recordRegistry()["HttpProxyStats"] = describeRecord(
       proxyColumns(), "An HttpProxy's counters: the server's, its responses and its upstreams'.",
       "ServerStats");
+  recordRegistry()["FileStats"] = describeRecord(
+      fileColumns(), "A FileServer's counters: the server's, its transfers and its refusals.",
+      "ServerStats");
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
   m.def(
@@ -255,6 +284,8 @@ void registerServers(py::module_& m) {
   py::class_<RelayProtocol, Protocol, std::shared_ptr<RelayProtocol>>(m, "RelayProtocol");
   py::class_<HttpProtocol, Protocol, std::shared_ptr<HttpProtocol>>(m, "HttpProtocol")
       .def("snapshot", [](const HttpProtocol& p) { return toDict(httpColumns(), p.snapshot()); });
+  py::class_<FileProtocol, Protocol, std::shared_ptr<FileProtocol>>(m, "FileProtocol")
+      .def("snapshot", [](const FileProtocol& p) { return toDict(fileColumns(), p.snapshot()); });
   py::class_<HttpProxyProtocol, Protocol, std::shared_ptr<HttpProxyProtocol>>(m,
                                                                               "HttpProxyProtocol")
       .def("snapshot",

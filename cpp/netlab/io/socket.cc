@@ -8,7 +8,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <csignal>
 #include <cstring>
+#include <mutex>
 
 namespace netlab {
 namespace {
@@ -160,6 +162,19 @@ Status setNonBlocking(int fd, bool on) {
 void setNoDelay(int fd) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// sendfile(2) has no MSG_NOSIGNAL: a peer that resets mid-file would kill the process with
+// SIGPIPE. Ignored once, only if nobody chose a disposition (Python already ignores it; nginx
+// and Redis do the same at start).
+void ignoreSigpipeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      ::signal(SIGPIPE, SIG_IGN);
+    }
+  });
 }
 
 }  // namespace netlab

@@ -52,4 +52,7 @@ Status setNonBlocking(int fd, bool on);
 /// Best effort: Nagle's delay only costs latency, and a socket that refuses (not TCP) still works.
 void setNoDelay(int fd);
 
+/// sendfile(2) has no MSG_NOSIGNAL: SIGPIPE is ignored once, unless someone chose a disposition.
+void ignoreSigpipeOnce();
+
 }  // namespace netlab

@@ -8,22 +8,10 @@
 #include <mutex>
 
 #include "netlab/io/clock.h"
+#include "netlab/io/socket.h"
 
 namespace netlab {
 namespace {
-
-// sendfile(2) has no MSG_NOSIGNAL: a peer that resets mid-file would kill the process with
-// SIGPIPE. Ignored once, only if nobody chose a disposition (Python already ignores it; nginx
-// and Redis do the same at start).
-void ignoreSigpipeOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-      ::signal(SIGPIPE, SIG_IGN);
-    }
-  });
-}
 
 void bump(std::atomic<uint64_t>* counter, size_t n) {
   if (counter) counter->fetch_add(n, std::memory_order_relaxed);
