@@ -274,6 +274,23 @@ def test_escape_attempts(tmp_path: Path, name: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt", "root"]
 
 
+def test_symlink_into_the_hidden_area(tmp_path: Path) -> None:
+    """A link inside the root that leads into .netlab does not open it: partial uploads and
+    checksum records stay out of reach."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "pub").symlink_to(".netlab")
+    with netlab.FileServer(0, root=str(root)) as s:
+        (root / ".netlab" / "partial" / "secret.part").write_bytes(b"half an upload")
+        got = reply(s.port, b"GET /pub/partial/secret.part HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 403 "), got[:60]
+        assert reply(s.port, b"DOWNLOAD pub/partial/secret.part 0\n").startswith(b"ERR forbidden")
+        assert reply(s.port, b"LIST pub\n").startswith(b"ERR forbidden")
+        got = reply(s.port, b"PUT /pub/sums/1-2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+        assert got.startswith(b"HTTP/1.1 403 "), got[:60]
+    assert not (root / ".netlab" / "sums" / "1-2").exists()
+
+
 def test_quota_max_file_and_checksum(tmp_path: Path) -> None:
     with netlab.FileServer(0, root=str(tmp_path / "root"), quota=1000, max_file=800) as s:
         c = client(s)

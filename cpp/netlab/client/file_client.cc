@@ -31,6 +31,7 @@ int errnoOf(std::string_view reason) {
   if (reason == "too_many_uploads") return EAGAIN;
   if (reason == "bad_name" || reason == "bad_command") return EINVAL;
   if (reason == "bad_range") return ERANGE;
+  if (reason == "checksum") return EILSEQ;
   return EIO;
 }
 
@@ -57,10 +58,11 @@ struct Ticker {
 
 Error cancelled() { return Error{ECANCELED, "transfer cancelled"}; }
 
-Status hashPrefix(int fd, int64_t length, Sha256& sha) {
+Status hashPrefix(int fd, int64_t length, Sha256& sha, Ticker* ticker = nullptr) {
   std::string block(kBlock, '\0');
   int64_t at = 0;
   while (at < length) {
+    if (ticker && !ticker->tick()) return cancelled();  // a large file takes seconds
     ssize_t n = ::pread(fd, block.data(), std::min<int64_t>(length - at, kBlock), at);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sysError("read");
@@ -190,16 +192,26 @@ Result<std::string> sha256OfFile(const std::string& path) {
 
 Result<FileClient::Transfer> FileClient::upload(const std::string& path, const std::string& name,
                                                 bool resume, const Progress& progress) {
+  auto t = uploadOnce(path, name, resume, progress);
+  // A partial of another version of the file: the server found the whole wrong and dropped
+  // it. Once more, from the first byte.
+  if (!t.ok() && resume && t.error().code == EILSEQ) return uploadOnce(path, name, false, progress);
+  return t;
+}
+
+Result<FileClient::Transfer> FileClient::uploadOnce(const std::string& path,
+                                                    const std::string& name, bool resume,
+                                                    const Progress& progress) {
   int64_t started = nowNs();
   Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st;
   if (!file.valid() || ::fstat(file.get(), &st) != 0) return sysError("open " + path);
   if (!S_ISREG(st.st_mode)) return Error{EISDIR, path + " is not a regular file"};
+  Ticker ticker{progress, st.st_size};
   Sha256 sha;
-  Status hashed = hashPrefix(file.get(), st.st_size, sha);
+  Status hashed = hashPrefix(file.get(), st.st_size, sha, &ticker);
   if (!hashed.ok()) return hashed.error();
   Transfer t{name, st.st_size, sha.hexDigest(), 0, 0};
-  Ticker ticker{progress, st.st_size};
   auto session = Session::open(options_);
   if (!session.ok()) return session.error();
   Session& s = session.value();
@@ -271,10 +283,10 @@ Result<FileClient::Transfer> FileClient::downloadOnce(const std::string& name,
   struct stat st;
   if (!file.valid() || ::fstat(file.get(), &st) != 0) return sysError("open " + part);
   int64_t offset = st.st_size;
-  Sha256 sha;
-  Status hashed = hashPrefix(file.get(), offset, sha);
-  if (!hashed.ok()) return hashed.error();
   Ticker ticker{progress, 0, offset};
+  Sha256 sha;
+  Status hashed = hashPrefix(file.get(), offset, sha, &ticker);
+  if (!hashed.ok()) return hashed.error();
   auto session = Session::open(options_);
   if (!session.ok()) return session.error();
   Session& s = session.value();

@@ -65,6 +65,8 @@ class FileClient {
  private:
   class Session;
   explicit FileClient(FileClientOptions options) : options_(std::move(options)) {}
+  Result<Transfer> uploadOnce(const std::string& path, const std::string& name, bool resume,
+                              const Progress& progress);
   Result<Transfer> downloadOnce(const std::string& name, const std::string& path, bool resume,
                                 const Progress& progress);
 

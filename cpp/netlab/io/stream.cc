@@ -178,6 +178,7 @@ bool Stream::sendFile(int fd, int64_t offset, int64_t length) {
   segment.offset = offset;
   segment.length = length;
   later_.push_back(std::move(segment));
+  ++filesQueued_;
   queued_ += static_cast<size_t>(length);
   checkWater();
   if (state_ != State::kClosed && inCallback_ == 0) deferFlush();
@@ -209,6 +210,10 @@ void Stream::flush() {
 
 bool Stream::writeSome() {
   size_t before = queued_;
+  if (filesQueued_ > 0 && !corked_) {  // the head before the file goes out with its bytes
+    corked_ = true;
+    transport_->setCork(true);
+  }
   for (;;) {
     if (!out_.empty()) {
       if (options_.writes) options_.writes->fetch_add(1, std::memory_order_relaxed);
@@ -247,6 +252,11 @@ bool Stream::writeSome() {
     queued_ -= static_cast<size_t>(n);
     if (front.length > 0) break;  // the socket is full, or the next chunk waits a turn
     later_.pop_front();
+    --filesQueued_;
+  }
+  if (corked_ && filesQueued_ == 0 && out_.empty()) {  // the last file sent: push its tail
+    corked_ = false;
+    transport_->setCork(false);
   }
   size_t written = before - queued_;
   if (written == 0) return false;

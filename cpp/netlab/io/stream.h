@@ -171,8 +171,10 @@ class Stream final : public IoWatcher {
   // A file range first, then whatever follows it. A list, not a deque: an empty deque still
   // allocates over 500 bytes, and almost every stream never queues a file.
   std::list<Segment> later_;
-  size_t queued_ = 0;      // all of the above
-  uint32_t interest_ = 0;  // what the poller has registered (updateInterest)
+  size_t queued_ = 0;       // all of the above
+  size_t filesQueued_ = 0;  // file ranges in later_
+  bool corked_ = false;     // TCP_CORK set while file ranges go out (Transport::setCork)
+  uint32_t interest_ = 0;   // what the poller has registered (updateInterest)
   bool readEnabled_ = true;
   bool aboveHigh_ = false;
   bool readEof_ = false;

@@ -1,5 +1,7 @@
 #include "netlab/io/transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -13,6 +15,12 @@ ssize_t SocketTransport::readv(const iovec* vec, int count) {
 
 ssize_t SocketTransport::write(const char* data, size_t n) {
   return ::send(fd_.get(), data, n, MSG_NOSIGNAL);
+}
+
+// nginx's tcp_nopush. A failure (not a TCP socket) only costs the coalescing.
+void SocketTransport::setCork(bool on) {
+  int value = on ? 1 : 0;
+  ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
 ssize_t SocketTransport::sendFile(int fileFd, off_t offset, size_t n) {

@@ -23,6 +23,9 @@ class Transport {
   virtual ssize_t readv(const iovec* vec, int count) = 0;
   /// One write of up to n bytes, never raising SIGPIPE: bytes taken, or -1 with errno.
   virtual ssize_t write(const char* data, size_t n) = 0;
+  /// Holds partial segments back while a file is being sent (TCP_CORK), so the head before
+  /// it and the end of each sendfile call leave in full segments; off pushes what is held.
+  virtual void setCork(bool) {}
   /// Up to n bytes of `fileFd` from `offset`, without copying them through user space where
   /// the transport can (sendfile(2)); 0 means the file ended before offset.
   virtual ssize_t sendFile(int fileFd, off_t offset, size_t n) = 0;
@@ -39,6 +42,7 @@ class SocketTransport final : public Transport {
   int fd() const override { return fd_.get(); }
   ssize_t readv(const iovec* vec, int count) override;
   ssize_t write(const char* data, size_t n) override;
+  void setCork(bool on) override;
   ssize_t sendFile(int fileFd, off_t offset, size_t n) override;
   int shutdownWrite() override;
   void close() override { fd_.reset(); }
@@ -47,7 +51,9 @@ class SocketTransport final : public Transport {
   Fd fd_;
 };
 
-/// sendfile(2) moves at most this much per call (Linux's MAX_RW_COUNT).
-constexpr size_t kMaxSendFileChunk = 0x7ffff000;
+/// sendfile(2) moves at most this much per call (nginx's sendfile_max_chunk). On loopback
+/// the kernel would otherwise copy tens of MiB in one call while holding the socket, so the
+/// reader waits, and one download would hold its loop for as long.
+constexpr size_t kMaxSendFileChunk = 2 << 20;
 
 }  // namespace netlab

@@ -49,7 +49,8 @@ const std::vector<Field<FileOptions>>& Fields<FileOptions>::fields() {
       number("partial_ttl", &O::partialTtlSec, 0, 1e8, "seconds",
              "how long a partial upload is kept for a resume"),
       number("disk_threads", &O::diskThreads, 1, 64, "threads",
-             "threads that write uploads and hash files, off the event loops"),
+             "threads that write uploads, off the event loops (half as many more hash files "
+             "placed in the root by other means)"),
       number("sniff_timeout", &O::sniffTimeoutSec, 0.001, 3600, "seconds",
              "a client that sends nothing for this long is spoken to in the line protocol"),
       number("max_headers", &O::maxHeaders, 1, 10000, "fields",

@@ -56,9 +56,13 @@ time_t parseImfDate(std::string_view text) {
   return ::timegm(&tm);
 }
 
+// Inode, mtime to the nanosecond and size: a file replaced by an upload (a rename, so a new
+// inode) within the same second and with the same size still gets a new tag.
 std::string etagOf(const struct stat& st) {
-  char out[48];
-  std::snprintf(out, sizeof out, "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtime),
+  char out[80];
+  int64_t mtimeNs = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  std::snprintf(out, sizeof out, "\"%llx-%llx-%llx\"", static_cast<unsigned long long>(st.st_ino),
+                static_cast<unsigned long long>(mtimeNs),
                 static_cast<unsigned long long>(st.st_size));
   return out;
 }

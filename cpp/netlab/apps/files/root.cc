@@ -6,6 +6,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
+#include "netlab/apps/files/names.h"
+
 namespace netlab::files {
 
 Result<Root> Root::open(const std::string& path) {
@@ -14,11 +20,14 @@ Result<Root> Root::open(const std::string& path) {
   root.fd_.reset(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.fd_.valid()) return sysError("open " + path);
   root.path_ = path;
+  char real[4096];
+  if (::realpath(path.c_str(), real))
+    root.hiddenPath_ = std::string(real) + "/" + std::string(kHiddenDir);
   open_how how{};
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH;
   Fd probe(static_cast<int>(::syscall(SYS_openat2, root.fd_.get(), ".", &how, sizeof how)));
-  root.openat2_ = probe.valid() || errno != ENOSYS;
+  root.openat2_ = probe.valid();  // ENOSYS, or a seccomp filter's EPERM: walk instead
   return root;
 }
 
@@ -30,9 +39,26 @@ Fd Root::openBeneath(std::string_view name, int flags, mode_t mode) const {
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (;;) {
-    int fd = static_cast<int>(::syscall(SYS_openat2, fd_.get(), path.c_str(), &how, sizeof how));
-    if (fd >= 0 || errno != EAGAIN) return Fd(fd);  // EAGAIN: a rename raced the lookup
+    Fd fd(static_cast<int>(::syscall(SYS_openat2, fd_.get(), path.c_str(), &how, sizeof how)));
+    if (!fd.valid() && errno == EAGAIN) continue;  // a rename raced the lookup
+    if (fd.valid() && insideHidden(fd.get())) {
+      errno = EACCES;
+      return Fd();
+    }
+    return fd;
   }
+}
+
+// A symlink inside the root may lead into its hidden area (pub -> .netlab), which names alone
+// cannot show: where the opened file really is decides.
+bool Root::insideHidden(int fd) const {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char target[4096];
+  ssize_t n = ::readlink(link, target, sizeof target);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof target) return false;  // no /proc: trust names
+  std::string_view path(target, static_cast<size_t>(n));
+  return path == hiddenPath_ || path.substr(0, hiddenPath_.size() + 1) == hiddenPath_ + "/";
 }
 
 // Walks the directories with O_NOFOLLOW so a symlink anywhere on the way fails with ELOOP

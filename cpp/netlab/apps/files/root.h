@@ -30,9 +30,11 @@ class Root {
 
  private:
   Fd fallbackOpen(std::string_view name, int flags, mode_t mode) const;
+  bool insideHidden(int fd) const;
 
   Fd fd_;
   std::string path_;
+  std::string hiddenPath_;  // the hidden area's real path
   bool openat2_ = true;
 };
 

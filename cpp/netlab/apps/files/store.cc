@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -122,11 +123,16 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const FileOptions& options) {
   if (!store->sums_.valid()) return sysError("create " + options.root + "/" + hidden);
   store->used_ = store->countBytes(store->root_.fd(), 0);
   store->pool_ = std::make_unique<WorkPool>(static_cast<int>(options.diskThreads));
+  store->hashPool_ =
+      std::make_unique<WorkPool>(std::max(1, static_cast<int>(options.diskThreads) / 2));
   store->sweepPartials();
   return store;
 }
 
-FileStore::~FileStore() { pool_.reset(); }  // writes still queued finish before the fds close
+FileStore::~FileStore() {
+  hashPool_.reset();
+  pool_.reset();
+}  // writes still queued finish before the fds close
 
 // The bytes of every regular file under `dir` (partials included), symlinks not followed.
 int64_t FileStore::countBytes(int dir, int depth) {
@@ -144,17 +150,23 @@ int64_t FileStore::countBytes(int dir, int depth) {
   return total;
 }
 
-Refusal FileStore::admit(const std::string& name, int64_t size, int64_t already) {
-  int64_t more = size < 0 ? 0 : size - already;
+Refusal FileStore::admit(const std::string& name, const std::string& partial, int64_t size) {
+  int64_t more = std::max<int64_t>(size, 0);
   if (options_.maxFile > 0 && size > options_.maxFile) return Refusal::kTooLarge;
   bool sweep = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (uploading_.count(name)) return Refusal::kBusy;
     if (uploads_ >= options_.maxUploads) return Refusal::kTooManyUploads;
-    if (options_.quota > 0 && usedBytes() + reserved_ + more > options_.quota)
+    // A resumed partial's bytes are counted in used_ already: admit() asks for the whole
+    // size, and unreserve() gives back what is on disk.
+    int64_t onDisk = 0;
+    struct stat st;
+    if (size > 0 && ::fstatat(partial_.get(), partial.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      onDisk = std::min<int64_t>(st.st_size, size);
+    if (options_.quota > 0 && usedBytes() + reserved_ + more - onDisk > options_.quota)
       return Refusal::kQuota;
-    uploading_.emplace(name, partialName(name, 0).substr(0, 32));
+    uploading_.emplace(name, partial);
     ++uploads_;
     reserved_ += more;
     int64_t now = nowNs();
@@ -165,6 +177,11 @@ Refusal FileStore::admit(const std::string& name, int64_t size, int64_t already)
   }
   if (sweep) pool_->submit([this] { sweepPartials(); });
   return Refusal::kNone;
+}
+
+void FileStore::unreserve(int64_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reserved_ -= bytes;
 }
 
 bool FileStore::charge(int64_t bytes) {
@@ -210,17 +227,15 @@ std::optional<std::pair<int64_t, int64_t>> FileStore::findPartial(const std::str
 
 void FileStore::sweepPartials() {
   int64_t cutoff = wallNs() - static_cast<int64_t>(options_.partialTtlSec * 1e9);
-  std::vector<std::string> busy;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [name, prefix] : uploading_) busy.push_back(prefix);
-  }
   forEachEntry(partial_.get(), [&](std::string_view entry) {
-    for (const auto& prefix : busy) {
-      if (entry.substr(0, prefix.size()) == prefix) return;
-    }
     std::string e(entry);
     struct stat st;
+    // Under the lock: an upload admitted meanwhile owns its partial, and one admitted after
+    // finds it gone.
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [name, partial] : uploading_) {
+      if (partial == e) return;
+    }
     if (::fstatat(partial_.get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
     if (mtimeNs(st) > cutoff) return;
     if (::unlinkat(partial_.get(), e.c_str(), 0) == 0 && S_ISREG(st.st_mode))
@@ -287,7 +302,7 @@ void FileStore::hash(Fd file, const struct stat& st, std::function<void(const st
     if (waiters.size() > 1) return;  // one pass is under way
   }
   auto shared = std::make_shared<Fd>(std::move(file));
-  pool_->submit([this, shared, st, key] {
+  hashPool_->submit([this, shared, st, key] {
     Sha256 sha;
     std::string block(kHashRead, '\0');
     off_t at = 0;

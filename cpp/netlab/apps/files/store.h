@@ -78,9 +78,11 @@ class FileStore {
   WorkPool& pool() { return *pool_; }
   FileCounters& counters() const { return counters_; }
 
-  /// An upload of `size` bytes (-1: unknown) to `name` whose partial already holds
-  /// `already`: takes an upload slot, the name, and the bytes still to come from the quota.
-  Refusal admit(const std::string& name, int64_t size, int64_t already);
+  /// An upload of `size` bytes (-1: unknown) to `name`, written to `partial` in the partial
+  /// area: takes an upload slot, the name (and so the partial), and `size` bytes of quota.
+  Refusal admit(const std::string& name, const std::string& partial, int64_t size);
+  /// Quota taken by admit() that is not needed after all (what a resumed partial holds).
+  void unreserve(int64_t bytes);
   /// More bytes of an upload of unknown size, from the quota.
   bool charge(int64_t bytes);
   /// Gives back an upload's slot at once when its connection ends: the name stays taken
@@ -121,11 +123,13 @@ class FileStore {
   Root root_;
   Fd hidden_, partial_, sums_;
   std::unique_ptr<WorkPool> pool_;
+  // Hashing a large file takes seconds: threads of its own, so uploads never wait behind it.
+  std::unique_ptr<WorkPool> hashPool_;
   mutable FileCounters counters_;  // atomics, bumped from any thread
   std::atomic<int64_t> used_{0};
 
   mutable std::mutex mutex_;
-  std::map<std::string, std::string> uploading_;  // name -> its partial's prefix
+  std::map<std::string, std::string> uploading_;  // name -> its partial file
   int64_t reserved_ = 0, uploads_ = 0;
   int64_t lastSweepNs_ = 0;
   std::map<Key, std::string> shas_;

@@ -29,30 +29,35 @@ std::shared_ptr<Upload> Upload::start(FileStore& store, Spec spec, std::shared_p
   std::shared_ptr<Upload> up(
       new Upload(store, std::move(spec), std::move(outlet), std::move(notify)));
   const Spec& s = up->spec_;
-  int64_t have = 0, old = 0;
   if (s.size >= 0) {
     up->fileName_ = FileStore::partialName(s.name, s.size);
-    struct stat st;
-    if (::fstatat(store.partialDir(), up->fileName_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode)) {
-      old = st.st_size;
-      if (s.resume && st.st_size <= s.size) have = st.st_size;
-    }
   } else {
     up->fileName_ =
         "tmp-" + std::to_string(::getpid()) + "-" + std::to_string(nextTemp.fetch_add(1)) + ".part";
   }
-  refusal = store.admit(s.name, s.size, have);
+  // The name first: from here on no other upload, and no sweep, touches this partial.
+  refusal = store.admit(s.name, up->fileName_, s.size);
   if (refusal != Refusal::kNone) return nullptr;
-  up->reserved_ = s.size >= 0 ? s.size - have : 0;
-  int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (have == 0 ? O_TRUNC : 0);
-  up->file_.reset(::openat(store.partialDir(), up->fileName_.c_str(), flags, 0644));
-  if (!up->file_.valid()) {
+  up->reserved_ = std::max<int64_t>(s.size, 0);
+  up->file_.reset(::openat(store.partialDir(), up->fileName_.c_str(),
+                           O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  struct stat st;
+  if (!up->file_.valid() || ::fstat(up->file_.get(), &st) != 0) {
     refusal = refusalOf(errno);
     store.release(s.name, true, up->reserved_, 0, 0);
     return nullptr;
   }
-  if (have == 0 && old > 0) store.forget(old);  // truncated: a fresh start
+  int64_t have = s.resume && st.st_size <= s.size ? st.st_size : 0;
+  if (have == 0 && st.st_size > 0) {  // a fresh start: what the old partial held is gone
+    if (::ftruncate(up->file_.get(), 0) != 0) {
+      refusal = refusalOf(errno);
+      store.release(s.name, true, up->reserved_, 0, 0);
+      return nullptr;
+    }
+    store.forget(st.st_size);
+  }
+  store.unreserve(have);  // already on disk, and counted
+  up->reserved_ -= have;
   up->offset_ = up->received_ = have;
   if (have > 0) {
     store.counters().resumes.fetch_add(1, std::memory_order_relaxed);
