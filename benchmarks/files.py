@@ -260,6 +260,12 @@ def column(rounds: list[dict[str, float]], key: str) -> str:
     return spread([r[key] for r in rounds])
 
 
+def fine(rounds: list[dict[str, float]], key: str) -> str:
+    values = [r[key] for r in rounds]
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+
 def render(results: dict[str, Any], command: str) -> str:
     meta = results["meta"]
     single = results["single"]
@@ -276,7 +282,7 @@ def render(results: dict[str, Any], command: str) -> str:
     for name, rounds in single.items():
         rate = statistics.median(r["mib_s"] for r in rounds)
         lines.append(f"| {name} | {column(rounds, 'mib_s')} | {rate / nginx_rate:.2f}x | "
-                     f"{column(rounds, 'cpu_s_per_gib')} |")
+                     f"{fine(rounds, 'cpu_s_per_gib')} |")
     lines += ["", f"## Server memory during one {meta['big'] / GIB:g} GiB download", "",
               "| server | peak RSS (MiB) |", "| --- | --- |"]
     for name, rounds in results["rss"].items():
@@ -286,7 +292,7 @@ def render(results: dict[str, Any], command: str) -> str:
               "| --- | --- | --- | --- |"]
     for name, rounds in results["fairness"].items():
         lines.append(f"| {name} | {column(rounds, 'aggregate_mib_s')} | "
-                     f"{spread([r['slowest_over_fastest'] for r in rounds])} | "
+                     f"{fine(rounds, 'slowest_over_fastest')} | "
                      f"{column(rounds, 'median_s')} |")
     return "\n".join(lines) + "\n"
 
