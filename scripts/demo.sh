@@ -10,10 +10,11 @@ as_root() {  # sudo resets the environment: pass DEBIAN_FRONTEND on
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo env DEBIAN_FRONTEND="$DEBIAN_FRONTEND" "$@"; fi
 }
 
-# A compiler, Python's headers and venv, zlib's headers (HttpProxy's gzip). apt-get only
+# A compiler, Python's headers and venv, zlib's headers (HttpProxy's gzip) and SQLite's
+# (LogServer's store). apt-get only
 # where it exists and may be used (as root or through sudo), and only when something is
 # missing; elsewhere they are taken as present.
-needed=(g++ python3-dev python3-venv zlib1g-dev)
+needed=(g++ python3-dev python3-venv zlib1g-dev libsqlite3-dev)
 installed() {
   dpkg-query -W -f='${db:Status-Status}\n' "${needed[@]}" 2>/dev/null | grep -cx installed
 }

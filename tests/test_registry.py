@@ -36,6 +36,8 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
     if name == "access_log":
         return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "access.log")
+    if name == "data_dir":
+        return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "logs")
     if name == "root":
         return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "files")
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",

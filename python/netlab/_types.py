@@ -284,3 +284,30 @@ class HttpStats(ServerStats):
     """requests by method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, other), counted as their heads arrive."""
     responses: dict[str, int]
     """responses by status class: 1xx (100 Continue), 2xx, 3xx, 4xx (refusals, parse errors), 5xx."""
+
+
+class LogStats(ServerStats):
+    """A log port's counters: the server's, its logs and its store's."""
+
+    logs_received: int
+    """logs parsed on this port (ingest)."""
+    logs_acknowledged: int
+    """logs answered OK (ack=received: once parsed; ack=durable: once committed)."""
+    parse_errors: int
+    """lines refused with ERROR (unknown command, bad level or time)."""
+    truncated: int
+    """messages longer than max_message, stored truncated and flagged."""
+    queries: int
+    """queries run (query port)."""
+    rows_returned: int
+    """rows the queries returned."""
+    store_logs: int
+    """logs the store has committed since it was opened (all its ports)."""
+    store_batches: int
+    """commits (each a batch of logs: group commit)."""
+    store_duplicates: int
+    """logs resent with an idempotency key already stored."""
+    store_failed_batches: int
+    """batches that could not be committed."""
+    store_queued: int
+    """logs waiting for the writer now."""

@@ -25,7 +25,7 @@ netlab: network servers with a C++ engine, a load generator, and a demo that com
 I/O models (epoll, threaded, select).
 
 commands:
-  serve   run a server (echo, pingpong, chat, relay, http, http-proxy) until Ctrl+C
+  serve   run a server (echo, pingpong, chat, relay, http, http-proxy, files, logs) until Ctrl+C
   bench   load a server (echo, line, framed, connect, chat, http) and report
   demo    compare the I/O models under the same echo load, side by side
   chat    an interactive chat client for a chat server
@@ -145,6 +145,9 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     for flag, (_, _, metavar, what) in _PROXY_REPEATABLE.items():
         serve.add_argument(f"--{flag}", action="append", default=[], metavar=metavar,
                            help=f"http-proxy: {what} (repeat for several)")
+    serve.add_argument("--query-port", type=int, default=9998, metavar="PORT",
+                       help="logs: the query port beside the ingest port (0: a free one; "
+                            "-1: none)")
     serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
                        action="store_true", help="print a line per connection event")
 
@@ -162,6 +165,8 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
     options: dict[str, Any] = {o["name"]: getattr(args, o["name"]) for o in SERVER_OPTIONS
                                if o["name"] not in ("host", "port")}
     mine = {o["name"] for o in APPS[args.app]["options"]}
+    if args.app == "logs":  # LogServer: the query port's options too
+        mine |= {o["name"] for o in APPS["logs-query"]["options"]}
     for name, option in _app_options().items():
         value = getattr(args, name)
         if value is None:
@@ -285,7 +290,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.log_connections:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        server = SERVERS[args.app](args.port, args.host, **options)
+        if args.app == "logs":
+            from netlab.logs import LogServer
+            query_port = None if args.query_port < 0 else args.query_port
+            server: Any = LogServer(args.port, args.host, query_port=query_port, **options)
+        else:
+            server = SERVERS[args.app](args.port, args.host, **options)
         server.listen()
     except (OSError, ValueError) as exc:
         print(f"netlab: error: {exc}", file=sys.stderr)
@@ -295,8 +305,9 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # serve() puts its own in place in turn
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     try:
+        query = f", queries on {server.query_port}" if getattr(server, "query_port", 0) else ""
         print(f"netlab {args.app} server ({args.model}{workers}) listening on "
-              f"{args.host}:{server.port}; Ctrl+C to stop", flush=True)
+              f"{args.host}:{server.port}{query}; Ctrl+C to stop", flush=True)
         if args.log_connections:
             print(f"options: {server.options()}", flush=True)
         server.serve()

@@ -503,6 +503,20 @@ class FileServer(Server):
         return cast(FileStats, self._with_protocol_stats())
 
 
+class LogIngestServer(Server):
+    """A log collector's ingest port alone (``LogServer`` runs it beside a query port over
+    the same store): ``LOG|<level>|<timestamp>|<message>`` lines answered ``OK|<id>``."""
+
+    app = "logs"
+
+
+class LogQueryServer(Server):
+    """A log collector's query port alone, over the store in ``data_dir``:
+    ``QUERY|KEYWORD|<word>`` and the other forms ``LogServer`` documents."""
+
+    app = "logs-query"
+
+
 def options_markdown() -> str:
     """The README's option tables, made from the engine's: one for every server, one per app.
     ``python -m netlab options`` prints them."""
@@ -539,7 +553,7 @@ def _describe(cls: type[Server]) -> None:
 
 
 for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer, HttpProxy,
-             FileServer):
+             FileServer, LogIngestServer, LogQueryServer):
     _describe(_cls)
 for _name in APPS:  # an app with no class of its own yet still gets one
     if _name not in SERVERS:

@@ -5,6 +5,7 @@
 #include "netlab/apps/files/file_server.h"
 #include "netlab/apps/http/http_server.h"
 #include "netlab/apps/http_proxy/proxy.h"
+#include "netlab/apps/logs/log_server.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/relay.h"
 
@@ -76,6 +77,18 @@ std::vector<AppSpec> buildApps() {
       false, "http",
       [](files::FileOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         return FileProtocol::make(std::move(o));
+      }));
+  list.push_back(entry<LogIngestOptions>(
+      "logs", "log collector ingest port: LOG|level|time|message lines into a SQLite store", false,
+      "line",
+      [](LogIngestOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        return LogIngestProtocol::make(std::move(o));
+      }));
+  list.push_back(entry<LogQueryOptions>(
+      "logs-query", "log collector query port: QUERY|KEYWORD|word and filters over the store",
+      false, "line",
+      [](LogQueryOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        return LogQueryProtocol::make(std::move(o));
       }));
   return list;
 }

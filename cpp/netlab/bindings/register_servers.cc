@@ -9,6 +9,7 @@
 #include "netlab/apps/files/file_server.h"
 #include "netlab/apps/http/http_server.h"
 #include "netlab/apps/http_proxy/proxy.h"
+#include "netlab/apps/logs/log_server.h"
 #include "netlab/apps/pingpong.h"
 #include "netlab/apps/registry.h"
 #include "netlab/apps/relay.h"
@@ -193,6 +194,87 @@ const Columns<FileSnapshot>& fileColumns() {
   return columns;
 }
 
+const Columns<LogSnapshot>& logColumns() {
+  using L = LogSnapshot;
+  static const Columns<L> columns = {
+      {"logs_received", "int", "logs parsed on this port (ingest)",
+       [](const L& l) { return py::cast(l.received); }},
+      {"logs_acknowledged", "int",
+       "logs answered OK (ack=received: once parsed; ack=durable: once committed)",
+       [](const L& l) { return py::cast(l.acknowledged); }},
+      {"parse_errors", "int", "lines refused with ERROR (unknown command, bad level or time)",
+       [](const L& l) { return py::cast(l.parseErrors); }},
+      {"truncated", "int", "messages longer than max_message, stored truncated and flagged",
+       [](const L& l) { return py::cast(l.truncated); }},
+      {"queries", "int", "queries run (query port)",
+       [](const L& l) { return py::cast(l.queries); }},
+      {"rows_returned", "int", "rows the queries returned",
+       [](const L& l) { return py::cast(l.rowsReturned); }},
+      {"store_logs", "int", "logs the store has committed since it was opened (all its ports)",
+       [](const L& l) { return py::cast(l.stored); }},
+      {"store_batches", "int", "commits (each a batch of logs: group commit)",
+       [](const L& l) { return py::cast(l.batches); }},
+      {"store_duplicates", "int", "logs resent with an idempotency key already stored",
+       [](const L& l) { return py::cast(l.duplicates); }},
+      {"store_failed_batches", "int", "batches that could not be committed",
+       [](const L& l) { return py::cast(l.failedBatches); }},
+      {"store_queued", "int", "logs waiting for the writer now",
+       [](const L& l) { return py::cast(l.queued); }},
+  };
+  return columns;
+}
+
+// The store's rows as dicts; the query runs with the GIL released.
+py::list queryStore(LogIngestProtocol& p, const std::string& keyword, const py::object& level,
+                    const py::object& maxLevel, const py::object& since, const py::object& until,
+                    const std::string& host, const std::string& app, int64_t limit) {
+  logs::Filter f;
+  f.keyword = keyword;
+  auto levelOf = [](const py::object& o) {
+    if (o.is_none()) return -1;
+    auto parsed = logs::parseLevel(py::str(o).cast<std::string>());
+    if (!parsed) raise(Error{EINVAL, "unknown level " + py::str(o).cast<std::string>()});
+    return *parsed;
+  };
+  auto timeOf = [](const py::object& o) -> int64_t {  // seconds since the epoch, or RFC 3339
+    if (o.is_none()) return -1;
+    if (py::isinstance<py::str>(o)) {
+      auto t = logs::parseTimestamp(o.cast<std::string>());
+      if (!t) raise(Error{EINVAL, "bad time " + o.cast<std::string>()});
+      return *t;
+    }
+    return static_cast<int64_t>(o.cast<double>() * 1000);
+  };
+  f.level = levelOf(level);
+  f.maxLevel = levelOf(maxLevel);
+  f.sinceMs = timeOf(since);
+  f.untilMs = timeOf(until);
+  f.host = host;
+  f.app = app;
+  if (limit < 1) raise(Error{EINVAL, "limit must be at least 1"});
+  f.limit = static_cast<size_t>(limit);
+  Result<std::vector<logs::LogRecord>> rows = [&] {
+    py::gil_scoped_release release;
+    return p.store().query(f);
+  }();
+  if (!rows.ok()) raise(rows.error());
+  py::list out;
+  for (const auto& r : rows.value()) {
+    py::dict d;
+    d["id"] = r.id;
+    d["level"] = std::string(logs::levelName(r.level));
+    d["time"] = static_cast<double>(r.timeMs) / 1000.0;
+    d["timestamp"] = logs::formatTimestamp(r.timeMs);
+    d["host"] = r.host;
+    d["app"] = r.app;
+    d["message"] = r.message;
+    d["truncated"] = (r.flags & logs::kTruncated) != 0;
+    d["parse_error"] = (r.flags & logs::kParseError) != 0;
+    out.append(d);
+  }
+  return out;
+}
+
 py::dict statsDict(Server& s) { return toDict(statsColumns(), viewOf(s)); }
 
 py::list appsList() {
@@ -250,6 +332,9 @@ void registerServers(py::module_& m) {
   recordRegistry()["FileStats"] = describeRecord(
       fileColumns(), "A FileServer's counters: the server's, its transfers and its refusals.",
       "ServerStats");
+  recordRegistry()["LogStats"] =
+      describeRecord(logColumns(), "A log port's counters: the server's, its logs and its store's.",
+                     "ServerStats");
   m.def("models", &modelNames, "Names of the I/O models, default first.");
   m.def("apps", &appsList, "Every app: its name, summary, options and load scenario.");
   m.def(
@@ -286,6 +371,20 @@ void registerServers(py::module_& m) {
       .def("snapshot", [](const HttpProtocol& p) { return toDict(httpColumns(), p.snapshot()); });
   py::class_<FileProtocol, Protocol, std::shared_ptr<FileProtocol>>(m, "FileProtocol")
       .def("snapshot", [](const FileProtocol& p) { return toDict(fileColumns(), p.snapshot()); });
+  py::class_<LogIngestProtocol, Protocol, std::shared_ptr<LogIngestProtocol>>(m,
+                                                                              "LogIngestProtocol")
+      .def("snapshot",
+           [](const LogIngestProtocol& p) { return toDict(logColumns(), p.snapshot()); })
+      .def(
+          "flush", [](LogIngestProtocol& p) { p.store().flush(); },
+          py::call_guard<py::gil_scoped_release>())
+      .def("query", &queryStore, py::arg("keyword") = "", py::arg("level") = py::none(),
+           py::arg("max_level") = py::none(), py::arg("since") = py::none(),
+           py::arg("until") = py::none(), py::arg("host") = "", py::arg("app") = "",
+           py::arg("limit") = 100);
+  py::class_<LogQueryProtocol, Protocol, std::shared_ptr<LogQueryProtocol>>(m, "LogQueryProtocol")
+      .def("snapshot",
+           [](const LogQueryProtocol& p) { return toDict(logColumns(), p.snapshot()); });
   py::class_<HttpProxyProtocol, Protocol, std::shared_ptr<HttpProxyProtocol>>(m,
                                                                               "HttpProxyProtocol")
       .def("snapshot",

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -66,8 +67,14 @@ __attribute__((target("sha,sse4.1"))) void blocksWithShaNi(std::array<uint32_t, 
   _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[4]), s1);
 }
 
+// CPUID directly: clang's __builtin_cpu_supports does not know "sha".
 bool haveShaNi() {
-  static const bool have = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  static const bool have = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1)) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 29)) != 0;  // CPUID.(EAX=7,ECX=0):EBX.SHA
+  }();
   return have;
 }
 #endif

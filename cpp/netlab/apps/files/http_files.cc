@@ -151,8 +151,7 @@ RangeKind parseRange(std::string_view value, int64_t size, int64_t& first, int64
 }  // namespace
 
 HttpFiles::HttpFiles(FileProtocol& protocol)
-    : protocol_(protocol),
-      store_(protocol.store()),
+    : store_(protocol.store()),
       parser_(netlab::http::Role::kRequest, netlab::http::limitsOf(protocol.store().options())),
       stall_([this] {
         store_.counters().refuse(Refusal::kStalled);

@@ -45,7 +45,6 @@ class HttpFiles final : public Handler {
   void finishResponse(Conn& conn);
   void failParse(Conn& conn);
 
-  FileProtocol& protocol_;
   FileStore& store_;
   netlab::http::Parser parser_;
   std::shared_ptr<Upload> upload_;

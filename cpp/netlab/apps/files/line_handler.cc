@@ -53,7 +53,7 @@ bool parseSha(std::string_view s, std::string& out) {
 }  // namespace
 
 LineHandler::LineHandler(FileProtocol& protocol)
-    : protocol_(protocol), store_(protocol.store()), stall_([this] {
+    : store_(protocol.store()), stall_([this] {
         store_.counters().refuse(Refusal::kStalled);
         if (conn_) conn_->close({CloseKind::kIdleTimeout, 0, "upload stalled"});
       }) {}

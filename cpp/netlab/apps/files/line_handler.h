@@ -49,7 +49,6 @@ class LineHandler final : public Handler {
   void wait(Conn& conn);
   void done(Conn& conn);
 
-  FileProtocol& protocol_;
   FileStore& store_;
   std::shared_ptr<Upload> upload_;
   int64_t uploadLeft_ = 0;  // bytes still to come; -1: until EOF (classic)

@@ -1,0 +1,326 @@
+#include "netlab/apps/logs/store.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+
+namespace netlab::logs {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS logs(
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  app TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL,
+  flags INTEGER NOT NULL DEFAULT 0,
+  client TEXT,
+  seq INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS logs_key ON logs(client, seq) WHERE client IS NOT NULL;
+CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts);
+CREATE INDEX IF NOT EXISTS logs_level ON logs(level);
+CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(
+  message, content='logs', content_rowid='id', tokenize='unicode61');
+)sql";
+
+std::mutex openMutex;
+std::map<std::string, std::weak_ptr<LogStore>>& openStores() {
+  static std::map<std::string, std::weak_ptr<LogStore>> stores;
+  return stores;
+}
+
+Error sqliteError(const std::string& what, sqlite3* db) {
+  return Error{EIO, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
+}
+
+// A keyword as one FTS5 phrase: quotes doubled, so no input is read as query syntax.
+std::string ftsPhrase(const std::string& word) {
+  std::string out = "\"";
+  for (char c : word) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+std::string text(sqlite3_stmt* st, int col) {
+  const unsigned char* p = sqlite3_column_text(st, col);
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(st, col)))
+           : std::string();
+}
+
+}  // namespace
+
+LogStore::LogStore(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
+
+Result<std::shared_ptr<LogStore>> LogStore::open(const StoreOptions& options) {
+  if (::mkdir(options.dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return sysError("mkdir " + options.dir);
+  char real[4096];
+  if (!::realpath(options.dir.c_str(), real)) return sysError("realpath " + options.dir);
+  std::lock_guard<std::mutex> lock(openMutex);
+  auto& stores = openStores();
+  if (auto existing = stores[real].lock()) return existing;
+  std::shared_ptr<LogStore> store(new LogStore(real, options));
+  Status st = store->init();
+  if (!st.ok()) return st.error();
+  stores[real] = store;
+  return store;
+}
+
+Status LogStore::init() {
+  std::string path = dir_ + "/logs.db";
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return sqliteError("open " + path, db_);
+  std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                        (options_.syncFull ? "FULL" : "NORMAL") + ";";
+  char* err = nullptr;
+  if (sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, &err) != SQLITE_OK ||
+      sqlite3_exec(db_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    Error e{EIO, path + ": " + (err ? err : "error")};
+    sqlite3_free(err);
+    return e;
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  const char* insert =
+      "INSERT OR IGNORE INTO logs(id, ts, received, level, host, app, message, flags, client, "
+      "seq) VALUES(?,?,?,?,?,?,?,?,?,?)";
+  if (sqlite3_prepare_v3(db_, insert, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_prepare_v3(db_, "INSERT INTO logs_fts(rowid, message) VALUES(?, ?)", -1,
+                         SQLITE_PREPARE_PERSISTENT, &insertFts_, nullptr) != SQLITE_OK)
+    return sqliteError("prepare", db_);
+  sqlite3_stmt* max = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT COALESCE(MAX(id), 0) FROM logs", -1, &max, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(max) == SQLITE_ROW)
+    nextId_ = sqlite3_column_int64(max, 0) + 1;
+  sqlite3_finalize(max);
+  writer_ = std::thread([this] { writerLoop(); });
+  return {};
+}
+
+LogStore::~LogStore() {
+  queryPool_.reset();  // queries still queued run first: they use the read connections
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  sqlite3_finalize(insert_);
+  sqlite3_finalize(insertFts_);
+  sqlite3_close(db_);
+  for (sqlite3* r : readers_) sqlite3_close(r);
+}
+
+int64_t LogStore::append(LogRecord record, const std::shared_ptr<AckSink>& sink) {
+  int64_t id = nextId_.fetch_add(1, std::memory_order_relaxed);
+  record.id = id;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back({std::move(record), sink});
+    ++appended_;
+  }
+  wake_.notify_one();
+  return id;
+}
+
+bool LogStore::behind(std::function<void()> resume) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queue_.size() < kMaxQueued) return false;
+  waiters_.push_back(std::move(resume));
+  return true;
+}
+
+void LogStore::flush() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  uint64_t target = appended_;
+  flushed_.wait(lock, [&] { return committed_ >= target; });
+}
+
+LogStore::Stats LogStore::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Stats s = stats_;
+  s.queued = queue_.size();
+  return s;
+}
+
+void LogStore::writerLoop() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      size_t n = std::min(queue_.size(), kMaxBatch);
+      batch.clear();
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (options_.commitDelaySec > 0)
+      std::this_thread::sleep_for(std::chrono::duration<double>(options_.commitDelaySec));
+    uint64_t duplicates = 0;
+    bool ok = commit(batch, duplicates);
+    // One call per connection per batch, its ids in order.
+    std::vector<std::pair<AckSink*, std::vector<int64_t>>> acks;
+    std::map<AckSink*, size_t> index;
+    for (const Pending& p : batch) {
+      if (!p.sink) continue;
+      auto [it, added] = index.emplace(p.sink.get(), acks.size());
+      if (added) acks.push_back({p.sink.get(), {}});
+      acks[it->second].second.push_back(p.record.id);
+    }
+    for (auto& [sink, ids] : acks) sink->committed(std::move(ids), ok);
+    std::vector<std::function<void()>> resumed;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      committed_ += batch.size();
+      ++stats_.batches;
+      if (ok) {
+        stats_.stored += batch.size() - duplicates;
+        stats_.duplicates += duplicates;
+      } else {
+        ++stats_.failedBatches;
+      }
+      if (queue_.size() < kResumeBelow) resumed.swap(waiters_);
+    }
+    flushed_.notify_all();
+    batch.clear();  // the sinks' last references may go here, off the lock
+    for (auto& resume : resumed) resume();
+  }
+}
+
+bool LogStore::commit(std::vector<Pending>& batch, uint64_t& duplicates) {
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  for (const Pending& p : batch) {
+    const LogRecord& r = p.record;
+    sqlite3_bind_int64(insert_, 1, r.id);
+    sqlite3_bind_int64(insert_, 2, r.timeMs);
+    sqlite3_bind_int64(insert_, 3, r.receivedMs);
+    sqlite3_bind_int(insert_, 4, r.level);
+    sqlite3_bind_text(insert_, 5, r.host.data(), static_cast<int>(r.host.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 6, r.app.data(), static_cast<int>(r.app.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 7, r.message.data(), static_cast<int>(r.message.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(insert_, 8, r.flags);
+    if (r.client.empty()) {
+      sqlite3_bind_null(insert_, 9);
+      sqlite3_bind_null(insert_, 10);
+    } else {
+      sqlite3_bind_text(insert_, 9, r.client.data(), static_cast<int>(r.client.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(insert_, 10, r.seq);
+    }
+    int rc = sqlite3_step(insert_);
+    sqlite3_reset(insert_);
+    if (rc != SQLITE_DONE) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return false;
+    }
+    if (sqlite3_changes(db_) == 0) {  // the same client and sequence number: stored already
+      ++duplicates;
+      continue;
+    }
+    sqlite3_bind_int64(insertFts_, 1, r.id);
+    sqlite3_bind_text(insertFts_, 2, r.message.data(), static_cast<int>(r.message.size()),
+                      SQLITE_STATIC);
+    rc = sqlite3_step(insertFts_);
+    sqlite3_reset(insertFts_);
+    if (rc != SQLITE_DONE) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return false;
+    }
+  }
+  return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+sqlite3* LogStore::readConnection() {
+  {
+    std::lock_guard<std::mutex> lock(readMutex_);
+    if (!readers_.empty()) {
+      sqlite3* db = readers_.back();
+      readers_.pop_back();
+      return db;
+    }
+  }
+  sqlite3* db = nullptr;
+  std::string path = dir_ + "/logs.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+void LogStore::giveBack(sqlite3* db) {
+  std::lock_guard<std::mutex> lock(readMutex_);
+  readers_.push_back(db);
+}
+
+Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
+  std::string sql = "SELECT id, ts, received, level, host, app, message, flags FROM logs WHERE 1";
+  if (!f.keyword.empty()) sql += " AND id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?1)";
+  if (f.level >= 0) sql += " AND level = ?2";
+  if (f.maxLevel >= 0) sql += " AND level <= ?3";
+  if (f.sinceMs >= 0) sql += " AND ts >= ?4";
+  if (f.untilMs >= 0) sql += " AND ts < ?5";
+  if (!f.host.empty()) sql += " AND host = ?6";
+  if (!f.app.empty()) sql += " AND app = ?7";
+  if (f.afterId > 0) sql += " AND id > ?8";
+  // The newest `limit` matches, returned oldest first (as a log reads).
+  sql = "SELECT * FROM (" + sql + " ORDER BY id DESC LIMIT ?9) ORDER BY id";
+  sqlite3* db = readConnection();
+  if (!db) return Error{EIO, "cannot open " + dir_ + "/logs.db for reading"};
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    Error e = sqliteError("query", db);
+    giveBack(db);
+    return e;
+  }
+  std::string phrase = ftsPhrase(f.keyword);
+  if (!f.keyword.empty()) sqlite3_bind_text(st, 1, phrase.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 2, f.level);
+  sqlite3_bind_int(st, 3, f.maxLevel);
+  sqlite3_bind_int64(st, 4, f.sinceMs);
+  sqlite3_bind_int64(st, 5, f.untilMs);
+  sqlite3_bind_text(st, 6, f.host.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 7, f.app.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 8, f.afterId);
+  sqlite3_bind_int64(st, 9, static_cast<int64_t>(f.limit));
+  std::vector<LogRecord> rows;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    LogRecord r;
+    r.id = sqlite3_column_int64(st, 0);
+    r.timeMs = sqlite3_column_int64(st, 1);
+    r.receivedMs = sqlite3_column_int64(st, 2);
+    r.level = sqlite3_column_int(st, 3);
+    r.host = text(st, 4);
+    r.app = text(st, 5);
+    r.message = text(st, 6);
+    r.flags = static_cast<uint32_t>(sqlite3_column_int64(st, 7));
+    rows.push_back(std::move(r));
+  }
+  Result<std::vector<LogRecord>> out =
+      rc == SQLITE_DONE ? Result<std::vector<LogRecord>>(std::move(rows))
+                        : Result<std::vector<LogRecord>>(sqliteError("query", db));
+  sqlite3_finalize(st);
+  giveBack(db);
+  return out;
+}
+
+}  // namespace netlab::logs

@@ -1,0 +1,119 @@
+// LogServer's durable store: SQLite in WAL mode with an FTS5 index of the messages, written
+// by one writer thread in batches (group commit), never by a loop thread. Every port of a
+// LogServer (ingest, query, syslog) is its own native server; they meet here, one store per
+// data directory in a process.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netlab/apps/logs/record.h"
+#include "netlab/core/work_pool.h"
+#include "netlab/io/result.h"
+
+namespace netlab::logs {
+
+/// A connection waiting to acknowledge logs once they are on disk (ack="durable").
+class AckSink {
+ public:
+  virtual ~AckSink() = default;
+  /// On the writer thread, once per batch that held this sink's logs, ids in append order;
+  /// `ok` false when the batch could not be committed.
+  virtual void committed(std::vector<int64_t> ids, bool ok) = 0;
+};
+
+struct StoreOptions {
+  std::string dir = "./netlab-logs";
+  /// synchronous=FULL: a commit survives power loss. NORMAL (WAL): it survives the process
+  /// being killed at any moment, not the machine losing power.
+  bool syncFull = false;
+  double commitDelaySec = 0;  // a test hook: each commit waits this long first (a slow disk)
+};
+
+/// What a query asks for; every field set narrows it.
+struct Filter {
+  std::string keyword;  // a word (or phrase) in the message, through the FTS5 index
+  int level = -1;       // exactly this severity
+  int maxLevel = -1;    // this severity or a more severe one
+  int64_t sinceMs = -1, untilMs = -1;
+  std::string host, app;
+  int64_t afterId = 0;  // ids above this one (TAIL's position)
+  size_t limit = 100;
+};
+
+class LogStore {
+ public:
+  static constexpr size_t kMaxQueued = 20000;  // records waiting for the writer
+  static constexpr size_t kResumeBelow = 5000;
+  static constexpr size_t kMaxBatch = 10000;
+
+  /// The store in `options.dir` (created if missing): the one this process has open there
+  /// already, or a new one. An Error names the directory and what SQLite said.
+  static Result<std::shared_ptr<LogStore>> open(const StoreOptions& options);
+  ~LogStore();  // commits what is queued, then stops the writer
+  LogStore(const LogStore&) = delete;
+  LogStore& operator=(const LogStore&) = delete;
+
+  /// Any thread: gives `record` its id and queues it for the writer; `sink` (may be null)
+  /// hears when it is committed.
+  int64_t append(LogRecord record, const std::shared_ptr<AckSink>& sink);
+  /// Whether the writer is kMaxQueued records behind: then `resume` runs, on the writer
+  /// thread, once it is back under kResumeBelow (the caller stops reading meanwhile).
+  bool behind(std::function<void()> resume);
+  /// Blocks on SQLite: call it from a WorkPool thread (queryPool()), never a loop.
+  Result<std::vector<LogRecord>> query(const Filter& filter);
+  WorkPool& queryPool() { return *queryPool_; }
+  /// Returns once everything appended before the call is committed.
+  void flush();
+
+  struct Stats {
+    uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0;
+    size_t queued = 0;
+  };
+  Stats stats() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Pending {
+    LogRecord record;
+    std::shared_ptr<AckSink> sink;
+  };
+  LogStore(std::string dir, StoreOptions options);
+  Status init();
+  void writerLoop();
+  bool commit(std::vector<Pending>& batch, uint64_t& duplicates);
+  sqlite3* readConnection();
+  void giveBack(sqlite3* db);
+
+  std::string dir_;
+  StoreOptions options_;
+  sqlite3* db_ = nullptr;  // the writer's
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insertFts_ = nullptr;
+  std::atomic<int64_t> nextId_{1};
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, flushed_;
+  std::deque<Pending> queue_;
+  std::vector<std::function<void()>> waiters_;
+  uint64_t appended_ = 0, committed_ = 0;
+  bool stopping_ = false;
+  Stats stats_;
+  std::thread writer_;
+
+  std::mutex readMutex_;
+  std::vector<sqlite3*> readers_;
+  std::unique_ptr<WorkPool> queryPool_ = std::make_unique<WorkPool>(2);
+};
+
+}  // namespace netlab::logs

@@ -1,0 +1,103 @@
+// LogServer's pieces without sockets: levels and timestamps, the query grammar, and the
+// store's group commit and queries in a temporary directory.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "netlab/apps/logs/query_handler.h"
+#include "netlab/apps/logs/record.h"
+#include "netlab/apps/logs/store.h"
+
+namespace netlab::logs {
+namespace {
+
+TEST(LogRecord, LevelsByNameOrDigit) {
+  EXPECT_EQ(parseLevel("error"), 3);
+  EXPECT_EQ(parseLevel("FATAL"), 2);
+  EXPECT_EQ(parseLevel("Warning"), 4);
+  EXPECT_EQ(parseLevel("7"), 7);
+  EXPECT_FALSE(parseLevel("8"));
+  EXPECT_FALSE(parseLevel("LOUD"));
+  EXPECT_EQ(levelName(4), "WARN");
+}
+
+TEST(LogRecord, TimestampsInAndOut) {
+  EXPECT_EQ(parseTimestamp("1700000000"), 1700000000000);
+  EXPECT_EQ(parseTimestamp("1700000000.25"), 1700000000250);
+  EXPECT_EQ(parseTimestamp("2026-11-23T10:00:00Z"), 1795428000000);
+  EXPECT_EQ(parseTimestamp("2026-11-23 10:00:00.5"), 1795428000500);
+  EXPECT_EQ(parseTimestamp("2026-11-23T11:30:00+01:30"), 1795428000000);
+  for (const char* bad : {"", "yesterday", "2026-13-01T00:00:00Z", "2026-11-23T10:00:00+1", "1.2.3",
+                          "2026-11-23T10:00:00.Z"}) {
+    EXPECT_FALSE(parseTimestamp(bad)) << bad;
+  }
+  EXPECT_EQ(formatTimestamp(1795428000123), "2026-11-23T10:00:00.123Z");
+}
+
+TEST(QueryGrammar, GuideFormsAndFilters) {
+  Filter f;
+  EXPECT_EQ(parseFilter("KEYWORD|disk full", 1000, f), "");
+  EXPECT_EQ(f.keyword, "disk full");
+  EXPECT_EQ(parseFilter("LEVEL|err", 1000, f), "");
+  EXPECT_EQ(f.level, 3);
+  EXPECT_EQ(
+      parseFilter("keyword=a|max_level=warn|since=1|until=2|host=h|app=x|limit=5000", 1000, f), "");
+  EXPECT_EQ(f.maxLevel, 4);
+  EXPECT_EQ(f.sinceMs, 1000);
+  EXPECT_EQ(f.limit, 1000u);  // capped at max_results
+  EXPECT_NE(parseFilter("limit=0", 1000, f), "");
+  EXPECT_NE(parseFilter("colour=red", 1000, f), "");
+  EXPECT_NE(parseFilter("LEVEL|", 1000, f), "");
+  std::string row;
+  LogRecord r;
+  r.id = 7;
+  r.level = 3;
+  r.timeMs = 0;
+  r.message = "two\nlines \\ here";
+  appendRow(row, r);
+  EXPECT_EQ(row, "7|ERROR|1970-01-01T00:00:00.000Z|two\\nlines \\\\ here\n");
+}
+
+TEST(LogStore, GroupCommitThenQuery) {
+  char tmpl[] = "/tmp/netlab-logs-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  {
+    StoreOptions o;
+    o.dir = dir;
+    auto store = LogStore::open(o);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto again = LogStore::open(o);  // one store per directory in a process
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(store.value().get(), again.value().get());
+    for (int i = 0; i < 1000; ++i) {
+      LogRecord r;
+      r.level = i % 8;
+      r.timeMs = 1000 * i;
+      r.message = "message " + std::to_string(i) + (i % 100 == 0 ? " rare-word" : "");
+      r.client = "c1";
+      r.seq = i % 500;  // the second half repeats the first's keys: stored once
+      EXPECT_EQ(store.value()->append(std::move(r), nullptr), i + 1);
+    }
+    store.value()->flush();
+    EXPECT_EQ(store.value()->stats().stored, 500u);
+    EXPECT_EQ(store.value()->stats().duplicates, 500u);
+    Filter f;
+    f.keyword = "rare-word";
+    auto rows = store.value()->query(f);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows.value().size(), 5u);
+    EXPECT_EQ(rows.value().front().id, 1);
+    f = Filter{};
+    f.level = 0;
+    f.sinceMs = 100000;
+    f.limit = 3;
+    rows = store.value()->query(f);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows.value().size(), 3u);
+    EXPECT_EQ(rows.value().back().id, 497);  // the newest matches, oldest first
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
+
+}  // namespace
+}  // namespace netlab::logs

@@ -1,0 +1,200 @@
+"""LogServer: a log collector with an ingest port and a query port over one durable store.
+
+Each port is a native server of its own (so each can have its own limits); they share the
+SQLite store of their data directory::
+
+    with netlab.LogServer(9999, query_port=9998, data_dir="logs") as server:
+        ...  # nc 127.0.0.1 9999 <<< 'LOG|ERROR|2026-11-23T10:00:00Z|disk full'
+        server.query(keyword="disk")  # [{'id': 1, 'level': 'ERROR', ...}]
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+from typing import Any, Optional, Union
+
+from netlab import _core
+from netlab.servers import APPS, SERVER_OPTIONS
+
+_QUERY_ONLY = {o["name"] for o in APPS["logs-query"]["options"]} - {"data_dir"}
+_SERVER_NAMES = {o["name"] for o in SERVER_OPTIONS}
+
+Time = Union[float, str]
+"""Seconds since the epoch, or an RFC 3339 string such as ``"2026-11-23T10:00:00Z"``."""
+
+
+class LogServer:
+    """A log collector: the guide's LogCaster, with its ingest and query ports.
+
+    Ingest (``port``, default 9999), a line each: ``LOG|<level>|<timestamp>|<message>``
+    answered ``OK|<id>`` (or ``ERROR|<reason>``), and the older ``LOG:<timestamp>:<level>:
+    <message>`` answered ``ACK``. Levels are syslog's severities by name (EMERG, ALERT,
+    CRIT/FATAL, ERROR, WARN, NOTICE, INFO, DEBUG) or 0-7; timestamps are Unix seconds or
+    RFC 3339 (empty: now). A message longer than ``max_message`` is stored truncated and
+    flagged, never dropped.
+
+    Query (``query_port``, default 9998; None for none): ``QUERY|KEYWORD|<word>``,
+    ``QUERY|LEVEL|<level>``, or ``QUERY|keyword=..|level=..|max_level=..|since=..|until=..
+    |host=..|app=..|limit=..`` (all must match), answered ``RESULT|<n>``, one
+    ``id|level|timestamp|message`` line per log (the newest ``limit``, oldest first), ``END``.
+
+    The store is SQLite in WAL mode with an FTS5 index of the messages, under ``data_dir``,
+    written by one thread in batches (group commit), never by an event loop. With
+    ``ack="received"`` a LOG is answered once parsed; with ``ack="durable"`` once the batch
+    holding it is committed, so an acknowledged log survives the process being killed at any
+    moment (``sync="full"`` adds a power loss). When the writer falls 20,000 logs behind,
+    ingest connections stop being read until it catches up.
+
+    Every other keyword is a server option (``model``, ``workers``, limits) for both ports.
+    """
+
+    def __init__(self, port: Optional[int] = 9999, host: str = "127.0.0.1", *,
+                 query_port: Optional[int] = 9998, query_host: Optional[str] = None,
+                 **options: Any) -> None:
+        unknown = set(options) - _SERVER_NAMES - _QUERY_ONLY - {
+            o["name"] for o in APPS["logs"]["options"]}
+        if unknown:
+            raise TypeError(f"LogServer has no option {sorted(unknown)[0]!r}")
+        shared = {k: v for k, v in options.items() if k in _SERVER_NAMES}
+        ingest = {k: v for k, v in options.items() if k not in _QUERY_ONLY}
+        query = dict(shared, **{k: v for k, v in options.items() if k in _QUERY_ONLY})
+        if "data_dir" in options:
+            query["data_dir"] = options["data_dir"]
+        self._host = host
+        self._servers: dict[str, Any] = {}
+        if port is not None:
+            self._servers["ingest"] = _core.Server("logs", None, port=port, host=host, **ingest)
+        if query_port is not None:
+            self._servers["query"] = _core.Server("logs-query", None, port=query_port,
+                                                  host=query_host or host, **query)
+        if not self._servers:
+            raise ValueError("LogServer needs at least one port")
+        self._model: str = next(iter(self._servers.values())).option_values()["model"]
+
+    @property
+    def port(self) -> int:
+        """The ingest port (0 when there is none)."""
+        server = self._servers.get("ingest")
+        return int(server.port) if server else 0
+
+    @property
+    def query_port(self) -> int:
+        """The query port (0 when there is none)."""
+        server = self._servers.get("query")
+        return int(server.port) if server else 0
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def running(self) -> bool:
+        return any(s.running for s in self._servers.values())
+
+    def options(self) -> dict[str, Any]:
+        """Every option as the running engines hold them: the ingest port's, and the query
+        port's own (``max_results``)."""
+        merged: dict[str, Any] = {}
+        for name in ("query", "ingest"):  # the ingest port's host and port win
+            if name in self._servers:
+                merged.update(self._servers[name].option_values())
+        return merged
+
+    def start(self) -> "LogServer":
+        """Listens on every port and serves on native threads.
+
+        Raises:
+            OSError: a port could not be bound (the others are closed again).
+        """
+        try:
+            for server in self._servers.values():
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    listen = start
+
+    def stop(self) -> None:
+        """Closes every port; logs already accepted are committed first."""
+        for server in self._servers.values():
+            server.stop()
+        if "ingest" in self._servers:
+            self._servers["ingest"].protocol.flush()
+
+    def serve(self, poll_interval: float = 0.1) -> None:
+        """Serves until Ctrl+C, SIGTERM or ``stop()``, then stops cleanly."""
+        if not self.running:
+            self.start()
+        restore = None
+        if threading.current_thread() is threading.main_thread():
+            def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+                raise KeyboardInterrupt
+            restore = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            while self.running:
+                time.sleep(poll_interval)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGTERM, restore)
+            self.stop()
+
+    def events(self) -> list[str]:
+        return [line for s in self._servers.values() for line in s.drain_events()]
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Each port's counters (``ingest``, ``query``): the server's, its logs' and the
+        store's (``store_logs``, ``store_batches``, ``store_queued``, ...)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, server in self._servers.items():
+            stats = dict(server.stats())
+            stats.update(server.protocol.snapshot())
+            out[name] = stats
+        return out
+
+    def flush(self) -> None:
+        """Returns once every log accepted so far is committed."""
+        self._ingest().protocol.flush()
+
+    def query(self, keyword: str = "", *, level: Optional[str] = None,
+              max_level: Optional[str] = None, since: Optional[Time] = None,
+              until: Optional[Time] = None, host: str = "", app: str = "", limit: int = 100,
+              dataframe: bool = False) -> Any:
+        """The newest ``limit`` stored logs that match every filter given, oldest first, as
+        dicts (``id``, ``level``, ``time``, ``timestamp``, ``host``, ``app``, ``message``,
+        ``truncated``, ``parse_error``), or a pandas DataFrame with ``dataframe=True``.
+        Only committed logs are seen: ``flush()`` first to see everything accepted."""
+        rows = self._ingest().protocol.query(keyword, level, max_level, since, until, host, app,
+                                             limit)
+        if dataframe:
+            import pandas as pd  # type: ignore[import-untyped]
+            return pd.DataFrame(rows)
+        return rows
+
+    def _ingest(self) -> Any:
+        server = self._servers.get("ingest") or self._servers["query"]
+        if not hasattr(server.protocol, "flush"):
+            raise RuntimeError("query() and flush() need the ingest port")
+        return server
+
+    def __enter__(self) -> "LogServer":
+        return self.start()
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (f"<LogServer {self._host} ingest={self.port} query={self.query_port} "
+                f"model={self._model} {state}>")

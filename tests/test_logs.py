@@ -1,0 +1,252 @@
+"""LogServer: the guide's text ingest and query protocols under every I/O model, the durable
+store (group commit, ack="durable" across SIGKILL), truncation, backpressure, and the Python
+query API."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import netlab
+from conftest import MODEL_OPTIONS, connect, free_port, wait_until
+
+
+def read_lines(sock: socket.socket, n: int) -> list[bytes]:
+    data = b""
+    while data.count(b"\n") < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n")[:n]
+
+
+def query(port: int, line: str) -> list[bytes]:
+    """One query on its own connection: the RESULT line, the rows, END."""
+    with connect(port) as sock:
+        sock.sendall(line.encode() + b"\n")
+        data = b""
+        while not (data.endswith(b"END\n") or (data.startswith(b"ERROR|") and
+                                                data.endswith(b"\n"))):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\n")[:-1]
+
+
+@pytest.fixture(params=MODEL_OPTIONS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[netlab.LogServer]:
+    with netlab.LogServer(0, query_port=0, data_dir=str(tmp_path / "logs"),
+                          **request.param) as s:
+        yield s
+
+
+def test_ingest_and_query_every_model(server: netlab.LogServer) -> None:
+    with connect(server.port) as sock:
+        sock.sendall(b"LOG|ERROR|2026-11-23T10:00:00Z|disk full on /var\n"
+                     b"LOG|info|1795428000|user alice logged in\n"
+                     b"LOG:1795428001:WARN:old form, still understood\n"
+                     b"LOG|WARNING||no timestamp: now | with a bar\n")
+        replies = read_lines(sock, 4)
+    assert replies == [b"OK|1", b"OK|2", b"ACK", b"OK|4"]
+    server.flush()
+    got = query(server.query_port, "QUERY|KEYWORD|disk")
+    assert got == [b"RESULT|1", b"1|ERROR|2026-11-23T10:00:00.000Z|disk full on /var", b"END"]
+    got = query(server.query_port, "QUERY|LEVEL|WARN")
+    assert got[0] == b"RESULT|2" and got[1].endswith(b"|old form, still understood")
+    assert got[2].endswith(b"|no timestamp: now | with a bar")
+    got = query(server.query_port, "QUERY|max_level=warn|since=2026-01-01T00:00:00Z|limit=10")
+    assert [row.split(b"|")[0] for row in got[1:-1]] == [b"1", b"3", b"4"]
+    stats = server.stats()
+    assert stats["ingest"]["logs_received"] == 4 and stats["ingest"]["store_logs"] == 4
+    assert stats["query"]["queries"] == 3 and stats["query"]["rows_returned"] == 6
+
+
+def test_bad_lines_are_answered_and_the_connection_goes_on(server: netlab.LogServer) -> None:
+    with connect(server.port) as sock:
+        sock.sendall(b"LOG|LOUD|1|x\nLOG|INFO|yesterday|x\nHELLO\nLOG:nonsense\n"
+                     b"LOG|INFO|1|fine\n")
+        assert read_lines(sock, 5) == [b"ERROR|bad level", b"ERROR|bad timestamp",
+                                       b"ERROR|unknown command", b"ERROR|bad LOG: line",
+                                       b"OK|1"]
+    assert server.stats()["ingest"]["parse_errors"] == 4
+    assert query(server.query_port, "QUERY|LEVEL|LOUD") == [b"ERROR|bad level"]
+    assert query(server.query_port, "QUERY|colour=red") == [b"ERROR|unknown key 'colour'"]
+    assert query(server.query_port, "HELLO") == [b"ERROR|unknown command"]
+
+
+def test_lines_split_at_every_byte(server: netlab.LogServer) -> None:
+    line = b"LOG|NOTICE|2026-01-02T03:04:05.678+01:00|dripped one byte at a time\n"
+    with connect(server.port) as sock:
+        for i in range(len(line)):
+            sock.sendall(line[i:i + 1])
+            time.sleep(0.001)
+        assert read_lines(sock, 1) == [b"OK|1"]
+    server.flush()
+    row = server.query("dripped")[0]
+    assert row["timestamp"] == "2026-01-02T02:04:05.678Z" and row["level"] == "NOTICE"
+
+
+def test_oversize_message_is_kept_truncated_and_flagged(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"),
+                          max_message=1000) as s:
+        with connect(s.port) as sock:
+            sock.sendall(b"LOG|INFO|1|" + b"x" * 5000 + b"\nLOG|INFO|1|after\n")
+            assert read_lines(sock, 2) == [b"OK|1", b"OK|2"]
+            # A line longer than the input bound arrives in pieces: still one log.
+            sock.sendall(b"LOG|INFO|1|" + b"y" * 3_000_000 + b"\n")
+            assert read_lines(sock, 1) == [b"OK|3"]
+        s.flush()
+        rows = s.query(limit=10)
+        assert [r["truncated"] for r in rows] == [True, False, True]
+        assert 900 < len(rows[0]["message"]) <= 1064 and rows[1]["message"] == "after"
+        assert s.stats()["ingest"]["truncated"] == 2
+
+
+def test_durable_acks_keep_line_order(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"), ack="durable",
+                          commit_delay=0.05) as s:
+        with connect(s.port) as sock:
+            sock.sendall(b"LOG|INFO|1|a\nBOGUS\nLOG|INFO|1|b\nLOG:1:INFO:c\n")
+            assert read_lines(sock, 4) == [b"OK|1", b"ERROR|unknown command", b"OK|2", b"ACK"]
+        # Acknowledged means committed: visible to a query without a flush.
+        assert [r["message"] for r in s.query()] == ["a", "b", "c"]
+
+
+def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
+    """A slow disk (every commit waits) pauses reading; the queue stays bounded and every log
+    is acknowledged in the end."""
+    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"),
+                          commit_delay=0.1) as s:
+        total = 60_000
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], s.stats()["ingest"]["store_queued"])
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        with connect(s.port, timeout=60) as sock:
+            payload = b"".join(b"LOG|INFO|1|message %d\n" % i for i in range(total))
+            sender = threading.Thread(target=sock.sendall, args=(payload,))
+            sender.start()
+            replies = read_lines(sock, total)
+            sender.join()
+        done.set()
+        sampler.join()
+        assert replies[-1] == b"OK|%d" % total
+        assert 20_000 <= peak[0] < 30_000, peak[0]
+        s.flush()
+        assert s.stats()["ingest"]["store_logs"] == total
+
+
+def test_python_query_filters(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs")) as s:
+        with connect(s.port) as sock:
+            for i in range(50):
+                level = "ERROR" if i % 10 == 0 else "INFO"
+                sock.sendall(f"LOG|{level}|{1_700_000_000 + i}|event {i} payment-service\n"
+                             .encode())
+            read_lines(sock, 50)
+        s.flush()
+        assert [r["message"] for r in s.query(level="ERROR")] == [
+            f"event {i} payment-service" for i in range(0, 50, 10)]
+        assert len(s.query("payment", limit=7)) == 7
+        assert s.query("payment", limit=7)[-1]["id"] == 50  # the newest, oldest first
+        window = s.query(since=1_700_000_010, until="2023-11-14T22:13:40Z")
+        assert [r["time"] for r in window] == [1_700_000_010.0 + i for i in range(10)]
+        assert s.query('"quoted" OR -x') == []  # a keyword is a phrase, never query syntax
+        frame = s.query("event", dataframe=True, limit=3)
+        assert list(frame["id"]) == [48, 49, 50]
+        with pytest.raises(ValueError, match="unknown level"):
+            s.query(level="LOUD")
+
+
+def test_store_is_shared_and_survives_restart(tmp_path: Path) -> None:
+    data = str(tmp_path / "logs")
+    with netlab.LogServer(0, query_port=0, data_dir=data) as s:
+        with connect(s.port) as sock:
+            sock.sendall(b"LOG|INFO|1|first life\n")
+            read_lines(sock, 1)
+    with netlab.LogServer(0, query_port=0, data_dir=data) as s:
+        with connect(s.port) as sock:
+            sock.sendall(b"LOG|INFO|1|second life\n")
+            assert read_lines(sock, 1) == [b"OK|2"]  # ids go on from the store
+        s.flush()
+        assert [r["message"] for r in s.query()] == ["first life", "second life"]
+        assert query(s.query_port, "QUERY|KEYWORD|life")[0] == b"RESULT|2"
+
+
+def test_durable_acks_survive_sigkill(tmp_path: Path) -> None:
+    """Kill the server with SIGKILL at random moments under load: every acknowledged id is
+    in the store after a restart."""
+    data = str(tmp_path / "logs")
+    acked: set[int] = set()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for round_ in range(3):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netlab", "serve", "logs", "--port", str(port),
+             "--query-port", "-1", "--data-dir", data, "--ack", "durable"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert "listening" in proc.stdout.readline()
+        stop = threading.Event()
+
+        def load() -> None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    buffered = b""
+                    i = 0
+                    while not stop.is_set():
+                        sock.sendall(b"".join(b"LOG|INFO|1|round %d line %d\n" % (round_, i + k)
+                                              for k in range(200)))
+                        i += 200
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        buffered += chunk
+                        *lines, buffered = buffered.split(b"\n")
+                        acked.update(int(l[3:]) for l in lines if l.startswith(b"OK|"))
+            except OSError:
+                return  # the server was killed
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        time.sleep(random.uniform(0.3, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        loader.join(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert len(acked) > 1000
+    with netlab.LogServer(0, query_port=None, data_dir=data) as s:
+        stored = {r["id"] for r in s.query(limit=10_000_000)}
+    missing = acked - stored
+    assert not missing, f"{len(missing)} acknowledged logs lost, e.g. {sorted(missing)[:5]}"
+
+
+def test_cli_serve_logs(tmp_path: Path) -> None:
+    from conftest import CliServer
+
+    with CliServer("logs", "--data-dir", str(tmp_path / "logs"), "--query-port", "0") as s:
+        assert "queries on" in s.banner
+        with connect(s.port) as sock:
+            sock.sendall(b"LOG|INFO|1|from the cli\n")
+            assert read_lines(sock, 1) == [b"OK|1"]
+        code, out = s.stop()
+        assert code == 0
