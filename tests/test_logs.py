@@ -250,3 +250,20 @@ def test_cli_serve_logs(tmp_path: Path) -> None:
             assert read_lines(sock, 1) == [b"OK|1"]
         code, out = s.stop()
         assert code == 0
+
+
+def test_nc_sends_and_half_closes(tmp_path: Path) -> None:
+    """nc -N sends, half-closes, and still gets its durable answer (the README's example)."""
+    import shutil
+    if not shutil.which("nc"):
+        pytest.skip("nc is not installed")
+    with netlab.LogServer(0, query_port=0, data_dir=str(tmp_path / "logs"), ack="durable",
+                          commit_delay=0.05) as s:
+        sent = subprocess.run(["nc", "-N", "127.0.0.1", str(s.port)],
+                              input=b"LOG|ERROR|2026-11-23T10:00:00Z|disk full on /var\n",
+                              capture_output=True, timeout=30)
+        assert sent.stdout == b"OK|1\n"
+        asked = subprocess.run(["nc", "-N", "127.0.0.1", str(s.query_port)],
+                               input=b"QUERY|KEYWORD|disk\n", capture_output=True, timeout=30)
+        assert asked.stdout == (b"RESULT|1\n1|ERROR|2026-11-23T10:00:00.000Z|disk full on /var\n"
+                                b"END\n")

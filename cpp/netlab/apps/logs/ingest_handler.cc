@@ -160,6 +160,13 @@ void IngestHandler::flushReplies(Conn& conn) {
     replies_.pop_front();
   }
   if (!out.empty()) conn.send(out);
+  if (peerDone_ && replies_.empty()) conn.closeAfterFlush();
+}
+
+// A client may send its logs and half-close (nc -N): durable answers still to come are sent.
+bool IngestHandler::onEof(Conn&) {
+  peerDone_ = true;
+  return !replies_.empty();
 }
 
 // The writer is far behind: stop reading until it catches up, so memory stays bounded.

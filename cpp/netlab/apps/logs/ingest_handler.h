@@ -21,6 +21,7 @@ class IngestHandler final : public Handler {
 
   void onOpen(Conn& conn) override;
   size_t onData(Conn& conn, Buffer& input) override;
+  bool onEof(Conn& conn) override;
   void onClose(Conn& conn, const CloseReason& reason) override;
   /// On the connection's thread: these ids are on disk (or, !ok, could not be stored).
   void onCommitted(Conn& conn, const std::vector<int64_t>& ids, bool ok);
@@ -44,6 +45,7 @@ class IngestHandler final : public Handler {
   std::deque<Reply> replies_;  // durable: answers in line order, some waiting for a commit
   bool skipping_ = false;      // the rest of a line that was too long
   bool paused_ = false;
+  bool peerDone_ = false;  // the client half-closed: close once the last answer is out
 };
 
 }  // namespace netlab::logs
