@@ -47,7 +47,7 @@ def query(port: int, line: str) -> list[bytes]:
 
 @pytest.fixture(params=MODEL_OPTIONS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[netlab.LogServer]:
-    with netlab.LogServer(0, query_port=0, data_dir=str(tmp_path / "logs"),
+    with netlab.LogServer(0, query_port=0, syslog_port=None, data_dir=str(tmp_path / "logs"),
                           **request.param) as s:
         yield s
 
@@ -99,7 +99,7 @@ def test_lines_split_at_every_byte(server: netlab.LogServer) -> None:
 
 
 def test_oversize_message_is_kept_truncated_and_flagged(tmp_path: Path) -> None:
-    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"),
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
                           max_message=1000) as s:
         with connect(s.port) as sock:
             sock.sendall(b"LOG|INFO|1|" + b"x" * 5000 + b"\nLOG|INFO|1|after\n")
@@ -115,7 +115,7 @@ def test_oversize_message_is_kept_truncated_and_flagged(tmp_path: Path) -> None:
 
 
 def test_durable_acks_keep_line_order(tmp_path: Path) -> None:
-    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"), ack="durable",
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"), ack="durable",
                           commit_delay=0.05) as s:
         with connect(s.port) as sock:
             sock.sendall(b"LOG|INFO|1|a\nBOGUS\nLOG|INFO|1|b\nLOG:1:INFO:c\n")
@@ -127,7 +127,7 @@ def test_durable_acks_keep_line_order(tmp_path: Path) -> None:
 def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
     """A slow disk (every commit waits) pauses reading; the queue stays bounded and every log
     is acknowledged in the end."""
-    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs"),
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
                           commit_delay=0.1) as s:
         total = 60_000
         peak = [0]
@@ -155,7 +155,7 @@ def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
 
 
 def test_python_query_filters(tmp_path: Path) -> None:
-    with netlab.LogServer(0, query_port=None, data_dir=str(tmp_path / "logs")) as s:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs")) as s:
         with connect(s.port) as sock:
             for i in range(50):
                 level = "ERROR" if i % 10 == 0 else "INFO"
@@ -178,11 +178,11 @@ def test_python_query_filters(tmp_path: Path) -> None:
 
 def test_store_is_shared_and_survives_restart(tmp_path: Path) -> None:
     data = str(tmp_path / "logs")
-    with netlab.LogServer(0, query_port=0, data_dir=data) as s:
+    with netlab.LogServer(0, query_port=0, syslog_port=None, data_dir=data) as s:
         with connect(s.port) as sock:
             sock.sendall(b"LOG|INFO|1|first life\n")
             read_lines(sock, 1)
-    with netlab.LogServer(0, query_port=0, data_dir=data) as s:
+    with netlab.LogServer(0, query_port=0, syslog_port=None, data_dir=data) as s:
         with connect(s.port) as sock:
             sock.sendall(b"LOG|INFO|1|second life\n")
             assert read_lines(sock, 1) == [b"OK|2"]  # ids go on from the store
@@ -201,7 +201,8 @@ def test_durable_acks_survive_sigkill(tmp_path: Path) -> None:
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "netlab", "serve", "logs", "--port", str(port),
-             "--query-port", "-1", "--data-dir", data, "--ack", "durable"],
+             "--query-port", "-1", "--syslog-port", "-1", "--data-dir", data, "--ack",
+             "durable"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         assert "listening" in proc.stdout.readline()
         stop = threading.Event()
@@ -234,7 +235,7 @@ def test_durable_acks_survive_sigkill(tmp_path: Path) -> None:
         proc.stdout.close()
         proc.stderr.close()
     assert len(acked) > 1000
-    with netlab.LogServer(0, query_port=None, data_dir=data) as s:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=data) as s:
         stored = {r["id"] for r in s.query(limit=10_000_000)}
     missing = acked - stored
     assert not missing, f"{len(missing)} acknowledged logs lost, e.g. {sorted(missing)[:5]}"
@@ -243,7 +244,8 @@ def test_durable_acks_survive_sigkill(tmp_path: Path) -> None:
 def test_cli_serve_logs(tmp_path: Path) -> None:
     from conftest import CliServer
 
-    with CliServer("logs", "--data-dir", str(tmp_path / "logs"), "--query-port", "0") as s:
+    with CliServer("logs", "--data-dir", str(tmp_path / "logs"), "--query-port", "0",
+                   "--syslog-port", "0") as s:
         assert "queries on" in s.banner
         with connect(s.port) as sock:
             sock.sendall(b"LOG|INFO|1|from the cli\n")
@@ -257,7 +259,7 @@ def test_nc_sends_and_half_closes(tmp_path: Path) -> None:
     import shutil
     if not shutil.which("nc"):
         pytest.skip("nc is not installed")
-    with netlab.LogServer(0, query_port=0, data_dir=str(tmp_path / "logs"), ack="durable",
+    with netlab.LogServer(0, query_port=0, syslog_port=None, data_dir=str(tmp_path / "logs"), ack="durable",
                           commit_delay=0.05) as s:
         sent = subprocess.run(["nc", "-N", "127.0.0.1", str(s.port)],
                               input=b"LOG|ERROR|2026-11-23T10:00:00Z|disk full on /var\n",
@@ -267,3 +269,91 @@ def test_nc_sends_and_half_closes(tmp_path: Path) -> None:
                                input=b"QUERY|KEYWORD|disk\n", capture_output=True, timeout=30)
         assert asked.stdout == (b"RESULT|1\n1|ERROR|2026-11-23T10:00:00.000Z|disk full on /var\n"
                                 b"END\n")
+
+
+def frame(command: int, sequence: int, payload: bytes = b"") -> bytes:
+    import struct
+    return struct.pack("!BBHI", 1, command, len(payload), sequence) + payload
+
+
+def read_frame(sock: socket.socket, buffered: bytearray) -> tuple[int, int, bytes]:
+    import struct
+    while len(buffered) < 8 or len(buffered) < 8 + struct.unpack("!H", buffered[2:4])[0]:
+        chunk = sock.recv(65536)
+        assert chunk, "closed"
+        buffered += chunk
+    version, command, length, sequence = struct.unpack("!BBHI", bytes(buffered[:8]))
+    payload = bytes(buffered[8:8 + length])
+    del buffered[:8 + length]
+    assert version == 1
+    return command, sequence, payload
+
+
+@pytest.mark.parametrize("ack", ["received", "durable"])
+def test_binary_protocol(tmp_path: Path, ack: str) -> None:
+    import struct
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          ack=ack) as s:
+        message = b"binary hello"
+        log = struct.pack("!BIH", 3, 1_795_428_000, len(message)) + message
+        with connect(s.port) as sock:
+            buffered = bytearray()
+            sock.sendall(frame(1, 77, log) + frame(3, 78) + frame(1, 79, b"\x09short") +
+                         frame(9, 80) + frame(4, 81))
+            assert read_frame(sock, buffered) == (1, 77, b"\x00" + struct.pack("!Q", 1))
+            assert read_frame(sock, buffered) == (3, 78, b"")
+            assert read_frame(sock, buffered) == (1, 79, b"\x01malformed LOG payload")
+            assert read_frame(sock, buffered) == (9, 80, b"\x01unknown command")
+            command, sequence, stats = read_frame(sock, buffered)
+            assert (command, sequence) == (4, 81) and stats.startswith(b"received=1\n")
+            s.flush()
+            sock.sendall(frame(2, 82, b"KEYWORD|binary"))
+            assert read_frame(sock, buffered) == (
+                2, 82, b"1|ERROR|2026-11-23T10:00:00.000Z|binary hello")
+            assert read_frame(sock, buffered) == (2, 82, b"")
+            sock.sendall(b"\x02" + b"\x00" * 7)  # another version: the stream cannot go on
+            assert sock.recv(100) == b""
+        assert s.query()[0]["message"] == "binary hello"
+
+
+def test_tail_streams_matching_logs(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=0, syslog_port=None,
+                          data_dir=str(tmp_path / "logs")) as s:
+        with connect(s.query_port) as tail, connect(s.port) as ingest:
+            tail.sendall(b"TAIL|keyword=payment failed|max_level=error\n")
+            assert read_lines(tail, 1) == [b"TAILING"]
+            ingest.sendall(b"LOG|ERROR|1|Payment FAILED for order 7\n"
+                           b"LOG|INFO|1|payment failed but only info\n"
+                           b"LOG|CRIT|1|no keyword here\n"
+                           b"LOG|ERROR|1|payment-failed: dashes split words too\n")
+            read_lines(ingest, 4)
+            rows = read_lines(tail, 2)
+            assert rows[0].endswith(b"|ERROR|1970-01-01T00:00:01.000Z|Payment FAILED for order 7")
+            assert rows[1].startswith(b"4|ERROR|")
+            tail.sendall(b"TAIL|\n")
+            assert read_lines(tail, 1) == [b"ERROR|already tailing"]
+
+
+def test_slow_tail_client_is_dropped(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=0, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          max_tail_queue=17 << 20) as s:
+        slow = socket.create_connection(("127.0.0.1", s.query_port))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"TAIL|\n")
+        time.sleep(0.2)
+        big = b"LOG|INFO|1|" + b"z" * 150_000 + b"\n"
+        with connect(s.port) as ingest:
+            for _ in range(200):  # 30 MB of tail output, never read
+                ingest.sendall(big)
+            read_lines(ingest, 200)
+            # As chat's members: a burst may pass the bound while the reader could still be
+            # draining it; the next log that finds the tail stalled drops it.
+            time.sleep(0.7)
+            ingest.sendall(big)
+            read_lines(ingest, 1)
+        wait_until(lambda: s.stats()["query"]["closes"]["slow_consumer"] == 1,
+                   what="the slow tail dropped")
+        with connect(s.query_port) as other:  # the port serves others meanwhile
+            other.sendall(b"QUERY|limit=1\n")
+            assert read_lines(other, 1) == [b"RESULT|1"]
+        slow.close()

@@ -7,6 +7,7 @@
 #include "netlab/apps/logs/query_handler.h"
 #include "netlab/apps/logs/record.h"
 #include "netlab/apps/logs/store.h"
+#include "netlab/apps/logs/syslog.h"
 
 namespace netlab::logs {
 namespace {
@@ -56,6 +57,49 @@ TEST(QueryGrammar, GuideFormsAndFilters) {
   r.message = "two\nlines \\ here";
   appendRow(row, r);
   EXPECT_EQ(row, "7|ERROR|1970-01-01T00:00:00.000Z|two\\nlines \\\\ here\n");
+}
+
+TEST(Syslog, Rfc5424AndRfc3164) {
+  LogRecord r;
+  EXPECT_TRUE(parseSyslog("<165>1 2026-11-23T10:00:00Z web01 nginx 42 ID - upstream slow", 0, r));
+  EXPECT_EQ(r.level, 5);
+  EXPECT_EQ(r.host, "web01");
+  EXPECT_EQ(r.app, "nginx");
+  EXPECT_EQ(r.message, "upstream slow");
+  EXPECT_EQ(r.timeMs, 1795428000000);
+  LogRecord b;
+  int64_t now = 1795428000000;  // 2026-11-23
+  EXPECT_TRUE(parseSyslog("<34>Nov 23 10:00:01 db01 postgres[7]: checkpoint", now, b));
+  EXPECT_EQ(b.level, 2);
+  EXPECT_EQ(b.app, "postgres");
+  EXPECT_EQ(b.message, "checkpoint");
+  EXPECT_EQ(b.timeMs, now + 1000);
+  LogRecord dec;  // December's message read on the 1st of January: last year's
+  EXPECT_TRUE(parseSyslog("<34>Dec 31 23:59:59 h a: m", 1798761600000, dec));
+  EXPECT_EQ(dec.timeMs, 1798761599000);
+  for (const char* bad : {"no pri", "<>x", "<192>1 - - - - - - x", "<13>2 - - - - - - x",
+                          "<13>1 - - - - - [unclosed x", "<13>garbage"}) {
+    LogRecord raw;
+    EXPECT_FALSE(parseSyslog(bad, now, raw)) << bad;
+    EXPECT_EQ(raw.message, bad);
+    EXPECT_TRUE(raw.flags & kParseError);
+  }
+}
+
+TEST(LogStore, TailFilterMatchesWholeWords) {
+  Filter f;
+  f.keyword = "payment failed";
+  LogRecord r;
+  r.message = "Payment FAILED: card declined";
+  EXPECT_TRUE(matches(f, r));
+  r.message = "payments failed";
+  EXPECT_FALSE(matches(f, r));
+  f.maxLevel = 3;
+  r.message = "payment-failed";
+  r.level = 4;
+  EXPECT_FALSE(matches(f, r));
+  r.level = 3;
+  EXPECT_TRUE(matches(f, r));
 }
 
 TEST(LogStore, GroupCommitThenQuery) {

@@ -35,6 +35,7 @@ from netlab.servers import (
     HttpServer,
     LogIngestServer,
     LogQueryServer,
+    LogSyslogServer,
     PingPongServer,
     RelayServer,
     Server,
@@ -47,7 +48,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FileClient", "FileServer", "LogServer", "LogIngestServer", "LogQueryServer", "FileStats", "FileTransfer", "sha256_file", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
+    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FileClient", "FileServer", "LogServer", "LogIngestServer", "LogQueryServer", "LogSyslogServer", "FileStats", "FileTransfer", "sha256_file", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "ChatStats", "LoadProgress", "TimelineSecond", "__version__",

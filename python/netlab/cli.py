@@ -148,6 +148,9 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--query-port", type=int, default=9998, metavar="PORT",
                        help="logs: the query port beside the ingest port (0: a free one; "
                             "-1: none)")
+    serve.add_argument("--syslog-port", type=int, default=5514, metavar="PORT",
+                       help="logs: the syslog port (RFC 5424/3164 over TCP; 0: a free one; "
+                            "-1: none)")
     serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
                        action="store_true", help="print a line per connection event")
 
@@ -165,8 +168,9 @@ def _serve_options(args: argparse.Namespace) -> tuple[Optional[dict[str, Any]], 
     options: dict[str, Any] = {o["name"]: getattr(args, o["name"]) for o in SERVER_OPTIONS
                                if o["name"] not in ("host", "port")}
     mine = {o["name"] for o in APPS[args.app]["options"]}
-    if args.app == "logs":  # LogServer: the query port's options too
+    if args.app == "logs":  # LogServer: its query and syslog ports' options too
         mine |= {o["name"] for o in APPS["logs-query"]["options"]}
+        mine |= {o["name"] for o in APPS["logs-syslog"]["options"]}
     for name, option in _app_options().items():
         value = getattr(args, name)
         if value is None:
@@ -293,7 +297,9 @@ def _serve(args: argparse.Namespace) -> int:
         if args.app == "logs":
             from netlab.logs import LogServer
             query_port = None if args.query_port < 0 else args.query_port
-            server: Any = LogServer(args.port, args.host, query_port=query_port, **options)
+            syslog_port = None if args.syslog_port < 0 else args.syslog_port
+            server: Any = LogServer(args.port, args.host, query_port=query_port,
+                                    syslog_port=syslog_port, **options)
         else:
             server = SERVERS[args.app](args.port, args.host, **options)
         server.listen()
@@ -306,6 +312,8 @@ def _serve(args: argparse.Namespace) -> int:
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     try:
         query = f", queries on {server.query_port}" if getattr(server, "query_port", 0) else ""
+        if getattr(server, "syslog_port", 0):
+            query += f", syslog on {server.syslog_port}"
         print(f"netlab {args.app} server ({args.model}{workers}) listening on "
               f"{args.host}:{server.port}{query}; Ctrl+C to stop", flush=True)
         if args.log_connections:

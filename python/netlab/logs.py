@@ -20,6 +20,7 @@ from netlab import _core
 from netlab.servers import APPS, SERVER_OPTIONS
 
 _QUERY_ONLY = {o["name"] for o in APPS["logs-query"]["options"]} - {"data_dir"}
+_SYSLOG = {o["name"] for o in APPS["logs-syslog"]["options"]}
 _SERVER_NAMES = {o["name"] for o in SERVER_OPTIONS}
 
 Time = Union[float, str]
@@ -35,6 +36,11 @@ class LogServer:
     CRIT/FATAL, ERROR, WARN, NOTICE, INFO, DEBUG) or 0-7; timestamps are Unix seconds or
     RFC 3339 (empty: now). A message longer than ``max_message`` is stored truncated and
     flagged, never dropped.
+
+    Syslog (``syslog_port``, default 5514; 6514 stays for syslog over TLS): RFC 5424 and RFC
+    3164 messages over TCP, framed by octet counting or LF (RFC 6587), told apart per message.
+    The severity, time, host and app are kept; a message in neither format is kept whole and
+    flagged (``parse_error``); a frame over ``max_message`` is kept truncated and flagged.
 
     Query (``query_port``, default 9998; None for none): ``QUERY|KEYWORD|<word>``,
     ``QUERY|LEVEL|<level>``, or ``QUERY|keyword=..|level=..|max_level=..|since=..|until=..
@@ -52,9 +58,9 @@ class LogServer:
     """
 
     def __init__(self, port: Optional[int] = 9999, host: str = "127.0.0.1", *,
-                 query_port: Optional[int] = 9998, query_host: Optional[str] = None,
-                 **options: Any) -> None:
-        unknown = set(options) - _SERVER_NAMES - _QUERY_ONLY - {
+                 query_port: Optional[int] = 9998, syslog_port: Optional[int] = 5514,
+                 query_host: Optional[str] = None, **options: Any) -> None:
+        unknown = set(options) - _SERVER_NAMES - _QUERY_ONLY - _SYSLOG - {
             o["name"] for o in APPS["logs"]["options"]}
         if unknown:
             raise TypeError(f"LogServer has no option {sorted(unknown)[0]!r}")
@@ -67,6 +73,10 @@ class LogServer:
         self._servers: dict[str, Any] = {}
         if port is not None:
             self._servers["ingest"] = _core.Server("logs", None, port=port, host=host, **ingest)
+        if syslog_port is not None:
+            syslog = dict(shared, **{k: v for k, v in options.items() if k in _SYSLOG})
+            self._servers["syslog"] = _core.Server("logs-syslog", None, port=syslog_port,
+                                                   host=host, **syslog)
         if query_port is not None:
             self._servers["query"] = _core.Server("logs-query", None, port=query_port,
                                                   host=query_host or host, **query)
@@ -84,6 +94,12 @@ class LogServer:
     def query_port(self) -> int:
         """The query port (0 when there is none)."""
         server = self._servers.get("query")
+        return int(server.port) if server else 0
+
+    @property
+    def syslog_port(self) -> int:
+        """The syslog port (0 when there is none)."""
+        server = self._servers.get("syslog")
         return int(server.port) if server else 0
 
     @property
@@ -127,8 +143,7 @@ class LogServer:
         """Closes every port; logs already accepted are committed first."""
         for server in self._servers.values():
             server.stop()
-        if "ingest" in self._servers:
-            self._servers["ingest"].protocol.flush()
+        self._ingest().protocol.flush()
 
     def serve(self, poll_interval: float = 0.1) -> None:
         """Serves until Ctrl+C, SIGTERM or ``stop()``, then stops cleanly."""
@@ -153,8 +168,8 @@ class LogServer:
         return [line for s in self._servers.values() for line in s.drain_events()]
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Each port's counters (``ingest``, ``query``): the server's, its logs' and the
-        store's (``store_logs``, ``store_batches``, ``store_queued``, ...)."""
+        """Each port's counters (``ingest``, ``syslog``, ``query``): the server's, its logs'
+        and the store's (``store_logs``, ``store_batches``, ``store_queued``, ...)."""
         out: dict[str, dict[str, Any]] = {}
         for name, server in self._servers.items():
             stats = dict(server.stats())
@@ -182,10 +197,7 @@ class LogServer:
         return rows
 
     def _ingest(self) -> Any:
-        server = self._servers.get("ingest") or self._servers["query"]
-        if not hasattr(server.protocol, "flush"):
-            raise RuntimeError("query() and flush() need the ingest port")
-        return server
+        return next(iter(self._servers.values()))  # every port reaches the one store
 
     def __enter__(self) -> "LogServer":
         return self.start()
@@ -196,5 +208,6 @@ class LogServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return (f"<LogServer {self._host} ingest={self.port} query={self.query_port} "
+        return (f"<LogServer {self._host} ingest={self.port} syslog={self.syslog_port} "
+                f"query={self.query_port} "
                 f"model={self._model} {state}>")

@@ -510,6 +510,13 @@ class LogIngestServer(Server):
     app = "logs"
 
 
+class LogSyslogServer(Server):
+    """A log collector's syslog port alone, over the store in ``data_dir``: RFC 5424 and
+    RFC 3164 over TCP, octet-counted or LF-framed."""
+
+    app = "logs-syslog"
+
+
 class LogQueryServer(Server):
     """A log collector's query port alone, over the store in ``data_dir``:
     ``QUERY|KEYWORD|<word>`` and the other forms ``LogServer`` documents."""
@@ -553,7 +560,7 @@ def _describe(cls: type[Server]) -> None:
 
 
 for _cls in (EchoServer, PingPongServer, ChatServer, RelayServer, HttpServer, HttpProxy,
-             FileServer, LogIngestServer, LogQueryServer):
+             FileServer, LogIngestServer, LogSyslogServer, LogQueryServer):
     _describe(_cls)
 for _name in APPS:  # an app with no class of its own yet still gets one
     if _name not in SERVERS:

@@ -84,6 +84,13 @@ std::vector<AppSpec> buildApps() {
       [](LogIngestOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         return LogIngestProtocol::make(std::move(o));
       }));
+  list.push_back(entry<LogSyslogOptions>(
+      "logs-syslog",
+      "log collector syslog port: RFC 5424 and 3164 over TCP, octet-counted or LF-framed", false,
+      "line",
+      [](LogSyslogOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
+        return LogSyslogProtocol::make(std::move(o));
+      }));
   list.push_back(entry<LogQueryOptions>(
       "logs-query", "log collector query port: QUERY|KEYWORD|word and filters over the store",
       false, "line",

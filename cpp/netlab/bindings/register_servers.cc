@@ -225,7 +225,7 @@ const Columns<LogSnapshot>& logColumns() {
 }
 
 // The store's rows as dicts; the query runs with the GIL released.
-py::list queryStore(LogIngestProtocol& p, const std::string& keyword, const py::object& level,
+py::list queryStore(LogPort& p, const std::string& keyword, const py::object& level,
                     const py::object& maxLevel, const py::object& since, const py::object& until,
                     const std::string& host, const std::string& app, int64_t limit) {
   logs::Filter f;
@@ -371,20 +371,19 @@ void registerServers(py::module_& m) {
       .def("snapshot", [](const HttpProtocol& p) { return toDict(httpColumns(), p.snapshot()); });
   py::class_<FileProtocol, Protocol, std::shared_ptr<FileProtocol>>(m, "FileProtocol")
       .def("snapshot", [](const FileProtocol& p) { return toDict(fileColumns(), p.snapshot()); });
-  py::class_<LogIngestProtocol, Protocol, std::shared_ptr<LogIngestProtocol>>(m,
-                                                                              "LogIngestProtocol")
-      .def("snapshot",
-           [](const LogIngestProtocol& p) { return toDict(logColumns(), p.snapshot()); })
+  py::class_<LogPort, Protocol, std::shared_ptr<LogPort>>(m, "LogPort")
+      .def("snapshot", [](const LogPort& p) { return toDict(logColumns(), p.snapshot()); })
       .def(
-          "flush", [](LogIngestProtocol& p) { p.store().flush(); },
-          py::call_guard<py::gil_scoped_release>())
+          "flush", [](LogPort& p) { p.store().flush(); }, py::call_guard<py::gil_scoped_release>())
       .def("query", &queryStore, py::arg("keyword") = "", py::arg("level") = py::none(),
            py::arg("max_level") = py::none(), py::arg("since") = py::none(),
            py::arg("until") = py::none(), py::arg("host") = "", py::arg("app") = "",
            py::arg("limit") = 100);
-  py::class_<LogQueryProtocol, Protocol, std::shared_ptr<LogQueryProtocol>>(m, "LogQueryProtocol")
-      .def("snapshot",
-           [](const LogQueryProtocol& p) { return toDict(logColumns(), p.snapshot()); });
+  py::class_<LogIngestProtocol, LogPort, std::shared_ptr<LogIngestProtocol>>(m,
+                                                                             "LogIngestProtocol");
+  py::class_<LogQueryProtocol, LogPort, std::shared_ptr<LogQueryProtocol>>(m, "LogQueryProtocol");
+  py::class_<LogSyslogProtocol, LogPort, std::shared_ptr<LogSyslogProtocol>>(m,
+                                                                             "LogSyslogProtocol");
   py::class_<HttpProxyProtocol, Protocol, std::shared_ptr<HttpProxyProtocol>>(m,
                                                                               "HttpProxyProtocol")
       .def("snapshot",

@@ -1,5 +1,7 @@
 #include "netlab/apps/logs/ingest_handler.h"
 
+#include "netlab/apps/logs/query_handler.h"
+
 namespace netlab::logs {
 namespace {
 
@@ -40,6 +42,14 @@ void IngestHandler::onOpen(Conn& conn) {
 }
 
 size_t IngestHandler::onData(Conn& conn, Buffer& input) {
+  if (format_ == Format::kUnknown && !input.empty()) {
+    format_ =
+        static_cast<uint8_t>(input.view()[0]) == kBinaryVersion ? Format::kBinary : Format::kText;
+  }
+  return format_ == Format::kBinary ? binaryData(conn, input) : textData(conn, input);
+}
+
+size_t IngestHandler::textData(Conn& conn, Buffer& input) {
   size_t handled = 0;
   size_t maxLine = static_cast<size_t>(protocol_.options().maxMessage) + 64;
   while (!paused_ && conn.budgetLeft()) {
@@ -91,7 +101,7 @@ void IngestHandler::logLine(Conn& conn, std::string_view rest, bool truncated) {
   r.timeMs = *time;
   r.message = std::string(rest);  // the message may hold '|' itself
   if (truncated) r.flags |= kTruncated;
-  store(conn, std::move(r), "OK|");
+  store(conn, std::move(r), [](int64_t id) { return "OK|" + std::to_string(id) + "\n"; });
 }
 
 // LOG:<timestamp>:<level>:<message>. An RFC 3339 timestamp holds colons itself: the level is
@@ -109,7 +119,7 @@ void IngestHandler::legacyLine(Conn& conn, std::string_view rest, bool truncated
         r.timeMs = *time;
         r.message = std::string(rest.substr(next + 1));
         if (truncated) r.flags |= kTruncated;
-        return store(conn, std::move(r), "ACK");
+        return store(conn, std::move(r), [](int64_t) { return std::string("ACK\n"); });
       }
     }
     at = next;
@@ -118,26 +128,149 @@ void IngestHandler::legacyLine(Conn& conn, std::string_view rest, bool truncated
   answer(conn, "ERROR|bad LOG: line\n");
 }
 
-void IngestHandler::store(Conn& conn, LogRecord record, std::string_view answerPrefix) {
+void IngestHandler::store(Conn& conn, LogRecord record,
+                          const std::function<std::string(int64_t)>& answerFor) {
   LogCounters& c = protocol_.counters();
   c.received.fetch_add(1, std::memory_order_relaxed);
   if (record.flags & kTruncated) c.truncated.fetch_add(1, std::memory_order_relaxed);
   record.receivedMs = wallMs();
-  bool ack = answerPrefix == "ACK";
   int64_t id = protocol_.store().append(std::move(record), durable_ ? sink_ : nullptr);
-  std::string text = ack ? "ACK\n" : "OK|" + std::to_string(id) + "\n";
+  std::string text = answerFor(id);
   if (durable_) {
     replies_.push_back({id, std::move(text)});
   } else {
     c.acknowledged.fetch_add(1, std::memory_order_relaxed);
-    conn.send(text);
+    answer(conn, std::move(text));
   }
-  checkBehind(conn);
+  pauseWhileBehind(conn, protocol_.store(), paused_);
 }
 
+// In order: behind the answers still waiting (durable acks, a binary query's rows).
 void IngestHandler::answer(Conn& conn, std::string text) {
-  if (!durable_ || replies_.empty()) return conn.send(text);
-  replies_.push_back({0, std::move(text)});  // after the answers still waiting
+  if (replies_.empty()) return conn.send(text);
+  replies_.push_back({0, std::move(text)});
+}
+
+// --- binary ------------------------------------------------------------------------------
+
+std::string IngestHandler::encode(uint8_t command, uint32_t sequence, std::string_view payload) {
+  FrameView f;
+  f.version = kBinaryVersion;
+  f.command = command;
+  f.sequence = sequence;
+  f.payload = payload;
+  std::string out;
+  FrameError error;
+  codec_->encode(f, out, error);  // payloads here are made to fit
+  return out;
+}
+
+size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
+  if (!codec_) codec_ = makeHeaderCodec(kBinaryVersion, 65535, nullptr);
+  size_t handled = 0;
+  while (!paused_ && conn.budgetLeft()) {
+    FrameView f;
+    ParseResult r = codec_->parse(input.view(), 0, f);
+    if (r.status == ParseResult::kNeedMore) return handled;
+    if (r.status == ParseResult::kError) {
+      protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+      conn.fail(r.error.message);  // the byte stream cannot be resynchronised
+      return handled;
+    }
+    frame(conn, f);
+    input.consume(r.consumed);
+    ++handled;
+  }
+  return handled;
+}
+
+void IngestHandler::frame(Conn& conn, const FrameView& f) {
+  auto status = [&](uint8_t code, std::string_view text) {
+    std::string payload(1, static_cast<char>(code));
+    payload += text;
+    return encode(f.command, f.sequence, payload);
+  };
+  std::string_view p = f.payload;
+  switch (f.command) {
+    case kCommandLog: {
+      auto u = [&](size_t at, int bytes) {
+        uint32_t v = 0;
+        for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[at + i]);
+        return v;
+      };
+      size_t length = p.size() >= 7 ? u(5, 2) : 0;
+      if (p.size() < 7 || p.size() < 7 + length || u(0, 1) > 7) {
+        protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+        return answer(conn, status(kStatusError, "malformed LOG payload"));
+      }
+      LogRecord r;
+      r.level = static_cast<int>(u(0, 1));
+      r.timeMs = int64_t{u(1, 4)} * 1000;
+      r.message = std::string(p.substr(7, length));
+      uint32_t sequence = f.sequence;
+      return store(conn, std::move(r), [this, sequence](int64_t id) {
+        std::string payload(1, static_cast<char>(kStatusOk));
+        for (int shift = 56; shift >= 0; shift -= 8)
+          payload += static_cast<char>((static_cast<uint64_t>(id) >> shift) & 0xff);
+        return encode(kCommandLog, sequence, payload);
+      });
+    }
+    case kCommandPing:
+      return answer(conn, encode(kCommandPing, f.sequence, {}));
+    case kCommandStats: {
+      LogSnapshot s = protocol_.snapshot();
+      std::string text = "received=" + std::to_string(s.received) +
+                         "\nstored=" + std::to_string(s.stored) +
+                         "\nqueued=" + std::to_string(s.queued) + "\n";
+      return answer(conn, encode(kCommandStats, f.sequence, text));
+    }
+    case kCommandQuery:
+      return binaryQuery(conn, f);
+    default:
+      protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+      return answer(conn, status(kStatusError, "unknown command"));
+  }
+}
+
+// The query runs on a query thread; its frames take their place among the answers.
+void IngestHandler::binaryQuery(Conn& conn, const FrameView& f) {
+  Filter filter;
+  std::string problem = parseFilter(f.payload, 10000, filter);
+  if (!problem.empty()) {
+    std::string payload(1, static_cast<char>(kStatusError));
+    return answer(conn, encode(kCommandQuery, f.sequence, payload + problem));
+  }
+  int64_t token = nextToken_--;
+  replies_.push_back({token, {}});
+  auto outlet = conn.outlet();
+  uint32_t sequence = f.sequence;
+  LogPort* port = &protocol_;
+  port->store().queryPool().submit([this, outlet, port, filter, token, sequence] {
+    auto rows = port->store().query(filter);
+    std::string out;
+    if (rows.ok()) {
+      for (const LogRecord& r : rows.value()) {
+        std::string row;
+        appendRow(row, r);
+        row.pop_back();  // the frame delimits it
+        if (row.size() > 65535) row.resize(65535);
+        out += encode(kCommandQuery, sequence, row);
+      }
+      out += encode(kCommandQuery, sequence, {});
+    } else {
+      std::string payload(1, static_cast<char>(kStatusError));
+      out = encode(kCommandQuery, sequence, payload + rows.error().message);
+    }
+    outlet->post([this, token, out = std::move(out)](Conn& c) {
+      for (Reply& r : replies_) {
+        if (r.id == token) {
+          r.id = 0;
+          r.text = out;
+        }
+      }
+      flushReplies(c);
+    });
+  });
 }
 
 void IngestHandler::onCommitted(Conn& conn, const std::vector<int64_t>& ids, bool ok) {
@@ -167,21 +300,6 @@ void IngestHandler::flushReplies(Conn& conn) {
 bool IngestHandler::onEof(Conn&) {
   peerDone_ = true;
   return !replies_.empty();
-}
-
-// The writer is far behind: stop reading until it catches up, so memory stays bounded.
-void IngestHandler::checkBehind(Conn& conn) {
-  if (paused_) return;
-  auto outlet = conn.outlet();
-  if (!protocol_.store().behind([outlet, this] {
-        outlet->post([this](Conn& c) {
-          paused_ = false;
-          c.resumeReading();
-        });
-      }))
-    return;
-  paused_ = true;
-  conn.pauseReading();
 }
 
 void IngestHandler::onClose(Conn&, const CloseReason&) { sink_.reset(); }

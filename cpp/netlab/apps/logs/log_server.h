@@ -28,7 +28,8 @@ struct Fields<LogIngestOptions> {
 
 struct LogQueryOptions {
   std::string dataDir = "./netlab-logs";
-  int64_t maxResults = 10000;  // rows one query may return
+  int64_t maxResults = 10000;       // rows one query may return
+  int64_t maxTailQueue = 32 << 20;  // output a TAIL client may leave unread before it is dropped
 };
 template <>
 struct Fields<LogQueryOptions> {
@@ -47,7 +48,22 @@ struct LogCounters {
       queries{0}, rowsReturned{0};
 };
 
-class LogIngestProtocol final : public Protocol {
+/// What every LogServer port has: the shared store and its own counters.
+class LogPort : public Protocol {
+ public:
+  logs::LogStore& store() { return *store_; }
+  LogCounters& counters() { return counters_; }
+  LogSnapshot snapshot() const;
+
+ protected:
+  explicit LogPort(std::shared_ptr<logs::LogStore> store) : store_(std::move(store)) {}
+
+ private:
+  std::shared_ptr<logs::LogStore> store_;
+  LogCounters counters_;
+};
+
+class LogIngestProtocol final : public LogPort {
  public:
   static Result<std::shared_ptr<Protocol>> make(LogIngestOptions options);
   std::string_view name() const override { return "logs"; }
@@ -55,35 +71,54 @@ class LogIngestProtocol final : public Protocol {
   size_t maxPendingInput() const override;
   OptionMap optionValues() const override { return valuesOf(options_); }
   const LogIngestOptions& options() const { return options_; }
-  logs::LogStore& store() { return *store_; }
-  LogCounters& counters() { return counters_; }
-  LogSnapshot snapshot() const;
 
  private:
   LogIngestProtocol(LogIngestOptions options, std::shared_ptr<logs::LogStore> store)
-      : options_(std::move(options)), store_(std::move(store)) {}
+      : LogPort(std::move(store)), options_(std::move(options)) {}
   LogIngestOptions options_;
-  std::shared_ptr<logs::LogStore> store_;
-  LogCounters counters_;
 };
 
-class LogQueryProtocol final : public Protocol {
+class LogQueryProtocol final : public LogPort {
  public:
   static Result<std::shared_ptr<Protocol>> make(LogQueryOptions options);
   std::string_view name() const override { return "logs-query"; }
   std::unique_ptr<Handler> newHandler() override;
+  size_t maxQueuedOutput() const override { return static_cast<size_t>(options_.maxTailQueue); }
   OptionMap optionValues() const override { return valuesOf(options_); }
   const LogQueryOptions& options() const { return options_; }
-  logs::LogStore& store() { return *store_; }
-  LogCounters& counters() { return counters_; }
-  LogSnapshot snapshot() const;
 
  private:
   LogQueryProtocol(LogQueryOptions options, std::shared_ptr<logs::LogStore> store)
-      : options_(std::move(options)), store_(std::move(store)) {}
+      : LogPort(std::move(store)), options_(std::move(options)) {}
   LogQueryOptions options_;
-  std::shared_ptr<logs::LogStore> store_;
-  LogCounters counters_;
 };
+
+struct LogSyslogOptions {
+  std::string dataDir = "./netlab-logs";
+  int64_t maxMessage = 200000;  // rsyslog imtcp's largest frame; longer ones are truncated
+};
+template <>
+struct Fields<LogSyslogOptions> {
+  static const std::vector<Field<LogSyslogOptions>>& fields();
+};
+
+class LogSyslogProtocol final : public LogPort {
+ public:
+  static Result<std::shared_ptr<Protocol>> make(LogSyslogOptions options);
+  std::string_view name() const override { return "logs-syslog"; }
+  std::unique_ptr<Handler> newHandler() override;
+  size_t maxPendingInput() const override;
+  OptionMap optionValues() const override { return valuesOf(options_); }
+  const LogSyslogOptions& options() const { return options_; }
+
+ private:
+  LogSyslogProtocol(LogSyslogOptions options, std::shared_ptr<logs::LogStore> store)
+      : LogPort(std::move(store)), options_(std::move(options)) {}
+  LogSyslogOptions options_;
+};
+
+/// The writer is far behind: stops reading `conn` until it has caught up (then `paused`
+/// is cleared and reading resumes), so ingest memory stays bounded. No-op while paused.
+void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused);
 
 }  // namespace netlab

@@ -118,6 +118,15 @@ size_t QueryHandler::onData(Conn& conn, Buffer& input) {
 
 void QueryHandler::command(Conn& conn, std::string_view line) {
   if (line.empty()) return;
+  if (line.substr(0, 5) == "TAIL|" || line == "TAIL") {
+    if (tail_) return conn.send("ERROR|already tailing\n");
+    Filter f;
+    std::string problem = line.size() > 5 ? parseFilter(line.substr(5), SIZE_MAX, f) : "";
+    if (!problem.empty()) return conn.send("ERROR|" + problem + "\n");
+    conn.send("TAILING\n");
+    tail_ = protocol_.store().subscribe(f, conn.outlet());
+    return;
+  }
   if (line.substr(0, 6) != "QUERY|") return conn.send("ERROR|unknown command\n");
   Filter f;
   std::string problem =
@@ -139,10 +148,15 @@ void QueryHandler::run(Conn& conn, Filter filter) {
     if (!rows.ok()) {
       out = "ERROR|" + rows.error().message + "\n";
     } else {
-      out = "RESULT|" + std::to_string(rows.value().size()) + "\n";
-      for (const LogRecord& r : rows.value()) appendRow(out, r);
-      out += "END\n";
-      protocol->counters().rowsReturned.fetch_add(rows.value().size(), std::memory_order_relaxed);
+      std::string body;
+      size_t n = 0;
+      for (const LogRecord& r : rows.value()) {  // as many as fit kMaxResultBytes
+        if (body.size() >= kMaxResultBytes) break;
+        appendRow(body, r);
+        ++n;
+      }
+      out = "RESULT|" + std::to_string(n) + "\n" + body + "END\n";
+      protocol->counters().rowsReturned.fetch_add(n, std::memory_order_relaxed);
     }
     outlet->post([this, out = std::move(out)](Conn& c) {
       c.send(out);
@@ -151,6 +165,14 @@ void QueryHandler::run(Conn& conn, Filter filter) {
       c.resumeReading();
     });
   });
+}
+
+}  // namespace netlab::logs
+
+namespace netlab::logs {
+
+void QueryHandler::onClose(Conn&, const CloseReason&) {
+  if (tail_) protocol_.store().unsubscribe(tail_);
 }
 
 }  // namespace netlab::logs

@@ -2,9 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <map>
+
+#include "netlab/apps/logs/query_handler.h"
+#include "netlab/core/handler.h"
 
 namespace netlab::logs {
 namespace {
@@ -183,6 +187,7 @@ void LogStore::writerLoop() {
       acks[it->second].second.push_back(p.record.id);
     }
     for (auto& [sink, ids] : acks) sink->committed(std::move(ids), ok);
+    if (ok) publish(batch);
     std::vector<std::function<void()>> resumed;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -244,6 +249,71 @@ bool LogStore::commit(std::vector<Pending>& batch, uint64_t& duplicates) {
     }
   }
   return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+namespace {
+
+// Lowercased words of `text`: runs of letters, digits and bytes of multibyte characters.
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c >= 0x80) {
+      word += static_cast<char>(std::tolower(c));
+    } else if (!word.empty()) {
+      out.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  return out;
+}
+
+}  // namespace
+
+bool matches(const Filter& f, const LogRecord& r) {
+  if (f.level >= 0 && r.level != f.level) return false;
+  if (f.maxLevel >= 0 && r.level > f.maxLevel) return false;
+  if (f.sinceMs >= 0 && r.timeMs < f.sinceMs) return false;
+  if (f.untilMs >= 0 && r.timeMs >= f.untilMs) return false;
+  if (!f.host.empty() && r.host != f.host) return false;
+  if (!f.app.empty() && r.app != f.app) return false;
+  if (f.keyword.empty()) return true;
+  std::vector<std::string> want = words(f.keyword), have = words(r.message);
+  if (want.empty()) return true;
+  for (size_t i = 0; i + want.size() <= have.size(); ++i) {
+    if (std::equal(want.begin(), want.end(), have.begin() + static_cast<long>(i))) return true;
+  }
+  return false;
+}
+
+uint64_t LogStore::subscribe(const Filter& filter, std::shared_ptr<Outlet> outlet) {
+  std::lock_guard<std::mutex> lock(tailMutex_);
+  uint64_t token = nextTail_++;
+  tails_[token] = {filter, std::move(outlet)};
+  return token;
+}
+
+void LogStore::unsubscribe(uint64_t token) {
+  std::lock_guard<std::mutex> lock(tailMutex_);
+  tails_.erase(token);
+}
+
+// On the writer thread after a commit: each tail gets its matching rows in one message.
+void LogStore::publish(const std::vector<Pending>& batch) {
+  std::lock_guard<std::mutex> lock(tailMutex_);
+  for (auto it = tails_.begin(); it != tails_.end();) {
+    std::string out;
+    for (const Pending& p : batch) {
+      if (matches(it->second.filter, p.record)) appendRow(out, p.record);
+    }
+    if (!out.empty() && !it->second.outlet->deliver(out)) {
+      it = tails_.erase(it);  // closed, or dropped as too slow
+      continue;
+    }
+    ++it;
+  }
 }
 
 sqlite3* LogStore::readConnection() {

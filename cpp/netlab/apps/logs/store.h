@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "netlab/apps/logs/record.h"
+#include "netlab/core/handler.h"
 #include "netlab/core/work_pool.h"
 #include "netlab/io/result.h"
 
@@ -51,6 +53,10 @@ struct Filter {
   size_t limit = 100;
 };
 
+/// Whether `r` meets `f` (TAIL's test; a keyword matches whole words, any case, as FTS5's
+/// unicode61 tokenizer would).
+bool matches(const Filter& f, const LogRecord& r);
+
 class LogStore {
  public:
   static constexpr size_t kMaxQueued = 20000;  // records waiting for the writer
@@ -76,6 +82,12 @@ class LogStore {
   /// Returns once everything appended before the call is committed.
   void flush();
 
+  /// TAIL: every log committed from now on that matches `filter` is sent to `outlet` as
+  /// id|level|timestamp|message lines, a batch at a time, until unsubscribe() or until the
+  /// connection refuses it (closed, or dropped as a slow consumer past its output bound).
+  uint64_t subscribe(const Filter& filter, std::shared_ptr<Outlet> outlet);
+  void unsubscribe(uint64_t token);
+
   struct Stats {
     uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0;
     size_t queued = 0;
@@ -91,6 +103,7 @@ class LogStore {
   LogStore(std::string dir, StoreOptions options);
   Status init();
   void writerLoop();
+  void publish(const std::vector<Pending>& batch);
   bool commit(std::vector<Pending>& batch, uint64_t& duplicates);
   sqlite3* readConnection();
   void giveBack(sqlite3* db);
@@ -110,6 +123,14 @@ class LogStore {
   bool stopping_ = false;
   Stats stats_;
   std::thread writer_;
+
+  struct Tail {
+    Filter filter;
+    std::shared_ptr<Outlet> outlet;
+  };
+  std::mutex tailMutex_;
+  std::map<uint64_t, Tail> tails_;
+  uint64_t nextTail_ = 1;
 
   std::mutex readMutex_;
   std::vector<sqlite3*> readers_;
