@@ -357,3 +357,47 @@ def test_slow_tail_client_is_dropped(tmp_path: Path) -> None:
             other.sendall(b"QUERY|limit=1\n")
             assert read_lines(other, 1) == [b"RESULT|1"]
         slow.close()
+
+
+def test_log_handler(tmp_path: Path) -> None:
+    import logging
+    with netlab.LogServer(0, query_port=None, syslog_port=None,
+                          data_dir=str(tmp_path / "logs")) as s:
+        logger = logging.getLogger("netlab-test-handler")
+        logger.propagate = False
+        handler = netlab.LogHandler("127.0.0.1", s.port)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            logger.warning("disk at %d%%", 91)
+            logger.error("two\nlines")
+            logger.debug("fine detail")
+            handler.flush()
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+        assert handler.sent == 3 and handler.dropped == 0
+        s.flush()
+        rows = s.query()
+        assert [(r["level"], r["message"]) for r in rows] == [
+            ("WARN", "netlab-test-handler: disk at 91%"),
+            ("ERROR", "netlab-test-handler: two\\nlines"),
+            ("DEBUG", "netlab-test-handler: fine detail")]
+
+
+def test_log_handler_never_blocks_when_the_server_is_away(tmp_path: Path) -> None:
+    import logging
+    handler = netlab.LogHandler("127.0.0.1", free_port(), max_queue=100, close_timeout=0.1)
+    logger = logging.getLogger("netlab-test-away")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        start = time.monotonic()
+        for i in range(1000):
+            logger.error("nobody listens %d", i)
+        assert time.monotonic() - start < 1.0
+        assert handler.dropped == 900
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -42,7 +42,8 @@ def non_default(option: dict[str, Any], app: str) -> Any:
         return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "files")
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
              "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443",
-             "health_check": "/healthz", "gzip_types": "text/html application/json"}
+             "health_check": "/healthz", "gzip_types": "text/html application/json",
+             "allow": "127.0.0.0/8 ::1", "token": "s3cret"}
     if name in texts:
         return texts[name]
     if option["choices"]:

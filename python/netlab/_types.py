@@ -299,6 +299,10 @@ class LogStats(ServerStats):
     """messages longer than max_message, stored truncated and flagged."""
     queries: int
     """queries run (query port)."""
+    bad_tokens: int
+    """connections refused for a missing or wrong AUTH token."""
+    rate_limited: int
+    """times a client was paused for passing message_rate."""
     rows_returned: int
     """rows the queries returned."""
     store_logs: int

@@ -21,6 +21,7 @@ from netlab.servers import APPS, SERVER_OPTIONS
 
 _QUERY_ONLY = {o["name"] for o in APPS["logs-query"]["options"]} - {"data_dir"}
 _SYSLOG = {o["name"] for o in APPS["logs-syslog"]["options"]}
+_INGEST = {o["name"] for o in APPS["logs"]["options"]}
 _SERVER_NAMES = {o["name"] for o in SERVER_OPTIONS}
 
 Time = Union[float, str]
@@ -54,27 +55,49 @@ class LogServer:
     moment (``sync="full"`` adds a power loss). When the writer falls 20,000 logs behind,
     ingest connections stop being read until it catches up.
 
-    Every other keyword is a server option (``model``, ``workers``, limits) for both ports.
+    Every other keyword is a server option (``model``, ``workers``, limits) for every port,
+    or an option of one (``token`` and ``message_rate`` belong to ingest, ``max_results``
+    to query).
+
+    Each port has its own security policy, the guide's table made real: ``ingest_policy``,
+    ``syslog_policy`` and ``query_policy`` are dicts of server options applied to that port
+    alone: ``allow`` (addresses and CIDR blocks, IPv4 and IPv6; others are refused),
+    ``connect_rate_per_ip`` (new connections a second per address), ``max_connections_per_ip``,
+    ``message_rate`` (logs a second per address: past it the client is paused, nothing is
+    dropped), ``token`` (text clients send ``AUTH|<token>`` first), ``max_message``. The
+    defaults follow the guide: ingest open to everyone at 100 new connections a second per
+    address; queries only from this machine (``allow="127.0.0.0/8 ::1"``) at 10 a second.
+    Refusals are counted: ``stats()[port]["closes"]["denied"]`` (address, connection rate),
+    ``bad_tokens``, ``rate_limited``, and logged with ``log_connections=True``.
     """
 
     def __init__(self, port: Optional[int] = 9999, host: str = "127.0.0.1", *,
                  query_port: Optional[int] = 9998, syslog_port: Optional[int] = 5514,
-                 query_host: Optional[str] = None, **options: Any) -> None:
+                 query_host: Optional[str] = None,
+                 ingest_policy: Optional[dict[str, Any]] = None,
+                 syslog_policy: Optional[dict[str, Any]] = None,
+                 query_policy: Optional[dict[str, Any]] = None, **options: Any) -> None:
         unknown = set(options) - _SERVER_NAMES - _QUERY_ONLY - _SYSLOG - {
             o["name"] for o in APPS["logs"]["options"]}
         if unknown:
             raise TypeError(f"LogServer has no option {sorted(unknown)[0]!r}")
         shared = {k: v for k, v in options.items() if k in _SERVER_NAMES}
-        ingest = {k: v for k, v in options.items() if k not in _QUERY_ONLY}
+        ingest = {k: v for k, v in options.items() if k not in _QUERY_ONLY or k in _INGEST}
         query = dict(shared, **{k: v for k, v in options.items() if k in _QUERY_ONLY})
         if "data_dir" in options:
             query["data_dir"] = options["data_dir"]
+        # The guide's policy table: ingest open to all at 100 new connections a second per
+        # address, queries from this machine only at 10 a second; each port's own dict wins.
+        ingest = {"connect_rate_per_ip": 100, **ingest, **(ingest_policy or {})}
+        query = {"allow": "127.0.0.0/8 ::1", "connect_rate_per_ip": 10, **query,
+                 **(query_policy or {})}
         self._host = host
         self._servers: dict[str, Any] = {}
         if port is not None:
             self._servers["ingest"] = _core.Server("logs", None, port=port, host=host, **ingest)
         if syslog_port is not None:
-            syslog = dict(shared, **{k: v for k, v in options.items() if k in _SYSLOG})
+            syslog = {**shared, **{k: v for k, v in options.items() if k in _SYSLOG},
+                      **(syslog_policy or {})}
             self._servers["syslog"] = _core.Server("logs-syslog", None, port=syslog_port,
                                                    host=host, **syslog)
         if query_port is not None:

@@ -61,6 +61,7 @@ class CloseKind(str, enum.Enum):
     CONNECT_TIMEOUT = "connect_timeout"
     NO_FDS = "no_fds"
     NO_PORTS = "no_ports"
+    DENIED = "denied"
 
 
 class _Terminated(Exception):

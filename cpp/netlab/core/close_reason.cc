@@ -10,7 +10,7 @@ const char* closeKindName(CloseKind kind) {
       "peer_closed",     "reset",        "idle_timeout", "message_timeout", "slow_consumer",
       "input_too_large", "input_memory", "server_full",  "protocol_error",  "io_error",
       "server_stopping", "local_close",  "refused",      "unreachable",     "connect_timeout",
-      "no_fds",          "no_ports"};
+      "no_fds",          "no_ports",     "denied"};
   static_assert(sizeof kNames / sizeof kNames[0] == kCloseKinds);
   auto i = static_cast<size_t>(kind);
   return i < kCloseKinds ? kNames[i] : "io_error";

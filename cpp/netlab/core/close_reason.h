@@ -26,6 +26,7 @@ enum class CloseKind : int {
   kConnectTimeout,  // an outbound connect did not finish in time (or ETIMEDOUT)
   kNoFds,           // EMFILE / ENFILE
   kNoPorts,         // EADDRNOTAVAIL: out of ephemeral ports
+  kDenied,          // refused by the port's policy: an address not allowed, a rate passed
   kCount
 };
 constexpr size_t kCloseKinds = static_cast<size_t>(CloseKind::kCount);

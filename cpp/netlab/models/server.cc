@@ -5,6 +5,7 @@
 #include <string>
 
 #include "netlab/core/range_check.h"
+#include "netlab/io/clock.h"
 #include "netlab/io/fd_limit.h"
 #include "netlab/io/socket.h"
 #include "netlab/models/loop_server.h"
@@ -21,7 +22,10 @@ Server::Server(std::shared_ptr<Protocol> protocol, ServerOptions options)
     : protocol_(std::move(protocol)),
       options_(std::move(options)),
       log_(options_.logEvents),
-      addresses_(static_cast<size_t>(options_.maxConnectionsPerIp)) {
+      addresses_(static_cast<size_t>(options_.maxConnectionsPerIp)),
+      connectRate_(options_.connectRatePerIp, std::max(1.0, options_.connectRatePerIp)) {
+  auto allow = parseCidrList(options_.allow);  // validate() has checked it
+  if (allow.ok()) allow_ = std::move(allow.value());
   for (int64_t i = 0; i < options_.workers; ++i) counters_.push_back(std::make_unique<Counters>());
 }
 
@@ -71,8 +75,19 @@ bool Server::admit(Fd& fd, Counters& counters, std::string& address) {
     reject(std::move(fd), "server full", counters);
     return false;
   }
-  if (!addresses_.enabled()) return true;
+  bool policy = !allow_.empty() || connectRate_.enabled();
+  if (!addresses_.enabled() && !policy) return true;
   std::string peer = peerAddress(fd.get());
+  if (!allow_.empty() && !inAny(allow_, peer)) {
+    reject(std::move(fd), "address " + peer + " not allowed", counters, CloseKind::kDenied);
+    return false;
+  }
+  double retryAfter = 0;
+  if (connectRate_.enabled() && !connectRate_.admit(peer, nowNs(), retryAfter)) {
+    reject(std::move(fd), "too many new connections from " + peer, counters, CloseKind::kDenied);
+    return false;
+  }
+  if (!addresses_.enabled()) return true;
   if (!addresses_.acquire(peer)) {
     reject(std::move(fd),
            "too many connections from " + peer + " (at most " +
@@ -88,12 +103,12 @@ void Server::releaseAddress(const std::string& address) {
   if (!address.empty()) addresses_.release(address);
 }
 
-void Server::reject(Fd fd, std::string_view reason, Counters& counters) {
+void Server::reject(Fd fd, std::string_view reason, Counters& counters, CloseKind kind) {
   std::string line = "error: " + std::string(reason) + "\n";
   // Best effort and never blocking: a refused client must not stall the acceptor.
   ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   Counters::bump(counters.connectionsRejected);
-  Counters::bump(counters.closes[static_cast<size_t>(CloseKind::kServerFull)]);
+  Counters::bump(counters.closes[static_cast<size_t>(kind)]);
   log_.add("rejected " + peerName(fd.get()) + ": " + std::string(reason));
 }
 
@@ -123,6 +138,13 @@ const std::vector<Field<ServerOptions>>& Fields<ServerOptions>::fields() {
              static_cast<double>(int64_t{1} << 40), "bytes",
              "partial-message bytes all connections together may hold"),
       number("backlog", &O::backlog, 1, 65535, "", "listen backlog (capped by somaxconn)"),
+      text("allow", &O::allow, "addresses",
+           "addresses and blocks allowed to connect, separated by spaces or commas "
+           "(127.0.0.0/8 ::1); others are refused (closes kind denied); empty: everyone"),
+      number("connect_rate_per_ip", &O::connectRatePerIp, 0, 1e6, "connections/s",
+             "new connections one address may open a second, in bursts of as many; past it "
+             "they are refused (denied)",
+             "(0: no limit)", true),
       flag("log_connections", &O::logEvents, "keep a line per connection event"),
   };
   return table;
@@ -143,6 +165,8 @@ Status validate(const ServerOptions& o, size_t socketsPerConnection) {
     return Error{EINVAL,
                  "workers > 1 applies to the epoll model only (model is '" + o.model + "')"};
   }
+  auto allow = parseCidrList(o.allow);
+  if (!allow.ok()) return Error{EINVAL, "allow: " + allow.error().message};
   return {};
 }
 

@@ -8,10 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "netlab/core/cidr.h"
 #include "netlab/core/counters.h"
 #include "netlab/core/event_log.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/options.h"
+#include "netlab/core/rate_limiter.h"
 #include "netlab/io/fd.h"
 #include "netlab/io/result.h"
 #include "netlab/models/address_limiter.h"
@@ -69,7 +71,8 @@ class Server {
   bool admit(Fd& fd, Counters& counters, std::string& address);
   void releaseAddress(const std::string& address);
   /// Tells the peer why and closes: the refusal every model gives when it cannot take a client.
-  void reject(Fd fd, std::string_view reason, Counters& counters);
+  void reject(Fd fd, std::string_view reason, Counters& counters,
+              CloseKind kind = CloseKind::kServerFull);
   size_t effectiveMaxConnections() const;
 
   /// Sums every thread's counters; they outlive stop() so final figures stay readable.
@@ -88,6 +91,8 @@ class Server {
   /// Bytes held in partial messages by all connections (bounded by maxInputMemory).
   std::atomic<int64_t> heldInput_{0};
   AddressLimiter addresses_;
+  std::vector<Cidr> allow_;  // empty: everyone
+  RateLimiter connectRate_;
 };
 
 /// Validates the options and builds the server for options.model; nothing listens yet.

@@ -36,6 +36,10 @@ struct ServerOptions {
   /// whose partial message would take the total past it is closed.
   int64_t maxInputMemory = 64 << 20;
   int64_t backlog = 4096;
+  /// Addresses and blocks allowed to connect ("127.0.0.0/8 ::1"); empty: everyone.
+  std::string allow;
+  /// New connections one address may open a second (bursts of as many); 0: no limit.
+  double connectRatePerIp = 0;
   bool logEvents = false;
 };
 

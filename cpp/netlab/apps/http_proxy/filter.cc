@@ -79,49 +79,6 @@ Result<HeaderEdits> parseHeaderEdits(std::string_view set, std::string_view remo
   return edits;
 }
 
-Result<Cidr> parseCidr(std::string_view text) {
-  size_t slash = text.find('/');
-  std::string address(text.substr(0, slash));
-  Cidr c;
-  if (::inet_pton(AF_INET, address.c_str(), c.bytes.data()) == 1) {
-    c.family = AF_INET;
-    c.prefix = 32;
-  } else if (::inet_pton(AF_INET6, address.c_str(), c.bytes.data()) == 1) {
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::equal(kMapped, kMapped + 12, c.bytes.begin())) {
-      std::copy(c.bytes.begin() + 12, c.bytes.end(), c.bytes.begin());
-      std::fill(c.bytes.begin() + 4, c.bytes.end(), 0);
-      c.family = AF_INET;
-      c.prefix = 32;
-    } else {
-      c.family = AF_INET6;
-      c.prefix = 128;
-    }
-  } else {
-    return invalid("'" + std::string(text) + "' is not an IP address or address/bits");
-  }
-  if (slash != std::string_view::npos) {
-    std::string_view bits = text.substr(slash + 1);
-    int prefix = -1;
-    auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
-    if (ec != std::errc{} || end != bits.data() + bits.size() || prefix < 0 || prefix > c.prefix) {
-      return invalid("'" + std::string(text) + "': the prefix must be 0.." +
-                     std::to_string(c.prefix));
-    }
-    c.prefix = prefix;
-  }
-  return c;
-}
-
-bool Cidr::contains(const Cidr& a) const {
-  if (a.family != family) return false;
-  int full = prefix / 8, rest = prefix % 8;
-  if (!std::equal(bytes.begin(), bytes.begin() + full, a.bytes.begin())) return false;
-  if (rest == 0) return true;
-  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (bytes[static_cast<size_t>(full)] & mask) == (a.bytes[static_cast<size_t>(full)] & mask);
-}
-
 Result<std::vector<DenyRule>> parseDenyRules(std::string_view text) {
   std::vector<DenyRule> rules;
   for (std::string_view ruleText : splitList(text, ";\n")) {
@@ -184,35 +141,6 @@ const DenyRule* deniedBy(const std::vector<DenyRule>& rules, std::string_view me
     return &rule;
   }
   return nullptr;
-}
-
-bool RateLimiter::admit(std::string_view address, int64_t nowNs, double& retryAfterSec) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = buckets_.find(std::string(address));
-  if (it == buckets_.end()) {
-    if (buckets_.size() >= kMaxAddresses) sweep(nowNs);
-    it = buckets_.emplace(std::string(address), Bucket{burst_, nowNs}).first;
-  }
-  Bucket& b = it->second;
-  b.tokens = std::min(burst_, b.tokens + static_cast<double>(nowNs - b.lastNs) * 1e-9 * rate_);
-  b.lastNs = nowNs;
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return true;
-  }
-  retryAfterSec = (1 - b.tokens) / rate_;
-  return false;
-}
-
-// Full buckets first; if every client is in debt, the table is cleared rather than grown
-// (those clients get a fresh burst: a bound on memory matters more than on them).
-void RateLimiter::sweep(int64_t nowNs) {
-  for (auto it = buckets_.begin(); it != buckets_.end();) {
-    double tokens =
-        it->second.tokens + static_cast<double>(nowNs - it->second.lastNs) * 1e-9 * rate_;
-    it = tokens >= burst_ ? buckets_.erase(it) : std::next(it);
-  }
-  if (buckets_.size() >= kMaxAddresses) buckets_.clear();
 }
 
 }  // namespace netlab

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "netlab/core/cidr.h"
+#include "netlab/core/rate_limiter.h"
 #include "netlab/io/result.h"
 
 namespace netlab {
@@ -31,16 +33,6 @@ struct HeaderEdits {
 /// `set`: "Name: value" entries, one per line; `remove`: names separated by spaces or commas.
 Result<HeaderEdits> parseHeaderEdits(std::string_view set, std::string_view remove);
 
-/// An address block: "10.0.0.0/8", "::1/128", or one address.
-struct Cidr {
-  std::array<uint8_t, 16> bytes{};
-  int family = 0;  // AF_INET or AF_INET6
-  int prefix = 0;
-  bool contains(const Cidr& address) const;
-};
-/// An address (IPv4-mapped IPv6 taken as IPv4), or a block with "/bits".
-Result<Cidr> parseCidr(std::string_view text);
-
 /// Denies a request that meets every condition it names.
 struct DenyRule {
   std::vector<std::string> methods;  // any of these (empty: any method)
@@ -54,28 +46,5 @@ Result<std::vector<DenyRule>> parseDenyRules(std::string_view text);
 /// The first rule this request meets, or null.
 const DenyRule* deniedBy(const std::vector<DenyRule>& rules, std::string_view method,
                          std::string_view path, std::string_view clientIp);
-
-/// A token bucket per client address, shared by every worker: `rate` requests a second with
-/// bursts of `burst`. The table is bounded: past kMaxAddresses, buckets that have refilled
-/// (those clients are within their rate and lose nothing) are dropped first.
-class RateLimiter {
- public:
-  static constexpr size_t kMaxAddresses = 65536;
-  RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
-  bool enabled() const { return rate_ > 0; }
-  /// True to admit; else `retryAfterSec` is when one token will be there again.
-  bool admit(std::string_view address, int64_t nowNs, double& retryAfterSec);
-
- private:
-  struct Bucket {
-    double tokens;
-    int64_t lastNs;
-  };
-  void sweep(int64_t nowNs);
-
-  double rate_, burst_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, Bucket> buckets_;
-};
 
 }  // namespace netlab

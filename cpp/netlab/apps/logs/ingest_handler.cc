@@ -33,7 +33,9 @@ std::string_view nextField(std::string_view& rest) {
 }  // namespace
 
 IngestHandler::IngestHandler(LogIngestProtocol& protocol)
-    : protocol_(protocol), durable_(protocol.options().ack == "durable") {}
+    : protocol_(protocol),
+      durable_(protocol.options().ack == "durable"),
+      authed_(protocol.token().empty()) {}
 
 IngestHandler::~IngestHandler() = default;
 
@@ -52,7 +54,7 @@ size_t IngestHandler::onData(Conn& conn, Buffer& input) {
 size_t IngestHandler::textData(Conn& conn, Buffer& input) {
   size_t handled = 0;
   size_t maxLine = static_cast<size_t>(protocol_.options().maxMessage) + 64;
-  while (!paused_ && conn.budgetLeft()) {
+  while (!paused_ && !ratePaused_ && conn.budgetLeft()) {
     std::string_view view = input.view();
     size_t nl = view.find('\n');
     if (skipping_) {  // the tail of a truncated line: dropped up to its end
@@ -63,12 +65,14 @@ size_t IngestHandler::textData(Conn& conn, Buffer& input) {
     }
     if (nl == std::string_view::npos) {
       if (view.size() <= maxLine) return handled;
+      if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;
       line(conn, view.substr(0, maxLine), true);  // kept, flagged; the rest is skipped
       input.consume(view.size());
       skipping_ = true;
       ++handled;
       continue;
     }
+    if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;  // the line waits
     std::string_view text = view.substr(0, nl);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     bool truncated = text.size() > maxLine;
@@ -80,6 +84,16 @@ size_t IngestHandler::textData(Conn& conn, Buffer& input) {
 }
 
 void IngestHandler::line(Conn& conn, std::string_view text, bool truncated) {
+  if (!authed_) {  // the port wants AUTH|<token> before anything else
+    if (text.substr(0, 5) == "AUTH|" && text.substr(5) == protocol_.token()) {
+      authed_ = true;
+      return answer(conn, "OK|auth\n");
+    }
+    protocol_.counters().badTokens.fetch_add(1, std::memory_order_relaxed);
+    answer(conn,
+           text.substr(0, 5) == "AUTH|" ? "ERROR|bad token\n" : "ERROR|authentication required\n");
+    return conn.fail("not authenticated");
+  }
   if (text.substr(0, 4) == "LOG|") return logLine(conn, text.substr(4), truncated);
   if (text.substr(0, 4) == "LOG:") return legacyLine(conn, text.substr(4), truncated);
   if (text.empty()) return;
@@ -142,7 +156,7 @@ void IngestHandler::store(Conn& conn, LogRecord record,
     c.acknowledged.fetch_add(1, std::memory_order_relaxed);
     answer(conn, std::move(text));
   }
-  pauseWhileBehind(conn, protocol_.store(), paused_);
+  pauseWhileBehind(conn, protocol_.store(), paused_, ratePaused_);
 }
 
 // In order: behind the answers still waiting (durable acks, a binary query's rows).
@@ -166,9 +180,14 @@ std::string IngestHandler::encode(uint8_t command, uint32_t sequence, std::strin
 }
 
 size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
+  if (!authed_) {
+    protocol_.counters().badTokens.fetch_add(1, std::memory_order_relaxed);
+    conn.fail("binary clients cannot authenticate while the port wants a token");
+    return 0;
+  }
   if (!codec_) codec_ = makeHeaderCodec(kBinaryVersion, 65535, nullptr);
   size_t handled = 0;
-  while (!paused_ && conn.budgetLeft()) {
+  while (!paused_ && !ratePaused_ && conn.budgetLeft()) {
     FrameView f;
     ParseResult r = codec_->parse(input.view(), 0, f);
     if (r.status == ParseResult::kNeedMore) return handled;
@@ -177,6 +196,7 @@ size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
       conn.fail(r.error.message);  // the byte stream cannot be resynchronised
       return handled;
     }
+    if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;  // the frame waits
     frame(conn, f);
     input.consume(r.consumed);
     ++handled;

@@ -65,7 +65,9 @@ class IngestHandler final : public Handler {
   enum class Format { kUnknown, kText, kBinary } format_ = Format::kUnknown;
   std::shared_ptr<const Codec> codec_;  // binary connections'
   int64_t nextToken_ = -1;              // placeholders (negative ids) for query answers
-  bool paused_ = false;
+  bool paused_ = false;                 // the writer is behind
+  bool ratePaused_ = false;             // past the port's message rate
+  bool authed_;
   bool peerDone_ = false;  // the client half-closed: close once the last answer is out
 };
 

@@ -3,6 +3,8 @@
 #include "netlab/apps/logs/ingest_handler.h"
 #include "netlab/apps/logs/query_handler.h"
 #include "netlab/apps/logs/syslog_handler.h"
+#include "netlab/io/clock.h"
+#include "netlab/io/socket.h"
 
 namespace netlab {
 namespace {
@@ -25,6 +27,8 @@ LogSnapshot LogPort::snapshot() const {
   s.rejected = get(c.rejected);
   s.queries = get(c.queries);
   s.rowsReturned = get(c.rowsReturned);
+  s.badTokens = get(c.badTokens);
+  s.rateLimited = get(c.rateLimited);
   logs::LogStore::Stats st = store.stats();
   s.stored = st.stored;
   s.batches = st.batches;
@@ -34,14 +38,32 @@ LogSnapshot LogPort::snapshot() const {
   return s;
 }
 
-void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused) {
+bool LogPort::pace(Conn& conn, bool& paused, const bool& other) {
+  if (!messageRate_.enabled()) return true;
+  if (paused) return false;
+  double wait = 0;
+  if (messageRate_.admit(withoutPort(conn.peer()), nowNs(), wait)) return true;
+  counters_.rateLimited.fetch_add(1, std::memory_order_relaxed);
+  paused = true;
+  conn.pauseReading();
+  bool* flag = &paused;  // the handler's: the timer is cancelled when the connection closes
+  const bool* held = &other;
+  conn.runAfter(wait, [flag, held, &conn] {
+    *flag = false;
+    if (!*held) conn.resumeReading();
+  });
+  return false;
+}
+
+void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused, const bool& other) {
   if (paused) return;
   auto outlet = conn.outlet();
   bool* flag = &paused;  // the handler's: post() runs only while its connection is open
-  if (!store.behind([outlet, flag] {
-        outlet->post([flag](Conn& c) {
+  const bool* held = &other;
+  if (!store.behind([outlet, flag, held] {
+        outlet->post([flag, held](Conn& c) {
           *flag = false;
-          c.resumeReading();
+          if (!*held) c.resumeReading();
         });
       }))
     return;
@@ -64,6 +86,13 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
              "longest message kept whole; longer ones are stored truncated and flagged"),
       number("commit_delay", &O::commitDelaySec, 0, 60, "seconds",
              "a test hook: every commit waits this long first, as on a slow disk"),
+      text("token", &O::token, "secret",
+           "a client must send AUTH|<token> first (text protocol; binary clients are refused "
+           "while one is set); empty: none"),
+      number("message_rate", &O::messageRate, 0, 1e9, "logs/s",
+             "logs a second one client address may send; past it reading pauses (nothing is "
+             "dropped)",
+             "(0: no limit)", true),
   };
   return table;
 }
@@ -74,6 +103,10 @@ const std::vector<Field<LogSyslogOptions>>& Fields<LogSyslogOptions>::fields() {
       text("data_dir", &O::dataDir, "directory", kDataDirHelp),
       number("max_message", &O::maxMessage, 64, 16 << 20, "bytes",
              "largest syslog frame kept whole; longer ones are stored truncated and flagged"),
+      number("message_rate", &O::messageRate, 0, 1e9, "logs/s",
+             "logs a second one client address may send; past it reading pauses (nothing is "
+             "dropped)",
+             "(0: no limit)", true),
   };
   return table;
 }
@@ -87,6 +120,7 @@ const std::vector<Field<LogQueryOptions>>& Fields<LogQueryOptions>::fields() {
       number("max_tail_queue", &O::maxTailQueue, 17 << 20, 1 << 30, "bytes",
              "output a connection may leave unread (a TAIL that falls behind) before it is "
              "dropped as a slow consumer; above a query's largest answer"),
+      text("token", &O::token, "secret", "a client must send AUTH|<token> first; empty: none"),
   };
   return table;
 }

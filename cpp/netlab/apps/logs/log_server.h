@@ -3,6 +3,7 @@
 // of their data directory (store.h).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "netlab/apps/logs/store.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/options.h"
+#include "netlab/core/rate_limiter.h"
 
 namespace netlab {
 
@@ -20,6 +22,8 @@ struct LogIngestOptions {
   std::string sync = "normal";   // SQLite synchronous: normal (WAL) or full (see StoreOptions)
   int64_t maxMessage = 200000;   // rsyslog imtcp's largest frame; longer ones are truncated
   double commitDelaySec = 0;     // a test hook: a slow disk
+  std::string token;             // required first as AUTH|<token>; empty: none
+  double messageRate = 0;        // logs a second per client address; 0: no limit
 };
 template <>
 struct Fields<LogIngestOptions> {
@@ -30,6 +34,7 @@ struct LogQueryOptions {
   std::string dataDir = "./netlab-logs";
   int64_t maxResults = 10000;       // rows one query may return
   int64_t maxTailQueue = 32 << 20;  // output a TAIL client may leave unread before it is dropped
+  std::string token;                // required first as AUTH|<token>; empty: none
 };
 template <>
 struct Fields<LogQueryOptions> {
@@ -39,13 +44,14 @@ struct Fields<LogQueryOptions> {
 /// What stats() adds for a log port.
 struct LogSnapshot {
   uint64_t received = 0, acknowledged = 0, parseErrors = 0, truncated = 0, rejected = 0;
+  uint64_t badTokens = 0, rateLimited = 0;
   uint64_t queries = 0, rowsReturned = 0;
   uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, queued = 0;
 };
 
 struct LogCounters {
   std::atomic<uint64_t> received{0}, acknowledged{0}, parseErrors{0}, truncated{0}, rejected{0},
-      queries{0}, rowsReturned{0};
+      queries{0}, rowsReturned{0}, badTokens{0}, rateLimited{0};
 };
 
 /// What every LogServer port has: the shared store and its own counters.
@@ -54,13 +60,25 @@ class LogPort : public Protocol {
   logs::LogStore& store() { return *store_; }
   LogCounters& counters() { return counters_; }
   LogSnapshot snapshot() const;
+  /// The token a text connection must give first (AUTH|<token>); empty: none.
+  const std::string& token() const { return token_; }
+  /// The port's message rate, asked before each message from `conn` is taken: false when the
+  /// client is past it; then reading pauses (the message stays in the input, TCP pushes
+  /// back, nothing is dropped) until it is within its rate again. `paused` is the handler's
+  /// flag for this pause, `other` its flag for the writer's.
+  bool pace(Conn& conn, bool& paused, const bool& other);
 
  protected:
-  explicit LogPort(std::shared_ptr<logs::LogStore> store) : store_(std::move(store)) {}
+  LogPort(std::shared_ptr<logs::LogStore> store, std::string token, double messageRate)
+      : store_(std::move(store)),
+        token_(std::move(token)),
+        messageRate_(messageRate, std::max(1.0, messageRate)) {}
 
  private:
   std::shared_ptr<logs::LogStore> store_;
   LogCounters counters_;
+  std::string token_;
+  RateLimiter messageRate_;
 };
 
 class LogIngestProtocol final : public LogPort {
@@ -74,7 +92,8 @@ class LogIngestProtocol final : public LogPort {
 
  private:
   LogIngestProtocol(LogIngestOptions options, std::shared_ptr<logs::LogStore> store)
-      : LogPort(std::move(store)), options_(std::move(options)) {}
+      : LogPort(std::move(store), options.token, options.messageRate),
+        options_(std::move(options)) {}
   LogIngestOptions options_;
 };
 
@@ -89,13 +108,14 @@ class LogQueryProtocol final : public LogPort {
 
  private:
   LogQueryProtocol(LogQueryOptions options, std::shared_ptr<logs::LogStore> store)
-      : LogPort(std::move(store)), options_(std::move(options)) {}
+      : LogPort(std::move(store), options.token, 0), options_(std::move(options)) {}
   LogQueryOptions options_;
 };
 
 struct LogSyslogOptions {
   std::string dataDir = "./netlab-logs";
   int64_t maxMessage = 200000;  // rsyslog imtcp's largest frame; longer ones are truncated
+  double messageRate = 0;       // logs a second per client address; 0: no limit
 };
 template <>
 struct Fields<LogSyslogOptions> {
@@ -113,12 +133,13 @@ class LogSyslogProtocol final : public LogPort {
 
  private:
   LogSyslogProtocol(LogSyslogOptions options, std::shared_ptr<logs::LogStore> store)
-      : LogPort(std::move(store)), options_(std::move(options)) {}
+      : LogPort(std::move(store), {}, options.messageRate), options_(std::move(options)) {}
   LogSyslogOptions options_;
 };
 
 /// The writer is far behind: stops reading `conn` until it has caught up (then `paused`
-/// is cleared and reading resumes), so ingest memory stays bounded. No-op while paused.
-void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused);
+/// is cleared and reading resumes unless `other` still holds it), so ingest memory stays
+/// bounded. No-op while paused.
+void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused, const bool& other);
 
 }  // namespace netlab

@@ -118,6 +118,16 @@ size_t QueryHandler::onData(Conn& conn, Buffer& input) {
 
 void QueryHandler::command(Conn& conn, std::string_view line) {
   if (line.empty()) return;
+  if (!authed_) {  // the port wants AUTH|<token> before anything else
+    if (line.substr(0, 5) == "AUTH|" && line.substr(5) == protocol_.token()) {
+      authed_ = true;
+      return conn.send("OK|auth\n");
+    }
+    protocol_.counters().badTokens.fetch_add(1, std::memory_order_relaxed);
+    conn.send(line.substr(0, 5) == "AUTH|" ? "ERROR|bad token\n"
+                                           : "ERROR|authentication required\n");
+    return conn.fail("not authenticated");
+  }
   if (line.substr(0, 5) == "TAIL|" || line == "TAIL") {
     if (tail_) return conn.send("ERROR|already tailing\n");
     Filter f;

@@ -20,7 +20,8 @@ class QueryHandler final : public Handler {
  public:
   static constexpr size_t kMaxLine = 4096;
   static constexpr size_t kMaxResultBytes = 16 << 20;  // one answer, whatever max_results says
-  explicit QueryHandler(LogQueryProtocol& protocol) : protocol_(protocol) {}
+  explicit QueryHandler(LogQueryProtocol& protocol)
+      : protocol_(protocol), authed_(protocol.token().empty()) {}
   size_t onData(Conn& conn, Buffer& input) override;
   void onClose(Conn& conn, const CloseReason& reason) override;
   bool onEof(Conn&) override {
@@ -35,6 +36,7 @@ class QueryHandler final : public Handler {
   LogQueryProtocol& protocol_;
   bool running_ = false, peerDone_ = false;
   uint64_t tail_ = 0;  // the store's subscription while tailing
+  bool authed_;
 };
 
 /// Parses what follows "QUERY|": a Filter, or the reason it cannot be one.
