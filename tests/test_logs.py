@@ -401,3 +401,16 @@ def test_log_handler_never_blocks_when_the_server_is_away(tmp_path: Path) -> Non
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def test_one_process_writes_a_store(tmp_path: Path) -> None:
+    """Ids come from the store when it opens: a second process on the same directory is
+    refused instead of handing out the same ids."""
+    import errno
+    from conftest import CliServer
+
+    data = str(tmp_path / "logs")
+    with CliServer("logs", "--data-dir", data, "--query-port", "-1", "--syslog-port", "-1"):
+        with pytest.raises(OSError) as busy:
+            netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=data)
+        assert busy.value.errno == errno.EBUSY and "in use by another process" in str(busy.value)

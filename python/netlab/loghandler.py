@@ -115,26 +115,31 @@ class LogHandler(logging.Handler):
                     self._cond.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
+    _BATCH = 500  # lines sent before their answers are read: a paced server is waited for
+    _REPLY_TIMEOUT = 60.0  # a server that answers nothing for this long is reconnected to
+
     def _session(self) -> None:
         with socket.create_connection((self.host, self.port), timeout=10) as sock:
+            sock.settimeout(self._REPLY_TIMEOUT)
             reader = sock.makefile("rb")
             if self.token is not None:
                 sock.sendall(f"AUTH|{self.token}\n".encode())
-                if reader.readline() != b"OK|auth\n":
-                    raise OSError("the LogServer refused the token")
+                reply = reader.readline()
+                if reply != b"OK|auth\n":
+                    raise OSError(f"the LogServer refused the token: {reply!r}")
             while True:
                 with self._cond:
                     while not self._queue and not self._closing:
                         self._cond.wait(0.5)
                     if not self._queue:
                         return  # closing, everything answered
-                    batch = list(self._queue)
-                    self._queue.clear()
+                    batch = [self._queue.popleft()
+                             for _ in range(min(self._BATCH, len(self._queue)))]
                     self._unanswered.extend(batch)
                 sock.sendall(b"".join(batch))
                 for _ in batch:
                     reply = reader.readline()
-                    if not reply:
+                    if not reply.endswith(b"\n"):
                         raise OSError("the LogServer closed the connection")
                     with self._cond:
                         self._unanswered.popleft()

@@ -56,8 +56,10 @@ class LogServer:
     ingest connections stop being read until it catches up.
 
     Every other keyword is a server option (``model``, ``workers``, limits) for every port,
-    or an option of one (``token`` and ``message_rate`` belong to ingest, ``max_results``
-    to query).
+    or an option of some: ``token`` for ingest and query, ``message_rate`` and
+    ``max_message`` for ingest and syslog, ``ack``, ``sync`` and ``commit_delay`` for ingest
+    (which opens the store; the other ports share it as it was opened), ``max_results`` and
+    ``max_tail_queue`` for query.
 
     Each port has its own security policy, the guide's table made real: ``ingest_policy``,
     ``syslog_policy`` and ``query_policy`` are dicts of server options applied to that port

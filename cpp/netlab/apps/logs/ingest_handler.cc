@@ -113,7 +113,9 @@ void IngestHandler::logLine(Conn& conn, std::string_view rest, bool truncated) {
   LogRecord r;
   r.level = *level;
   r.timeMs = *time;
-  r.message = std::string(rest);  // the message may hold '|' itself
+  size_t max = static_cast<size_t>(protocol_.options().maxMessage);
+  truncated = truncated || rest.size() > max;    // the line's bound allowed for its fields
+  r.message = std::string(rest.substr(0, max));  // the message may hold '|' itself
   if (truncated) r.flags |= kTruncated;
   store(conn, std::move(r), [](int64_t id) { return "OK|" + std::to_string(id) + "\n"; });
 }
@@ -143,7 +145,7 @@ void IngestHandler::legacyLine(Conn& conn, std::string_view rest, bool truncated
 }
 
 void IngestHandler::store(Conn& conn, LogRecord record,
-                          const std::function<std::string(int64_t)>& answerFor) {
+                          const std::function<std::string(int64_t)>& answerFor, int64_t sequence) {
   LogCounters& c = protocol_.counters();
   c.received.fetch_add(1, std::memory_order_relaxed);
   if (record.flags & kTruncated) c.truncated.fetch_add(1, std::memory_order_relaxed);
@@ -151,7 +153,7 @@ void IngestHandler::store(Conn& conn, LogRecord record,
   int64_t id = protocol_.store().append(std::move(record), durable_ ? sink_ : nullptr);
   std::string text = answerFor(id);
   if (durable_) {
-    replies_.push_back({id, std::move(text)});
+    replies_.push_back({id, std::move(text), sequence});
   } else {
     c.acknowledged.fetch_add(1, std::memory_order_relaxed);
     answer(conn, std::move(text));
@@ -167,16 +169,26 @@ void IngestHandler::answer(Conn& conn, std::string text) {
 
 // --- binary ------------------------------------------------------------------------------
 
-std::string IngestHandler::encode(uint8_t command, uint32_t sequence, std::string_view payload) {
+namespace {
+
+std::string encodeFrame(const Codec& codec, uint8_t command, uint32_t sequence,
+                        std::string_view payload) {
   FrameView f;
-  f.version = kBinaryVersion;
+  f.version = IngestHandler::kBinaryVersion;
   f.command = command;
   f.sequence = sequence;
   f.payload = payload;
   std::string out;
   FrameError error;
-  codec_->encode(f, out, error);  // payloads here are made to fit
+  codec.encode(f, out, error);  // payloads here are made to fit
   return out;
+}
+
+}  // namespace
+
+std::string IngestHandler::encode(uint8_t command, uint32_t sequence,
+                                  std::string_view payload) const {
+  return encodeFrame(*codec_, command, sequence, payload);
 }
 
 size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
@@ -228,12 +240,15 @@ void IngestHandler::frame(Conn& conn, const FrameView& f) {
       r.timeMs = int64_t{u(1, 4)} * 1000;
       r.message = std::string(p.substr(7, length));
       uint32_t sequence = f.sequence;
-      return store(conn, std::move(r), [this, sequence](int64_t id) {
-        std::string payload(1, static_cast<char>(kStatusOk));
-        for (int shift = 56; shift >= 0; shift -= 8)
-          payload += static_cast<char>((static_cast<uint64_t>(id) >> shift) & 0xff);
-        return encode(kCommandLog, sequence, payload);
-      });
+      return store(
+          conn, std::move(r),
+          [this, sequence](int64_t id) {
+            std::string payload(1, static_cast<char>(kStatusOk));
+            for (int shift = 56; shift >= 0; shift -= 8)
+              payload += static_cast<char>((static_cast<uint64_t>(id) >> shift) & 0xff);
+            return encode(kCommandLog, sequence, payload);
+          },
+          sequence);
     }
     case kCommandPing:
       return answer(conn, encode(kCommandPing, f.sequence, {}));
@@ -264,9 +279,13 @@ void IngestHandler::binaryQuery(Conn& conn, const FrameView& f) {
   replies_.push_back({token, {}});
   auto outlet = conn.outlet();
   uint32_t sequence = f.sequence;
-  LogPort* port = &protocol_;
-  port->store().queryPool().submit([this, outlet, port, filter, token, sequence] {
-    auto rows = port->store().query(filter);
+  // The job may outlive this handler (the client leaves) and the port (the server stops),
+  // not the store: ~LogStore runs the queued jobs before anything of it goes. It holds the
+  // codec, and reaches the handler only through post().
+  LogStore* store = &protocol_.store();
+  std::shared_ptr<const Codec> codec = codec_;
+  store->queryPool().submit([this, outlet, store, codec, filter, token, sequence] {
+    auto rows = store->query(filter);
     std::string out;
     if (rows.ok()) {
       for (const LogRecord& r : rows.value()) {
@@ -274,12 +293,13 @@ void IngestHandler::binaryQuery(Conn& conn, const FrameView& f) {
         appendRow(row, r);
         row.pop_back();  // the frame delimits it
         if (row.size() > 65535) row.resize(65535);
-        out += encode(kCommandQuery, sequence, row);
+        if (out.size() + row.size() > QueryHandler::kMaxResultBytes) break;
+        out += encodeFrame(*codec, kCommandQuery, sequence, row);
       }
-      out += encode(kCommandQuery, sequence, {});
+      out += encodeFrame(*codec, kCommandQuery, sequence, {});
     } else {
       std::string payload(1, static_cast<char>(kStatusError));
-      out = encode(kCommandQuery, sequence, payload + rows.error().message);
+      out = encodeFrame(*codec, kCommandQuery, sequence, payload + rows.error().message);
     }
     outlet->post([this, token, out = std::move(out)](Conn& c) {
       for (Reply& r : replies_) {
@@ -299,7 +319,12 @@ void IngestHandler::onCommitted(Conn& conn, const std::vector<int64_t>& ids, boo
     if (at == ids.size()) break;
     if (r.id != ids[at]) continue;
     r.id = 0;
-    if (!ok) r.text = "ERROR|store failed\n";
+    if (!ok && r.sequence >= 0) {
+      std::string payload(1, static_cast<char>(kStatusError));
+      r.text = encode(kCommandLog, static_cast<uint32_t>(r.sequence), payload + "store failed");
+    } else if (!ok) {
+      r.text = "ERROR|store failed\n";
+    }
     ++at;
   }
   if (ok) protocol_.counters().acknowledged.fetch_add(ids.size(), std::memory_order_relaxed);

@@ -43,17 +43,19 @@ class IngestHandler final : public Handler {
   struct Reply {
     int64_t id = 0;  // waiting for this log's commit; 0: ready
     std::string text;
+    int64_t sequence = -1;  // a binary LOG's sequence number (its failure is a frame too)
   };
   size_t textData(Conn& conn, Buffer& input);
   size_t binaryData(Conn& conn, Buffer& input);
   void frame(Conn& conn, const FrameView& f);
   void binaryQuery(Conn& conn, const FrameView& f);
-  std::string encode(uint8_t command, uint32_t sequence, std::string_view payload);
+  std::string encode(uint8_t command, uint32_t sequence, std::string_view payload) const;
   void line(Conn& conn, std::string_view text, bool truncated);
   void logLine(Conn& conn, std::string_view rest, bool truncated);
   void legacyLine(Conn& conn, std::string_view rest, bool truncated);
   /// Stores `record`; its answer is made from its id.
-  void store(Conn& conn, LogRecord record, const std::function<std::string(int64_t)>& answer);
+  void store(Conn& conn, LogRecord record, const std::function<std::string(int64_t)>& answer,
+             int64_t sequence = -1);
   void answer(Conn& conn, std::string text);
   void flushReplies(Conn& conn);
 

@@ -151,24 +151,29 @@ void QueryHandler::run(Conn& conn, Filter filter) {
   conn.pauseReading();
   protocol_.counters().queries.fetch_add(1, std::memory_order_relaxed);
   auto outlet = conn.outlet();
-  LogQueryProtocol* protocol = &protocol_;
-  protocol_.store().queryPool().submit([outlet, protocol, filter, this] {
-    auto rows = protocol->store().query(filter);
+  // The job may outlive this handler and the port, not the store: ~LogStore runs the queued
+  // jobs before anything of it goes. It reaches the handler (and the port's counters) only
+  // through post().
+  LogStore* store = &protocol_.store();
+  store->queryPool().submit([outlet, store, filter, this] {
+    auto rows = store->query(filter);
     std::string out;
+    size_t n = 0;
     if (!rows.ok()) {
       out = "ERROR|" + rows.error().message + "\n";
     } else {
-      std::string body;
-      size_t n = 0;
+      std::string body, row;
       for (const LogRecord& r : rows.value()) {  // as many as fit kMaxResultBytes
-        if (body.size() >= kMaxResultBytes) break;
-        appendRow(body, r);
+        row.clear();
+        appendRow(row, r);
+        if (body.size() + row.size() > kMaxResultBytes) break;
+        body += row;
         ++n;
       }
       out = "RESULT|" + std::to_string(n) + "\n" + body + "END\n";
-      protocol->counters().rowsReturned.fetch_add(n, std::memory_order_relaxed);
     }
-    outlet->post([this, out = std::move(out)](Conn& c) {
+    outlet->post([this, out = std::move(out), n](Conn& c) {
+      protocol_.counters().rowsReturned.fetch_add(n, std::memory_order_relaxed);
       c.send(out);
       running_ = false;
       if (peerDone_) return c.closeAfterFlush();

@@ -1,5 +1,7 @@
 #include "netlab/apps/logs/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -80,6 +82,14 @@ Result<std::shared_ptr<LogStore>> LogStore::open(const StoreOptions& options) {
 }
 
 Status LogStore::init() {
+  // Ids come from MAX(id) at open: two processes writing one store would hand out the same.
+  std::string lockPath = dir_ + "/lock";
+  lock_.reset(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_.valid()) return sysError("open " + lockPath);
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Error{errno == EWOULDBLOCK ? EBUSY : errno,
+                 dir_ + " is in use by another process (its lock file is held)"};
+  }
   std::string path = dir_ + "/logs.db";
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -96,8 +106,8 @@ Status LogStore::init() {
   }
   sqlite3_busy_timeout(db_, 5000);
   const char* insert =
-      "INSERT OR IGNORE INTO logs(id, ts, received, level, host, app, message, flags, client, "
-      "seq) VALUES(?,?,?,?,?,?,?,?,?,?)";
+      "INSERT INTO logs(id, ts, received, level, host, app, message, flags, client, seq) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(client, seq) WHERE client IS NOT NULL DO NOTHING";
   if (sqlite3_prepare_v3(db_, insert, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
           SQLITE_OK ||
       sqlite3_prepare_v3(db_, "INSERT INTO logs_fts(rowid, message) VALUES(?, ?)", -1,
@@ -209,7 +219,7 @@ void LogStore::writerLoop() {
 
 bool LogStore::commit(std::vector<Pending>& batch, uint64_t& duplicates) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
-  for (const Pending& p : batch) {
+  for (Pending& p : batch) {
     const LogRecord& r = p.record;
     sqlite3_bind_int64(insert_, 1, r.id);
     sqlite3_bind_int64(insert_, 2, r.timeMs);
@@ -235,6 +245,7 @@ bool LogStore::commit(std::vector<Pending>& batch, uint64_t& duplicates) {
       return false;
     }
     if (sqlite3_changes(db_) == 0) {  // the same client and sequence number: stored already
+      p.stored = false;
       ++duplicates;
       continue;
     }
@@ -248,7 +259,10 @@ bool LogStore::commit(std::vector<Pending>& batch, uint64_t& duplicates) {
       return false;
     }
   }
-  return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return true;
+  // A failed COMMIT may leave the transaction open, and every later BEGIN would fail.
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return false;
 }
 
 namespace {
@@ -306,7 +320,7 @@ void LogStore::publish(const std::vector<Pending>& batch) {
   for (auto it = tails_.begin(); it != tails_.end();) {
     std::string out;
     for (const Pending& p : batch) {
-      if (matches(it->second.filter, p.record)) appendRow(out, p.record);
+      if (p.stored && matches(it->second.filter, p.record)) appendRow(out, p.record);
     }
     if (!out.empty() && !it->second.outlet->deliver(out)) {
       it = tails_.erase(it);  // closed, or dropped as too slow

@@ -21,6 +21,7 @@
 #include "netlab/apps/logs/record.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/work_pool.h"
+#include "netlab/io/fd.h"
 #include "netlab/io/result.h"
 
 namespace netlab::logs {
@@ -99,6 +100,7 @@ class LogStore {
   struct Pending {
     LogRecord record;
     std::shared_ptr<AckSink> sink;
+    bool stored = true;  // false: its client and sequence number were stored before
   };
   LogStore(std::string dir, StoreOptions options);
   Status init();
@@ -110,6 +112,7 @@ class LogStore {
 
   std::string dir_;
   StoreOptions options_;
+  Fd lock_;                // flock on <dir>/lock: one process writes a store
   sqlite3* db_ = nullptr;  // the writer's
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insertFts_ = nullptr;
