@@ -414,3 +414,37 @@ def test_one_process_writes_a_store(tmp_path: Path) -> None:
         with pytest.raises(OSError) as busy:
             netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=data)
         assert busy.value.errno == errno.EBUSY and "in use by another process" in str(busy.value)
+
+
+def test_retention_by_age_and_size(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "age"),
+                          retention=1) as s:
+        with connect(s.port) as sock:
+            sock.sendall(b"".join(b"LOG|INFO|1|old %d\n" % i for i in range(100)))
+            read_lines(sock, 100)
+            time.sleep(1.5)
+            sock.sendall(b"LOG|INFO|1|new\n")  # a commit, after which retention runs
+            read_lines(sock, 1)
+        s.flush()
+        wait_until(lambda: [r["message"] for r in s.query()] == ["new"],
+                   what="the old logs deleted")
+        assert s.query("old") == []  # gone from the FTS index too
+        assert s.stats()["ingest"]["store_deleted"] == 100
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "size"),
+                          max_store_bytes=2_000_000) as s:
+        line = b"LOG|INFO|1|" + b"w " * 100 + b"%d\n"
+        with connect(s.port) as sock:
+            for round_ in range(10):
+                sock.sendall(b"".join(line % (round_ * 2000 + i) for i in range(2000)))
+                read_lines(sock, 2000)
+                time.sleep(0.15)
+        s.flush()
+        time.sleep(1.1)
+        with connect(s.port) as sock:  # one more commit lets retention catch up
+            sock.sendall(b"LOG|INFO|1|last\n")
+            read_lines(sock, 1)
+        s.flush()
+        kept = s.query(limit=100_000)
+        assert 0 < len(kept) < 20_001 and kept[-1]["message"] == "last"
+        assert kept[0]["id"] > 1  # the oldest went first
+        assert s.stats()["ingest"]["store_deleted"] == 20_001 - len(kept)

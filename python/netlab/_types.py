@@ -313,5 +313,7 @@ class LogStats(ServerStats):
     """logs resent with an idempotency key already stored."""
     store_failed_batches: int
     """batches that could not be committed."""
+    store_deleted: int
+    """logs deleted by retention (age, then size)."""
     store_queued: int
     """logs waiting for the writer now."""

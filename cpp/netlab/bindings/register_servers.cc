@@ -222,6 +222,8 @@ const Columns<LogSnapshot>& logColumns() {
        [](const L& l) { return py::cast(l.duplicates); }},
       {"store_failed_batches", "int", "batches that could not be committed",
        [](const L& l) { return py::cast(l.failedBatches); }},
+      {"store_deleted", "int", "logs deleted by retention (age, then size)",
+       [](const L& l) { return py::cast(l.deleted); }},
       {"store_queued", "int", "logs waiting for the writer now",
        [](const L& l) { return py::cast(l.queued); }},
   };

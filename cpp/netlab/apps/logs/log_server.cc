@@ -35,6 +35,7 @@ LogSnapshot LogPort::snapshot() const {
   s.duplicates = st.duplicates;
   s.failedBatches = st.failedBatches;
   s.queued = st.queued;
+  s.deleted = st.deleted;
   return s;
 }
 
@@ -93,6 +94,12 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
              "logs a second one client address may send; past it reading pauses (nothing is "
              "dropped)",
              "(0: no limit)", true),
+      number("retention", &O::retentionSec, 0, 1e10, "seconds",
+             "logs received longer ago than this are deleted (checked once a second)", "(0: kept)",
+             true),
+      number("max_store_bytes", &O::maxStoreBytes, 0, 1e15, "bytes",
+             "the store's pages in use past which the oldest logs are deleted", "(0: no bound)",
+             true),
   };
   return table;
 }
@@ -130,6 +137,8 @@ Result<std::shared_ptr<Protocol>> LogIngestProtocol::make(LogIngestOptions optio
   so.dir = options.dataDir;
   so.syncFull = options.sync == "full";
   so.commitDelaySec = options.commitDelaySec;
+  so.retentionSec = options.retentionSec;
+  so.maxBytes = options.maxStoreBytes;
   auto store = logs::LogStore::open(so);
   if (!store.ok()) return store.error();
   return std::shared_ptr<Protocol>(

@@ -24,6 +24,8 @@ struct LogIngestOptions {
   double commitDelaySec = 0;     // a test hook: a slow disk
   std::string token;             // required first as AUTH|<token>; empty: none
   double messageRate = 0;        // logs a second per client address; 0: no limit
+  double retentionSec = 0;       // logs received longer ago are deleted; 0: kept
+  int64_t maxStoreBytes = 0;     // past this, the oldest logs are deleted; 0: no bound
 };
 template <>
 struct Fields<LogIngestOptions> {
@@ -46,7 +48,7 @@ struct LogSnapshot {
   uint64_t received = 0, acknowledged = 0, parseErrors = 0, truncated = 0, rejected = 0;
   uint64_t badTokens = 0, rateLimited = 0;
   uint64_t queries = 0, rowsReturned = 0;
-  uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, queued = 0;
+  uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, queued = 0, deleted = 0;
 };
 
 struct LogCounters {

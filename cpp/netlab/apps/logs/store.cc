@@ -11,6 +11,7 @@
 
 #include "netlab/apps/logs/query_handler.h"
 #include "netlab/core/handler.h"
+#include "netlab/io/clock.h"
 
 namespace netlab::logs {
 namespace {
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS logs(
 CREATE UNIQUE INDEX IF NOT EXISTS logs_key ON logs(client, seq) WHERE client IS NOT NULL;
 CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts);
 CREATE INDEX IF NOT EXISTS logs_level ON logs(level);
+CREATE INDEX IF NOT EXISTS logs_received ON logs(received);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(
   message, content='logs', content_rowid='id', tokenize='unicode61');
 )sql";
@@ -187,6 +189,7 @@ void LogStore::writerLoop() {
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.commitDelaySec));
     uint64_t duplicates = 0;
     bool ok = commit(batch, duplicates);
+    if (ok && (options_.retentionSec > 0 || options_.maxBytes > 0)) retain();
     // One call per connection per batch, its ids in order.
     std::vector<std::pair<AckSink*, std::vector<int64_t>>> acks;
     std::map<AckSink*, size_t> index;
@@ -328,6 +331,110 @@ void LogStore::publish(const std::vector<Pending>& batch) {
     }
     ++it;
   }
+}
+
+void LogStore::retain() {
+  int64_t now = nowNs();
+  if (now - lastRetainNs_ < 1000000000) return;
+  lastRetainNs_ = now;
+  int64_t deleted = 0;
+  constexpr int64_t kChunk = 10000;  // a bounded transaction: queries and commits go between
+  if (options_.retentionSec > 0) {
+    int64_t cutoff = wallMs() - static_cast<int64_t>(options_.retentionSec * 1000);
+    for (int64_t n = kChunk; n == kChunk;) {
+      n = deleteOldest("received < ?1", cutoff, kChunk);
+      deleted += std::max<int64_t>(n, 0);
+    }
+  }
+  if (options_.maxBytes > 0) {
+    // Deleted rows free pages for later inserts rather than shrinking the file, and FTS5
+    // frees its pages only as it merges segments: the pages in use fall slowly. So one pass
+    // deletes the share of rows that should bring them to 90% of the bound, and lets later
+    // passes see the effect, instead of deleting until the count drops.
+    int64_t used = bytesInUse();
+    if (used > options_.maxBytes) {
+      int64_t rows = idSpan();
+      int64_t drop = rows - static_cast<int64_t>(static_cast<double>(rows) * 0.9 *
+                                                 static_cast<double>(options_.maxBytes) /
+                                                 static_cast<double>(used));
+      while (drop > 0) {
+        int64_t n = deleteOldest("1", 0, std::min(drop, kChunk));
+        if (n <= 0) break;
+        deleted += n;
+        drop -= n;
+      }
+    }
+  }
+  if (deleted > 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.deleted += static_cast<uint64_t>(deleted);
+  }
+}
+
+int64_t LogStore::deleteOldest(const char* where, int64_t bound, int64_t limit) {
+  std::string select =
+      std::string("SELECT id, message FROM logs WHERE ") + where + " ORDER BY id LIMIT ?2";
+  sqlite3_stmt* st = nullptr;
+  sqlite3_stmt* fts = nullptr;
+  sqlite3_stmt* del = nullptr;
+  int64_t n = 0;
+  bool ok =
+      sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db_, select.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db_,
+                         "INSERT INTO logs_fts(logs_fts, rowid, message) "
+                         "VALUES('delete', ?1, ?2)",
+                         -1, &fts, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db_, "DELETE FROM logs WHERE id = ?1", -1, &del, nullptr) == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_int64(st, 1, bound);
+    sqlite3_bind_int64(st, 2, limit);
+    // An external-content FTS5 index forgets a row only when told its old text.
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      sqlite3_bind_int64(fts, 1, id);
+      sqlite3_bind_value(fts, 2, sqlite3_column_value(st, 1));
+      ok = sqlite3_step(fts) == SQLITE_DONE;
+      sqlite3_reset(fts);
+      sqlite3_bind_int64(del, 1, id);
+      ok = ok && sqlite3_step(del) == SQLITE_DONE;
+      sqlite3_reset(del);
+      ++n;
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(fts);
+  sqlite3_finalize(del);
+  if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return n;
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return -1;
+}
+
+// MAX(id) - MIN(id) + 1: the rows' count when ids have no gaps, an upper bound otherwise,
+// without COUNT(*)'s scan of the whole table.
+int64_t LogStore::idSpan() {
+  sqlite3_stmt* st = nullptr;
+  int64_t span = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT MAX(id) - MIN(id) + 1 FROM logs", -1, &st, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    span = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return span;
+}
+
+int64_t LogStore::bytesInUse() {
+  auto pragma = [this](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  };
+  return (pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count")) *
+         pragma("PRAGMA page_size");
 }
 
 sqlite3* LogStore::readConnection() {

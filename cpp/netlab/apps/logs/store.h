@@ -41,6 +41,8 @@ struct StoreOptions {
   /// being killed at any moment, not the machine losing power.
   bool syncFull = false;
   double commitDelaySec = 0;  // a test hook: each commit waits this long first (a slow disk)
+  double retentionSec = 0;    // logs received longer ago than this are deleted; 0: kept
+  int64_t maxBytes = 0;       // past this many bytes of pages in use, the oldest logs go; 0: none
 };
 
 /// What a query asks for; every field set narrows it.
@@ -90,7 +92,7 @@ class LogStore {
   void unsubscribe(uint64_t token);
 
   struct Stats {
-    uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0;
+    uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, deleted = 0;
     size_t queued = 0;
   };
   Stats stats() const;
@@ -107,6 +109,12 @@ class LogStore {
   void writerLoop();
   void publish(const std::vector<Pending>& batch);
   bool commit(std::vector<Pending>& batch, uint64_t& duplicates);
+  /// Retention, on the writer thread at most once a second: by age, then by size.
+  void retain();
+  /// Deletes up to `limit` of the oldest logs matching `where` (with the FTS rows); how many.
+  int64_t deleteOldest(const char* where, int64_t bound, int64_t limit);
+  int64_t bytesInUse();
+  int64_t idSpan();
   sqlite3* readConnection();
   void giveBack(sqlite3* db);
 
@@ -117,6 +125,7 @@ class LogStore {
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insertFts_ = nullptr;
   std::atomic<int64_t> nextId_{1};
+  int64_t lastRetainNs_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_, flushed_;
