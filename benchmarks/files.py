@@ -43,6 +43,12 @@ assert _spec and _spec.loader
 bench_http = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_http)
 
+_spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).with_name("proxy.py"))
+assert _spec and _spec.loader
+bench_proxy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_proxy)
+Proc = bench_proxy.Proc
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = 0, 1
 pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
@@ -52,37 +58,19 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
 GIB, MIB = 1 << 30, 1 << 20
 
 
-class Server:
-    """A file server process pinned to SERVER_CPU."""
+def start_server(kind: str, root: Path, tmp: Path) -> Proc:
+    """nginx or netlab's FileServer over `root`, alone on SERVER_CPU."""
+    port = free_port()
+    if kind == "nginx":
+        cmd = ["nginx", "-c", str(nginx_conf(tmp, port, root))]
+    else:
+        cmd = [sys.executable, "-m", "netlab", "serve", "files", "--port", str(port),
+               "--root", str(root)]
+    return Proc(cmd, port, SERVER_CPU)
 
-    def __init__(self, kind: str, root: Path, tmp: Path) -> None:
-        self.kind = kind
-        self.port = free_port()
-        if kind == "nginx":
-            cmd = ["nginx", "-c", str(nginx_conf(tmp, self.port, root))]
-        else:
-            cmd = [sys.executable, "-m", "netlab", "serve", "files", "--port", str(self.port),
-                   "--root", str(root)]
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=ENV)
-        wait_listening(self.port)
 
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def rss_mib(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+def url(server: Proc, name: str) -> str:
+    return server.url + name
 
 
 def nginx_conf(tmp: Path, port: int, root: Path) -> Path:
@@ -131,25 +119,25 @@ def warm(path: Path) -> None:
             pass
 
 
-def timed(server: Server, run: Callable[[], None], size: int) -> dict[str, float]:
+def timed(server: Proc, run: Callable[[], None], size: int) -> dict[str, float]:
     cpu0, t0 = server.cpu(), time.monotonic()
     run()
     seconds = time.monotonic() - t0
     return {"mib_s": size / MIB / seconds, "cpu_s_per_gib": (server.cpu() - cpu0) / (size / GIB)}
 
 
-def curl_download(server: Server, name: str) -> None:
-    subprocess.run(pinned(CLIENT_CPU, ["curl", "-sS", "-o", os.devnull, server.url(name)]),
+def curl_download(server: Proc, name: str) -> None:
+    subprocess.run(pinned(CLIENT_CPU, ["curl", "-sS", "-o", os.devnull, url(server, name)]),
                    check=True)
 
 
-def nc_download(server: Server, name: str) -> None:
+def nc_download(server: Proc, name: str) -> None:
     with open(os.devnull, "wb") as sink:
         subprocess.run(pinned(CLIENT_CPU, ["nc", "-N", "127.0.0.1", str(server.port)]),
                        input=f"DOWNLOAD {name} 0\n".encode(), stdout=sink, check=True)
 
 
-def fileclient_download(server: Server, name: str, dest: Path) -> None:
+def fileclient_download(server: Proc, name: str, dest: Path) -> None:
     code = ("import netlab, sys; netlab.FileClient('127.0.0.1', int(sys.argv[1]), timeout=60)"
             ".download(sys.argv[2], sys.argv[3], resume=False)")
     subprocess.run(pinned(CLIENT_CPU, [sys.executable, "-c", code, str(server.port), name,
@@ -157,7 +145,7 @@ def fileclient_download(server: Server, name: str, dest: Path) -> None:
     dest.unlink()
 
 
-def peak_rss(server: Server, run: Callable[[], None]) -> float:
+def peak_rss(server: Proc, run: Callable[[], None]) -> float:
     peak, done = [0.0], threading.Event()
 
     def sample() -> None:
@@ -175,8 +163,8 @@ def peak_rss(server: Server, run: Callable[[], None]) -> float:
     return peak[0]
 
 
-def fairness(server: Server, name: str, clients: int, size: int) -> dict[str, float]:
-    cmd = ["curl", "-sS", "-o", os.devnull, "-w", "%{time_total}", server.url(name)]
+def fairness(server: Proc, name: str, clients: int, size: int) -> dict[str, float]:
+    cmd = ["curl", "-sS", "-o", os.devnull, "-w", "%{time_total}", url(server, name)]
     t0 = time.monotonic()
     procs = [subprocess.Popen(pinned(CLIENT_CPU, cmd), stdout=subprocess.PIPE)
              for _ in range(clients)]
@@ -209,7 +197,7 @@ def main() -> int:
     for name, size in files.items():
         make_file(root / name, size)
         warm(root / name)
-    servers = {kind: Server(kind, root, tmp) for kind in ("nginx", "netlab")}
+    servers = {kind: start_server(kind, root, tmp) for kind in ("nginx", "netlab")}
     results: dict[str, Any] = {}
     try:
         nginx, netlab_ = servers["nginx"], servers["netlab"]

@@ -11,13 +11,12 @@ SQLite store of their data directory::
 from __future__ import annotations
 
 import signal
-import threading
 import time
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Optional, Union
 
 from netlab import _core
-from netlab.servers import APPS, SERVER_OPTIONS
+from netlab.servers import APPS, SERVER_OPTIONS, Server, _Terminated
 
 _QUERY_ONLY = {o["name"] for o in APPS["logs-query"]["options"]} - {"data_dir"}
 _SYSLOG = {o["name"] for o in APPS["logs-syslog"]["options"]}
@@ -174,15 +173,11 @@ class LogServer:
         """Serves until Ctrl+C, SIGTERM or ``stop()``, then stops cleanly."""
         if not self.running:
             self.start()
-        restore = None
-        if threading.current_thread() is threading.main_thread():
-            def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
-                raise KeyboardInterrupt
-            restore = signal.signal(signal.SIGTERM, on_sigterm)
+        restore = Server._install_sigterm()  # as a Server's serve(): SIGTERM stops cleanly
         try:
             while self.running:
                 time.sleep(poll_interval)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Terminated):
             pass
         finally:
             if restore is not None:

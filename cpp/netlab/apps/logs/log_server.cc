@@ -24,7 +24,6 @@ LogSnapshot LogPort::snapshot() const {
   s.acknowledged = get(c.acknowledged);
   s.parseErrors = get(c.parseErrors);
   s.truncated = get(c.truncated);
-  s.rejected = get(c.rejected);
   s.queries = get(c.queries);
   s.rowsReturned = get(c.rowsReturned);
   s.badTokens = get(c.badTokens);

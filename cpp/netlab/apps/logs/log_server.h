@@ -45,15 +45,15 @@ struct Fields<LogQueryOptions> {
 
 /// What stats() adds for a log port.
 struct LogSnapshot {
-  uint64_t received = 0, acknowledged = 0, parseErrors = 0, truncated = 0, rejected = 0;
+  uint64_t received = 0, acknowledged = 0, parseErrors = 0, truncated = 0;
   uint64_t badTokens = 0, rateLimited = 0;
   uint64_t queries = 0, rowsReturned = 0;
   uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, queued = 0, deleted = 0;
 };
 
 struct LogCounters {
-  std::atomic<uint64_t> received{0}, acknowledged{0}, parseErrors{0}, truncated{0}, rejected{0},
-      queries{0}, rowsReturned{0}, badTokens{0}, rateLimited{0};
+  std::atomic<uint64_t> received{0}, acknowledged{0}, parseErrors{0}, truncated{0}, queries{0},
+      rowsReturned{0}, badTokens{0}, rateLimited{0};
 };
 
 /// What every LogServer port has: the shared store and its own counters.

@@ -142,12 +142,15 @@ LogStore::~LogStore() {
 int64_t LogStore::append(LogRecord record, const std::shared_ptr<AckSink>& sink) {
   int64_t id = nextId_.fetch_add(1, std::memory_order_relaxed);
   record.id = id;
+  bool wasEmpty;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    wasEmpty = queue_.empty();
     queue_.push_back({std::move(record), sink});
     ++appended_;
   }
-  wake_.notify_one();
+  // The writer sleeps only on an empty queue: one wake-up per batch, not a futex call per log.
+  if (wasEmpty) wake_.notify_one();
   return id;
 }
 
