@@ -116,3 +116,18 @@ def test_ports_share_one_store(tmp_path: Path) -> None:
         rows = stored(s, 1)
         wait_until(lambda: len(s.query()) == 2, what="both logs committed")
         assert sorted(r["message"][-9:] for r in s.query()) == ["text port", "timed out"]
+
+
+def test_absurd_frame_length_closes_the_connection(tmp_path: Path) -> None:
+    """A length far past max_message would make the server skip gigabytes unseen: the
+    connection is closed instead, and the frames before it are kept."""
+    with netlab.LogServer(None, query_port=None, syslog_port=0, data_dir=str(tmp_path / "logs"),
+                          max_message=1000) as s:
+        with connect(s.syslog_port) as sock:
+            sock.sendall(octet(RFC3164) + b"9000000000 <14>1 - - - - - - x")
+            assert sock.recv(100) == b""
+        rows = stored(s, 1)
+        assert [r["host"] for r in rows] == ["db01"]
+        wait_until(lambda: s.stats()["syslog"]["closes"]["protocol_error"] == 1,
+                   what="the close counted")
+        assert s.stats()["syslog"]["parse_errors"] == 1

@@ -1,5 +1,7 @@
 #include "netlab/apps/logs/syslog_handler.h"
 
+#include <algorithm>
+
 #include "netlab/apps/logs/syslog.h"
 
 namespace netlab::logs {
@@ -40,6 +42,13 @@ bool SyslogHandler::nextFrame(Conn& conn, Buffer& input) {
       length = length * 10 + static_cast<size_t>(view[i] - '0');
     if (i == view.size()) return false;  // the length's end has not come yet
     if (view[i] == ' ' && i <= kMaxLengthDigits) {
+      // A truncated frame's tail is skipped; a length far past any sane frame would make
+      // this connection swallow gigabytes of what follows unseen: a protocol error instead.
+      if (length > std::max(kMaxFrameBytes, kMaxSkipFactor * max)) {
+        protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+        conn.fail("syslog frame length " + std::to_string(length) + " is far beyond max_message");
+        return false;
+      }
       size_t body = std::min(length, max);
       if (view.size() < i + 1 + body) return false;
       if (!protocol_.pace(conn, ratePaused_, paused_)) return false;  // the frame waits

@@ -12,6 +12,10 @@ namespace netlab::logs {
 class SyslogHandler final : public Handler {
  public:
   static constexpr size_t kMaxLengthDigits = 10;
+  // Longer frames are truncated and their tails skipped, up to the larger of these; a
+  // frame claiming more is refused.
+  static constexpr size_t kMaxFrameBytes = 64 << 20;
+  static constexpr size_t kMaxSkipFactor = 16;  // x max_message
   explicit SyslogHandler(LogSyslogProtocol& protocol) : protocol_(protocol) {}
   size_t onData(Conn& conn, Buffer& input) override;
 
