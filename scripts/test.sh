@@ -14,11 +14,11 @@ export DEBIAN_FRONTEND=noninteractive
 as_root apt-get update -qq
 # python3-dev, python3-venv, zlib1g-dev and libsqlite3-dev: the extension's headers, Debian's venv (harmless
 # with a pyenv Python), zlib's headers for HttpProxy's gzip and SQLite's for LogServer; netcat-openbsd, socat, curl,
-# wget, wrk and nginx-light: real peers in the tests (nginx runs as the tests start it, on a free
+# wget, wrk, nginx-light and rsyslog: real peers in the tests (nginx and rsyslogd run as the tests start them, on a free
 # port, never as a service); libgtest-dev: the C++ unit tests; clang and its runtime:
 # libFuzzer with AddressSanitizer and UBSan for the decoders and the HTTP parser.
 as_root apt-get install -y -qq --no-install-recommends \
-  g++ python3-dev python3-venv zlib1g-dev libsqlite3-dev netcat-openbsd socat curl wget wrk nginx-light \
+  g++ python3-dev python3-venv zlib1g-dev libsqlite3-dev netcat-openbsd socat curl wget wrk nginx-light rsyslog \
   libgtest-dev clang libclang-rt-14-dev >/dev/null
 
 # Debian's system Python refuses pip installs into itself (PEP 668,

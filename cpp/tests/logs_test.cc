@@ -8,6 +8,7 @@
 #include "netlab/apps/logs/record.h"
 #include "netlab/apps/logs/store.h"
 #include "netlab/apps/logs/syslog.h"
+#include "netlab/client/log_sender.h"
 
 namespace netlab::logs {
 namespace {
@@ -33,6 +34,51 @@ TEST(LogRecord, TimestampsInAndOut) {
     EXPECT_FALSE(parseTimestamp(bad)) << bad;
   }
   EXPECT_EQ(formatTimestamp(1795428000123), "2026-11-23T10:00:00.123Z");
+}
+
+TEST(LogRecord, EscapesRoundTrip) {
+  std::string message = "a\\n is not\na newline\r\n\\";
+  EXPECT_EQ(escapeMessage(message).find('\n'), std::string::npos);
+  EXPECT_EQ(unescapeMessage(escapeMessage(message)), message);
+  EXPECT_EQ(unescapeMessage("odd \\x and trailing \\"), "odd \\x and trailing \\");
+  EXPECT_EQ(parseSequence("42"), 42);
+  EXPECT_FALSE(parseSequence("-1"));
+  EXPECT_FALSE(parseSequence("1234567890123456789"));
+  EXPECT_TRUE(validClientId("fwd-0a1b"));
+  EXPECT_FALSE(validClientId("a b"));
+  EXPECT_FALSE(validClientId("a|b"));
+}
+
+TEST(LogRecord, Rfc5424FormParsesBack) {
+  LogRecord r;
+  r.level = 3;
+  r.timeMs = 1795428000123;
+  r.host = "web 01";  // a space is not allowed in HOSTNAME
+  r.app = "";
+  r.message = "disk full";
+  std::string text = rfc5424(r);
+  EXPECT_EQ(text, "<11>1 2026-11-23T10:00:00.123Z web_01 - - - - disk full");
+  LogRecord back;
+  ASSERT_TRUE(parseSyslog(text, 0, back));
+  EXPECT_EQ(back.level, 3);
+  EXPECT_EQ(back.timeMs, r.timeMs);
+  EXPECT_EQ(back.host, "web_01");
+  EXPECT_EQ(back.message, "disk full");
+  EXPECT_EQ(keyedLine(r, 7), "LOGK|7|ERROR|2026-11-23T10:00:00.123Z|web_01||disk full\n");
+}
+
+TEST(LogSender, UpstreamLists) {
+  auto list = parseUpstreams("logs://tok@127.0.0.1:9999, syslog://[::1]:514 h:1", "binary");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list.value().size(), 3u);
+  EXPECT_EQ(list.value()[0].token, "tok");
+  EXPECT_EQ(list.value()[1].host, "::1");
+  EXPECT_EQ(list.value()[1].text(), "syslog://[::1]:514");
+  EXPECT_EQ(list.value()[2].protocol, "binary");
+  EXPECT_FALSE(parseUpstreams("", "logs").ok());
+  EXPECT_FALSE(parseUpstreams("udp://h:1", "logs").ok());
+  EXPECT_FALSE(parseUpstreams("h:70000", "logs").ok());
+  EXPECT_FALSE(parseUpstreams("h", "logs").ok());
 }
 
 TEST(QueryGrammar, GuideFormsAndFilters) {

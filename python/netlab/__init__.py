@@ -21,6 +21,7 @@ from netlab.codecs import (
 )
 from netlab.chat import ChatClient
 from netlab.files import FileClient, sha256_file
+from netlab.logclient import LogClient
 from netlab.loghandler import LogHandler
 from netlab.logs import LogServer
 from netlab.load import LoadGenerator, LoadResult
@@ -49,7 +50,7 @@ MODELS: tuple[str, ...] = tuple(_native_models())
 """The I/O models every server runs under; the first is the default."""
 
 __all__ = [
-    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FileClient", "FileServer", "LogHandler", "LogServer", "LogIngestServer", "LogQueryServer", "LogSyslogServer", "FileStats", "FileTransfer", "sha256_file", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
+    "APPS", "MODELS", "SERVERS", "SERVER_OPTIONS", "ChatClient", "ChatServer", "CloseKind", "RelayServer", "Codec", "EchoServer", "FileClient", "FileServer", "LogClient", "LogHandler", "LogServer", "LogIngestServer", "LogQueryServer", "LogSyslogServer", "FileStats", "FileTransfer", "sha256_file", "FixedCodec", "HttpProxy", "HttpProxyStats", "HttpServer", "HttpStats", "Frame", "FrameError", "FrameTooLarge",
     "HeaderCodec", "LengthPrefixCodec", "LineCodec", "LoadGenerator", "LoadResult",
     "MalformedFrame", "PingPongServer",
     "Server", "ServerStats", "ChatStats", "LoadProgress", "TimelineSecond", "__version__",

@@ -110,6 +110,33 @@ class LoadResultFields:
     """CPU time of the generator's threads."""
 
 
+class LogSenderStats(TypedDict):
+    """What a LogClient or a LogServer forwarder has shipped, and to where."""
+
+    sent: int
+    """logs written to an upstream (resends included)."""
+    confirmed: int
+    """logs an upstream answered (or, syslog, settled)."""
+    resent: int
+    """logs sent again after a connection broke: possible duplicates."""
+    rejected: int
+    """logs an upstream answered with an ERROR (not sent again)."""
+    connects: int
+    """connections made."""
+    connect_failures: int
+    """connection attempts refused or timed out."""
+    disconnects: int
+    """connections that broke or went silent."""
+    failovers: int
+    """connections made to another upstream than the last one."""
+    position: int
+    """every log up to this key (sequence number or id) is delivered."""
+    active: int
+    """the upstream connected now (its index), or -1."""
+    last_error: str
+    """what went wrong last."""
+
+
 class ServerStats(TypedDict):
     """Exact counters of a server since it was created (they survive stop())."""
 

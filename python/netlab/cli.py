@@ -151,6 +151,10 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--syslog-port", type=int, default=5514, metavar="PORT",
                        help="logs: the syslog port (RFC 5424/3164 over TCP; 0: a free one; "
                             "-1: none)")
+    serve.add_argument("--forward", action="append", default=[], metavar="URL",
+                       help="logs: forward every stored log to syslog://host:port (rsyslog) "
+                            "or logs://host:port (another LogServer); repeat for failover "
+                            "upstreams, in order of preference")
     serve.add_argument("-v", "--verbose", "--log-connections", dest="log_connections",
                        action="store_true", help="print a line per connection event")
 
@@ -299,7 +303,8 @@ def _serve(args: argparse.Namespace) -> int:
             query_port = None if args.query_port < 0 else args.query_port
             syslog_port = None if args.syslog_port < 0 else args.syslog_port
             server: Any = LogServer(args.port, args.host, query_port=query_port,
-                                    syslog_port=syslog_port, **options)
+                                    syslog_port=syslog_port, forward=args.forward or None,
+                                    **options)
         else:
             server = SERVERS[args.app](args.port, args.host, **options)
         server.listen()
@@ -314,6 +319,8 @@ def _serve(args: argparse.Namespace) -> int:
         query = f", queries on {server.query_port}" if getattr(server, "query_port", 0) else ""
         if getattr(server, "syslog_port", 0):
             query += f", syslog on {server.syslog_port}"
+        if getattr(args, "forward", None) and args.app == "logs":
+            query += f", forwarding to {' then '.join(args.forward)}"
         print(f"netlab {args.app} server ({args.model}{workers}) listening on "
               f"{args.host}:{server.port}{query}; Ctrl+C to stop", flush=True)
         if args.log_connections:

@@ -70,6 +70,19 @@ class LogServer:
     address; queries only from this machine (``allow="127.0.0.0/8 ::1"``) at 10 a second.
     Refusals are counted: ``stats()[port]["closes"]["denied"]`` (address, connection rate),
     ``bad_tokens``, ``rate_limited``, and logged with ``log_connections=True``.
+
+    Forwarding (``forward``): every stored log goes on to upstream servers, given as
+    ``"syslog://host:port"`` (RFC 5424, octet-counted, as rsyslog's imtcp reads it) or
+    ``"logs://host:port"`` (another LogServer's ingest port), a list or a space-separated
+    string in order of preference: when one fails, the next takes over, with backoff between
+    rounds. Logs are read from the store, not memory, so an upstream that is down loses
+    nothing; the position reached is saved in ``data_dir``. Plain TCP syslog has no
+    acknowledgement: a log counts as delivered once the upstream's TCP acknowledged it and
+    ``settle`` seconds passed, and what was not is sent again after a reconnect (at least
+    once; ``stats()["forward"]["resent"]`` counts the possible duplicates). A LogServer
+    upstream answers every log and recognises a resent one by its key: exactly once, when it
+    runs with ``ack="durable"``. ``forward_options``: ``window``, ``timeout``, ``settle``,
+    ``backoff_max``, ``name`` (see ``netlab._core.log_forward_options()``).
     """
 
     def __init__(self, port: Optional[int] = 9999, host: str = "127.0.0.1", *,
@@ -77,7 +90,9 @@ class LogServer:
                  query_host: Optional[str] = None,
                  ingest_policy: Optional[dict[str, Any]] = None,
                  syslog_policy: Optional[dict[str, Any]] = None,
-                 query_policy: Optional[dict[str, Any]] = None, **options: Any) -> None:
+                 query_policy: Optional[dict[str, Any]] = None,
+                 forward: Union[str, list[str], None] = None,
+                 forward_options: Optional[dict[str, Any]] = None, **options: Any) -> None:
         unknown = set(options) - _SERVER_NAMES - _QUERY_ONLY - _SYSLOG - {
             o["name"] for o in APPS["logs"]["options"]}
         if unknown:
@@ -106,6 +121,17 @@ class LogServer:
                                                   host=query_host or host, **query)
         if not self._servers:
             raise ValueError("LogServer needs at least one port")
+        self._forward: Optional[dict[str, Any]] = None
+        self._forwarder: Any = None
+        if forward:
+            upstreams = forward if isinstance(forward, str) else " ".join(forward)
+            self._forward = {"upstreams": upstreams, **(forward_options or {})}
+            if "data_dir" in options:
+                self._forward["data_dir"] = options["data_dir"]
+            known = {o["name"] for o in _core.log_forward_options()}
+            unknown_forward = set(self._forward) - known
+            if unknown_forward:
+                raise TypeError(f"forward_options has no option {sorted(unknown_forward)[0]!r}")
         self._model: str = next(iter(self._servers.values())).option_values()["model"]
 
     @property
@@ -156,6 +182,8 @@ class LogServer:
         try:
             for server in self._servers.values():
                 server.start()
+            if self._forward is not None and self._forwarder is None:
+                self._forwarder = _core.LogForwarder(**self._forward)
         except BaseException:
             self.stop()
             raise
@@ -164,10 +192,21 @@ class LogServer:
     listen = start
 
     def stop(self) -> None:
-        """Closes every port; logs already accepted are committed first."""
+        """Closes every port; logs already accepted are committed first. Forwarding stops
+        where it is: its position is saved, and the next start resumes from it."""
         for server in self._servers.values():
             server.stop()
         self._ingest().protocol.flush()
+        if self._forwarder is not None:
+            self._forwarder.stop()
+            self._forwarder = None
+
+    def drain_forwarding(self, timeout: float = 10.0) -> bool:
+        """Waits until every log stored so far has been delivered upstream (for syslog:
+        acknowledged by its TCP and settled); False when ``timeout`` seconds pass first."""
+        if self._forwarder is None:
+            raise RuntimeError("this LogServer does not forward (or is not running)")
+        return bool(self._forwarder.drain(timeout))
 
     def serve(self, poll_interval: float = 0.1) -> None:
         """Serves until Ctrl+C, SIGTERM or ``stop()``, then stops cleanly."""
@@ -195,6 +234,8 @@ class LogServer:
             stats = dict(server.stats())
             stats.update(server.protocol.snapshot())
             out[name] = stats
+        if self._forwarder is not None:
+            out["forward"] = dict(self._forwarder.stats())
         return out
 
     def flush(self) -> None:

@@ -20,6 +20,7 @@ void registerCodecs(pybind11::module_& m);
 void registerLoad(pybind11::module_& m);
 void registerClient(pybind11::module_& m);
 void registerFileClient(pybind11::module_& m);
+void registerLogClient(pybind11::module_& m);
 void registerAsync(pybind11::module_& m);
 void registerHttp(pybind11::module_& m);
 

@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   netlab::py_bindings::registerLoad(m);
   netlab::py_bindings::registerClient(m);
   netlab::py_bindings::registerFileClient(m);
+  netlab::py_bindings::registerLogClient(m);
   netlab::py_bindings::registerAsync(m);
   netlab::py_bindings::registerHttp(m);
   m.def(

@@ -95,6 +95,15 @@ void IngestHandler::line(Conn& conn, std::string_view text, bool truncated) {
     return conn.fail("not authenticated");
   }
   if (text.substr(0, 4) == "LOG|") return logLine(conn, text.substr(4), truncated);
+  if (text.substr(0, 5) == "LOGK|") return keyedLine(conn, text.substr(5), truncated);
+  if (text.substr(0, 7) == "CLIENT|") {
+    if (!validClientId(text.substr(7))) {
+      protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+      return answer(conn, "ERROR|bad client id\n");
+    }
+    client_ = std::string(text.substr(7));
+    return answer(conn, "OK|client\n");
+  }
   if (text.substr(0, 4) == "LOG:") return legacyLine(conn, text.substr(4), truncated);
   if (text.empty()) return;
   protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
@@ -117,6 +126,43 @@ void IngestHandler::logLine(Conn& conn, std::string_view rest, bool truncated) {
   truncated = truncated || rest.size() > max;    // the line's bound allowed for its fields
   r.message = std::string(rest.substr(0, max));  // the message may hold '|' itself
   if (truncated) r.flags |= kTruncated;
+  store(conn, std::move(r), [](int64_t id) { return "OK|" + std::to_string(id) + "\n"; });
+}
+
+// LOGK|<seq>|<level>|<timestamp>|<host>|<app>|<message>: a log with its idempotency key
+// (CLIENT's id and this sequence number), so a resent one is stored once; the message is
+// escaped (\n, \r, \\) so that one line can carry any message.
+void IngestHandler::keyedLine(Conn& conn, std::string_view rest, bool truncated) {
+  std::string_view seqText = nextField(rest);
+  std::string_view levelText = nextField(rest);
+  std::string_view timeText = nextField(rest);
+  std::string_view host = nextField(rest);
+  std::string_view app = nextField(rest);
+  auto seq = parseSequence(seqText);
+  auto level = parseLevel(levelText);
+  auto time = timeText.empty() ? std::optional<int64_t>(wallMs()) : parseTimestamp(timeText);
+  const char* problem = client_.empty() ? "ERROR|CLIENT|<id> must come first\n"
+                        : !seq          ? "ERROR|bad sequence number\n"
+                        : !level        ? "ERROR|bad level\n"
+                        : !time         ? "ERROR|bad timestamp\n"
+                                        : nullptr;
+  if (problem) {
+    protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+    return answer(conn, problem);
+  }
+  LogRecord r;
+  r.level = *level;
+  r.timeMs = *time;
+  r.host = std::string(host);
+  r.app = std::string(app);
+  r.client = client_;
+  r.seq = *seq;
+  r.message = unescapeMessage(rest);
+  size_t max = static_cast<size_t>(protocol_.options().maxMessage);
+  if (truncated || r.message.size() > max) {
+    r.message.resize(std::min(r.message.size(), max));
+    r.flags |= kTruncated;
+  }
   store(conn, std::move(r), [](int64_t id) { return "OK|" + std::to_string(id) + "\n"; });
 }
 
@@ -240,6 +286,10 @@ void IngestHandler::frame(Conn& conn, const FrameView& f) {
       r.timeMs = int64_t{u(1, 4)} * 1000;
       r.message = std::string(p.substr(7, length));
       uint32_t sequence = f.sequence;
+      if (!client_.empty()) {  // after CLIENT, the sequence number is the idempotency key
+        r.client = client_;
+        r.seq = sequence;
+      }
       return store(
           conn, std::move(r),
           [this, sequence](int64_t id) {
@@ -252,6 +302,13 @@ void IngestHandler::frame(Conn& conn, const FrameView& f) {
     }
     case kCommandPing:
       return answer(conn, encode(kCommandPing, f.sequence, {}));
+    case kCommandClient:
+      if (!validClientId(p)) {
+        protocol_.counters().parseErrors.fetch_add(1, std::memory_order_relaxed);
+        return answer(conn, status(kStatusError, "bad client id"));
+      }
+      client_ = std::string(p);
+      return answer(conn, status(kStatusOk, {}));
     case kCommandStats: {
       LogSnapshot s = protocol_.snapshot();
       std::string text = "received=" + std::to_string(s.received) +

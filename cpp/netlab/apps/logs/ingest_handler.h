@@ -2,12 +2,17 @@
 // - text, a line each:
 //   LOG|<level>|<timestamp>|<message>   -> OK|<id>, or ERROR|<reason>
 //   LOG:<timestamp>:<level>:<message>   -> ACK (the guide's older form)
+//   CLIENT|<id>                         -> OK|client: names the sender for LOGK's keys
+//   LOGK|<seq>|<level>|<timestamp>|<host>|<app>|<message>  -> OK|<id>: a log keyed by
+//     (client id, seq), stored once however often it is resent; the message escaped
+//     (\n, \r, \\), so it may span lines
 // - binary (first byte 1, the version): HeaderCodec frames, version u8, command u8, length
 //   u16, sequence u32, network order. LOG (1): level u8, timestamp u32 (Unix seconds),
 //   message length u16, message; answered LOG with the same sequence and status u8 0 and the
-//   id u64, or status 1 and the reason. PING (3) is answered PING; STATS (4) with
-//   "name=value" lines; QUERY (2), whose payload is a query as after "QUERY|", with one frame
-//   per row and an empty frame to end.
+//   id u64, or status 1 and the reason. CLIENT (5), the client id as payload, answered with
+//   status 0: from then on each LOG's sequence number is its idempotency key. PING (3) is answered
+//   PING; STATS (4) with "name=value" lines; QUERY (2), whose payload is a query as after "QUERY|",
+//   with one frame per row and an empty frame to end.
 // With ack="durable" a LOG is answered once the batch holding it is committed; answers keep
 // the order of the lines. A line longer than max_message is stored truncated and flagged,
 // never dropped. When the writer falls behind, the connection stops being read.
@@ -26,7 +31,8 @@ namespace netlab::logs {
 class IngestHandler final : public Handler {
  public:
   static constexpr uint8_t kBinaryVersion = 1;
-  static constexpr uint8_t kCommandLog = 1, kCommandQuery = 2, kCommandPing = 3, kCommandStats = 4;
+  static constexpr uint8_t kCommandLog = 1, kCommandQuery = 2, kCommandPing = 3, kCommandStats = 4,
+                           kCommandClient = 5;
   static constexpr uint8_t kStatusOk = 0, kStatusError = 1;
 
   explicit IngestHandler(LogIngestProtocol& protocol);
@@ -53,6 +59,7 @@ class IngestHandler final : public Handler {
   void line(Conn& conn, std::string_view text, bool truncated);
   void logLine(Conn& conn, std::string_view rest, bool truncated);
   void legacyLine(Conn& conn, std::string_view rest, bool truncated);
+  void keyedLine(Conn& conn, std::string_view rest, bool truncated);
   /// Stores `record`; its answer is made from its id.
   void store(Conn& conn, LogRecord record, const std::function<std::string(int64_t)>& answer,
              int64_t sequence = -1);
@@ -70,6 +77,7 @@ class IngestHandler final : public Handler {
   bool paused_ = false;                 // the writer is behind
   bool ratePaused_ = false;             // past the port's message rate
   bool authed_;
+  std::string client_;     // CLIENT's id: with a sequence number, the idempotency key
   bool peerDone_ = false;  // the client half-closed: close once the last answer is out
 };
 

@@ -133,4 +133,96 @@ std::string formatTimestamp(int64_t ms) {
   return out;
 }
 
+std::string escapeMessage(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescapeMessage(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '\\' || i + 1 == text.size()) {
+      out += c;
+      continue;
+    }
+    char next = text[i + 1];
+    if (next == 'n' || next == 'r' || next == '\\') {
+      out += next == 'n' ? '\n' : next == 'r' ? '\r' : '\\';
+      ++i;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> parseSequence(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool validClientId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= ' ' || c > '~' || c == '|') return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Syslog's HOSTNAME and APP-NAME: printable ASCII without spaces; '|' would split LOGK.
+std::string headerField(std::string_view text, size_t max) {
+  if (text.empty()) return "-";
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    if (c <= ' ' || c > '~' || c == '|') c = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string keyedLine(const LogRecord& r, int64_t seq) {
+  std::string line = "LOGK|" + std::to_string(seq) + "|" + std::string(levelName(r.level)) + "|" +
+                     formatTimestamp(r.timeMs) + "|" +
+                     (r.host.empty() ? "" : headerField(r.host, 255)) + "|" +
+                     (r.app.empty() ? "" : headerField(r.app, 48)) + "|";
+  line += escapeMessage(r.message);
+  line += '\n';
+  return line;
+}
+
+std::string rfc5424(const LogRecord& r) {
+  constexpr int kFacilityUser = 1;
+  std::string out = "<" + std::to_string(kFacilityUser * 8 + r.level) + ">1 " +
+                    formatTimestamp(r.timeMs) + " " + headerField(r.host, 255) + " " +
+                    headerField(r.app, 48) + " - - - ";
+  out += r.message;
+  return out;
+}
+
 }  // namespace netlab::logs

@@ -38,4 +38,17 @@ std::optional<int64_t> parseTimestamp(std::string_view text);
 std::string formatTimestamp(int64_t ms);
 int64_t wallMs();
 
+/// LOGK's message field: backslash, CR and LF escaped (\\, \r, \n), so one line holds any
+/// message; unescapeMessage() undoes it (an unknown escape is kept as it is).
+std::string escapeMessage(std::string_view message);
+std::string unescapeMessage(std::string_view text);
+/// A sequence number: decimal digits, 0 .. 2^63-1.
+std::optional<int64_t> parseSequence(std::string_view text);
+/// A client id: 1 to 128 printable ASCII characters, no space and no '|'.
+bool validClientId(std::string_view id);
+/// The text protocol's keyed line for `r` (LOGK|seq|level|timestamp|host|app|message\n).
+std::string keyedLine(const LogRecord& r, int64_t seq);
+/// `r` as an RFC 5424 message (facility user; host and app as given, "-" when empty).
+std::string rfc5424(const LogRecord& r);
+
 }  // namespace netlab::logs

@@ -140,11 +140,14 @@ LogStore::~LogStore() {
 }
 
 int64_t LogStore::append(LogRecord record, const std::shared_ptr<AckSink>& sink) {
-  int64_t id = nextId_.fetch_add(1, std::memory_order_relaxed);
-  record.id = id;
+  int64_t id;
   bool wasEmpty;
   {
+    // Ids are given in queue order, so they are committed in order: a reader that has seen
+    // id n (TAIL, the forwarder) will never see a smaller one appear later.
     std::lock_guard<std::mutex> lock(mutex_);
+    id = nextId_++;
+    record.id = id;
     wasEmpty = queue_.empty();
     queue_.push_back({std::move(record), sink});
     ++appended_;
@@ -204,6 +207,10 @@ void LogStore::writerLoop() {
     }
     for (auto& [sink, ids] : acks) sink->committed(std::move(ids), ok);
     if (ok) publish(batch);
+    if (ok) {
+      std::lock_guard<std::mutex> lock(watchMutex_);
+      for (auto& [token, watcher] : watchers_) watcher();
+    }
     std::vector<std::function<void()>> resumed;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -475,8 +482,9 @@ Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
   if (!f.host.empty()) sql += " AND host = ?6";
   if (!f.app.empty()) sql += " AND app = ?7";
   if (f.afterId > 0) sql += " AND id > ?8";
-  // The newest `limit` matches, returned oldest first (as a log reads).
-  sql = "SELECT * FROM (" + sql + " ORDER BY id DESC LIMIT ?9) ORDER BY id";
+  // The newest `limit` matches, returned oldest first (as a log reads); or the oldest.
+  sql = f.oldestFirst ? sql + " ORDER BY id LIMIT ?9"
+                      : "SELECT * FROM (" + sql + " ORDER BY id DESC LIMIT ?9) ORDER BY id";
   sqlite3* db = readConnection();
   if (!db) return Error{EIO, "cannot open " + dir_ + "/logs.db for reading"};
   sqlite3_stmt* st = nullptr;
@@ -515,6 +523,23 @@ Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
   sqlite3_finalize(st);
   giveBack(db);
   return out;
+}
+
+int64_t LogStore::lastId() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return nextId_ - 1;
+}
+
+uint64_t LogStore::watch(std::function<void()> onCommit) {
+  std::lock_guard<std::mutex> lock(watchMutex_);
+  uint64_t token = nextWatch_++;
+  watchers_.emplace(token, std::move(onCommit));
+  return token;
+}
+
+void LogStore::unwatch(uint64_t token) {
+  std::lock_guard<std::mutex> lock(watchMutex_);
+  watchers_.erase(token);
 }
 
 }  // namespace netlab::logs

@@ -54,6 +54,7 @@ struct Filter {
   std::string host, app;
   int64_t afterId = 0;  // ids above this one (TAIL's position)
   size_t limit = 100;
+  bool oldestFirst = false;  // the oldest `limit` matches instead of the newest
 };
 
 /// Whether `r` meets `f` (TAIL's test; a keyword matches whole words, any case, as FTS5's
@@ -84,12 +85,18 @@ class LogStore {
   WorkPool& queryPool() { return *queryPool_; }
   /// Returns once everything appended before the call is committed.
   void flush();
+  /// The id the latest append was given (0: none yet).
+  int64_t lastId() const;
 
   /// TAIL: every log committed from now on that matches `filter` is sent to `outlet` as
   /// id|level|timestamp|message lines, a batch at a time, until unsubscribe() or until the
   /// connection refuses it (closed, or dropped as a slow consumer past its output bound).
   uint64_t subscribe(const Filter& filter, std::shared_ptr<Outlet> outlet);
   void unsubscribe(uint64_t token);
+  /// `onCommit` runs on the writer thread after every committed batch (keep it short: a
+  /// notify) until unwatch(); unwatch() returns once it no longer runs.
+  uint64_t watch(std::function<void()> onCommit);
+  void unwatch(uint64_t token);
 
   struct Stats {
     uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, deleted = 0;
@@ -124,7 +131,7 @@ class LogStore {
   sqlite3* db_ = nullptr;  // the writer's
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insertFts_ = nullptr;
-  std::atomic<int64_t> nextId_{1};
+  int64_t nextId_ = 1;  // under mutex_
   int64_t lastRetainNs_ = 0;
 
   mutable std::mutex mutex_;
@@ -143,6 +150,10 @@ class LogStore {
   std::mutex tailMutex_;
   std::map<uint64_t, Tail> tails_;
   uint64_t nextTail_ = 1;
+
+  std::mutex watchMutex_;
+  std::map<uint64_t, std::function<void()>> watchers_;
+  uint64_t nextWatch_ = 1;
 
   std::mutex readMutex_;
   std::vector<sqlite3*> readers_;

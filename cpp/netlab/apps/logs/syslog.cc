@@ -118,6 +118,9 @@ bool rfc3164(std::string_view s, int64_t nowMs, LogRecord& out) {
 
 bool parseSyslog(std::string_view text, int64_t nowMs, LogRecord& out) {
   out.timeMs = nowMs;
+  // rsyslog's omfwd templates end a message with LF even inside an octet-counted frame: the
+  // line end is framing, not part of the message.
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   auto raw = [&] {
     out.message = std::string(text);
     out.flags |= kParseError;
