@@ -5,7 +5,8 @@
 
 Pick the users with NETLAB_USERS (comma-separated class names; default PingUser):
 PingUser and ConstantPingUser for the ping-pong server, EchoUser for the echo server
-(NETLAB_ECHO_SIZE bytes per request), ChatUser for the chat server (each user messages
+(NETLAB_ECHO_SIZE bytes per request), LogUser for LogServer's ingest port (LOG lines
+answered OK|<id>; NETLAB_LOG_SIZE bytes of message), ChatUser for the chat server (each user messages
 itself through its room; success when the message comes back), SwarmUser for C++ speed (one user drives
 NETLAB_SWARM_CONNECTIONS connections of netlab's load generator; run it with -u 1 per core). With NETLAB_SERVE=pingpong|echo the locustfile
 starts that netlab server itself on the --host port (epoll; NETLAB_MODEL to change).

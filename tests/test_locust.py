@@ -50,6 +50,21 @@ def test_headless_run_against_each_server(tmp_path: Path, users: str, server_cls
     assert float(row["Min Response Time"]) < 1
 
 
+def test_log_user_against_a_durable_log_server(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          ack="durable") as server:
+        run = locust("--headless", "-u", "20", "-r", "20", "-t", "4s", "--host",
+                     f"tcp://127.0.0.1:{server.port}", "--csv", str(tmp_path / "run"),
+                     users="LogUser")
+        server.flush()
+        stored = server.stats()["ingest"]["store_logs"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = stats(tmp_path / "run")["log"]
+    assert int(row["Request Count"]) > 50 and int(row["Failure Count"]) == 0
+    # Every answered log is on disk (Locust's CSV may miss its last second's requests).
+    assert stored >= int(row["Request Count"])
+
+
 def test_server_gone_mid_run_counts_failures_and_exits_non_zero(tmp_path: Path) -> None:
     with netlab.PingPongServer(port=0) as server:
         # The server passes the start-up check, then goes away while the users run.

@@ -283,6 +283,28 @@ class ChatUser(NetlabUser):
                             f"[private] <{self.nick}> {token}")
 
 
+class LogUser(NetlabUser):
+    """A program logging to a netlab LogServer's ingest port, in the text protocol.
+
+    Each task sends ``LOG|INFO||load <n> xxx...`` (``NETLAB_LOG_SIZE`` bytes of message,
+    default 200) and succeeds when the server answers ``OK|<id>``: with ``ack="durable"``
+    on the server, that is once the log is committed to disk, so the response time is the
+    group commit's latency. Start the server with ``python -m netlab serve logs`` (port
+    9999) or ``NETLAB_SERVE=logs``.
+    """
+
+    scenario = "log"
+    request = None
+    expect = None
+    size = int(os.environ.get("NETLAB_LOG_SIZE", "200"))
+    request_name = "log"
+    wait_time = constant_pacing(0.01)
+
+    @task
+    def log(self) -> None:
+        self.client.request()
+
+
 class SwarmUser(User):
     """One Locust user that drives netlab's C++ load generator: many connections, high rates.
 
@@ -354,7 +376,7 @@ class SwarmUser(User):
         log.info("netlab swarm: %s", result.summary().replace("\n", "\n    "))
 
 
-__all__ = ["ChatUser", "ConstantPingUser", "EchoUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
+__all__ = ["ChatUser", "ConstantPingUser", "EchoUser", "LogUser", "NetlabUser", "PingUser", "SwarmUser", "TcpClient",
            "TcpRequestError", "parse_tcp_host"]
 
 

@@ -297,6 +297,8 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::create(LoadConfig config) {
   if (config.scenario == "chat") return Error{EINVAL, "the chat scenario is not request/response"};
   auto scenario = makeScenario(config);
   if (!scenario.ok()) return scenario.error();
+  if (scenario.value()->streaming())
+    return Error{EINVAL, "the " + config.scenario + " scenario is not request/response"};
   auto endpoint = resolveEndpoint(config.host, config.port);
   if (!endpoint.ok()) return endpoint.error();
   auto loop = EventLoop::create("epoll");

@@ -126,8 +126,15 @@ void LoadClient::sendStamped(int64_t now) {
   if (stream_->queued() >= stream_->options().highWater) return;  // onStreamDrained resumes
   Buffer& out = batch();
   size_t sent = 0;
-  while (nextIntendedNs_ <= now && w_.takeRequest()) {
+  bool oneWay = w_.scenario_.oneWay();
+  // A schedule far behind is caught up a batch per turn, not in one unbounded buffer.
+  while (nextIntendedNs_ <= now && out.readable() - batchStart_ < kMaxStampedBatch &&
+         w_.takeRequest()) {
     w_.scenario_.writeStamped(w_.nextSeq(), nextIntendedNs_, now, out);
+    if (oneWay) {  // nothing will answer: done once written, late by how late it went out
+      markAnswered();
+      w_.noteResponse(nextIntendedNs_, now, now);
+    }
     nextIntendedNs_ += w_.plan_.intervalNs;
     ++sent;
   }

@@ -20,6 +20,7 @@ class LoadWorker;
 
 class LoadClient final : public StreamEvents {
  public:
+  static constexpr size_t kMaxStampedBatch = 256 << 10;  // streaming bytes written per turn
   /// `phaseNs`: this connection's offset in the open-loop schedule, so the connections'
   /// sends interleave evenly instead of arriving in bursts.
   LoadClient(LoadWorker& worker, int index, int64_t phaseNs);

@@ -41,7 +41,8 @@ const std::vector<Field<LoadConfig>>& Fields<LoadConfig>::fields() {
       number("response_timeout", &C::responseTimeoutSec, 0.001, kYear, "seconds",
              "a response that takes longer fails (and closes its connection)"),
       number("size", &C::size, 1, kMaxBytes, "bytes",
-             "echo, framed, connect: payload bytes per request"),
+             "echo, framed, connect: payload bytes per request; log: message bytes; syslog: "
+             "bytes per message, header included"),
       bytes("request", &C::request,
             "line: the line to send (default ping); framed, connect: the payload"),
       bytes("expect", &C::expect,
@@ -49,6 +50,10 @@ const std::vector<Field<LoadConfig>>& Fields<LoadConfig>::fields() {
       number("max_response", &C::maxResponse, 1, kMaxBytes, "bytes",
              "a larger response is a protocol error"),
       number("rooms", &C::rooms, 1, 1'000'000, "", "chat: rooms the connections are spread over"),
+      text("framing", &C::framing, "",
+           "syslog: octet (RFC 6587 octet counting, as rsyslog's omfwd) or lf (a message per "
+           "line)",
+           {"octet", "lf"}),
       text("method", &C::method, "", "http: the request method"),
       text("path", &C::path, "",
            "http: the request target; several, separated by spaces, are requested in turn"),
@@ -82,6 +87,14 @@ Status validate(const LoadConfig& c, bool runEnds) {
                      ")" + gotValue(c.rooms));
     }
     if (c.size < 32) return invalid("chat messages need at least 32 bytes for their timestamps");
+  }
+  if (c.scenario == "syslog") {
+    if (c.rate <= 0) {
+      return invalid(
+          "the syslog scenario needs a send rate (rate=messages/s in total): syslog answers "
+          "nothing, so there is no closed loop");
+    }
+    if (c.size < 64) return invalid("syslog messages need at least 64 bytes for their header");
   }
   if (c.scenario == "framed" && !c.codec) return invalid("the framed scenario needs a codec");
   if (c.scenario == "http") {

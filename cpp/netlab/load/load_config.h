@@ -16,8 +16,8 @@ namespace netlab {
 
 /// The scenarios a load run can speak.
 inline const std::vector<std::string>& scenarioNames() {
-  static const std::vector<std::string> names = {"echo",    "line", "framed",
-                                                 "connect", "chat", "http"};
+  static const std::vector<std::string> names = {"echo", "line", "framed", "connect",
+                                                 "chat", "http", "log",    "syslog"};
   return names;
 }
 
@@ -26,7 +26,7 @@ inline const std::vector<std::string>& scenarioNames() {
 struct LoadConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  /// echo | line | framed | connect | chat
+  /// echo | line | framed | connect | chat | http | log | syslog
   std::string scenario = "echo";
   /// chat: connections are spread over this many rooms (room0, room1, ...).
   int rooms = 1;
@@ -52,7 +52,8 @@ struct LoadConfig {
   double connectRate = 0;
   double connectTimeoutSec = 5;
   double responseTimeoutSec = 10;
-  /// echo and connect: payload bytes per request (when `request` is empty).
+  /// echo and connect: payload bytes per request (when `request` is empty); log: message
+  /// bytes; syslog: bytes per message, header included.
   size_t size = 64;
   /// line: the request line (without "\n"); framed and connect: the payload.
   std::string request;
@@ -65,6 +66,8 @@ struct LoadConfig {
   size_t maxResponse = 1 << 20;
   /// http: the request method, its targets (separated by spaces, used in turn), extra header
   /// lines ("Name: value", one per line), body, and whether connections are kept alive.
+  /// syslog: octet (RFC 6587 octet counting) or lf (a message per line).
+  std::string framing = "octet";
   std::string method = "GET";
   std::string path = "/";
   std::string headers;

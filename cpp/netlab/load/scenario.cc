@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "netlab/load/http_scenario.h"
+#include "netlab/load/log_scenario.h"
 
 namespace netlab {
 namespace {
@@ -276,6 +277,8 @@ Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& c) {
         std::make_unique<FramedScenario>(c.codec, payload, c.expect, "frame"));
   }
   if (s == "http") return makeHttpScenario(c);
+  if (s == "log") return makeLogScenario(c);
+  if (s == "syslog") return makeSyslogScenario(c);
   if (s == "chat") {
     Error error;
     auto lines = makeLineCodec("\n", c.maxResponse, true, &error);
@@ -283,7 +286,8 @@ Result<std::unique_ptr<Scenario>> makeScenario(const LoadConfig& c) {
     return std::unique_ptr<Scenario>(std::make_unique<ChatScenario>(c.rooms, c.size, lines));
   }
   return Error{EINVAL, "unknown scenario '" + s +
-                           "'; valid scenarios: echo, line, framed, connect, chat, http"};
+                           "'; valid scenarios: echo, line, framed, connect, chat, http, log, "
+                           "syslog"};
 }
 
 }  // namespace netlab

@@ -38,6 +38,8 @@ class Scenario {
   // Streaming scenarios (chat): what is sent and what arrives are not paired one to one.
   // Each message carries its send times; each delivery is timed from them.
   virtual bool streaming() const { return false; }
+  /// Streaming with no answer at all (syslog): a message is done once written.
+  virtual bool oneWay() const { return false; }
   /// Bytes sent once, right after connecting (the chat scenario joins its room).
   virtual void writeGreeting(int /*connection*/, Buffer& /*out*/) const {}
   /// Message `seq`, stamped with its intended and actual send times.
