@@ -143,3 +143,46 @@ def test_keyed_lines_on_the_wire(tmp_path: Path) -> None:
     assert len(rows) == 1
     assert (rows[0]["host"], rows[0]["app"], rows[0]["level"]) == ("db01", "pg", "ERROR")
     assert rows[0]["message"] == "two\nlines \\ and|bars"
+
+
+def test_fails_over_past_a_server_that_refuses_after_connecting(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "a"),
+                          token="secret") as locked, \
+            netlab.LogServer(0, query_port=None, syslog_port=None,
+                             data_dir=str(tmp_path / "b")) as open_server:
+        client = netlab.LogClient([f"127.0.0.1:{locked.port}", f"127.0.0.1:{open_server.port}"])
+        client.send("for whoever takes it")
+        assert client.flush(20), client.stats()
+        stats = client.stats()
+        client.close()
+    assert stats["active"] == 1 and stats["disconnects"] >= 1
+    assert "authentication required" in stats["last_error"]
+
+
+def test_a_restarted_client_with_the_same_id_is_not_taken_for_a_resend(tmp_path: Path) -> None:
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "d"),
+                          ack="durable") as server:
+        for run in range(2):  # the same client_id, sequence numbers from 1 both times
+            with netlab.LogClient(f"127.0.0.1:{server.port}", client_id="billing") as client:
+                assert client.client_id.startswith("billing-")
+                for i in range(10):
+                    client.send(f"run {run} log {i}")
+        server.flush()
+        assert len(server.query(limit=100)) == 20
+        assert server.stats()["ingest"]["store_duplicates"] == 0
+
+
+def test_syslog_is_not_held_to_one_window_per_settle(tmp_path: Path) -> None:
+    with netlab.LogServer(None, query_port=None, syslog_port=0,
+                          data_dir=str(tmp_path / "d")) as server:
+        # 2,000 logs through a window of 10 with a 0.5 s settle: the window bounds what the
+        # server's TCP has not acknowledged, not what waits to settle.
+        client = netlab.LogClient(f"syslog://127.0.0.1:{server.syslog_port}", window=10,
+                                  settle=0.5)
+        start = time.monotonic()
+        for i in range(2000):
+            client.send(f"m{i}")
+        assert client.flush(20)
+        assert time.monotonic() - start < 10
+        client.close()
+        wait_until(lambda: server.stats()["syslog"]["logs_received"] == 2000)

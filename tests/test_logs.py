@@ -380,9 +380,10 @@ def test_log_handler(tmp_path: Path) -> None:
         assert handler.sent == 3 and handler.dropped == 0
         s.flush()
         rows = s.query()
+        assert {r["app"] for r in rows} == {"netlab-test-handler"}
         assert [(r["level"], r["message"]) for r in rows] == [
             ("WARN", "netlab-test-handler: disk at 91%"),
-            ("ERROR", "netlab-test-handler: two\\nlines"),
+            ("ERROR", "netlab-test-handler: two\nlines"),
             ("DEBUG", "netlab-test-handler: fine detail")]
 
 

@@ -98,7 +98,8 @@ TEST(OptionsTest, LoadConfigIsCheckedByItsTableThenByItsCombinations) {
   Status st = applyValues(bad, {{"scenario", std::string("smtp")}});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().message,
-            "unknown scenario 'smtp'; valid scenarios: echo, line, framed, connect, chat, http");
+            "unknown scenario 'smtp'; valid scenarios: echo, line, framed, connect, chat, http, "
+            "log, syslog");
   LoadConfig endless = c;
   endless.requests = 0;
   EXPECT_FALSE(validate(endless).ok());

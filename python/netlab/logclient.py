@@ -41,7 +41,8 @@ class LogClient:
             syslog port: there is no answer, so a log counts once the server's TCP has
             acknowledged it and ``settle`` seconds passed, and is otherwise sent again: at
             least once).
-        client_id: keep the same one to resend after a restart; default: a random one.
+        client_id: names the client in the keys (``client_id`` property: with a random
+            suffix of this LogClient's own, since its sequence numbers start at 1).
         host, app: the logs' fields unless ``send()`` gives them.
         window, max_queue, timeout, settle: see ``netlab._core.log_client_options()``.
     """

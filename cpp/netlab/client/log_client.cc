@@ -18,7 +18,7 @@ std::string randomId() {
     std::memcpy(b, &t, sizeof b);
   }
   char out[32];
-  std::snprintf(out, sizeof out, "c-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+  std::snprintf(out, sizeof out, "%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
                 b[5], b[6], b[7]);
   return out;
 }
@@ -37,8 +37,8 @@ const std::vector<Field<LogClientOptions>>& Fields<LogClientOptions>::fields() {
            "syslog (RFC 5424, octet-counted: no acknowledgement)",
            {"text", "logs", "binary", "syslog"}),
       text("client_id", &O::clientId, "id",
-           "names this client in the logs' idempotency keys (keep it to resend after a "
-           "restart); empty: a random one"),
+           "names this client in the logs' idempotency keys, followed by a random suffix of "
+           "each LogClient's own (its sequence numbers start at 1)"),
       text("host", &O::host, "name", "the logs' host field unless send() gives one"),
       text("app", &O::app, "name", "the logs' app field unless send() gives one"),
       number("window", &O::window, 1, 100000, "logs", "logs sent and not yet confirmed"),
@@ -60,9 +60,11 @@ Result<std::unique_ptr<LogClient>> LogClient::make(LogClientOptions options) {
   std::string protocol = options.protocol == "text" ? "logs" : options.protocol;
   auto upstreams = parseUpstreams(options.servers, protocol);
   if (!upstreams.ok()) return upstreams.error();
-  if (options.clientId.empty()) options.clientId = randomId();
+  // Sequence numbers start at 1 in every LogClient: a fresh suffix keeps a restarted client's
+  // keys from colliding with those its previous run stored (which would be taken as resends).
+  options.clientId = (options.clientId.empty() ? "c" : options.clientId) + "-" + randomId();
   if (!logs::validClientId(options.clientId))
-    return Error{EINVAL, "client_id: 1 to 128 printable characters, no space or '|'"};
+    return Error{EINVAL, "client_id: up to 111 printable characters, no space or '|'"};
   std::unique_ptr<LogClient> c(new LogClient(std::move(options)));
   LogSenderOptions so;
   so.upstreams = std::move(upstreams.value());
@@ -80,6 +82,11 @@ Result<std::unique_ptr<LogClient>> LogClient::make(LogClientOptions options) {
 }
 
 LogClient::~LogClient() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  room_.notify_all();
   if (thread_) thread_->stop();
 }
 
@@ -94,7 +101,7 @@ Result<int64_t> LogClient::send(int level, std::string message, int64_t timeMs, 
   int64_t seq;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    bool room = room_.wait_for(lock, std::chrono::duration<double>(waitSec), [&] {
+    bool room = room_.wait_for(lock, boundedWait(waitSec), [&] {
       return closed_ || queue_.size() < static_cast<size_t>(options_.maxQueue);
     });
     if (closed_) return Error{EPIPE, "the LogClient is closed"};

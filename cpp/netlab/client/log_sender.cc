@@ -91,7 +91,14 @@ LogSender::~LogSender() = default;
 void LogSender::turn(int wakeFd, int waitMs) {
   int64_t now = nowNs();
   if (!fd_.valid() && now >= retryAtNs_) connect();
-  if (fd_.valid() && handshake_ == 0) fill();
+  // Fill and write until the window or the socket is full (syslog's window frees as the
+  // socket takes the bytes), a bounded number of rounds per turn.
+  for (int round = 0; round < 64 && fd_.valid() && handshake_ == 0; ++round) {
+    uint64_t before = stats_.sent;
+    fill();
+    if (!out_.empty()) writeOut();
+    if (stats_.sent == before || !out_.empty()) break;
+  }
   if (fd_.valid() && !out_.empty()) writeOut();
 
   pollfd p[2];
@@ -126,12 +133,30 @@ void LogSender::turn(int wakeFd, int waitMs) {
 int LogSender::pollTimeoutMs(int waitMs, int64_t now) const {
   int64_t ms = waitMs;
   if (!fd_.valid()) ms = std::min<int64_t>(ms, std::max<int64_t>(0, (retryAtNs_ - now) / 1000000));
-  if (fd_.valid() && !inflight_.empty()) ms = std::min<int64_t>(ms, 50);
+  if (fd_.valid() && (!inflight_.empty() || !settling_.empty())) ms = std::min<int64_t>(ms, 50);
   return static_cast<int>(std::max<int64_t>(ms, 0));
 }
 
 // One upstream per call: a refusal moves to the next; after a whole round of refusals the
 // next round waits, twice as long each time (up to backoffMax).
+void LogSender::nextUpstream() {
+  current_ = (current_ + 1) % options_.upstreams.size();
+  if (++triedThisRound_ >= options_.upstreams.size()) {
+    triedThisRound_ = 0;
+    retryAtNs_ = nowNs() + toNs(backoffSec_);
+    backoffSec_ = std::min(backoffSec_ * 2, options_.backoffMaxSec);
+  }
+}
+
+// The upstream took something: a connection that breaks from now on is a hiccup of a good
+// upstream (reconnect to it at once), not a refusal (move on, back off).
+void LogSender::proven() {
+  if (proven_) return;
+  proven_ = true;
+  triedThisRound_ = 0;
+  backoffSec_ = options_.backoffMinSec;
+}
+
 bool LogSender::connect() {
   const Upstream& u = options_.upstreams[current_];
   auto fd = connectTcp(u.host, u.port, static_cast<int>(std::min(options_.timeoutSec, 5.0) * 1000));
@@ -139,12 +164,7 @@ bool LogSender::connect() {
   if (!nb.ok()) {
     ++stats_.connectFailures;
     stats_.lastError = u.text() + ": " + nb.error().message;
-    current_ = (current_ + 1) % options_.upstreams.size();
-    if (++triedThisRound_ >= options_.upstreams.size()) {
-      triedThisRound_ = 0;
-      retryAtNs_ = nowNs() + toNs(backoffSec_);
-      backoffSec_ = std::min(backoffSec_ * 2, options_.backoffMaxSec);
-    }
+    nextUpstream();
     return false;
   }
   fd_ = std::move(fd.value());
@@ -154,8 +174,6 @@ bool LogSender::connect() {
   if (lastConnected_ >= 0 && lastConnected_ != static_cast<int>(current_)) ++stats_.failovers;
   lastConnected_ = static_cast<int>(current_);
   stats_.active = lastConnected_;
-  triedThisRound_ = 0;
-  backoffSec_ = options_.backoffMinSec;
   bytesSent_ = 0;
   sentUpTo_ = confirmed_;  // the unconfirmed are sent again
   lastProgressNs_ = nowNs();
@@ -176,9 +194,20 @@ bool LogSender::connect() {
   return true;
 }
 
+// The window bounds the records an answer is awaited for; syslog has no answer, and what its
+// peer's kernel holds is bounded by the socket buffer: there it bounds the records not yet
+// written to the socket.
+size_t LogSender::awaited() const {
+  if (options_.upstreams[current_].protocol != "syslog") return inflight_.size();
+  size_t unwritten = 0;
+  for (auto it = inflight_.rbegin(); it != inflight_.rend() && it->endOffset > bytesSent_; ++it)
+    ++unwritten;
+  return unwritten;
+}
+
 void LogSender::fill() {
-  while (inflight_.size() < options_.window && out_.size() < kMaxOutput) {
-    size_t room = options_.window - inflight_.size();
+  while (awaited() < options_.window && out_.size() < kMaxOutput) {
+    size_t room = options_.window - awaited();
     std::vector<logs::LogRecord> batch = source_(sentUpTo_, std::min<size_t>(room, 1000));
     if (batch.empty()) return;
     for (const logs::LogRecord& r : batch) encode(r);
@@ -207,6 +236,7 @@ void LogSender::encode(const logs::LogRecord& r) {
     out_ += ' ';
     out_ += message;
   }
+  if (inflight_.empty()) lastProgressNs_ = nowNs();  // the answer is due from now on
   if (r.seq <= highestSent_) ++stats_.resent;
   highestSent_ = std::max(highestSent_, r.seq);
   sentUpTo_ = r.seq;
@@ -230,17 +260,25 @@ void LogSender::writeOut() {
 
 void LogSender::readIn() {
   char buf[16 << 10];
+  bool closed = false;
   for (;;) {
     ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n < 0) return drop(std::string("recv: ") + std::strerror(errno));
-    if (n == 0) return drop("the upstream closed the connection");
+    if (n == 0) {  // what it said before closing may say why (ERROR|bad token)
+      closed = true;
+      break;
+    }
     if (options_.upstreams[current_].protocol == "syslog") continue;  // it has nothing to say
     in_.append(buf, static_cast<size_t>(n));
     if (in_.size() > kMaxAnswer + (kMaxAnswer >> 1)) break;
   }
   const std::string& protocol = options_.upstreams[current_].protocol;
+  if (protocol == "syslog") {
+    if (closed) drop("the upstream closed the connection");
+    return;
+  }
   size_t used = 0;
   while (fd_.valid()) {
     if (protocol == "logs") {
@@ -254,8 +292,10 @@ void LogSender::readIn() {
         lastProgressNs_ = nowNs();
         continue;
       }
-      answer(line.substr(0, 3) == "OK|");
-      if (line.substr(0, 6) == "ERROR|") stats_.lastError = "upstream: " + std::string(line);
+      std::string text(line);
+      if (text.rfind("ERROR|store failed", 0) == 0) return drop("the upstream could not store");
+      answer(text.rfind("OK|", 0) == 0);
+      if (fd_.valid() && text.rfind("ERROR|", 0) == 0) stats_.lastError = "upstream: " + text;
     } else {
       FrameView f;
       ParseResult r = frames_->parse(std::string_view(in_).substr(used), 0, f);
@@ -269,11 +309,13 @@ void LogSender::readIn() {
         lastProgressNs_ = nowNs();
         continue;
       }
+      if (!ok && f.payload.substr(1) == "store failed") return drop("the upstream could not store");
       if (f.command == kCommandLog) answer(ok);
     }
   }
   if (!fd_.valid()) return;
   in_.erase(0, used);
+  if (closed) return drop("the upstream closed the connection");
   if (in_.size() > kMaxAnswer) drop("an answer longer than 64 KiB");
 }
 
@@ -287,39 +329,61 @@ void LogSender::answer(bool ok) {
   if (!ok) ++stats_.rejected;
   stats_.position = confirmed_;
   lastProgressNs_ = nowNs();
+  proven();
 }
 
+// TCP's acknowledgement moves messages from inflight_ to settling_ (a batch per turn, so the
+// window bounds only what the peer's kernel has not taken); `settle` later they count.
 void LogSender::settleSyslog(int64_t now) {
   int unacked = 0;
-  if (::ioctl(fd_.get(), SIOCOUTQ, &unacked) != 0) unacked = 0;
+  if (::ioctl(fd_.get(), SIOCOUTQ, &unacked) != 0) unacked = 0;  // best effort: as written
   uint64_t acked = bytesSent_ - std::min<uint64_t>(bytesSent_, static_cast<uint64_t>(unacked));
-  for (InFlight& f : inflight_) {
-    if (f.endOffset > acked) break;
-    if (f.ackedAt == 0) f.ackedAt = now;
+  if (acked > ackedBytes_) {
+    ackedBytes_ = acked;
+    lastProgressNs_ = now;
+    proven();
   }
-  while (!inflight_.empty() && inflight_.front().ackedAt != 0 &&
-         now - inflight_.front().ackedAt >= toNs(options_.settleSec)) {
-    confirmed_ = inflight_.front().key;
+  Settling batch{-1, now, 0};
+  while (!inflight_.empty() && inflight_.front().endOffset <= acked) {
+    batch.key = inflight_.front().key;
+    ++batch.count;
     inflight_.pop_front();
-    ++stats_.confirmed;
+  }
+  if (batch.count > 0) settling_.push_back(batch);
+  while (!settling_.empty() && now - settling_.front().ackedAt >= toNs(options_.settleSec)) {
+    confirmed_ = settling_.front().key;
+    stats_.confirmed += settling_.front().count;
     stats_.position = confirmed_;
+    settling_.pop_front();
+  }
+  if (!inflight_.empty() && now - lastProgressNs_ > toNs(options_.timeoutSec)) {
+    drop("the upstream has read nothing for " +
+         std::to_string(static_cast<int>(options_.timeoutSec)) + " s");
   }
 }
 
 void LogSender::drop(const std::string& why) {
   stats_.lastError = options_.upstreams[current_].text() + ": " + why;
+  bool wasProven = proven_;
   closeConnection();
   ++stats_.disconnects;
-  retryAtNs_ = nowNs() + toNs(options_.backoffMinSec);
+  if (wasProven) {
+    retryAtNs_ = nowNs() + toNs(options_.backoffMinSec);
+  } else {
+    nextUpstream();  // refused after the connect (full, bad token, silent): try the next one
+  }
 }
 
 void LogSender::closeConnection() {
   fd_.reset();
   stats_.active = -1;
   inflight_.clear();
+  settling_.clear();
   out_.clear();
   in_.clear();
   handshake_ = 0;
+  ackedBytes_ = 0;
+  proven_ = false;
   sentUpTo_ = confirmed_;
 }
 
@@ -375,7 +439,7 @@ LogSender::Stats LogSenderThread::stats() const {
 
 bool LogSenderThread::waitFor(int64_t key, double timeoutSec) {
   std::unique_lock<std::mutex> lock(mutex_);
-  return progressed_.wait_for(lock, std::chrono::duration<double>(timeoutSec),
+  return progressed_.wait_for(lock, boundedWait(timeoutSec),
                               [&] { return stats_.position >= key; });
 }
 

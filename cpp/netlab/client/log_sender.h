@@ -16,7 +16,9 @@
 // Not thread-safe: one thread calls turn() in a loop; the owner wakes it through `wakeFd`.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,6 +44,11 @@ struct Upstream {
   std::string token;  // logs: sent first as AUTH|<token>
   std::string text() const;
 };
+
+/// A wait of `sec` seconds for condition_variable::wait_for: NaN is none, infinity a year.
+inline std::chrono::duration<double> boundedWait(double sec) {
+  return std::chrono::duration<double>(sec > 0 ? std::min(sec, 365 * 86400.0) : 0.0);
+}
 
 /// "logs://127.0.0.1:9999 syslog://[::1]:514 logs://TOKEN@host:9999", separated by spaces or
 /// commas; an address without a scheme takes `defaultProtocol`.
@@ -81,7 +88,7 @@ class LogSender {
   /// Every key up to this one is delivered.
   int64_t position() const { return confirmed_; }
   /// Nothing sent is waiting for confirmation (the source may still hold more).
-  bool settled() const { return inflight_.empty(); }
+  bool settled() const { return inflight_.empty() && settling_.empty(); }
   const Stats& stats() const { return stats_; }
   void closeConnection();
 
@@ -92,7 +99,10 @@ class LogSender {
     int64_t ackedAt = 0;  // syslog: when the peer's TCP acknowledged all of it
   };
   bool connect();
+  void nextUpstream();
+  void proven();
   void fill();
+  size_t awaited() const;
   void encode(const logs::LogRecord& r);
   void writeOut();
   void readIn();
@@ -110,11 +120,19 @@ class LogSender {
   size_t triedThisRound_ = 0;
   int64_t retryAtNs_ = 0;
   double backoffSec_ = 0;
-  int handshake_ = 0;    // answers still due for AUTH and CLIENT
-  int64_t confirmed_;    // every key up to this is delivered
-  int64_t sentUpTo_;     // the highest key written on this connection
-  int64_t highestSent_;  // the highest key ever written: below it, sends are resends
-  std::deque<InFlight> inflight_;
+  int handshake_ = 0;              // answers still due for AUTH and CLIENT
+  int64_t confirmed_;              // every key up to this is delivered
+  int64_t sentUpTo_;               // the highest key written on this connection
+  int64_t highestSent_;            // the highest key ever written: below it, sends are resends
+  std::deque<InFlight> inflight_;  // syslog: not yet acknowledged by the peer's TCP
+  struct Settling {
+    int64_t key;  // the last of `count` messages acknowledged at `ackedAt`
+    int64_t ackedAt;
+    uint64_t count;
+  };
+  std::deque<Settling> settling_;  // syslog
+  uint64_t ackedBytes_ = 0;
+  bool proven_ = false;  // this connection has delivered something
   std::string out_, in_;
   uint64_t bytesSent_ = 0;
   int64_t lastProgressNs_ = 0;

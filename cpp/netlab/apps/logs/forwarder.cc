@@ -97,7 +97,10 @@ Result<std::unique_ptr<LogForwarder>> LogForwarder::start(LogForwardOptions opti
 
   std::string path = f->store_->dir() + "/" + f->options_.name + ".state";
   int64_t position = 0;
-  if (!loadState(path, f->clientId_, position)) {
+  // A position past the store's ids: the store was emptied or made anew, and its ids start
+  // over; so must the keys, under a new client id, or the upstream would take them as resends.
+  if (!loadState(path, f->clientId_, position) || position > f->store_->lastId()) {
+    position = 0;
     f->clientId_ = randomClientId();
     Status saved = writeState(path, f->clientId_, 0);
     if (!saved.ok()) return saved.error();

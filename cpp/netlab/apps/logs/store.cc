@@ -473,18 +473,23 @@ void LogStore::giveBack(sqlite3* db) {
 }
 
 Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
-  std::string sql = "SELECT id, ts, received, level, host, app, message, flags FROM logs WHERE 1";
-  if (!f.keyword.empty()) sql += " AND id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?1)";
-  if (f.level >= 0) sql += " AND level = ?2";
-  if (f.maxLevel >= 0) sql += " AND level <= ?3";
-  if (f.sinceMs >= 0) sql += " AND ts >= ?4";
-  if (f.untilMs >= 0) sql += " AND ts < ?5";
-  if (!f.host.empty()) sql += " AND host = ?6";
-  if (!f.app.empty()) sql += " AND app = ?7";
-  if (f.afterId > 0) sql += " AND id > ?8";
+  // With a keyword, the FTS index drives (CROSS JOIN keeps it the outer loop), walked in id
+  // order from the newest, so LIMIT stops it early even when millions of logs match.
+  std::string sql = "SELECT l.id, l.ts, l.received, l.level, l.host, l.app, l.message, l.flags";
+  sql += f.keyword.empty() ? " FROM logs l WHERE 1"
+                           : " FROM logs_fts CROSS JOIN logs l ON l.id = logs_fts.rowid"
+                             " WHERE logs_fts MATCH ?1";
+  if (f.level >= 0) sql += " AND l.level = ?2";
+  if (f.maxLevel >= 0) sql += " AND l.level <= ?3";
+  if (f.sinceMs >= 0) sql += " AND l.ts >= ?4";
+  if (f.untilMs >= 0) sql += " AND l.ts < ?5";
+  if (!f.host.empty()) sql += " AND l.host = ?6";
+  if (!f.app.empty()) sql += " AND l.app = ?7";
+  if (f.afterId > 0) sql += f.keyword.empty() ? " AND l.id > ?8" : " AND logs_fts.rowid > ?8";
+  std::string order = f.keyword.empty() ? " ORDER BY l.id" : " ORDER BY logs_fts.rowid";
   // The newest `limit` matches, returned oldest first (as a log reads); or the oldest.
-  sql = f.oldestFirst ? sql + " ORDER BY id LIMIT ?9"
-                      : "SELECT * FROM (" + sql + " ORDER BY id DESC LIMIT ?9) ORDER BY id";
+  sql = f.oldestFirst ? sql + order + " LIMIT ?9"
+                      : "SELECT * FROM (" + sql + order + " DESC LIMIT ?9) ORDER BY id";
   sqlite3* db = readConnection();
   if (!db) return Error{EIO, "cannot open " + dir_ + "/logs.db for reading"};
   sqlite3_stmt* st = nullptr;
