@@ -138,7 +138,7 @@ void LoadClient::sendStamped(int64_t now) {
     nextIntendedNs_ += w_.plan_.intervalNs;
     ++sent;
   }
-  if (!w_.stopping_) armSendTimer(nextIntendedNs_);
+  if (w_.canReconnect()) armSendTimer(nextIntendedNs_);  // not once the budget is spent
   if (sent == 0) return;
   w_.noteSent(sent, out.readable() - batchStart_, now);
   noteFirstSend();
@@ -212,8 +212,12 @@ void LoadClient::onStreamEof(Stream&) {
 }
 
 void LoadClient::onStreamDrained(Stream&) {
-  if (w_.scenario_.streaming()) trySend();
+  if (!w_.scenario_.streaming()) return;
+  trySend();
+  if (w_.scenario_.oneWay()) w_.maybeFinishOneWay();
 }
+
+size_t LoadClient::queuedOutput() const { return stream_ ? stream_->queued() : 0; }
 
 // Closes the stream decided itself (resets, write errors); closeSocket() lets go of stream_
 // before it closes one, so those never come here.

@@ -34,6 +34,8 @@ class LoadClient final : public StreamEvents {
   size_t inflight() const { return inflight_.size(); }
   /// Requests sent and not yet answered.
   size_t unansweredCount() const;
+  /// Bytes written to the stream and not yet to the socket.
+  size_t queuedOutput() const;
   /// The send time of the oldest outstanding request (0 if none).
   int64_t oldestInflightNs() const;
   /// Sent at least one request and has not received a byte (streaming: a delivery) since.

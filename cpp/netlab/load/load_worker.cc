@@ -171,6 +171,16 @@ void LoadWorker::maybeFinish() {
   }
 }
 
+void LoadWorker::maybeFinishOneWay() {
+  if (!budgeted_ || budgetLeft_ != 0 || stopping_) return;
+  for (const auto& c : clients_) {
+    if (c->queuedOutput() > 0) return;
+  }
+  stopping_ = true;
+  sendEndNs_ = nowNs();
+  loop_->stop();
+}
+
 // The deadline or stop(): no new requests or connections from here on.
 void LoadWorker::finishSoon() {
   if (draining_) return;

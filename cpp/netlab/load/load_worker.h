@@ -96,6 +96,9 @@ class LoadWorker {
   void connectFinished();
   bool canReconnect() const;
   void maybeFinish();
+  /// One-way streams (syslog) with a request budget: the run ends once the budget is spent
+  /// and every connection's output is written.
+  void maybeFinishOneWay();
   void finishSoon();
   void recordUnanswered(int64_t nowNs);
   void closeSecond();

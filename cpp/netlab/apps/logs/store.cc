@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS logs(
   seq INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS logs_key ON logs(client, seq) WHERE client IS NOT NULL;
 CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts);
-CREATE INDEX IF NOT EXISTS logs_level ON logs(level);
-CREATE INDEX IF NOT EXISTS logs_received ON logs(received);
+DROP INDEX IF EXISTS logs_level;
+DROP INDEX IF EXISTS logs_received;
+CREATE INDEX IF NOT EXISTS logs_severe ON logs(level) WHERE level <= 3;
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(
   message, content='logs', content_rowid='id', tokenize='unicode61');
 )sql";
@@ -92,6 +93,11 @@ Status LogStore::init() {
     return Error{errno == EWOULDBLOCK ? EBUSY : errno,
                  dir_ + " is in use by another process (its lock file is held)"};
   }
+  // SQLite's allocation statistics take a global mutex on every malloc: a lock and an unlock
+  // per allocation of every insert. Only possible before SQLite's first use in the process
+  // (else SQLITE_MISUSE, and they stay on).
+  static const int memstatusOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)memstatusOff;
   std::string path = dir_ + "/logs.db";
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -352,7 +358,7 @@ void LogStore::retain() {
   if (options_.retentionSec > 0) {
     int64_t cutoff = wallMs() - static_cast<int64_t>(options_.retentionSec * 1000);
     for (int64_t n = kChunk; n == kChunk;) {
-      n = deleteOldest("received < ?1", cutoff, kChunk);
+      n = deleteOldest(cutoff, kChunk);
       deleted += std::max<int64_t>(n, 0);
     }
   }
@@ -368,7 +374,7 @@ void LogStore::retain() {
                                                  static_cast<double>(options_.maxBytes) /
                                                  static_cast<double>(used));
       while (drop > 0) {
-        int64_t n = deleteOldest("1", 0, std::min(drop, kChunk));
+        int64_t n = deleteOldest(-1, std::min(drop, kChunk));
         if (n <= 0) break;
         deleted += n;
         drop -= n;
@@ -381,26 +387,28 @@ void LogStore::retain() {
   }
 }
 
-int64_t LogStore::deleteOldest(const char* where, int64_t bound, int64_t limit) {
-  std::string select =
-      std::string("SELECT id, message FROM logs WHERE ") + where + " ORDER BY id LIMIT ?2";
+// Oldest first by id: logs are received in id order (ids are given as they arrive), so the
+// walk stops at the first one received at or after `receivedBefore`, with no index on the
+// time received to maintain for every insert.
+int64_t LogStore::deleteOldest(int64_t receivedBefore, int64_t limit) {
+  const char* select = "SELECT id, message, received FROM logs ORDER BY id LIMIT ?2";
   sqlite3_stmt* st = nullptr;
   sqlite3_stmt* fts = nullptr;
   sqlite3_stmt* del = nullptr;
   int64_t n = 0;
   bool ok =
       sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK &&
-      sqlite3_prepare_v2(db_, select.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db_, select, -1, &st, nullptr) == SQLITE_OK &&
       sqlite3_prepare_v2(db_,
                          "INSERT INTO logs_fts(logs_fts, rowid, message) "
                          "VALUES('delete', ?1, ?2)",
                          -1, &fts, nullptr) == SQLITE_OK &&
       sqlite3_prepare_v2(db_, "DELETE FROM logs WHERE id = ?1", -1, &del, nullptr) == SQLITE_OK;
   if (ok) {
-    sqlite3_bind_int64(st, 1, bound);
     sqlite3_bind_int64(st, 2, limit);
     // An external-content FTS5 index forgets a row only when told its old text.
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
+      if (receivedBefore >= 0 && sqlite3_column_int64(st, 2) >= receivedBefore) break;
       int64_t id = sqlite3_column_int64(st, 0);
       sqlite3_bind_int64(fts, 1, id);
       sqlite3_bind_value(fts, 2, sqlite3_column_value(st, 1));
@@ -479,8 +487,10 @@ Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
   sql += f.keyword.empty() ? " FROM logs l WHERE 1"
                            : " FROM logs_fts CROSS JOIN logs l ON l.id = logs_fts.rowid"
                              " WHERE logs_fts MATCH ?1";
-  if (f.level >= 0) sql += " AND l.level = ?2";
-  if (f.maxLevel >= 0) sql += " AND l.level <= ?3";
+  // Levels as literals (0-7, checked by the parser), so the planner can use the partial index
+  // of severe levels (level <= 3) for the rare logs one most often looks for.
+  if (f.level >= 0) sql += " AND l.level = " + std::to_string(f.level & 7);
+  if (f.maxLevel >= 0) sql += " AND l.level <= " + std::to_string(f.maxLevel & 7);
   if (f.sinceMs >= 0) sql += " AND l.ts >= ?4";
   if (f.untilMs >= 0) sql += " AND l.ts < ?5";
   if (!f.host.empty()) sql += " AND l.host = ?6";

@@ -118,8 +118,9 @@ class LogStore {
   bool commit(std::vector<Pending>& batch, uint64_t& duplicates);
   /// Retention, on the writer thread at most once a second: by age, then by size.
   void retain();
-  /// Deletes up to `limit` of the oldest logs matching `where` (with the FTS rows); how many.
-  int64_t deleteOldest(const char* where, int64_t bound, int64_t limit);
+  /// Deletes up to `limit` of the oldest logs (with their FTS rows), stopping at the first
+  /// received at or after `receivedBefore` (-1: none stops it); how many, -1 on failure.
+  int64_t deleteOldest(int64_t receivedBefore, int64_t limit);
   int64_t bytesInUse();
   int64_t idSpan();
   sqlite3* readConnection();
