@@ -9,21 +9,6 @@
 #include "netlab/io/clock.h"
 
 namespace netlab {
-namespace {
-
-std::string randomId() {
-  unsigned char b[8] = {};
-  if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) {
-    int64_t t = nowNs();
-    std::memcpy(b, &t, sizeof b);
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, "%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-                b[5], b[6], b[7]);
-  return out;
-}
-
-}  // namespace
 
 const std::vector<Field<LogClientOptions>>& Fields<LogClientOptions>::fields() {
   using O = LogClientOptions;
@@ -62,7 +47,8 @@ Result<std::unique_ptr<LogClient>> LogClient::make(LogClientOptions options) {
   if (!upstreams.ok()) return upstreams.error();
   // Sequence numbers start at 1 in every LogClient: a fresh suffix keeps a restarted client's
   // keys from colliding with those its previous run stored (which would be taken as resends).
-  options.clientId = (options.clientId.empty() ? "c" : options.clientId) + "-" + randomId();
+  options.clientId =
+      (options.clientId.empty() ? "c" : options.clientId) + "-" + logs::randomHex64();
   if (!logs::validClientId(options.clientId))
     return Error{EINVAL, "client_id: up to 111 printable characters, no space or '|'"};
   std::unique_ptr<LogClient> c(new LogClient(std::move(options)));

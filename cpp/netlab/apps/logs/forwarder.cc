@@ -16,18 +16,6 @@ namespace {
 
 constexpr int64_t kSaveEveryNs = 500'000'000;
 
-std::string randomClientId() {
-  unsigned char bytes[8] = {};
-  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
-    int64_t t = nowNs();
-    std::memcpy(bytes, &t, sizeof bytes);
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, "fwd-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1],
-                bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
-  return out;
-}
-
 // "<client id> <position>": the keys' client must stay the same across restarts, or an
 // upstream LogServer could not recognise what it has stored already.
 bool loadState(const std::string& path, std::string& clientId, int64_t& position) {
@@ -101,7 +89,7 @@ Result<std::unique_ptr<LogForwarder>> LogForwarder::start(LogForwardOptions opti
   // over; so must the keys, under a new client id, or the upstream would take them as resends.
   if (!loadState(path, f->clientId_, position) || position > f->store_->lastId()) {
     position = 0;
-    f->clientId_ = randomClientId();
+    f->clientId_ = "fwd-" + logs::randomHex64();
     Status saved = writeState(path, f->clientId_, 0);
     if (!saved.ok()) return saved.error();
   }

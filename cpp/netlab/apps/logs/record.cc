@@ -1,9 +1,11 @@
 #include "netlab/apps/logs/record.h"
 
+#include <sys/random.h>
 #include <time.h>
 
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 
 namespace netlab::logs {
@@ -182,6 +184,15 @@ std::optional<int64_t> parseSequence(std::string_view text) {
     v = v * 10 + (c - '0');
   }
   return v;
+}
+
+std::string randomHex64() {
+  uint64_t v = 0;
+  if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v))
+    v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(v));
+  return out;
 }
 
 bool validClientId(std::string_view id) {

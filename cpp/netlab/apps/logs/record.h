@@ -44,6 +44,8 @@ std::string escapeMessage(std::string_view message);
 std::string unescapeMessage(std::string_view text);
 /// A sequence number: decimal digits, 0 .. 2^63-1.
 std::optional<int64_t> parseSequence(std::string_view text);
+/// 16 random hex digits (getrandom; the clock if that fails): client ids' unique part.
+std::string randomHex64();
 /// A client id: 1 to 128 printable ASCII characters, no space and no '|'.
 bool validClientId(std::string_view id);
 /// The text protocol's keyed line for `r` (LOGK|seq|level|timestamp|host|app|message\n).
