@@ -45,6 +45,12 @@ assert _spec and _spec.loader
 bench_http = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_http)
 
+_spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).with_name("proxy.py"))
+assert _spec and _spec.loader
+bench_proxy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_proxy)
+Proc = bench_proxy.Proc
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 from netlab.load import LoadGenerator  # noqa: E402
@@ -53,34 +59,16 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
 wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
                                        bench_http.interleaved)
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SIZE = 200
 CONNECTIONS = 10
 
 
-class Server:
+class Server(Proc):
     """A server process pinned to SERVER_CPU that counts what it has taken in."""
-
-    def __init__(self, cmd: list[str], port: int) -> None:
-        self.port = port
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=ENV)
-        wait_listening(port)
-
-    def cpu(self) -> float:
-        return float(cpu_seconds(self.proc.pid))
 
     def count(self) -> int:
         raise NotImplementedError
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Rsyslog(Server):
@@ -100,7 +88,8 @@ action(type="omfile" file="{self.out}" template="msgonly")
 """)
         self._seen = 0
         self._offset = 0
-        super().__init__([RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "pid")], port)
+        super().__init__([RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "pid")], port,
+                         SERVER_CPU)
 
     def count(self) -> int:
         if self.out.exists():
@@ -121,7 +110,7 @@ class Netlab(Server):
         super().__init__([sys.executable, "-m", "netlab", "serve", "logs", "--port",
                           str(self.ingest), "--syslog-port", str(self.syslog), "--query-port",
                           str(self.query_port), "--data-dir", str(self.data), *options],
-                         self.ingest)
+                         self.ingest, SERVER_CPU)
         wait_listening(self.syslog)
         wait_listening(self.query_port)
 

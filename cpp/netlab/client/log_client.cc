@@ -1,13 +1,5 @@
 #include "netlab/client/log_client.h"
 
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstring>
-
-#include "netlab/io/clock.h"
-
 namespace netlab {
 
 const std::vector<Field<LogClientOptions>>& Fields<LogClientOptions>::fields() {

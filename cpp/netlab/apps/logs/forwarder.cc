@@ -1,13 +1,9 @@
 #include "netlab/apps/logs/forwarder.h"
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "netlab/io/clock.h"
 
