@@ -154,6 +154,43 @@ def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
         assert s.stats()["ingest"]["store_logs"] == total
 
 
+
+def test_index_behind_pauses_ingest(tmp_path: Path) -> None:
+    """A slow index (every batch it copies into SQLite waits): the journal takes logs until
+    max_index_lag bytes wait for the index, then ingest pauses; nothing is lost, queries see
+    every log meanwhile, and the index catches up."""
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          index_delay=0.1, max_index_lag=1 << 20) as s:
+        total, pad = 20_000, b"x" * 1000
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], s.stats()["ingest"]["store_unindexed"])
+                time.sleep(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        with connect(s.port, timeout=60) as sock:
+            payload = b"".join(b"LOG|INFO|1|%d %s\n" % (i, pad) for i in range(total))
+            sender = threading.Thread(target=sock.sendall, args=(payload,))
+            sender.start()
+            replies = read_lines(sock, total)
+            sender.join()
+        done.set()
+        sampler.join()
+        assert replies[-1] == b"OK|%d" % total
+        # 1 MiB of ~1 KiB logs, plus the batch the writer was on and the one being indexed.
+        assert 0 < peak[0] < 12_000, peak[0]
+        s.flush()
+        assert [r["id"] for r in s.query(limit=3)] == [total - 2, total - 1, total]
+        s.wait_indexed()
+        stats = s.stats()["ingest"]
+        assert stats["store_logs"] == total and stats["store_unindexed"] == 0
+        assert stats["store_index_errors"] == 0
+        assert len(s.query("19999")) == 1
+
 def test_python_query_filters(tmp_path: Path) -> None:
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs")) as s:
         with connect(s.port) as sock:
@@ -306,6 +343,7 @@ def test_binary_protocol(tmp_path: Path, ack: str) -> None:
             assert read_frame(sock, buffered) == (9, 80, b"\x01unknown command")
             command, sequence, stats = read_frame(sock, buffered)
             assert (command, sequence) == (4, 81) and stats.startswith(b"received=1\n")
+            assert b"\nunindexed=" in stats
             s.flush()
             sock.sendall(frame(2, 82, b"KEYWORD|binary"))
             assert read_frame(sock, buffered) == (
@@ -445,6 +483,7 @@ def test_retention_by_age_and_size(tmp_path: Path) -> None:
             sock.sendall(b"LOG|INFO|1|last\n")
             read_lines(sock, 1)
         s.flush()
+        s.wait_indexed()  # retention runs on the indexer, after each indexed batch
         kept = s.query(limit=100_000)
         assert 0 < len(kept) < 20_001 and kept[-1]["message"] == "last"
         assert kept[0]["id"] > 1  # the oldest went first

@@ -344,3 +344,7 @@ class LogStats(ServerStats):
     """logs deleted by retention (age, then size)."""
     store_queued: int
     """logs waiting for the writer now."""
+    store_unindexed: int
+    """logs committed to the journal and not yet in the SQLite index (queries read both)."""
+    store_index_errors: int
+    """index batches SQLite refused (retried) or damaged journal."""

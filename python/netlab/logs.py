@@ -239,8 +239,21 @@ class LogServer:
         return out
 
     def flush(self) -> None:
-        """Returns once every log accepted so far is committed."""
+        """Returns once every log accepted so far is committed (in the journal, where
+        queries see it)."""
         self._ingest().protocol.flush()
+
+    def wait_indexed(self, timeout: float = 60.0) -> None:
+        """Returns once every log committed so far is also in the SQLite index (and the
+        retention pass after it has run); the index follows the journal on a background
+        thread. Raises TimeoutError after ``timeout`` seconds."""
+        protocol = self._ingest().protocol
+        deadline = time.monotonic() + timeout
+        # Short native waits, so Ctrl+C is seen between them.
+        while not protocol.wait_indexed(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the index is still {self.stats()['ingest']['store_unindexed']}"
+                                   f" logs behind the journal after {timeout:g} s")
 
     def query(self, keyword: str = "", *, level: Optional[str] = None,
               max_level: Optional[str] = None, since: Optional[Time] = None,

@@ -79,8 +79,9 @@ std::vector<AppSpec> buildApps() {
         return FileProtocol::make(std::move(o));
       }));
   list.push_back(entry<LogIngestOptions>(
-      "logs", "log collector ingest port: LOG|level|time|message lines into a SQLite store", false,
-      "line",
+      "logs",
+      "log collector ingest port: LOG|level|time|message lines into a durable, indexed store",
+      false, "line",
       [](LogIngestOptions o, std::shared_ptr<const Codec>) -> Result<std::shared_ptr<Protocol>> {
         return LogIngestProtocol::make(std::move(o));
       }));

@@ -226,6 +226,11 @@ const Columns<LogSnapshot>& logColumns() {
        [](const L& l) { return py::cast(l.deleted); }},
       {"store_queued", "int", "logs waiting for the writer now",
        [](const L& l) { return py::cast(l.queued); }},
+      {"store_unindexed", "int",
+       "logs committed to the journal and not yet in the SQLite index (queries read both)",
+       [](const L& l) { return py::cast(l.unindexed); }},
+      {"store_index_errors", "int", "index batches SQLite refused (retried) or damaged journal",
+       [](const L& l) { return py::cast(l.indexErrors); }},
   };
   return columns;
 }
@@ -381,6 +386,9 @@ void registerServers(py::module_& m) {
       .def("snapshot", [](const LogPort& p) { return toDict(logColumns(), p.snapshot()); })
       .def(
           "flush", [](LogPort& p) { p.store().flush(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "wait_indexed", [](LogPort& p, double timeout) { return p.store().waitIndexed(timeout); },
+          py::arg("timeout"), py::call_guard<py::gil_scoped_release>())
       .def("query", &queryStore, py::arg("keyword") = "", py::arg("level") = py::none(),
            py::arg("max_level") = py::none(), py::arg("since") = py::none(),
            py::arg("until") = py::none(), py::arg("host") = "", py::arg("app") = "",

@@ -313,7 +313,8 @@ void IngestHandler::frame(Conn& conn, const FrameView& f) {
       LogSnapshot s = protocol_.snapshot();
       std::string text = "received=" + std::to_string(s.received) +
                          "\nstored=" + std::to_string(s.stored) +
-                         "\nqueued=" + std::to_string(s.queued) + "\n";
+                         "\nqueued=" + std::to_string(s.queued) +
+                         "\nunindexed=" + std::to_string(s.unindexed) + "\n";
       return answer(conn, encode(kCommandStats, f.sequence, text));
     }
     case kCommandQuery:

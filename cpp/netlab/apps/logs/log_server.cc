@@ -10,7 +10,8 @@ namespace netlab {
 namespace {
 
 constexpr const char* kDataDirHelp =
-    "the directory of the store (SQLite, created if missing); ports given the same directory "
+    "the directory of the store (a journal and its SQLite index, created if missing); ports given "
+    "the same directory "
     "share one store";
 
 }  // namespace
@@ -35,6 +36,8 @@ LogSnapshot LogPort::snapshot() const {
   s.failedBatches = st.failedBatches;
   s.queued = st.queued;
   s.deleted = st.deleted;
+  s.unindexed = static_cast<uint64_t>(st.unindexed);
+  s.indexErrors = st.indexErrors;
   return s;
 }
 
@@ -79,13 +82,15 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
            "when a LOG is answered: once parsed, or once the batch holding it is committed",
            {"received", "durable"}),
       text("sync", &O::sync, "mode",
-           "SQLite's synchronous setting: normal survives the process being killed, full "
-           "also a power loss",
+           "a commit survives: normal, the process being killed; full, also a power loss "
+           "(each journal batch fdatasync'ed, SQLite synchronous=FULL)",
            {"normal", "full"}),
       number("max_message", &O::maxMessage, 64, 16 << 20, "bytes",
              "longest message kept whole; longer ones are stored truncated and flagged"),
       number("commit_delay", &O::commitDelaySec, 0, 60, "seconds",
              "a test hook: every commit waits this long first, as on a slow disk"),
+      number("index_delay", &O::indexDelaySec, 0, 60, "seconds",
+             "a test hook: every batch the indexer copies into SQLite waits this long first"),
       text("token", &O::token, "secret",
            "a client must send AUTH|<token> first (text protocol; binary clients are refused "
            "while one is set); empty: none"),
@@ -99,6 +104,9 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
       number("max_store_bytes", &O::maxStoreBytes, 0, 1e15, "bytes",
              "the store's pages in use past which the oldest logs are deleted", "(0: no bound)",
              true),
+      number("max_index_lag", &O::maxIndexLag, 1 << 20, 1e15, "bytes",
+             "journal not yet indexed past which ingest pauses until the index catches up "
+             "(bounds the journal on disk; bursts below it go at the journal's speed)"),
   };
   return table;
 }
@@ -136,8 +144,10 @@ Result<std::shared_ptr<Protocol>> LogIngestProtocol::make(LogIngestOptions optio
   so.dir = options.dataDir;
   so.syncFull = options.sync == "full";
   so.commitDelaySec = options.commitDelaySec;
+  so.indexDelaySec = options.indexDelaySec;
   so.retentionSec = options.retentionSec;
   so.maxBytes = options.maxStoreBytes;
+  so.maxIndexLag = static_cast<uint64_t>(options.maxIndexLag);
   auto store = logs::LogStore::open(so);
   if (!store.ok()) return store.error();
   return std::shared_ptr<Protocol>(

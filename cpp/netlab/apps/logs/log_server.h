@@ -18,14 +18,16 @@ namespace netlab {
 
 struct LogIngestOptions {
   std::string dataDir = "./netlab-logs";
-  std::string ack = "received";  // or "durable": answered once the log's batch is committed
-  std::string sync = "normal";   // SQLite synchronous: normal (WAL) or full (see StoreOptions)
-  int64_t maxMessage = 200000;   // rsyslog imtcp's largest frame; longer ones are truncated
-  double commitDelaySec = 0;     // a test hook: a slow disk
-  std::string token;             // required first as AUTH|<token>; empty: none
-  double messageRate = 0;        // logs a second per client address; 0: no limit
-  double retentionSec = 0;       // logs received longer ago are deleted; 0: kept
-  int64_t maxStoreBytes = 0;     // past this, the oldest logs are deleted; 0: no bound
+  std::string ack = "received";       // or "durable": answered once the log's batch is committed
+  std::string sync = "normal";        // normal or full (see StoreOptions::syncFull)
+  int64_t maxMessage = 200000;        // rsyslog imtcp's largest frame; longer ones are truncated
+  double commitDelaySec = 0;          // a test hook: a slow disk
+  double indexDelaySec = 0;           // a test hook: a slow index
+  std::string token;                  // required first as AUTH|<token>; empty: none
+  double messageRate = 0;             // logs a second per client address; 0: no limit
+  double retentionSec = 0;            // logs received longer ago are deleted; 0: kept
+  int64_t maxStoreBytes = 0;          // past this, the oldest logs are deleted; 0: no bound
+  int64_t maxIndexLag = 512ll << 20;  // see StoreOptions::maxIndexLag
 };
 template <>
 struct Fields<LogIngestOptions> {
@@ -49,6 +51,7 @@ struct LogSnapshot {
   uint64_t badTokens = 0, rateLimited = 0;
   uint64_t queries = 0, rowsReturned = 0;
   uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, queued = 0, deleted = 0;
+  uint64_t unindexed = 0, indexErrors = 0;
 };
 
 struct LogCounters {

@@ -1,5 +1,8 @@
-// LogServer's durable store: SQLite in WAL mode with an FTS5 index of the messages, written
-// by one writer thread in batches (group commit), never by a loop thread. Every port of a
+// LogServer's durable store. A writer thread appends batches of logs to a journal (group
+// commit: one write, one fdatasync with sync=full), never a loop thread; an indexer thread
+// then copies them into SQLite (WAL, an FTS5 index of the messages) at its own pace, and
+// the journal's indexed segments are deleted. Queries read SQLite and the journal's
+// not-yet-indexed tail, so a log is found as soon as it is committed. Every port of a
 // LogServer (ingest, query, syslog) is its own native server; they meet here, one store per
 // data directory in a process.
 #pragma once
@@ -16,8 +19,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
+#include "netlab/apps/logs/journal.h"
 #include "netlab/apps/logs/record.h"
 #include "netlab/core/handler.h"
 #include "netlab/core/work_pool.h"
@@ -37,12 +42,19 @@ class AckSink {
 
 struct StoreOptions {
   std::string dir = "./netlab-logs";
-  /// synchronous=FULL: a commit survives power loss. NORMAL (WAL): it survives the process
-  /// being killed at any moment, not the machine losing power.
+  /// Full: each journal batch is fdatasync'ed before it counts as committed, so a commit
+  /// survives power loss (and SQLite runs synchronous=FULL). Off: a commit is in the page
+  /// cache, so it survives the process being killed at any moment, not the machine losing
+  /// power (SQLite: WAL with synchronous=NORMAL).
   bool syncFull = false;
   double commitDelaySec = 0;  // a test hook: each commit waits this long first (a slow disk)
+  double indexDelaySec = 0;   // a test hook: each index batch waits this long (a slow index)
   double retentionSec = 0;    // logs received longer ago than this are deleted; 0: kept
   int64_t maxBytes = 0;       // past this many bytes of pages in use, the oldest logs go; 0: none
+  /// Journal bytes not yet indexed past which the writer stops taking logs (and ingest
+  /// pauses reading): a burst is taken at the journal's speed, a sustained flood at the
+  /// index's, and the journal's size on disk has a bound.
+  uint64_t maxIndexLag = 512ull << 20;
 };
 
 /// What a query asks for; every field set narrows it.
@@ -60,6 +72,9 @@ struct Filter {
 /// Whether `r` meets `f` (TAIL's test; a keyword matches whole words, any case, as FTS5's
 /// unicode61 tokenizer would).
 bool matches(const Filter& f, const LogRecord& r);
+
+/// A log's client and sequence number as one string (a set's key).
+std::string idempotencyKey(const LogRecord& r);
 
 class LogStore {
  public:
@@ -85,6 +100,9 @@ class LogStore {
   WorkPool& queryPool() { return *queryPool_; }
   /// Returns once everything appended before the call is committed.
   void flush();
+  /// Returns once everything committed before the call is in the SQLite index, or false
+  /// after `timeoutSec`.
+  bool waitIndexed(double timeoutSec);
   /// The id the latest append was given (0: none yet).
   int64_t lastId() const;
 
@@ -100,7 +118,10 @@ class LogStore {
 
   struct Stats {
     uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, deleted = 0;
+    uint64_t indexErrors = 0;
     size_t queued = 0;
+    int64_t unindexed = 0;  // logs committed to the journal, not yet in the index
+    uint64_t indexLagBytes = 0;
   };
   Stats stats() const;
   const std::string& dir() const { return dir_; }
@@ -113,9 +134,18 @@ class LogStore {
   };
   LogStore(std::string dir, StoreOptions options);
   Status init();
+  Status openIndex();
   void writerLoop();
   void publish(const std::vector<Pending>& batch);
-  bool commit(std::vector<Pending>& batch, uint64_t& duplicates);
+  /// Marks the batch's logs whose client and sequence number were stored before; the keys
+  /// of the others are held until indexed. Off the queue lock, on the writer thread.
+  uint64_t dropDuplicates(std::vector<Pending>& batch);
+  bool keyIndexed(const LogRecord& r);
+  void indexerLoop();
+  bool index(const std::vector<LogRecord>& batch);
+  /// SQLite's part of a query: the rows with ids up to the index's position, which it
+  /// puts in `indexed` (read in the same snapshot).
+  Status queryIndex(const Filter& f, size_t limit, std::vector<LogRecord>& rows, int64_t& indexed);
   /// Retention, on the writer thread at most once a second: by age, then by size.
   void retain();
   /// Deletes up to `limit` of the oldest logs (with their FTS rows), stopping at the first
@@ -128,10 +158,14 @@ class LogStore {
 
   std::string dir_;
   StoreOptions options_;
-  Fd lock_;                // flock on <dir>/lock: one process writes a store
-  sqlite3* db_ = nullptr;  // the writer's
+  Fd lock_;  // flock on <dir>/lock: one process writes a store
+  std::unique_ptr<Journal> journal_;
+  sqlite3* db_ = nullptr;  // the indexer's
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insertFts_ = nullptr;
+  sqlite3_stmt* setIndexed_ = nullptr;
+  sqlite3* keyDb_ = nullptr;  // the writer's, to look up idempotency keys
+  sqlite3_stmt* findKey_ = nullptr;
   int64_t nextId_ = 1;  // under mutex_
   int64_t lastRetainNs_ = 0;
 
@@ -143,6 +177,17 @@ class LogStore {
   bool stopping_ = false;
   Stats stats_;
   std::thread writer_;
+
+  // The index's position: every id up to it is in SQLite (or was a duplicate).
+  std::atomic<int64_t> indexed_{0};
+  std::mutex indexMutex_;
+  std::condition_variable indexWake_, indexDone_;
+  bool stopIndex_ = false;
+  std::thread indexer_;
+  // Idempotency keys (client, seq) committed to the journal and not yet indexed: SQLite's
+  // unique index cannot see them yet.
+  std::mutex keysMutex_;
+  std::unordered_set<std::string> pendingKeys_;
 
   struct Tail {
     Filter filter;

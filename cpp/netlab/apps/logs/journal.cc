@@ -1,0 +1,396 @@
+#include "netlab/apps/logs/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <nmmintrin.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace netlab::logs {
+namespace {
+
+constexpr uint32_t kMagic = 0x314a4c4e;  // "NLJ1"
+constexpr size_t kHeader = 32;
+// id, time, received, seq; flags, level and the four lengths; the record's own size.
+constexpr size_t kFixed = 4 + 4 * 8 + 6 * 4;
+
+struct Header {
+  uint32_t magic = kMagic, count = 0, bodyBytes = 0, crc = 0;
+  int64_t firstId = 0, lastId = 0;
+};
+static_assert(sizeof(Header) == kHeader);
+
+std::array<uint32_t, 256> crcTable() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+    t[i] = c;
+  }
+  return t;
+}
+
+__attribute__((target("sse4.2"))) uint32_t crc32cHardware(uint32_t crc, const uint8_t* p,
+                                                          size_t n) {
+  uint64_t c = ~crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, *p);
+  return ~c32;
+}
+
+uint32_t crc32cTable(uint32_t crc, const uint8_t* p, size_t n) {
+  static const std::array<uint32_t, 256> table = crcTable();
+  uint32_t c = ~crc;
+  for (; n > 0; ++p, --n) c = table[(c ^ *p) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+
+// The checksum covers the header (its crc field left out) and the body.
+uint32_t batchCrc(const Header& h, const char* body) {
+  const auto* raw = reinterpret_cast<const uint8_t*>(&h);
+  uint32_t crc = crc32c(0, raw, 12);
+  crc = crc32c(crc, raw + 16, kHeader - 16);
+  return crc32c(crc, body, h.bodyBytes);
+}
+
+template <typename T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+T get(const char*& p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  p += sizeof v;
+  return v;
+}
+
+void encode(std::string& out, const LogRecord& r) {
+  put<uint32_t>(out, static_cast<uint32_t>(kFixed + r.host.size() + r.app.size() + r.client.size() +
+                                           r.message.size()));
+  put<int64_t>(out, r.id);
+  put<int64_t>(out, r.timeMs);
+  put<int64_t>(out, r.receivedMs);
+  put<int64_t>(out, r.seq);
+  put<uint32_t>(out, r.flags);
+  put<uint32_t>(out, static_cast<uint32_t>(r.level));
+  for (const std::string* s : {&r.host, &r.app, &r.client, &r.message})
+    put<uint32_t>(out, static_cast<uint32_t>(s->size()));
+  out += r.host;
+  out += r.app;
+  out += r.client;
+  out += r.message;
+}
+
+// The records of a checked body with ids above `after`, until `fn` returns false; false if
+// the body is malformed.
+bool decode(const Header& h, const char* body, int64_t after,
+            const std::function<bool(LogRecord&&)>& fn) {
+  const char* p = body;
+  const char* end = body + h.bodyBytes;
+  for (uint32_t i = 0; i < h.count; ++i) {
+    if (static_cast<size_t>(end - p) < kFixed) return false;
+    const char* start = p;
+    auto size = get<uint32_t>(p);
+    if (size < kFixed || size > static_cast<size_t>(end - start)) return false;
+    LogRecord r;
+    r.id = get<int64_t>(p);
+    r.timeMs = get<int64_t>(p);
+    r.receivedMs = get<int64_t>(p);
+    r.seq = get<int64_t>(p);
+    r.flags = get<uint32_t>(p);
+    r.level = static_cast<int>(get<uint32_t>(p));
+    uint32_t lengths[4];
+    uint64_t total = kFixed;
+    for (uint32_t& n : lengths) total += n = get<uint32_t>(p);
+    if (total != size) return false;
+    if (r.id > after) {
+      r.host.assign(p, lengths[0]);
+      r.app.assign(p + lengths[0], lengths[1]);
+      r.client.assign(p + lengths[0] + lengths[1], lengths[2]);
+      r.message.assign(p + lengths[0] + lengths[1] + lengths[2], lengths[3]);
+      if (!fn(std::move(r))) return true;
+    }
+    p = start + size;
+  }
+  return p == end;
+}
+
+Status preadAll(int fd, char* buf, size_t n, uint64_t offset, const std::string& path) {
+  for (size_t done = 0; done < n;) {
+    ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return sysError("read " + path);
+    if (r == 0) return Error{EIO, path + ": ends inside a batch"};
+    done += static_cast<size_t>(r);
+  }
+  return {};
+}
+
+// Reads the batch at `offset` of a file `size` bytes long into `h` and `body`; an Error if it
+// is cut short or fails its checksum.
+Status readBatch(int fd, uint64_t offset, uint64_t size, const std::string& path, Header& h,
+                 std::string& body) {
+  if (size - offset < kHeader) return Error{EIO, path + ": a batch header cut short"};
+  Status st = preadAll(fd, reinterpret_cast<char*>(&h), kHeader, offset, path);
+  if (!st.ok()) return st;
+  if (h.magic != kMagic || h.bodyBytes > size - offset - kHeader || h.firstId > h.lastId)
+    return Error{EIO, path + ": a damaged batch header at offset " + std::to_string(offset)};
+  body.resize(h.bodyBytes);
+  st = preadAll(fd, body.data(), h.bodyBytes, offset + kHeader, path);
+  if (!st.ok()) return st;
+  if (batchCrc(h, body.data()) != h.crc)
+    return Error{EIO, path + ": a batch fails its checksum at offset " + std::to_string(offset)};
+  return {};
+}
+
+Status syncDirectory(const std::string& dir) {
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d.valid() || ::fsync(d.get()) != 0) return sysError("fsync " + dir);
+  return {};
+}
+
+}  // namespace
+
+uint32_t crc32c(uint32_t crc, const void* data, size_t size) {
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  const auto* p = static_cast<const uint8_t*>(data);
+  return hardware ? crc32cHardware(crc, p, size) : crc32cTable(crc, p, size);
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(
+    const std::string& dir, bool syncFull, int64_t indexedId,
+    const std::function<void(const LogRecord&)>& unindexed) {
+  std::string path = dir + "/journal";
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return sysError("mkdir " + path);
+  std::unique_ptr<Journal> j(new Journal(path, syncFull));
+  Status st = j->recover(indexedId, unindexed);
+  if (!st.ok()) return st.error();
+  return j;
+}
+
+std::string Journal::segmentPath(int64_t firstId) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020lld.seg", static_cast<long long>(firstId));
+  return dir_ + "/" + name;
+}
+
+Status Journal::recover(int64_t indexedId, const std::function<void(const LogRecord&)>& unindexed) {
+  std::vector<int64_t> firsts;
+  if (DIR* d = ::opendir(dir_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() == 24 && name.compare(20, 4, ".seg") == 0)
+        firsts.push_back(std::stoll(name.substr(0, 20)));
+    }
+    ::closedir(d);
+  } else {
+    return sysError("opendir " + dir_);
+  }
+  std::sort(firsts.begin(), firsts.end());
+  Header h;
+  std::string body;
+  for (int64_t first : firsts) {
+    Segment seg{first, 0, 0, segmentPath(first)};
+    Fd fd(::open(seg.path.c_str(), O_RDWR | O_CLOEXEC));
+    struct stat sb;
+    if (!fd.valid() || ::fstat(fd.get(), &sb) != 0) return sysError("open " + seg.path);
+    auto size = static_cast<uint64_t>(sb.st_size);
+    while (seg.size < size && readBatch(fd.get(), seg.size, size, seg.path, h, body).ok()) {
+      bool ok = decode(h, body.data(), indexedId, [&](LogRecord&& r) {
+        unindexed(r);
+        return true;
+      });
+      if (!ok) break;
+      seg.size += kHeader + h.bodyBytes;
+      seg.lastId = h.lastId;
+    }
+    // Past the last whole batch: a write the process died in, never acknowledged.
+    if (seg.size < size && ::ftruncate(fd.get(), static_cast<off_t>(seg.size)) != 0)
+      return sysError("truncate " + seg.path);
+    if (seg.size == 0) {
+      ::unlink(seg.path.c_str());
+      continue;
+    }
+    lastId_.store(std::max(lastId_.load(), seg.lastId));
+    written_ += seg.size;
+    segments_.push_back(seg);
+    active_ = std::move(fd);
+  }
+  return {};
+}
+
+Status Journal::startSegment(int64_t firstId) {
+  Segment seg{firstId, 0, 0, segmentPath(firstId)};
+  Fd fd(::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return sysError("create " + seg.path);
+  if (syncFull_) {
+    Status st = syncDirectory(dir_);
+    if (!st.ok()) return st;
+  }
+  active_ = std::move(fd);
+  std::lock_guard<std::mutex> lock(mutex_);
+  segments_.push_back(seg);
+  return {};
+}
+
+Status Journal::append(const std::vector<const LogRecord*>& records) {
+  if (records.empty()) return {};
+  encoded_.assign(kHeader, '\0');
+  for (const LogRecord* r : records) encode(encoded_, *r);
+  Header h;
+  h.count = static_cast<uint32_t>(records.size());
+  h.bodyBytes = static_cast<uint32_t>(encoded_.size() - kHeader);
+  h.firstId = records.front()->id;
+  h.lastId = records.back()->id;
+  h.crc = batchCrc(h, encoded_.data() + kHeader);
+  std::memcpy(encoded_.data(), &h, kHeader);
+
+  uint64_t offset;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    offset = segments_.empty() ? kSegmentBytes : segments_.back().size;
+  }
+  if (!active_.valid() || offset >= kSegmentBytes) {
+    Status st = startSegment(h.firstId);
+    if (!st.ok()) return st;
+    offset = 0;
+  }
+  for (size_t done = 0; done < encoded_.size();) {
+    ssize_t n = ::pwrite(active_.get(), encoded_.data() + done, encoded_.size() - done,
+                         static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Error e = sysError("write " + dir_);
+      (void)::ftruncate(active_.get(), static_cast<off_t>(offset));  // no half batch stays
+      return e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (syncFull_ && ::fdatasync(active_.get()) != 0) {
+    Error e = sysError("fdatasync " + dir_);
+    (void)::ftruncate(active_.get(), static_cast<off_t>(offset));
+    return e;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  Segment& seg = segments_.back();
+  seg.size = offset + encoded_.size();
+  seg.lastId = h.lastId;
+  written_ += encoded_.size();
+  lastId_.store(h.lastId, std::memory_order_release);
+  return {};
+}
+
+uint64_t Journal::lagBytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return written_ - consumed_;
+}
+
+Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
+                     std::vector<LogRecord>& out) {
+  Header h;
+  std::string body;
+  for (;;) {
+    Segment seg;
+    bool last;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = std::find_if(segments_.begin(), segments_.end(),
+                             [&](const Segment& s) { return s.firstId >= cursor.segment; });
+      if (it == segments_.end()) return {};
+      if (it->firstId != cursor.segment) cursor = {it->firstId, 0};  // the cursor's was dropped
+      seg = *it;
+      last = it + 1 == segments_.end();
+    }
+    if (cursor.offset >= seg.size) {
+      if (last) return {};
+      cursor = {seg.firstId + 1, 0};
+      continue;
+    }
+    Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return sysError("open " + seg.path);
+    while (cursor.offset < seg.size && out.size() < maxRecords) {
+      Status st = readBatch(fd.get(), cursor.offset, seg.size, seg.path, h, body);
+      bool ok = st.ok() && decode(h, body.data(), after, [&](LogRecord&& r) {
+                  out.push_back(std::move(r));
+                  return true;
+                });
+      uint64_t next = ok ? cursor.offset + kHeader + h.bodyBytes : seg.size;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        consumed_ += next - cursor.offset;
+      }
+      cursor.offset = next;
+      if (!ok) {
+        // Damage inside what was written whole: the disk's doing. The rest of the segment
+        // is skipped rather than indexing garbage or stopping the index for good.
+        return st.ok() ? Error{EIO, seg.path + ": a malformed record"} : st;
+      }
+    }
+    return {};
+  }
+}
+
+void Journal::dropIndexed(int64_t indexedId) {
+  std::vector<std::string> gone;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (segments_.size() > 1 && segments_.front().lastId <= indexedId) {
+      gone.push_back(segments_.front().path);
+      segments_.erase(segments_.begin());
+    }
+  }
+  for (const std::string& path : gone) ::unlink(path.c_str());
+}
+
+Result<Journal::View> Journal::view(int64_t after) const {
+  View v;
+  std::lock_guard<std::mutex> lock(mutex_);
+  v.lastId_ = lastId_.load(std::memory_order_acquire);
+  for (const Segment& seg : segments_) {
+    if (seg.lastId <= after || seg.size == 0) continue;
+    Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return sysError("open " + seg.path);
+    v.parts_.push_back({std::move(fd), seg.size, seg.path});
+  }
+  return v;
+}
+
+Status Journal::View::scan(size_t index, int64_t after,
+                           const std::function<bool(LogRecord&&)>& fn) const {
+  Header h;
+  std::string body;
+  const Part& part = parts_.at(index);
+  {
+    for (uint64_t offset = 0; offset < part.size; offset += kHeader + h.bodyBytes) {
+      Status st = preadAll(part.fd.get(), reinterpret_cast<char*>(&h), kHeader, offset, part.path);
+      if (!st.ok()) return st;
+      if (h.magic != kMagic || h.bodyBytes > part.size - offset - kHeader)
+        return Error{EIO, part.path + ": a damaged batch header"};
+      if (h.lastId <= after) continue;  // skipped unread
+      if (h.firstId > lastId_) return {};
+      st = readBatch(part.fd.get(), offset, part.size, part.path, h, body);
+      if (!st.ok()) return st;
+      bool more = true;
+      bool ok = decode(h, body.data(), after, [&](LogRecord&& r) {
+        more = r.id <= lastId_ && fn(std::move(r));
+        return more;
+      });
+      if (!ok) return Error{EIO, part.path + ": a malformed record"};
+      if (!more) return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace netlab::logs
