@@ -144,6 +144,44 @@ TEST(Journal, AFlippedByteFailsTheChecksum) {
   EXPECT_EQ(j->lastId(), 3);  // the damaged last batch is gone, never half read
 }
 
+TEST(Journal, DamageInAnEarlierSegmentIsCountedNotCut) {
+  TempDir dir;
+  std::string big(1 << 20, 'b');
+  std::vector<LogRecord> rs;
+  for (int64_t id = 1; id <= 40; ++id) rs.push_back(record(id, big));
+  {
+    auto j = openJournal(dir.path, 0);
+    for (const LogRecord& r : rs) ASSERT_TRUE(j->append({&r}).ok());
+  }
+  std::string first = dir.path + "/journal/00000000000000000001.seg";
+  int fd = ::open(first.c_str(), O_RDWR);
+  off_t size = ::lseek(fd, 0, SEEK_END);
+  char c = 0;
+  ASSERT_EQ(::pwrite(fd, &c, 1, 100), 1);  // inside the first batch's record
+  ::close(fd);
+  auto j = openJournal(dir.path, 0);
+  EXPECT_EQ(j->damaged(), 1u);
+  EXPECT_EQ(j->lastId(), 40);  // the later segment is whole and kept
+  fd = ::open(first.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_END), size);  // the damaged file is left for inspection
+  ::close(fd);
+  auto view = j->view(0);
+  ASSERT_TRUE(view.ok());
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < view.value().parts(); ++i)
+    ASSERT_TRUE(view.value()
+                    .scan(i, 0,
+                          [&](LogRecord&& r) {
+                            ids.push_back(r.id);
+                            return true;
+                          })
+                    .ok());
+  ASSERT_FALSE(ids.empty());
+  EXPECT_GT(ids.front(), 1);
+  EXPECT_EQ(ids.back(), 40);
+}
+
 TEST(Journal, IndexedSegmentsAreDroppedButAnOpenViewStillReads) {
   TempDir dir;
   auto j = openJournal(dir.path, 0);
@@ -186,7 +224,7 @@ TEST(LogStore, QueriesReadTheJournalBeforeTheIndex) {
     EXPECT_EQ(store.stats().stored, 200u);
     EXPECT_EQ(store.stats().duplicates, 100u);
     EXPECT_EQ(store.stats().unindexed, 200);
-    EXPECT_FALSE(store.waitIndexed(0.05));
+    EXPECT_FALSE(store.waitIndexed(store.committedId(), 0.05));
     Filter f;
     f.keyword = "rare-word";
     auto rows = store.query(f);
@@ -216,7 +254,7 @@ TEST(LogStore, QueriesReadTheJournalBeforeTheIndex) {
   store.append(std::move(again), nullptr);
   store.flush();
   EXPECT_EQ(store.stats().duplicates, 1u);
-  ASSERT_TRUE(store.waitIndexed(30));
+  ASSERT_TRUE(store.waitIndexed(store.committedId(), 30));
   EXPECT_EQ(store.stats().unindexed, 0);
   Filter f;
   f.limit = 1000;
@@ -247,7 +285,7 @@ TEST(LogStore, QueriesMergeIndexAndJournal) {
     auto opened = LogStore::open(o);
     ASSERT_TRUE(opened.ok());
     append(*opened.value(), "first half");
-    ASSERT_TRUE(opened.value()->waitIndexed(30));
+    ASSERT_TRUE(opened.value()->waitIndexed(opened.value()->committedId(), 30));
   }
   o.indexDelaySec = 30;  // reopened: what comes now stays in the journal
   auto opened = LogStore::open(o);

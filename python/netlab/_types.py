@@ -347,4 +347,4 @@ class LogStats(ServerStats):
     store_unindexed: int
     """logs committed to the journal and not yet in the SQLite index (queries read both)."""
     store_index_errors: int
-    """index batches SQLite refused (retried) or damaged journal."""
+    """index batches SQLite refused (retried), journal reads that failed (retried), damaged journal batches skipped."""

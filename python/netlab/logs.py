@@ -248,9 +248,11 @@ class LogServer:
         retention pass after it has run); the index follows the journal on a background
         thread. Raises TimeoutError after ``timeout`` seconds."""
         protocol = self._ingest().protocol
+        target = protocol.committed_id()  # once: logs committed later do not move it
         deadline = time.monotonic() + timeout
         # Short native waits, so Ctrl+C is seen between them.
-        while not protocol.wait_indexed(min(0.2, max(0.0, deadline - time.monotonic()))):
+        while not protocol.wait_indexed(target,
+                                        min(0.2, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"the index is still {self.stats()['ingest']['store_unindexed']}"
                                    f" logs behind the journal after {timeout:g} s")

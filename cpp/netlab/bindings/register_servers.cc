@@ -229,7 +229,9 @@ const Columns<LogSnapshot>& logColumns() {
       {"store_unindexed", "int",
        "logs committed to the journal and not yet in the SQLite index (queries read both)",
        [](const L& l) { return py::cast(l.unindexed); }},
-      {"store_index_errors", "int", "index batches SQLite refused (retried) or damaged journal",
+      {"store_index_errors", "int",
+       "index batches SQLite refused (retried), journal reads that failed (retried), "
+       "damaged journal batches skipped",
        [](const L& l) { return py::cast(l.indexErrors); }},
   };
   return columns;
@@ -387,8 +389,12 @@ void registerServers(py::module_& m) {
       .def(
           "flush", [](LogPort& p) { p.store().flush(); }, py::call_guard<py::gil_scoped_release>())
       .def(
-          "wait_indexed", [](LogPort& p, double timeout) { return p.store().waitIndexed(timeout); },
-          py::arg("timeout"), py::call_guard<py::gil_scoped_release>())
+          "wait_indexed",
+          [](LogPort& p, int64_t target, double timeout) {
+            return p.store().waitIndexed(target, timeout);
+          },
+          py::arg("target"), py::arg("timeout"), py::call_guard<py::gil_scoped_release>())
+      .def("committed_id", [](LogPort& p) { return p.store().committedId(); })
       .def("query", &queryStore, py::arg("keyword") = "", py::arg("level") = py::none(),
            py::arg("max_level") = py::none(), py::arg("since") = py::none(),
            py::arg("until") = py::none(), py::arg("host") = "", py::arg("app") = "",

@@ -2,12 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#if defined(__x86_64__)
 #include <nmmintrin.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 
 namespace netlab::logs {
@@ -34,6 +37,7 @@ std::array<uint32_t, 256> crcTable() {
   return t;
 }
 
+#if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t crc32cHardware(uint32_t crc, const uint8_t* p,
                                                           size_t n) {
   uint64_t c = ~crc;
@@ -46,6 +50,7 @@ __attribute__((target("sse4.2"))) uint32_t crc32cHardware(uint32_t crc, const ui
   for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, *p);
   return ~c32;
 }
+#endif
 
 uint32_t crc32cTable(uint32_t crc, const uint8_t* p, size_t n) {
   static const std::array<uint32_t, 256> table = crcTable();
@@ -131,7 +136,7 @@ Status preadAll(int fd, char* buf, size_t n, uint64_t offset, const std::string&
     ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return sysError("read " + path);
-    if (r == 0) return Error{EIO, path + ": ends inside a batch"};
+    if (r == 0) return Error{EBADMSG, path + ": ends inside a batch"};
     done += static_cast<size_t>(r);
   }
   return {};
@@ -141,16 +146,17 @@ Status preadAll(int fd, char* buf, size_t n, uint64_t offset, const std::string&
 // is cut short or fails its checksum.
 Status readBatch(int fd, uint64_t offset, uint64_t size, const std::string& path, Header& h,
                  std::string& body) {
-  if (size - offset < kHeader) return Error{EIO, path + ": a batch header cut short"};
+  if (size - offset < kHeader) return Error{EBADMSG, path + ": a batch header cut short"};
   Status st = preadAll(fd, reinterpret_cast<char*>(&h), kHeader, offset, path);
   if (!st.ok()) return st;
   if (h.magic != kMagic || h.bodyBytes > size - offset - kHeader || h.firstId > h.lastId)
-    return Error{EIO, path + ": a damaged batch header at offset " + std::to_string(offset)};
+    return Error{EBADMSG, path + ": a damaged batch header at offset " + std::to_string(offset)};
   body.resize(h.bodyBytes);
   st = preadAll(fd, body.data(), h.bodyBytes, offset + kHeader, path);
   if (!st.ok()) return st;
   if (batchCrc(h, body.data()) != h.crc)
-    return Error{EIO, path + ": a batch fails its checksum at offset " + std::to_string(offset)};
+    return Error{EBADMSG,
+                 path + ": a batch fails its checksum at offset " + std::to_string(offset)};
   return {};
 }
 
@@ -163,9 +169,12 @@ Status syncDirectory(const std::string& dir) {
 }  // namespace
 
 uint32_t crc32c(uint32_t crc, const void* data, size_t size) {
-  static const bool hardware = __builtin_cpu_supports("sse4.2");
   const auto* p = static_cast<const uint8_t*>(data);
-  return hardware ? crc32cHardware(crc, p, size) : crc32cTable(crc, p, size);
+#if defined(__x86_64__)
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return crc32cHardware(crc, p, size);
+#endif
+  return crc32cTable(crc, p, size);
 }
 
 Result<std::unique_ptr<Journal>> Journal::open(
@@ -190,8 +199,10 @@ Status Journal::recover(int64_t indexedId, const std::function<void(const LogRec
   if (DIR* d = ::opendir(dir_.c_str())) {
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (name.size() == 24 && name.compare(20, 4, ".seg") == 0)
-        firsts.push_back(std::stoll(name.substr(0, 20)));
+      char* end = nullptr;
+      long long first = std::strtoll(name.c_str(), &end, 10);
+      if (name.size() == 24 && end == name.c_str() + 20 && std::string(end) == ".seg" && first > 0)
+        firsts.push_back(first);
     }
     ::closedir(d);
   } else {
@@ -200,7 +211,9 @@ Status Journal::recover(int64_t indexedId, const std::function<void(const LogRec
   std::sort(firsts.begin(), firsts.end());
   Header h;
   std::string body;
-  for (int64_t first : firsts) {
+  for (size_t i = 0; i < firsts.size(); ++i) {
+    int64_t first = firsts[i];
+    bool last = i + 1 == firsts.size();
     Segment seg{first, 0, 0, segmentPath(first)};
     Fd fd(::open(seg.path.c_str(), O_RDWR | O_CLOEXEC));
     struct stat sb;
@@ -215,18 +228,25 @@ Status Journal::recover(int64_t indexedId, const std::function<void(const LogRec
       seg.size += kHeader + h.bodyBytes;
       seg.lastId = h.lastId;
     }
-    // Past the last whole batch: a write the process died in, never acknowledged.
-    if (seg.size < size && ::ftruncate(fd.get(), static_cast<off_t>(seg.size)) != 0)
-      return sysError("truncate " + seg.path);
+    if (seg.size < size && last) {
+      // Past the last whole batch of the last segment: a write the process died in, never
+      // acknowledged.
+      if (::ftruncate(fd.get(), static_cast<off_t>(seg.size)) != 0)
+        return sysError("truncate " + seg.path);
+    } else if (seg.size < size) {
+      // Inside an earlier segment, with whole batches written after it: disk damage. The
+      // file stays as it is, for whoever looks into it; what follows the damage is counted.
+      damaged_.fetch_add(1, std::memory_order_relaxed);
+    }
     if (seg.size == 0) {
-      ::unlink(seg.path.c_str());
+      if (last) ::unlink(seg.path.c_str());
       continue;
     }
     lastId_.store(std::max(lastId_.load(), seg.lastId));
-    written_ += seg.size;
+    written_.fetch_add(seg.size);
     segments_.push_back(seg);
-    active_ = std::move(fd);
   }
+  // Appends go to a new segment: never after bytes that recovery judged.
   return {};
 }
 
@@ -286,14 +306,13 @@ Status Journal::append(const std::vector<const LogRecord*>& records) {
   Segment& seg = segments_.back();
   seg.size = offset + encoded_.size();
   seg.lastId = h.lastId;
-  written_ += encoded_.size();
+  written_.fetch_add(encoded_.size(), std::memory_order_release);
   lastId_.store(h.lastId, std::memory_order_release);
   return {};
 }
 
 uint64_t Journal::lagBytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return written_ - consumed_;
+  return written_.load(std::memory_order_acquire) - consumed_.load(std::memory_order_acquire);
 }
 
 Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
@@ -321,20 +340,19 @@ Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
     if (!fd.valid()) return sysError("open " + seg.path);
     while (cursor.offset < seg.size && out.size() < maxRecords) {
       Status st = readBatch(fd.get(), cursor.offset, seg.size, seg.path, h, body);
+      if (!st.ok() && st.error().code != EBADMSG) return st;  // the cursor stays: try again
       bool ok = st.ok() && decode(h, body.data(), after, [&](LogRecord&& r) {
                   out.push_back(std::move(r));
                   return true;
                 });
       uint64_t next = ok ? cursor.offset + kHeader + h.bodyBytes : seg.size;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        consumed_ += next - cursor.offset;
-      }
+      consumed_.fetch_add(next - cursor.offset, std::memory_order_release);
       cursor.offset = next;
       if (!ok) {
         // Damage inside what was written whole: the disk's doing. The rest of the segment
         // is skipped rather than indexing garbage or stopping the index for good.
-        return st.ok() ? Error{EIO, seg.path + ": a malformed record"} : st;
+        damaged_.fetch_add(1, std::memory_order_relaxed);
+        return st.ok() ? Error{EBADMSG, seg.path + ": a malformed record"} : st;
       }
     }
     return {};
@@ -375,19 +393,18 @@ Status Journal::View::scan(size_t index, int64_t after,
     for (uint64_t offset = 0; offset < part.size; offset += kHeader + h.bodyBytes) {
       Status st = preadAll(part.fd.get(), reinterpret_cast<char*>(&h), kHeader, offset, part.path);
       if (!st.ok()) return st;
-      if (h.magic != kMagic || h.bodyBytes > part.size - offset - kHeader)
-        return Error{EIO, part.path + ": a damaged batch header"};
+      // Damage: the rest of the segment is skipped, as the indexer skips it.
+      if (h.magic != kMagic || h.bodyBytes > part.size - offset - kHeader) return {};
       if (h.lastId <= after) continue;  // skipped unread
       if (h.firstId > lastId_) return {};
       st = readBatch(part.fd.get(), offset, part.size, part.path, h, body);
-      if (!st.ok()) return st;
+      if (!st.ok()) return st.error().code == EBADMSG ? Status() : st;
       bool more = true;
       bool ok = decode(h, body.data(), after, [&](LogRecord&& r) {
         more = r.id <= lastId_ && fn(std::move(r));
         return more;
       });
-      if (!ok) return Error{EIO, part.path + ": a malformed record"};
-      if (!more) return {};
+      if (!ok || !more) return {};
     }
   }
   return {};

@@ -33,7 +33,8 @@ class Journal {
   static constexpr uint64_t kSegmentBytes = 32ull << 20;  // a new segment past this
 
   /// Opens (creating) `dir`/journal, truncating a torn last batch; `unindexed` sees each
-  /// record with an id above `indexedId` (written, not yet indexed).
+  /// record with an id above `indexedId` (written, not yet indexed). Appends go to a new
+  /// segment.
   static Result<std::unique_ptr<Journal>> open(
       const std::string& dir, bool syncFull, int64_t indexedId,
       const std::function<void(const LogRecord&)>& unindexed);
@@ -45,8 +46,10 @@ class Journal {
   Status append(const std::vector<const LogRecord*>& records);
   /// The newest id in a whole batch (0: none).
   int64_t lastId() const { return lastId_.load(std::memory_order_acquire); }
-  /// Bytes written and not yet consumed by the indexer's cursor.
+  /// Bytes written that the indexer's cursor has not yet read past.
   uint64_t lagBytes() const;
+  /// Batches found damaged (by recovery, or by the indexer's reads) and skipped.
+  uint64_t damaged() const { return damaged_.load(std::memory_order_relaxed); }
 
   /// Where the indexer has read to.
   struct Cursor {
@@ -54,7 +57,9 @@ class Journal {
     uint64_t offset = 0;
   };
   /// The indexer: whole batches from `cursor` on, at least one and about `maxRecords`, ids
-  /// above `after` only; moves the cursor past them. Empty when nothing new is written.
+  /// above `after` only; moves the cursor past them. Empty when nothing new is written. A
+  /// read that fails leaves the cursor where it was (try again later); a batch that fails
+  /// its checksum is disk damage, and the rest of its segment is skipped and counted.
   Status read(Cursor& cursor, int64_t after, size_t maxRecords, std::vector<LogRecord>& out);
   /// The indexer: deletes the segments whose every id is at most `indexedId`, but never the
   /// one being written.
@@ -99,10 +104,12 @@ class Journal {
   Fd active_;  // the segment being appended to (the last in segments_)
   std::string encoded_;
   std::atomic<int64_t> lastId_{0};
+  std::atomic<uint64_t> damaged_{0};
 
   mutable std::mutex mutex_;
   std::vector<Segment> segments_;  // oldest first
-  uint64_t written_ = 0, consumed_ = 0;
+  // Atomics, so the writer can test the lag under its own lock without taking this one.
+  std::atomic<uint64_t> written_{0}, consumed_{0};
 };
 
 }  // namespace netlab::logs

@@ -135,6 +135,7 @@ LogStore::Stats LogStore::stats() const {
     s = stats_;
     s.queued = queue_.size();
   }
+  s.indexErrors = indexErrors_.load(std::memory_order_relaxed) + journal_->damaged();
   s.unindexed = std::max<int64_t>(0, journal_->lastId() - indexed_.load());
   s.indexLagBytes = journal_->lagBytes();
   return s;
@@ -168,10 +169,11 @@ void LogStore::writerLoop() {
     }
     bool ok = journal_->append(records).ok();
     if (!ok) {
-      std::lock_guard<std::mutex> lock(keysMutex_);
+      std::vector<LogRecord> lost;
       for (const LogRecord* r : records) {
-        if (!r->client.empty()) pendingKeys_.erase(idempotencyKey(*r));
+        if (!r->client.empty()) lost.push_back(*r);
       }
+      forgetKeys(lost);
     }
     // One call per connection per batch, its ids in order.
     std::vector<std::pair<AckSink*, std::vector<int64_t>>> acks;
@@ -209,6 +211,16 @@ void LogStore::writerLoop() {
     batch.clear();  // the sinks' last references may go here, off the lock
     for (auto& resume : resumed) resume();
   }
+}
+
+void LogStore::forgetKeys(const std::vector<LogRecord>& records) {
+  std::vector<std::string> keys;  // made off the lock: the writer takes it for every key
+  for (const LogRecord& r : records) {
+    if (!r.client.empty()) keys.push_back(idempotencyKey(r));
+  }
+  if (keys.empty()) return;
+  std::lock_guard<std::mutex> lock(keysMutex_);
+  for (const std::string& key : keys) pendingKeys_.erase(key);
 }
 
 uint64_t LogStore::dropDuplicates(std::vector<Pending>& batch) {

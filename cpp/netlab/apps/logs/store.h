@@ -51,7 +51,7 @@ struct StoreOptions {
   double indexDelaySec = 0;   // a test hook: each index batch waits this long (a slow index)
   double retentionSec = 0;    // logs received longer ago than this are deleted; 0: kept
   int64_t maxBytes = 0;       // past this many bytes of pages in use, the oldest logs go; 0: none
-  /// Journal bytes not yet indexed past which the writer stops taking logs (and ingest
+  /// Journal bytes the indexer has not read yet past which the writer stops taking logs (and ingest
   /// pauses reading): a burst is taken at the journal's speed, a sustained flood at the
   /// index's, and the journal's size on disk has a bound.
   uint64_t maxIndexLag = 512ull << 20;
@@ -69,12 +69,15 @@ struct Filter {
   bool oldestFirst = false;  // the oldest `limit` matches instead of the newest
 };
 
-/// Whether `r` meets `f` (TAIL's test; a keyword matches whole words, any case, as FTS5's
-/// unicode61 tokenizer would).
+/// Whether `r` meets `f`: TAIL's test, and queries' over the journal's unindexed tail. A
+/// keyword matches whole words in any ASCII case, as FTS5's unicode61 tokenizer does for
+/// ASCII; bytes above 0x7f count as letters here, so a non-ASCII keyword differing in case
+/// or accents, or split by Unicode punctuation, may match only once indexed.
 bool matches(const Filter& f, const LogRecord& r);
 
 /// A log's client and sequence number as one string (a set's key).
 std::string idempotencyKey(const LogRecord& r);
+Error sqliteError(const std::string& what, sqlite3* db);
 
 class LogStore {
  public:
@@ -100,9 +103,11 @@ class LogStore {
   WorkPool& queryPool() { return *queryPool_; }
   /// Returns once everything appended before the call is committed.
   void flush();
-  /// Returns once everything committed before the call is in the SQLite index, or false
-  /// after `timeoutSec`.
-  bool waitIndexed(double timeoutSec);
+  /// The newest id committed to the journal.
+  int64_t committedId() const;
+  /// Returns once every id up to `target` (a committedId()) is in the SQLite index and the
+  /// retention pass after it has run, or false after `timeoutSec`.
+  bool waitIndexed(int64_t target, double timeoutSec);
   /// The id the latest append was given (0: none yet).
   int64_t lastId() const;
 
@@ -118,9 +123,9 @@ class LogStore {
 
   struct Stats {
     uint64_t stored = 0, batches = 0, duplicates = 0, failedBatches = 0, deleted = 0;
-    uint64_t indexErrors = 0;
+    uint64_t indexErrors = 0;  // SQLite refusals (retried), failed reads, damaged batches
     size_t queued = 0;
-    int64_t unindexed = 0;  // logs committed to the journal, not yet in the index
+    int64_t unindexed = 0;  // ids committed to the journal above the index's position
     uint64_t indexLagBytes = 0;
   };
   Stats stats() const;
@@ -141,12 +146,13 @@ class LogStore {
   /// of the others are held until indexed. Off the queue lock, on the writer thread.
   uint64_t dropDuplicates(std::vector<Pending>& batch);
   bool keyIndexed(const LogRecord& r);
+  void forgetKeys(const std::vector<LogRecord>& records);
   void indexerLoop();
   bool index(const std::vector<LogRecord>& batch);
   /// SQLite's part of a query: the rows with ids up to the index's position, which it
   /// puts in `indexed` (read in the same snapshot).
   Status queryIndex(const Filter& f, size_t limit, std::vector<LogRecord>& rows, int64_t& indexed);
-  /// Retention, on the writer thread at most once a second: by age, then by size.
+  /// Retention, on the indexer thread at most once a second: by age, then by size.
   void retain();
   /// Deletes up to `limit` of the oldest logs (with their FTS rows), stopping at the first
   /// received at or after `receivedBefore` (-1: none stops it); how many, -1 on failure.
@@ -184,6 +190,7 @@ class LogStore {
   std::condition_variable indexWake_, indexDone_;
   bool stopIndex_ = false;
   std::thread indexer_;
+  std::atomic<uint64_t> indexErrors_{0};
   // Idempotency keys (client, seq) committed to the journal and not yet indexed: SQLite's
   // unique index cannot see them yet.
   std::mutex keysMutex_;

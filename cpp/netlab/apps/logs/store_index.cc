@@ -38,10 +38,6 @@ INSERT OR IGNORE INTO meta(key, value) SELECT 'indexed', COALESCE(MAX(id), 0) FR
 // maxIndexLag bounds how far the index may fall behind (then ingest waits for it).
 constexpr int kIndexerNice = 19;
 
-Error sqliteError(const std::string& what, sqlite3* db) {
-  return Error{EIO, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
-}
-
 int64_t scalar(sqlite3* db, const char* sql) {
   sqlite3_stmt* st = nullptr;
   int64_t v = 0;
@@ -52,6 +48,10 @@ int64_t scalar(sqlite3* db, const char* sql) {
 }
 
 }  // namespace
+
+Error sqliteError(const std::string& what, sqlite3* db) {
+  return Error{EIO, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
+}
 
 Status LogStore::openIndex() {
   // SQLite's allocation statistics take a global mutex on every malloc: a lock and an unlock
@@ -114,6 +114,15 @@ void LogStore::indexerLoop() {
     }
     batch.clear();
     bool readOk = journal_->read(cursor, indexed_.load(), kMaxBatch, batch).ok();
+    if (!readOk) {
+      indexErrors_.fetch_add(1, std::memory_order_relaxed);
+      if (batch.empty()) {  // open(2) or read(2) failed (EMFILE, EIO): later, not in a spin
+        std::unique_lock<std::mutex> lock(indexMutex_);
+        if (indexWake_.wait_for(lock, std::chrono::milliseconds(100),
+                                [this] { return stopIndex_; }))
+          return;
+      }
+    }
     if (!batch.empty() && options_.indexDelaySec > 0) {
       std::unique_lock<std::mutex> lock(indexMutex_);
       if (indexWake_.wait_for(lock, std::chrono::duration<double>(options_.indexDelaySec),
@@ -124,21 +133,13 @@ void LogStore::indexerLoop() {
       // SQLite busy, or the disk full: the same batch again until it goes in (the journal
       // holds it meanwhile, and the writer stops at maxIndexLag).
       while (!index(batch)) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          ++stats_.indexErrors;
-        }
+        indexErrors_.fetch_add(1, std::memory_order_relaxed);
         std::unique_lock<std::mutex> lock(indexMutex_);
         if (indexWake_.wait_for(lock, std::chrono::milliseconds(100),
                                 [this] { return stopIndex_; }))
           return;
       }
-      {
-        std::lock_guard<std::mutex> lock(keysMutex_);
-        for (const LogRecord& r : batch) {
-          if (!r.client.empty()) pendingKeys_.erase(idempotencyKey(r));
-        }
-      }
+      forgetKeys(batch);
       if (options_.retentionSec > 0 || options_.maxBytes > 0) retain();
       {
         std::lock_guard<std::mutex> lock(indexMutex_);
@@ -147,16 +148,16 @@ void LogStore::indexerLoop() {
       indexDone_.notify_all();  // waitIndexed(): indexed, and retention has had its turn
       journal_->dropIndexed(batch.back().id);
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!readOk) ++stats_.indexErrors;
-    }
-    wake_.notify_all();  // the writer may be waiting for the lag to shrink
+    // The writer may be waiting for the lag to shrink. It tests the lag under mutex_, so
+    // taking mutex_ between the change and the notify means it cannot miss it.
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    wake_.notify_all();
   }
 }
 
-bool LogStore::waitIndexed(double timeoutSec) {
-  int64_t target = journal_->lastId();
+int64_t LogStore::committedId() const { return journal_->lastId(); }
+
+bool LogStore::waitIndexed(int64_t target, double timeoutSec) {
   std::unique_lock<std::mutex> lock(indexMutex_);
   return indexDone_.wait_for(lock, std::chrono::duration<double>(timeoutSec),
                              [&] { return indexed_.load() >= target; });

@@ -7,10 +7,6 @@
 namespace netlab::logs {
 namespace {
 
-Error sqliteError(const std::string& what, sqlite3* db) {
-  return Error{EIO, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
-}
-
 // A keyword as one FTS5 phrase: quotes doubled, so no input is read as query syntax.
 std::string ftsPhrase(const std::string& word) {
   std::string out = "\"";
