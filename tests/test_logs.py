@@ -124,35 +124,41 @@ def test_durable_acks_keep_line_order(tmp_path: Path) -> None:
         assert [r["message"] for r in s.query()] == ["a", "b", "c"]
 
 
+def flood(s: netlab.LogServer, lines: list[bytes], watch: str) -> tuple[list[bytes], int]:
+    """Sends every line at once from one thread while reading the replies, and samples the
+    store statistic `watch` meanwhile: the replies and the statistic's peak."""
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], s.stats()["ingest"][watch])
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    with connect(s.port, timeout=60) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(b"".join(lines),))
+        sender.start()
+        replies = read_lines(sock, len(lines))
+        sender.join()
+    done.set()
+    sampler.join()
+    return replies, peak[0]
+
+
 def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
     """A slow disk (every commit waits) pauses reading; the queue stays bounded and every log
     is acknowledged in the end."""
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
                           commit_delay=0.1) as s:
         total = 60_000
-        peak = [0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], s.stats()["ingest"]["store_queued"])
-                time.sleep(0.01)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        with connect(s.port, timeout=60) as sock:
-            payload = b"".join(b"LOG|INFO|1|message %d\n" % i for i in range(total))
-            sender = threading.Thread(target=sock.sendall, args=(payload,))
-            sender.start()
-            replies = read_lines(sock, total)
-            sender.join()
-        done.set()
-        sampler.join()
+        replies, peak = flood(s, [b"LOG|INFO|1|message %d\n" % i for i in range(total)],
+                              "store_queued")
         assert replies[-1] == b"OK|%d" % total
-        assert 20_000 <= peak[0] < 30_000, peak[0]
+        assert 20_000 <= peak < 30_000, peak
         s.flush()
         assert s.stats()["ingest"]["store_logs"] == total
-
 
 
 def test_index_behind_pauses_ingest(tmp_path: Path) -> None:
@@ -162,27 +168,11 @@ def test_index_behind_pauses_ingest(tmp_path: Path) -> None:
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
                           index_delay=0.1, max_index_lag=1 << 20) as s:
         total, pad = 20_000, b"x" * 1000
-        peak = [0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], s.stats()["ingest"]["store_unindexed"])
-                time.sleep(0.005)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        with connect(s.port, timeout=60) as sock:
-            payload = b"".join(b"LOG|INFO|1|%d %s\n" % (i, pad) for i in range(total))
-            sender = threading.Thread(target=sock.sendall, args=(payload,))
-            sender.start()
-            replies = read_lines(sock, total)
-            sender.join()
-        done.set()
-        sampler.join()
+        replies, peak = flood(s, [b"LOG|INFO|1|%d %s\n" % (i, pad) for i in range(total)],
+                              "store_unindexed")
         assert replies[-1] == b"OK|%d" % total
         # 1 MiB of ~1 KiB logs, plus the batch the writer was on and the one being indexed.
-        assert 0 < peak[0] < 12_000, peak[0]
+        assert 0 < peak < 12_000, peak
         s.flush()
         assert [r["id"] for r in s.query(limit=3)] == [total - 2, total - 1, total]
         s.wait_indexed()
@@ -190,6 +180,7 @@ def test_index_behind_pauses_ingest(tmp_path: Path) -> None:
         assert stats["store_logs"] == total and stats["store_unindexed"] == 0
         assert stats["store_index_errors"] == 0
         assert len(s.query("19999")) == 1
+
 
 def test_python_query_filters(tmp_path: Path) -> None:
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs")) as s:
