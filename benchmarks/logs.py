@@ -8,14 +8,15 @@ tables give the median of the rounds and their spread (min-max).
    as fast as the server takes them (the generator's syslog scenario, LF-framed and
    octet-counted), timed until the last one is in rsyslog's file or committed in netlab's
    journal: messages/s, and the server's CPU seconds per million (utime + stime of its
-   process, /proc/PID/stat); for netlab also until the last is in the SQLite index, and
-   the CPU with indexing. A long LF run (--sustained, 4,000,000) sends more than the
-   journal may hold unindexed, so its rate is the index's. Beside them, netlab's text protocol with acknowledgements (the
+   process, /proc/PID/stat); for netlab also until the last is in the block index, and
+   the CPU with indexing. A long LF run (--sustained, 4,000,000: about 1 GB of journal)
+   shows whether the index keeps up: past max_index_lag (512 MiB) not yet indexed, ingest
+   would wait for it. Beside them, netlab's text protocol with acknowledgements (the
    log scenario, 10 connections, 16 in flight each) with ack=received, ack=durable
    (synchronous NORMAL) and ack=durable sync=full: acknowledged logs/s.
-2. Store: LogStore's schema in SQLite with and without the FTS5 index, 1,000,000 200-byte
-   rows in batches of 10,000 (Python's sqlite3, WAL, synchronous NORMAL): rows/s and bytes on
-   disk per million logs.
+2. Store: a row per log in SQLite (the design LogServer's block index replaced) with and
+   without an FTS5 index, 1,000,000 200-byte rows in batches of 10,000 (Python's sqlite3,
+   WAL, synchronous NORMAL): rows/s and bytes on disk per million logs.
 3. Query: --query-logs (10,000,000) logs stored through the syslog port, then keyword
    queries returning 100 rows through the query port (QUERY|keyword=..|limit=100), one at a
    time: a word in every log, and a word in a few; p50 and p99 over --queries each.
@@ -141,7 +142,7 @@ class Netlab(Server):
         return {k: int(v) for k, v in (line.split("=", 1) for line in data[8:].decode().split())}
 
     def unindexed(self) -> int:
-        """Logs committed to the journal and not yet in the SQLite index."""
+        """Logs committed to the journal and not yet in the block index."""
         return self.stats()["unindexed"]
 
     def count(self) -> int:
@@ -273,7 +274,7 @@ def query_latency(tmp: Path, logs: int, queries: int) -> dict[str, Any]:
         start = time.monotonic()
         absorb(server, server.syslog, logs, "octet")  # returns once indexed too
         fill_s = time.monotonic() - start
-        disk = sum(p.stat().st_size for p in server.data.iterdir())
+        disk = sum(p.stat().st_size for p in server.data.rglob("*") if p.is_file())
         out: dict[str, Any] = {"logs": server.count(), "fill_s": fill_s,
                                "bytes_per_m": disk / max(1, server.count()) * 1e6}
         # Every message is "load <n> xxx...": "load" is in every log; "<n>" in one.
@@ -327,7 +328,7 @@ def main() -> int:
         ingest_runs = ingest(tmp, args.rounds, args.messages, args.sustained, args.seconds)
         print("store", flush=True)
         store = interleaved(args.rounds, {
-            "SQLite + FTS5 (LogServer's)": lambda: store_cost(tmp, args.store_rows, True),
+            "SQLite + FTS5": lambda: store_cost(tmp, args.store_rows, True),
             "SQLite, plain table": lambda: store_cost(tmp, args.store_rows, False)})
         print("query", flush=True)
         query = query_latency(tmp, args.query_logs, args.queries)
@@ -345,9 +346,9 @@ def main() -> int:
         f"{CONNECTIONS} connections",
         "", "Timed from the first message sent until the last is in rsyslog's file or committed "
         "in netlab's journal (where queries find it); then, for netlab, until the last is in "
-        "its SQLite index too, with the CPU the indexing took. The long runs send more than "
-        "the 512 MiB of journal (max_index_lag) that may wait for the index, so they show "
-        "the rate the index sustains.", "",
+        "its block index too, with the CPU the indexing took. The long runs write about 1 GB "
+        "of journal, more than the 512 MiB (max_index_lag) that may wait for the index: had "
+        "the index fallen behind, ingest would have waited for it.", "",
         table(syslog_rows, [("msgs_per_s", "messages/s"), ("cpu_s_per_m", "server CPU s per M"),
                             ("indexed_per_s", "messages/s until indexed"),
                             ("cpu_s_per_m_indexed", "CPU s per M with indexing")]),
@@ -355,8 +356,9 @@ def main() -> int:
         f"in flight, {args.seconds:g} s", "",
         table(acked_rows, [("acked_per_s", "acknowledged logs/s"), ("p99_ms", "p99 ms"),
                            ("cpu_s_per_m", "server CPU s per M")]),
-        "", f"## Store: {args.store_rows:,} rows in batches of 10,000 (Python sqlite3, WAL, "
-        "synchronous NORMAL)", "",
+        "", f"## A row per log in SQLite (the design the block index replaced): "
+        f"{args.store_rows:,} rows in batches of 10,000 (Python sqlite3, WAL, synchronous "
+        "NORMAL)", "",
         table(store, [("rows_per_s", "rows/s"), ("bytes_per_log", "bytes on disk per log")]),
         "", f"## Query: {query['logs']:,} logs stored (filled in {query['fill_s']:.0f} s, "
         f"{query['bytes_per_m'] / 1e6:,.0f} MB per million on disk, WAL included), "

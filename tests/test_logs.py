@@ -162,7 +162,7 @@ def test_writer_behind_pauses_ingest(tmp_path: Path) -> None:
 
 
 def test_index_behind_pauses_ingest(tmp_path: Path) -> None:
-    """A slow index (every batch it copies into SQLite waits): the journal takes logs until
+    """A slow index (every batch it reads from the journal waits): the journal takes logs until
     max_index_lag bytes wait for the index, then ingest pauses; nothing is lost, queries see
     every log meanwhile, and the index catches up."""
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
@@ -458,7 +458,7 @@ def test_retention_by_age_and_size(tmp_path: Path) -> None:
         s.flush()
         wait_until(lambda: [r["message"] for r in s.query()] == ["new"],
                    what="the old logs deleted")
-        assert s.query("old") == []  # gone from the FTS index too
+        assert s.query("old") == []  # gone from keyword queries too
         assert s.stats()["ingest"]["store_deleted"] == 100
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "size"),
                           max_store_bytes=2_000_000) as s:

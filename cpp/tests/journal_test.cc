@@ -1,5 +1,5 @@
 // LogStore's journal and index apart: batches written whole or not at all, a torn tail cut
-// at recovery, and queries that read the journal's not-yet-indexed tail beside SQLite.
+// at recovery, and queries that read the journal's not-yet-indexed tail beside the index.
 #include "netlab/apps/logs/journal.h"
 
 #include <fcntl.h>
@@ -11,18 +11,10 @@
 #include <vector>
 
 #include "netlab/apps/logs/store.h"
+#include "temp_dir.h"
 
 namespace netlab::logs {
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/netlab-journal-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
-};
 
 LogRecord record(int64_t id, std::string message) {
   LogRecord r;
@@ -179,7 +171,7 @@ TEST(Journal, DamageInAnEarlierSegmentIsCountedNotCut) {
   EXPECT_EQ(ids.back(), 40);
 }
 
-TEST(Journal, IndexedSegmentsAreDroppedButAnOpenViewStillReads) {
+TEST(Journal, RetainedSegmentsAreDroppedButAnOpenViewStillReads) {
   TempDir dir;
   auto j = openJournal(dir.path, 0);
   std::string big(1 << 20, 'b');
@@ -189,7 +181,7 @@ TEST(Journal, IndexedSegmentsAreDroppedButAnOpenViewStillReads) {
   auto view = j->view(0);
   ASSERT_TRUE(view.ok());
   ASSERT_GE(view.value().parts(), 2u);
-  j->dropIndexed(40);
+  j->dropBefore(41);
   EXPECT_EQ(allIds(view.value(), 0).size(), 40u);
   auto after = j->view(0);
   ASSERT_TRUE(after.ok());
@@ -257,7 +249,7 @@ TEST(LogStore, QueriesReadTheJournalBeforeTheIndex) {
   ASSERT_EQ(rows.value().size(), 200u);
   for (size_t i = 0; i < rows.value().size(); ++i)
     EXPECT_EQ(rows.value()[i].id, static_cast<int64_t>(i + 1));
-  f.keyword = "rare-word";  // through FTS5 now
+  f.keyword = "rare-word";  // through the index's blocks now
   rows = store.query(f);
   EXPECT_EQ(rows.value().size(), 4u);
 }

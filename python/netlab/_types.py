@@ -345,6 +345,6 @@ class LogStats(ServerStats):
     store_queued: int
     """logs waiting for the writer now."""
     store_unindexed: int
-    """logs committed to the journal and not yet in the SQLite index (queries read both)."""
+    """logs committed to the journal and not yet in the block index (queries read both)."""
     store_index_errors: int
-    """index batches SQLite refused (retried), journal reads that failed (retried), damaged journal batches skipped."""
+    """index blocks SQLite refused (retried), journal reads that failed (retried), damaged journal batches skipped."""

@@ -1,7 +1,7 @@
 """LogServer: a log collector with an ingest port and a query port over one durable store.
 
 Each port is a native server of its own (so each can have its own limits); they share the
-SQLite store of their data directory::
+durable store of their data directory::
 
     with netlab.LogServer(9999, query_port=9998, data_dir="logs") as server:
         ...  # nc 127.0.0.1 9999 <<< 'LOG|ERROR|2026-11-23T10:00:00Z|disk full'
@@ -47,8 +47,9 @@ class LogServer:
     |host=..|app=..|limit=..`` (all must match), answered ``RESULT|<n>``, one
     ``id|level|timestamp|message`` line per log (the newest ``limit``, oldest first), ``END``.
 
-    The store is SQLite in WAL mode with an FTS5 index of the messages, under ``data_dir``,
-    written by one thread in batches (group commit), never by an event loop. With
+    The store, under ``data_dir``, is an append-only journal of logs written by one thread in
+    batches (group commit), never by an event loop, and a block index in SQLite (each block's
+    time range, levels and a Bloom filter of its words) that a background thread keeps. With
     ``ack="received"`` a LOG is answered once parsed; with ``ack="durable"`` once the batch
     holding it is committed, so an acknowledged log survives the process being killed at any
     moment (``sync="full"`` adds a power loss). When the writer falls 20,000 logs behind,
@@ -244,7 +245,7 @@ class LogServer:
         self._ingest().protocol.flush()
 
     def wait_indexed(self, timeout: float = 60.0) -> None:
-        """Returns once every log committed so far is also in the SQLite index (and the
+        """Returns once every log committed so far is also in the block index (and the
         retention pass after it has run); the index follows the journal on a background
         thread. Raises TimeoutError after ``timeout`` seconds."""
         protocol = self._ingest().protocol

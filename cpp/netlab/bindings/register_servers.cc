@@ -227,10 +227,10 @@ const Columns<LogSnapshot>& logColumns() {
       {"store_queued", "int", "logs waiting for the writer now",
        [](const L& l) { return py::cast(l.queued); }},
       {"store_unindexed", "int",
-       "logs committed to the journal and not yet in the SQLite index (queries read both)",
+       "logs committed to the journal and not yet in the block index (queries read both)",
        [](const L& l) { return py::cast(l.unindexed); }},
       {"store_index_errors", "int",
-       "index batches SQLite refused (retried), journal reads that failed (retried), "
+       "index blocks SQLite refused (retried), journal reads that failed (retried), "
        "damaged journal batches skipped",
        [](const L& l) { return py::cast(l.indexErrors); }},
   };

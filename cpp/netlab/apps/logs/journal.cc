@@ -97,10 +97,10 @@ void encode(std::string& out, const LogRecord& r) {
   out += r.message;
 }
 
-// The records of a checked body with ids above `after`, until `fn` returns false; false if
-// the body is malformed.
-bool decode(const Header& h, const char* body, int64_t after,
-            const std::function<bool(LogRecord&&)>& fn) {
+// The records of a checked body with ids above `after`, in place, until `fn` returns false;
+// false if the body is malformed.
+template <typename Fn>
+bool decodeViews(const Header& h, const char* body, int64_t after, Fn&& fn) {
   const char* p = body;
   const char* end = body + h.bodyBytes;
   for (uint32_t i = 0; i < h.count; ++i) {
@@ -108,7 +108,7 @@ bool decode(const Header& h, const char* body, int64_t after,
     const char* start = p;
     auto size = get<uint32_t>(p);
     if (size < kFixed || size > static_cast<size_t>(end - start)) return false;
-    LogRecord r;
+    RecordView r;
     r.id = get<int64_t>(p);
     r.timeMs = get<int64_t>(p);
     r.receivedMs = get<int64_t>(p);
@@ -120,15 +120,20 @@ bool decode(const Header& h, const char* body, int64_t after,
     for (uint32_t& n : lengths) total += n = get<uint32_t>(p);
     if (total != size) return false;
     if (r.id > after) {
-      r.host.assign(p, lengths[0]);
-      r.app.assign(p + lengths[0], lengths[1]);
-      r.client.assign(p + lengths[0] + lengths[1], lengths[2]);
-      r.message.assign(p + lengths[0] + lengths[1] + lengths[2], lengths[3]);
-      if (!fn(std::move(r))) return true;
+      r.host = {p, lengths[0]};
+      r.app = {p + lengths[0], lengths[1]};
+      r.client = {p + lengths[0] + lengths[1], lengths[2]};
+      r.message = {p + lengths[0] + lengths[1] + lengths[2], lengths[3]};
+      if (!fn(r)) return true;
     }
     p = start + size;
   }
   return p == end;
+}
+
+bool decode(const Header& h, const char* body, int64_t after,
+            const std::function<bool(LogRecord&&)>& fn) {
+  return decodeViews(h, body, after, [&](const RecordView& v) { return fn(v.copy()); });
 }
 
 Status preadAll(int fd, char* buf, size_t n, uint64_t offset, const std::string& path) {
@@ -168,6 +173,21 @@ Status syncDirectory(const std::string& dir) {
 
 }  // namespace
 
+LogRecord RecordView::copy() const {
+  LogRecord r;
+  r.id = id;
+  r.timeMs = timeMs;
+  r.receivedMs = receivedMs;
+  r.seq = seq;
+  r.flags = flags;
+  r.level = level;
+  r.host = host;
+  r.app = app;
+  r.client = client;
+  r.message = message;
+  return r;
+}
+
 uint32_t crc32c(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
 #if defined(__x86_64__)
@@ -179,10 +199,10 @@ uint32_t crc32c(uint32_t crc, const void* data, size_t size) {
 
 Result<std::unique_ptr<Journal>> Journal::open(
     const std::string& dir, bool syncFull, int64_t indexedId,
-    const std::function<void(const LogRecord&)>& unindexed) {
+    const std::function<void(const LogRecord&)>& unindexed, uint64_t segmentBytes) {
   std::string path = dir + "/journal";
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return sysError("mkdir " + path);
-  std::unique_ptr<Journal> j(new Journal(path, syncFull));
+  std::unique_ptr<Journal> j(new Journal(path, syncFull, segmentBytes));
   Status st = j->recover(indexedId, unindexed);
   if (!st.ok()) return st.error();
   return j;
@@ -219,6 +239,15 @@ Status Journal::recover(int64_t indexedId, const std::function<void(const LogRec
     struct stat sb;
     if (!fd.valid() || ::fstat(fd.get(), &sb) != 0) return sysError("open " + seg.path);
     auto size = static_cast<uint64_t>(sb.st_size);
+    if (!last && firsts[i + 1] - 1 <= indexedId) {
+      // Indexed already: read when queried (and checked then), not at every start, which
+      // would read the whole store. Its last id is at most the next segment's first - 1.
+      seg.size = size;
+      seg.lastId = firsts[i + 1] - 1;
+      written_.fetch_add(seg.size);
+      if (seg.size > 0) segments_.push_back(seg);
+      continue;
+    }
     while (seg.size < size && readBatch(fd.get(), seg.size, size, seg.path, h, body).ok()) {
       bool ok = decode(h, body.data(), indexedId, [&](LogRecord&& r) {
         unindexed(r);
@@ -279,9 +308,9 @@ Status Journal::append(const std::vector<const LogRecord*>& records) {
   uint64_t offset;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    offset = segments_.empty() ? kSegmentBytes : segments_.back().size;
+    offset = segments_.empty() ? segmentBytes_ : segments_.back().size;
   }
-  if (!active_.valid() || offset >= kSegmentBytes) {
+  if (!active_.valid() || offset >= segmentBytes_) {
     Status st = startSegment(h.firstId);
     if (!st.ok()) return st;
     offset = 0;
@@ -315,8 +344,27 @@ uint64_t Journal::lagBytes() const {
   return written_.load(std::memory_order_acquire) - consumed_.load(std::memory_order_acquire);
 }
 
+void Journal::startAt(const Cursor& cursor) {
+  uint64_t before = 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Segment& seg : segments_) {
+    if (seg.firstId < cursor.segment) before += seg.size;
+    if (seg.firstId == cursor.segment) before += std::min(cursor.offset, seg.size);
+  }
+  consumed_.store(before);
+}
+
+Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords, std::vector<LogRecord>& out,
+                     Span* span) {
+  size_t before = out.size();
+  return read(
+      cursor, after, maxRecords - std::min(maxRecords - 1, before),
+      [&](const RecordView& v) { out.push_back(v.copy()); }, span);
+}
+
 Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
-                     std::vector<LogRecord>& out) {
+                     const std::function<void(const RecordView&)>& fn, Span* span) {
+  size_t seen = 0;
   Header h;
   std::string body;
   for (;;) {
@@ -338,16 +386,19 @@ Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
     }
     Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return sysError("open " + seg.path);
-    while (cursor.offset < seg.size && out.size() < maxRecords) {
+    if (span) *span = {seg.firstId, cursor.offset, cursor.offset};
+    while (cursor.offset < seg.size && seen < maxRecords) {
       Status st = readBatch(fd.get(), cursor.offset, seg.size, seg.path, h, body);
       if (!st.ok() && st.error().code != EBADMSG) return st;  // the cursor stays: try again
-      bool ok = st.ok() && decode(h, body.data(), after, [&](LogRecord&& r) {
-                  out.push_back(std::move(r));
+      bool ok = st.ok() && decodeViews(h, body.data(), after, [&](const RecordView& r) {
+                  fn(r);
+                  ++seen;
                   return true;
                 });
       uint64_t next = ok ? cursor.offset + kHeader + h.bodyBytes : seg.size;
       consumed_.fetch_add(next - cursor.offset, std::memory_order_release);
       cursor.offset = next;
+      if (span && ok) span->end = next;
       if (!ok) {
         // Damage inside what was written whole: the disk's doing. The rest of the segment
         // is skipped rather than indexing garbage or stopping the index for good.
@@ -359,16 +410,54 @@ Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
   }
 }
 
-void Journal::dropIndexed(int64_t indexedId) {
+void Journal::dropBefore(int64_t keptId) {
   std::vector<std::string> gone;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    while (segments_.size() > 1 && segments_.front().lastId <= indexedId) {
+    while (segments_.size() > 1 && segments_.front().lastId < keptId) {
       gone.push_back(segments_.front().path);
+      dropped_.fetch_add(segments_.front().size);
       segments_.erase(segments_.begin());
     }
   }
   for (const std::string& path : gone) ::unlink(path.c_str());
+}
+
+Status Journal::read(const Span& span, int64_t after, std::string& buf,
+                     std::vector<RecordView>& views) const {
+  views.clear();
+  std::string path = segmentPath(span.segment);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return errno == ENOENT ? Status() : sysError("open " + path);
+  buf.resize(span.end - span.begin);
+  Status st = preadAll(fd.get(), buf.data(), buf.size(), span.begin, path);
+  if (!st.ok()) return st.error().code == EBADMSG ? Status() : st;  // cut short: damage
+  Header h;
+  for (size_t offset = 0; buf.size() - offset >= kHeader; offset += kHeader + h.bodyBytes) {
+    std::memcpy(&h, buf.data() + offset, kHeader);
+    const char* body = buf.data() + offset + kHeader;
+    if (h.magic != kMagic || h.bodyBytes > buf.size() - offset - kHeader ||
+        batchCrc(h, body) != h.crc)
+      return {};
+    if (h.lastId <= after) continue;
+    if (!decodeViews(h, body, after, [&](const RecordView& r) {
+          views.push_back(r);
+          return true;
+        }))
+      return {};
+  }
+  return {};
+}
+
+Status Journal::scan(const Span& span, int64_t after,
+                     const std::function<bool(LogRecord&&)>& fn) const {
+  std::string buf;
+  std::vector<RecordView> views;
+  Status st = read(span, after, buf, views);
+  for (const RecordView& r : views) {
+    if (!st.ok() || !fn(r.copy())) break;
+  }
+  return st;
 }
 
 Result<Journal::View> Journal::view(int64_t after) const {

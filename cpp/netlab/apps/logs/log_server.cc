@@ -10,9 +10,8 @@ namespace netlab {
 namespace {
 
 constexpr const char* kDataDirHelp =
-    "the directory of the store (a journal and its SQLite index, created if missing); ports given "
-    "the same directory "
-    "share one store";
+    "the directory of the store (a journal of logs and its block index, created if missing); "
+    "ports given the same directory share one store";
 
 }  // namespace
 
@@ -83,14 +82,14 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
            {"received", "durable"}),
       text("sync", &O::sync, "mode",
            "a commit survives: normal, the process being killed; full, also a power loss "
-           "(each journal batch fdatasync'ed, SQLite synchronous=FULL)",
+           "(each journal batch fdatasync'ed, the index's SQLite synchronous=FULL)",
            {"normal", "full"}),
       number("max_message", &O::maxMessage, 64, 16 << 20, "bytes",
              "longest message kept whole; longer ones are stored truncated and flagged"),
       number("commit_delay", &O::commitDelaySec, 0, 60, "seconds",
              "a test hook: every commit waits this long first, as on a slow disk"),
       number("index_delay", &O::indexDelaySec, 0, 60, "seconds",
-             "a test hook: every batch the indexer copies into SQLite waits this long first"),
+             "a test hook: every batch the indexer reads from the journal waits this long first"),
       text("token", &O::token, "secret",
            "a client must send AUTH|<token> first (text protocol; binary clients are refused "
            "while one is set); empty: none"),
@@ -102,8 +101,8 @@ const std::vector<Field<LogIngestOptions>>& Fields<LogIngestOptions>::fields() {
              "logs received longer ago than this are deleted (checked once a second)", "(0: kept)",
              true),
       number("max_store_bytes", &O::maxStoreBytes, 0, 1e15, "bytes",
-             "the store's pages in use past which the oldest logs are deleted", "(0: no bound)",
-             true),
+             "bytes of logs and index past which the oldest blocks of logs are deleted",
+             "(0: no bound)", true),
       number("max_index_lag", &O::maxIndexLag, 1 << 20, 1e15, "bytes",
              "journal not yet indexed past which ingest pauses until the index catches up "
              "(bounds the journal on disk; bursts below it go at the journal's speed)"),

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -61,12 +62,21 @@ Status LogStore::init() {
   }
   Status st = openIndex();
   if (!st.ok()) return st;
-  auto journal =
-      Journal::open(dir_, options_.syncFull, indexed_.load(), [this](const LogRecord& r) {
+  // With a bound on the store's size, segments of an eighth of it: retention deletes whole
+  // segments, so the bytes on disk stay within about that much of the bound.
+  uint64_t segmentBytes = Journal::kSegmentBytes;
+  if (options_.maxBytes > 0)
+    segmentBytes = std::clamp<uint64_t>(static_cast<uint64_t>(options_.maxBytes) / 8, 256 << 10,
+                                        Journal::kSegmentBytes);
+  auto journal = Journal::open(
+      dir_, options_.syncFull, indexed_.load(),
+      [this](const LogRecord& r) {
         if (!r.client.empty()) pendingKeys_.insert(idempotencyKey(r));
-      });
+      },
+      segmentBytes);
   if (!journal.ok()) return journal.error();
   journal_ = std::move(journal.value());
+  journal_->startAt(cursor_);
   nextId_ = std::max(indexed_.load(), journal_->lastId()) + 1;
   writer_ = std::thread([this] { writerLoop(); });
   indexer_ = std::thread([this] { indexerLoop(); });
@@ -88,9 +98,9 @@ LogStore::~LogStore() {
   }
   indexWake_.notify_all();
   if (indexer_.joinable()) indexer_.join();
-  sqlite3_finalize(insert_);
-  sqlite3_finalize(insertFts_);
-  sqlite3_finalize(setIndexed_);
+  sqlite3_finalize(putBlock_);
+  sqlite3_finalize(putKey_);
+  sqlite3_finalize(setMeta_);
   sqlite3_finalize(findKey_);
   sqlite3_close(db_);
   sqlite3_close(keyDb_);
@@ -191,7 +201,9 @@ void LogStore::writerLoop() {
       for (auto& [token, watcher] : watchers_) watcher();
     }
     if (ok && !records.empty()) {
-      { std::lock_guard<std::mutex> lock(indexMutex_); }
+      {
+        std::lock_guard<std::mutex> lock(indexMutex_);
+      }
       indexWake_.notify_one();
     }
     std::vector<std::function<void()>> resumed;
@@ -263,8 +275,9 @@ void LogStore::publish(const std::vector<Pending>& batch) {
   std::lock_guard<std::mutex> lock(tailMutex_);
   for (auto it = tails_.begin(); it != tails_.end();) {
     std::string out;
+    Matcher matches(it->second.filter);
     for (const Pending& p : batch) {
-      if (p.stored && matches(it->second.filter, p.record)) appendRow(out, p.record);
+      if (p.stored && matches(p.record)) appendRow(out, p.record);
     }
     if (!out.empty() && !it->second.outlet->deliver(out)) {
       it = tails_.erase(it);  // closed, or dropped as too slow

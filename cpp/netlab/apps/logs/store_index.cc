@@ -1,42 +1,51 @@
-// The index: an indexer thread copies the journal's batches into SQLite, with the position
-// it has reached in the same transaction, so a restart resumes exactly there.
+// The index: an indexer thread follows the journal and describes it block by block in
+// SQLite, with its position in the same transaction, so a restart resumes exactly there.
+// Retention lives here too: it moves the first id kept and deletes whole segments below it.
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 
 #include "netlab/apps/logs/store.h"
+#include "netlab/apps/logs/token_bloom.h"
 #include "netlab/io/clock.h"
 
 namespace netlab::logs {
 namespace {
 
+// page_size first: it holds only for a new database, and 64 KiB keeps a block's filter (at
+// most 32 KiB) on its row's page, so a query reads it without following overflow pages.
 constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS logs(
-  id INTEGER PRIMARY KEY,
-  ts INTEGER NOT NULL,
-  received INTEGER NOT NULL,
-  level INTEGER NOT NULL,
-  host TEXT NOT NULL DEFAULT '',
-  app TEXT NOT NULL DEFAULT '',
-  message TEXT NOT NULL,
-  flags INTEGER NOT NULL DEFAULT 0,
-  client TEXT,
-  seq INTEGER);
-CREATE UNIQUE INDEX IF NOT EXISTS logs_key ON logs(client, seq) WHERE client IS NOT NULL;
-CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts);
-DROP INDEX IF EXISTS logs_level;
-DROP INDEX IF EXISTS logs_received;
-CREATE INDEX IF NOT EXISTS logs_severe ON logs(level) WHERE level <= 3;
-CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5(
-  message, content='logs', content_rowid='id', tokenize='unicode61');
+CREATE TABLE IF NOT EXISTS blocks(
+  first_id INTEGER PRIMARY KEY,
+  last_id INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  seg INTEGER NOT NULL,
+  lo INTEGER NOT NULL,
+  hi INTEGER NOT NULL,
+  min_ts INTEGER NOT NULL,
+  max_ts INTEGER NOT NULL,
+  max_received INTEGER NOT NULL,
+  levels INTEGER NOT NULL,
+  bloom BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS keys(
+  client TEXT NOT NULL, seq INTEGER NOT NULL, id INTEGER NOT NULL,
+  PRIMARY KEY(client, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keys_id ON keys(id);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta(key, value) SELECT 'indexed', COALESCE(MAX(id), 0) FROM logs;
+INSERT OR IGNORE INTO meta(key, value)
+  VALUES('indexed', 0), ('kept', 1), ('segment', 0), ('offset', 0);
 )sql";
 
 // Background work: on a busy machine ingest and queries come first, and the writer's
 // maxIndexLag bounds how far the index may fall behind (then ingest waits for it).
 constexpr int kIndexerNice = 19;
+constexpr int64_t kBlockRecords = 4096;
+constexpr uint64_t kBlockBytes = 4 << 20;
+// A filling block is written when the indexer has caught up, at most this often: queries
+// find recent logs through the index, and a trickle of logs still makes few rewrites.
+constexpr int64_t kResealNs = 100'000'000;
 
 int64_t scalar(sqlite3* db, const char* sql) {
   sqlite3_stmt* st = nullptr;
@@ -47,25 +56,94 @@ int64_t scalar(sqlite3* db, const char* sql) {
   return v;
 }
 
+bool step(sqlite3_stmt* st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE;
+}
+
 }  // namespace
 
 Error sqliteError(const std::string& what, sqlite3* db) {
   return Error{EIO, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
 }
 
+void LogStore::Block::add(const RecordView& r) {
+  if (count == 0) {
+    firstId = r.id;
+    minTime = maxTime = r.timeMs;
+    maxReceived = r.receivedMs;
+  }
+  lastId = r.id;
+  ++count;
+  minTime = std::min(minTime, r.timeMs);
+  maxTime = std::max(maxTime, r.timeMs);
+  maxReceived = std::max(maxReceived, r.receivedMs);
+  levels |= 1u << (r.level & 7);
+  forEachWordHash(r.message, [&](uint64_t h) { words.push_back(h); });
+  // A block's logs mostly share a few hosts and apps: each run of one counts once.
+  uint64_t host = wordHash(r.host, 1), app = wordHash(r.app, 2);
+  if (host != lastHost) words.push_back(lastHost = host);
+  if (app != lastApp) words.push_back(lastApp = app);
+  if (!r.client.empty()) {
+    LogRecord key;
+    key.id = r.id;
+    key.client = r.client;
+    key.seq = r.seq;
+    keyed.push_back(std::move(key));
+  }
+  dirty = true;
+}
+
+void LogStore::Block::join(Block& next) {
+  if (count == 0) {
+    next.span.begin = span.begin;
+    std::swap(*this, next);
+    dirty = true;
+    return;
+  }
+  span.end = next.span.end;
+  if (next.count > 0) {
+    lastId = next.lastId;
+    count += next.count;
+    minTime = std::min(minTime, next.minTime);
+    maxTime = std::max(maxTime, next.maxTime);
+    maxReceived = std::max(maxReceived, next.maxReceived);
+    levels |= next.levels;
+    words.insert(words.end(), next.words.begin(), next.words.end());
+    keyed.insert(keyed.end(), std::make_move_iterator(next.keyed.begin()),
+                 std::make_move_iterator(next.keyed.end()));
+    lastHost = next.lastHost;
+    lastApp = next.lastApp;
+  }
+  dirty = true;
+}
+
+void LogStore::Block::clear() {
+  span = {};
+  firstId = lastId = count = 0;
+  levels = 0;
+  words.clear();  // capacity kept: the next block is about as big
+  keyed.clear();
+  lastHost = lastApp = 0;
+  dirty = false;
+}
+
 Status LogStore::openIndex() {
-  // SQLite's allocation statistics take a global mutex on every malloc: a lock and an unlock
-  // per allocation of every insert. Only possible before SQLite's first use in the process
-  // (else SQLITE_MISUSE, and they stay on).
+  // SQLite's allocation statistics take a global mutex on every malloc. Only possible
+  // before SQLite's first use in the process (else SQLITE_MISUSE, and they stay on).
   static const int memstatusOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)memstatusOff;
-  std::string path = dir_ + "/logs.db";
+  std::string path = dir_ + "/index.db";
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK)
     return sqliteError("open " + path, db_);
-  std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
-                        (options_.syncFull ? "FULL" : "NORMAL") + ";";
+  // A checkpoint every 32 pages (2 MiB) and the WAL cut back to 1 MiB after it: with large
+  // pages the default (1,000 pages) would let the WAL reach 64 MiB.
+  std::string pragmas = std::string("PRAGMA page_size=65536; PRAGMA journal_mode=WAL; ") +
+                        "PRAGMA wal_autocheckpoint=32; PRAGMA journal_size_limit=1048576; " +
+                        "PRAGMA synchronous=" + (options_.syncFull ? "FULL" : "NORMAL") + ";";
   char* err = nullptr;
   if (sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, &err) != SQLITE_OK ||
       sqlite3_exec(db_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -74,20 +152,20 @@ Status LogStore::openIndex() {
     return e;
   }
   sqlite3_busy_timeout(db_, 5000);
-  const char* insert =
-      "INSERT INTO logs(id, ts, received, level, host, app, message, flags, client, seq) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(client, seq) WHERE client IS NOT NULL DO NOTHING";
   auto prepare = [](sqlite3* db, const char* sql, sqlite3_stmt** st) {
     return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) == SQLITE_OK;
   };
-  if (!prepare(db_, insert, &insert_) ||
-      !prepare(db_, "INSERT INTO logs_fts(rowid, message) VALUES(?, ?)", &insertFts_) ||
-      !prepare(db_, "UPDATE meta SET value = ?1 WHERE key = 'indexed'", &setIndexed_))
+  if (!prepare(db_, "INSERT OR REPLACE INTO blocks VALUES(?,?,?,?,?,?,?,?,?,?,?)", &putBlock_) ||
+      !prepare(db_, "INSERT OR IGNORE INTO keys(client, seq, id) VALUES(?,?,?)", &putKey_) ||
+      !prepare(db_, "UPDATE meta SET value = ?2 WHERE key = ?1", &setMeta_))
     return sqliteError("prepare", db_);
   indexed_.store(scalar(db_, "SELECT value FROM meta WHERE key = 'indexed'"));
+  kept_.store(scalar(db_, "SELECT value FROM meta WHERE key = 'kept'"));
+  cursor_ = {scalar(db_, "SELECT value FROM meta WHERE key = 'segment'"),
+             static_cast<uint64_t>(scalar(db_, "SELECT value FROM meta WHERE key = 'offset'"))};
   if (sqlite3_open_v2(path.c_str(), &keyDb_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
           SQLITE_OK ||
-      !prepare(keyDb_, "SELECT 1 FROM logs WHERE client = ?1 AND seq = ?2", &findKey_))
+      !prepare(keyDb_, "SELECT 1 FROM keys WHERE client = ?1 AND seq = ?2", &findKey_))
     return sqliteError("open " + path, keyDb_);
   sqlite3_busy_timeout(keyDb_, 5000);
   return {};
@@ -98,202 +176,263 @@ bool LogStore::keyIndexed(const LogRecord& r) {
   sqlite3_bind_int64(findKey_, 2, r.seq);
   bool found = sqlite3_step(findKey_) == SQLITE_ROW;
   sqlite3_reset(findKey_);
-  // On an error the log is written; the index's unique key still keeps it once.
+  // On an error the log is written: stored twice rather than lost.
   return found;
 }
 
 void LogStore::indexerLoop() {
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kIndexerNice);
-  Journal::Cursor cursor;
-  std::vector<LogRecord> batch;
+  Journal::Cursor cursor = cursor_;
+  Block block, fresh;
+  int64_t lastSealNs = 0;
+  // false: stopping. SQLite busy, or the disk full: the same block again until it goes in
+  // (the journal holds it meanwhile, and the writer stops at maxIndexLag).
+  auto sealBlock = [&] {
+    while (!seal(block, {block.span.segment, block.span.end})) {
+      indexErrors_.fetch_add(1, std::memory_order_relaxed);
+      std::unique_lock<std::mutex> lock(indexMutex_);
+      if (indexWake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopIndex_; }))
+        return false;
+    }
+    lastSealNs = nowNs();
+    forgetKeys(block.keyed);
+    block.keyed.clear();
+    block.dirty = false;
+    if (options_.retentionSec > 0 || options_.maxBytes > 0) retain();
+    {
+      std::lock_guard<std::mutex> lock(indexMutex_);
+      if (block.count > 0) indexed_.store(block.lastId);
+    }
+    indexDone_.notify_all();  // waitIndexed(): indexed, and retention has had its turn
+    return true;
+  };
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(indexMutex_);
-      indexWake_.wait(lock, [this] { return stopIndex_ || journal_->lagBytes() > 0; });
+      auto ready = [&] {
+        return stopIndex_ || journal_->lagBytes() > 0 || (block.dirty && sealWanted_.load() > 0);
+      };
+      if (block.dirty)
+        indexWake_.wait_for(lock, std::chrono::nanoseconds(kResealNs), ready);
+      else
+        indexWake_.wait(lock, ready);
       if (stopIndex_) return;
     }
-    batch.clear();
-    bool readOk = journal_->read(cursor, indexed_.load(), kMaxBatch, batch).ok();
+    Journal::Span span{cursor.segment, cursor.offset, cursor.offset};
+    size_t room = static_cast<size_t>(kBlockRecords - std::min(block.count, kBlockRecords - 1));
+    fresh.clear();
+    auto add = [&](const RecordView& r) { fresh.add(r); };
+    bool readOk = journal_->read(cursor, indexed_.load(), room, add, &span).ok();
     if (!readOk) {
       indexErrors_.fetch_add(1, std::memory_order_relaxed);
-      if (batch.empty()) {  // open(2) or read(2) failed (EMFILE, EIO): later, not in a spin
+      if (fresh.count == 0) {  // open(2) or read(2) failed (EMFILE, EIO): later, not in a spin
         std::unique_lock<std::mutex> lock(indexMutex_);
         if (indexWake_.wait_for(lock, std::chrono::milliseconds(100),
                                 [this] { return stopIndex_; }))
           return;
       }
     }
-    if (!batch.empty() && options_.indexDelaySec > 0) {
+    if (fresh.count > 0 && options_.indexDelaySec > 0) {
       std::unique_lock<std::mutex> lock(indexMutex_);
       if (indexWake_.wait_for(lock, std::chrono::duration<double>(options_.indexDelaySec),
                               [this] { return stopIndex_; }))
         return;
     }
-    if (!batch.empty()) {
-      // SQLite busy, or the disk full: the same batch again until it goes in (the journal
-      // holds it meanwhile, and the writer stops at maxIndexLag).
-      while (!index(batch)) {
-        indexErrors_.fetch_add(1, std::memory_order_relaxed);
-        std::unique_lock<std::mutex> lock(indexMutex_);
-        if (indexWake_.wait_for(lock, std::chrono::milliseconds(100),
-                                [this] { return stopIndex_; }))
-          return;
+    if (span.end > span.begin) {
+      fresh.span = span;
+      bool joins = span.segment == block.span.segment && span.begin == block.span.end;
+      if (!joins && (block.count > 0 || block.dirty)) {
+        // A block is one run of one segment's bytes: a new segment starts a new block.
+        if (block.dirty && !sealBlock()) return;
+        block.clear();
       }
-      forgetKeys(batch);
-      if (options_.retentionSec > 0 || options_.maxBytes > 0) retain();
-      {
-        std::lock_guard<std::mutex> lock(indexMutex_);
-        indexed_.store(batch.back().id);
-      }
-      indexDone_.notify_all();  // waitIndexed(): indexed, and retention has had its turn
-      journal_->dropIndexed(batch.back().id);
+      if (block.count == 0 && !block.dirty) block.span = {span.segment, span.begin, span.begin};
+      block.join(fresh);
+    }
+    bool full = block.count >= kBlockRecords || block.span.end - block.span.begin >= kBlockBytes;
+    bool due = journal_->lagBytes() == 0 && nowNs() - lastSealNs >= kResealNs;
+    if (block.dirty && (full || due || sealWanted_.load() > 0)) {
+      if (!sealBlock()) return;
+      if (full) block.clear();
     }
     // The writer may be waiting for the lag to shrink. It tests the lag under mutex_, so
     // taking mutex_ between the change and the notify means it cannot miss it.
-    { std::lock_guard<std::mutex> lock(mutex_); }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+    }
     wake_.notify_all();
   }
+}
+
+bool LogStore::seal(const Block& b, const Journal::Cursor& cursor) {
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  bool ok = true;
+  if (b.count > 0) {
+    std::string bloom = buildBloom(b.words);
+    int64_t values[] = {b.firstId,
+                        b.lastId,
+                        b.count,
+                        b.span.segment,
+                        static_cast<int64_t>(b.span.begin),
+                        static_cast<int64_t>(b.span.end),
+                        b.minTime,
+                        b.maxTime,
+                        b.maxReceived,
+                        b.levels};
+    for (int i = 0; i < 10; ++i) sqlite3_bind_int64(putBlock_, i + 1, values[i]);
+    sqlite3_bind_blob(putBlock_, 11, bloom.data(), static_cast<int>(bloom.size()), SQLITE_STATIC);
+    ok = step(putBlock_);
+  }
+  for (const LogRecord& r : b.keyed) {
+    if (!ok) break;
+    sqlite3_bind_text(putKey_, 1, r.client.data(), static_cast<int>(r.client.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(putKey_, 2, r.seq);
+    sqlite3_bind_int64(putKey_, 3, r.id);
+    ok = step(putKey_);
+  }
+  auto setMeta = [&](const char* key, int64_t value) {
+    sqlite3_bind_text(setMeta_, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(setMeta_, 2, value);
+    return step(setMeta_);
+  };
+  ok = ok && (b.count == 0 || setMeta("indexed", b.lastId)) && setMeta("segment", cursor.segment) &&
+       setMeta("offset", static_cast<int64_t>(cursor.offset));
+  if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return true;
+  // A failed COMMIT may leave the transaction open, and every later BEGIN would fail.
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return false;
 }
 
 int64_t LogStore::committedId() const { return journal_->lastId(); }
 
 bool LogStore::waitIndexed(int64_t target, double timeoutSec) {
   std::unique_lock<std::mutex> lock(indexMutex_);
-  return indexDone_.wait_for(lock, std::chrono::duration<double>(timeoutSec),
-                             [&] { return indexed_.load() >= target; });
+  sealWanted_.fetch_add(1);  // under the lock: the indexer tests it before it sleeps
+  indexWake_.notify_all();
+  bool done = indexDone_.wait_for(lock, std::chrono::duration<double>(timeoutSec),
+                                  [&] { return indexed_.load() >= target; });
+  sealWanted_.fetch_sub(1);
+  return done;
 }
 
-bool LogStore::index(const std::vector<LogRecord>& batch) {
-  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
-  auto fail = [this] {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return false;
-  };
-  for (const LogRecord& r : batch) {
-    sqlite3_bind_int64(insert_, 1, r.id);
-    sqlite3_bind_int64(insert_, 2, r.timeMs);
-    sqlite3_bind_int64(insert_, 3, r.receivedMs);
-    sqlite3_bind_int(insert_, 4, r.level);
-    sqlite3_bind_text(insert_, 5, r.host.data(), static_cast<int>(r.host.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 6, r.app.data(), static_cast<int>(r.app.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 7, r.message.data(), static_cast<int>(r.message.size()),
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 8, r.flags);
-    if (r.client.empty()) {
-      sqlite3_bind_null(insert_, 9);
-      sqlite3_bind_null(insert_, 10);
-    } else {
-      sqlite3_bind_text(insert_, 9, r.client.data(), static_cast<int>(r.client.size()),
-                        SQLITE_STATIC);
-      sqlite3_bind_int64(insert_, 10, r.seq);
+int64_t LogStore::countIn(int64_t first, int64_t from, int64_t to) {
+  sqlite3_stmt* st = nullptr;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT seg, lo, hi FROM blocks WHERE first_id = ?1", -1, &st,
+                         nullptr) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, first);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      Journal::Span span{sqlite3_column_int64(st, 0),
+                         static_cast<uint64_t>(sqlite3_column_int64(st, 1)),
+                         static_cast<uint64_t>(sqlite3_column_int64(st, 2))};
+      (void)journal_->scan(span, from - 1, [&](LogRecord&& r) {
+        if (r.id >= to) return false;
+        ++n;
+        return true;
+      });
     }
-    int rc = sqlite3_step(insert_);
-    sqlite3_reset(insert_);
-    if (rc != SQLITE_DONE) return fail();
-    if (sqlite3_changes(db_) == 0) continue;  // its key is stored already (a safety net)
-    sqlite3_bind_int64(insertFts_, 1, r.id);
-    sqlite3_bind_text(insertFts_, 2, r.message.data(), static_cast<int>(r.message.size()),
-                      SQLITE_STATIC);
-    rc = sqlite3_step(insertFts_);
-    sqlite3_reset(insertFts_);
-    if (rc != SQLITE_DONE) return fail();
   }
-  sqlite3_bind_int64(setIndexed_, 1, batch.back().id);
-  int rc = sqlite3_step(setIndexed_);
-  sqlite3_reset(setIndexed_);
-  if (rc != SQLITE_DONE) return fail();
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return true;
-  // A failed COMMIT may leave the transaction open, and every later BEGIN would fail.
-  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  return false;
+  sqlite3_finalize(st);
+  return n;
 }
 
 void LogStore::retain() {
   int64_t now = nowNs();
   if (now - lastRetainNs_ < 1000000000) return;
   lastRetainNs_ = now;
-  int64_t deleted = 0;
-  constexpr int64_t kChunk = 10000;  // a bounded transaction: queries and commits go between
+  struct Row {
+    int64_t first, last, count, maxReceived, bytes;
+    Journal::Span span;
+  };
+  std::vector<Row> rows;
+  int64_t kept = kept_.load();
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT first_id, last_id, count, max_received, hi - lo, seg, lo, hi "
+                         "FROM blocks WHERE last_id >= ?1 ORDER BY first_id",
+                         -1, &st, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return;
+  }
+  sqlite3_bind_int64(st, 1, kept);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    Row r{};
+    r.first = sqlite3_column_int64(st, 0);
+    r.last = sqlite3_column_int64(st, 1);
+    r.count = sqlite3_column_int64(st, 2);
+    r.maxReceived = sqlite3_column_int64(st, 3);
+    r.bytes = sqlite3_column_int64(st, 4);
+    r.span = {sqlite3_column_int64(st, 5), static_cast<uint64_t>(sqlite3_column_int64(st, 6)),
+              static_cast<uint64_t>(sqlite3_column_int64(st, 7))};
+    rows.push_back(r);
+  }
+  sqlite3_finalize(st);
+  if (rows.empty()) return;
+  int64_t newKept = kept;
+  size_t whole = 0;  // rows[0, whole) go entirely
   if (options_.retentionSec > 0) {
     int64_t cutoff = wallMs() - static_cast<int64_t>(options_.retentionSec * 1000);
-    for (int64_t n = kChunk; n == kChunk;) {
-      n = deleteOldest(cutoff, kChunk);
-      deleted += std::max<int64_t>(n, 0);
+    while (whole < rows.size() && rows[whole].maxReceived < cutoff)
+      newKept = rows[whole++].last + 1;
+    if (whole < rows.size()) {
+      // Logs are received in id order (ids are given as they arrive): the first received
+      // at or after the cutoff ends what goes.
+      (void)journal_->scan(rows[whole].span, newKept - 1, [&](LogRecord&& r) {
+        if (r.receivedMs >= cutoff) return false;
+        newKept = r.id + 1;
+        return true;
+      });
     }
   }
   if (options_.maxBytes > 0) {
-    // Deleted rows free pages for later inserts rather than shrinking the file, and FTS5
-    // frees its pages only as it merges segments: the pages in use fall slowly. So one pass
-    // deletes the share of rows that should bring them to 90% of the bound, and lets later
-    // passes see the effect, instead of deleting until the count drops.
-    int64_t used = bytesInUse();
+    // The logs' bytes in the journal and the index's pages; the newest block always stays.
+    int64_t used = (scalar(db_, "PRAGMA page_count") - scalar(db_, "PRAGMA freelist_count")) *
+                   scalar(db_, "PRAGMA page_size");
+    for (size_t i = whole; i < rows.size(); ++i) used += rows[i].bytes;
+    auto bound = static_cast<int64_t>(static_cast<double>(options_.maxBytes) * 0.9);
     if (used > options_.maxBytes) {
-      int64_t rows = idSpan();
-      int64_t drop = rows - static_cast<int64_t>(static_cast<double>(rows) * 0.9 *
-                                                 static_cast<double>(options_.maxBytes) /
-                                                 static_cast<double>(used));
-      while (drop > 0) {
-        int64_t n = deleteOldest(-1, std::min(drop, kChunk));
-        if (n <= 0) break;
-        deleted += n;
-        drop -= n;
+      for (size_t i = whole; i + 1 < rows.size() && used > bound; ++i) {
+        used -= rows[i].bytes;
+        whole = i + 1;
+        newKept = std::max(newKept, rows[i].last + 1);
       }
     }
   }
-  if (deleted > 0) {
+  if (newKept <= kept) return;
+  int64_t deleted = 0;
+  for (const Row& r : rows) {
+    if (r.first >= newKept) break;
+    deleted += r.first >= kept && r.last < newKept ? r.count : countIn(r.first, kept, newKept);
+  }
+  (void)keepFrom(newKept, deleted);
+}
+
+bool LogStore::keepFrom(int64_t newKept, int64_t deleted) {
+  bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  const char* sql[] = {"DELETE FROM blocks WHERE last_id < ?1", "DELETE FROM keys WHERE id < ?1",
+                       "UPDATE meta SET value = ?1 WHERE key = 'kept'"};
+  for (const char* q : sql) {
+    sqlite3_stmt* st = nullptr;
+    ok = ok && sqlite3_prepare_v2(db_, q, -1, &st, nullptr) == SQLITE_OK;
+    if (ok) {
+      sqlite3_bind_int64(st, 1, newKept);
+      ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+  }
+  if (!ok || sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    indexErrors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  kept_.store(newKept);
+  {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.deleted += static_cast<uint64_t>(deleted);
   }
-}
-
-// Oldest first by id: logs are received in id order (ids are given as they arrive), so the
-// walk stops at the first one received at or after `receivedBefore`, with no index on the
-// time received to maintain for every insert.
-int64_t LogStore::deleteOldest(int64_t receivedBefore, int64_t limit) {
-  const char* select = "SELECT id, message, received FROM logs ORDER BY id LIMIT ?2";
-  sqlite3_stmt* st = nullptr;
-  sqlite3_stmt* fts = nullptr;
-  sqlite3_stmt* del = nullptr;
-  int64_t n = 0;
-  bool ok =
-      sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK &&
-      sqlite3_prepare_v2(db_, select, -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_prepare_v2(db_,
-                         "INSERT INTO logs_fts(logs_fts, rowid, message) "
-                         "VALUES('delete', ?1, ?2)",
-                         -1, &fts, nullptr) == SQLITE_OK &&
-      sqlite3_prepare_v2(db_, "DELETE FROM logs WHERE id = ?1", -1, &del, nullptr) == SQLITE_OK;
-  if (ok) {
-    sqlite3_bind_int64(st, 2, limit);
-    // An external-content FTS5 index forgets a row only when told its old text.
-    while (ok && sqlite3_step(st) == SQLITE_ROW) {
-      if (receivedBefore >= 0 && sqlite3_column_int64(st, 2) >= receivedBefore) break;
-      int64_t id = sqlite3_column_int64(st, 0);
-      sqlite3_bind_int64(fts, 1, id);
-      sqlite3_bind_value(fts, 2, sqlite3_column_value(st, 1));
-      ok = sqlite3_step(fts) == SQLITE_DONE;
-      sqlite3_reset(fts);
-      sqlite3_bind_int64(del, 1, id);
-      ok = ok && sqlite3_step(del) == SQLITE_DONE;
-      sqlite3_reset(del);
-      ++n;
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_finalize(fts);
-  sqlite3_finalize(del);
-  if (ok && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return n;
-  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  return -1;
-}
-
-// MAX(id) - MIN(id) + 1: the rows' count when ids have no gaps, an upper bound otherwise,
-// without COUNT(*)'s scan of the whole table.
-int64_t LogStore::idSpan() { return scalar(db_, "SELECT MAX(id) - MIN(id) + 1 FROM logs"); }
-
-int64_t LogStore::bytesInUse() {
-  return (scalar(db_, "PRAGMA page_count") - scalar(db_, "PRAGMA freelist_count")) *
-         scalar(db_, "PRAGMA page_size");
+  journal_->dropBefore(newKept);
+  return true;
 }
 
 }  // namespace netlab::logs

@@ -1,70 +1,115 @@
-// Queries: SQLite for what is indexed, the journal for what is not yet.
-#include <cctype>
+// Queries: the index's blocks say which ranges of the journal may hold a match, and only
+// those are read; then the journal's not-yet-indexed tail.
+#include <algorithm>
+#include <cstring>
 #include <deque>
 
 #include "netlab/apps/logs/store.h"
+#include "netlab/apps/logs/token_bloom.h"
 
 namespace netlab::logs {
 namespace {
 
-// A keyword as one FTS5 phrase: quotes doubled, so no input is read as query syntax.
-std::string ftsPhrase(const std::string& word) {
-  std::string out = "\"";
-  for (char c : word) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
-
-std::string text(sqlite3_stmt* st, int col) {
-  const unsigned char* p = sqlite3_column_text(st, col);
-  return p ? std::string(reinterpret_cast<const char*>(p),
-                         static_cast<size_t>(sqlite3_column_bytes(st, col)))
-           : std::string();
-}
-
-bool position(sqlite3* db, int64_t& indexed) {
+bool readMeta(sqlite3* db, int64_t& indexed, int64_t& kept) {
   sqlite3_stmt* st = nullptr;
-  bool ok = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'indexed'", -1, &st,
-                               nullptr) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW;
-  if (ok) indexed = sqlite3_column_int64(st, 0);
+  bool ok = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, nullptr) == SQLITE_OK;
+  int rc;
+  while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    std::string_view key(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                         static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    if (key == "indexed") indexed = sqlite3_column_int64(st, 1);
+    if (key == "kept") kept = sqlite3_column_int64(st, 1);
+  }
+  ok = ok && rc == SQLITE_DONE;
   sqlite3_finalize(st);
   return ok;
 }
 
-// Lowercased words of `text`: runs of letters, digits and bytes of multibyte characters.
-std::vector<std::string> words(std::string_view text) {
-  std::vector<std::string> out;
-  std::string word;
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c >= 0x80) {
-      word += static_cast<char>(std::tolower(c));
-    } else if (!word.empty()) {
-      out.push_back(std::move(word));
-      word.clear();
+// What a block's filter must hold for the block to hold a match.
+std::vector<uint64_t> filterTerms(const Filter& f) {
+  std::vector<uint64_t> terms;
+  std::string scratch;
+  forEachWord(f.keyword, scratch, [&](std::string_view w) { terms.push_back(wordHash(w)); });
+  if (!f.host.empty()) terms.push_back(wordHash(f.host, 1));
+  if (!f.app.empty()) terms.push_back(wordHash(f.app, 2));
+  return terms;
+}
+
+// Whether `text` holds `word` (lowercase word bytes) in any ASCII case: memchr finds where
+// its first byte, in either case, may start it.
+bool containsCaseless(std::string_view text, const std::string& word, bool letters) {
+  size_t n = word.size();
+  const char* p = text.data();
+  const char* end = p + text.size();
+  char lower = word[0];
+  char upper = lower >= 'a' && lower <= 'z' ? static_cast<char>(lower - 32) : lower;
+  while (static_cast<size_t>(end - p) >= n) {
+    size_t span = static_cast<size_t>(end - p) - n + 1;
+    auto* a = static_cast<const char*>(std::memchr(p, lower, span));
+    auto* b = upper != lower ? static_cast<const char*>(std::memchr(p, upper, span)) : nullptr;
+    const char* at = !a ? b : !b ? a : std::min(a, b);
+    if (!at) return false;
+    size_t i = 1;
+    if (letters) {
+      while (i < n && kWordByte[static_cast<unsigned char>(at[i])] == word[i]) ++i;
+    } else {
+      while (i < n && at[i] == word[i]) ++i;
     }
+    if (i == n) return true;
+    p = at + 1;
   }
-  if (!word.empty()) out.push_back(std::move(word));
-  return out;
+  return false;
 }
 
 }  // namespace
 
-bool matches(const Filter& f, const LogRecord& r) {
-  if (f.level >= 0 && r.level != f.level) return false;
-  if (f.maxLevel >= 0 && r.level > f.maxLevel) return false;
-  if (f.sinceMs >= 0 && r.timeMs < f.sinceMs) return false;
-  if (f.untilMs >= 0 && r.timeMs >= f.untilMs) return false;
-  if (!f.host.empty() && r.host != f.host) return false;
-  if (!f.app.empty() && r.app != f.app) return false;
-  if (f.keyword.empty()) return true;
-  std::vector<std::string> want = words(f.keyword), have = words(r.message);
-  if (want.empty()) return true;
-  for (size_t i = 0; i + want.size() <= have.size(); ++i) {
-    if (std::equal(want.begin(), want.end(), have.begin() + static_cast<long>(i))) return true;
+bool matches(const Filter& f, const LogRecord& r) { return Matcher(f)(r); }
+
+Matcher::Matcher(const Filter& f) : f_(f) {
+  forEachWord(f.keyword, scratch_, [&](std::string_view w) { want_.emplace_back(w); });
+  if (!want_.empty()) {
+    for (char c : want_[0]) caseless_ = caseless_ || (c >= 'a' && c <= 'z');
+  }
+}
+
+bool Matcher::operator()(const LogRecord& r) const {
+  RecordView v;
+  v.level = r.level;
+  v.timeMs = r.timeMs;
+  v.host = r.host;
+  v.app = r.app;
+  v.message = r.message;
+  return (*this)(v);
+}
+
+bool Matcher::operator()(const RecordView& r) const {
+  if (f_.level >= 0 && r.level != f_.level) return false;
+  if (f_.maxLevel >= 0 && r.level > f_.maxLevel) return false;
+  if (f_.sinceMs >= 0 && r.timeMs < f_.sinceMs) return false;
+  if (f_.untilMs >= 0 && r.timeMs >= f_.untilMs) return false;
+  if (!f_.host.empty() && r.host != f_.host) return false;
+  if (!f_.app.empty() && r.app != f_.app) return false;
+  return want_.empty() || hasWords(r.message);
+}
+
+bool Matcher::hasWords(std::string_view message) const {
+  const std::string& first = want_[0];
+  if (!containsCaseless(message, first, caseless_)) return false;
+  if (want_.size() == 1) {
+    bool hit = false;
+    forEachWord(message, scratch_, [&](std::string_view w) { hit = hit || w == first; });
+    return hit;
+  }
+  size_t n = 0;
+  forEachWord(message, scratch_, [&](std::string_view w) {
+    if (n == have_.size())
+      have_.emplace_back(w);
+    else
+      have_[n].assign(w);
+    ++n;
+  });
+  for (size_t i = 0; i + want_.size() <= n; ++i) {
+    if (std::equal(want_.begin(), want_.end(), have_.begin() + static_cast<long>(i))) return true;
   }
   return false;
 }
@@ -79,13 +124,16 @@ sqlite3* LogStore::readConnection() {
     }
   }
   sqlite3* db = nullptr;
-  std::string path = dir_ + "/logs.db";
+  std::string path = dir_ + "/index.db";
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     sqlite3_close(db);
     return nullptr;
   }
   sqlite3_busy_timeout(db, 5000);
+  // A query reads every block's row (its filter inline, up to 32 KiB): mapped, those pages
+  // are read where the kernel caches them, not copied into SQLite's page cache first.
+  sqlite3_exec(db, "PRAGMA mmap_size=4294967296", nullptr, nullptr, nullptr);
   return db;
 }
 
@@ -94,109 +142,121 @@ void LogStore::giveBack(sqlite3* db) {
   readers_.push_back(db);
 }
 
-Status LogStore::queryIndex(const Filter& f, size_t limit, std::vector<LogRecord>& rows,
-                            int64_t& indexed) {
-  // With a keyword, the FTS index drives (CROSS JOIN keeps it the outer loop), walked in id
-  // order from the newest, so LIMIT stops it early even when millions of logs match.
-  std::string sql = "SELECT l.id, l.ts, l.received, l.level, l.host, l.app, l.message, l.flags";
-  sql += f.keyword.empty() ? " FROM logs l WHERE 1"
-                           : " FROM logs_fts CROSS JOIN logs l ON l.id = logs_fts.rowid"
-                             " WHERE logs_fts MATCH ?1";
-  // Levels as literals (0-7, checked by the parser), so the planner can use the partial index
-  // of severe levels (level <= 3) for the rare logs one most often looks for.
-  if (f.level >= 0) sql += " AND l.level = " + std::to_string(f.level & 7);
-  if (f.maxLevel >= 0) sql += " AND l.level <= " + std::to_string(f.maxLevel & 7);
-  if (f.sinceMs >= 0) sql += " AND l.ts >= ?4";
-  if (f.untilMs >= 0) sql += " AND l.ts < ?5";
-  if (!f.host.empty()) sql += " AND l.host = ?6";
-  if (!f.app.empty()) sql += " AND l.app = ?7";
-  if (f.afterId > 0) sql += f.keyword.empty() ? " AND l.id > ?8" : " AND logs_fts.rowid > ?8";
-  std::string order = f.keyword.empty() ? " ORDER BY l.id" : " ORDER BY logs_fts.rowid";
-  // The newest `limit` matches, returned oldest first (as a log reads); or the oldest.
-  sql = f.oldestFirst ? sql + order + " LIMIT ?9"
-                      : "SELECT * FROM (" + sql + order + " DESC LIMIT ?9) ORDER BY id";
-  sqlite3* db = readConnection();
-  if (!db) return Error{EIO, "cannot open " + dir_ + "/logs.db for reading"};
-  // One read transaction: the rows and the index's position from the same snapshot.
+Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t limit,
+                             std::vector<LogRecord>& rows) {
+  if (limit == 0) return {};
+  std::string sql = "SELECT seg, lo, hi, bloom FROM blocks WHERE last_id > ?1";
+  uint32_t levels = 0xff;
+  if (f.level >= 0) levels &= 1u << (f.level & 7);
+  if (f.maxLevel >= 0) levels &= (2u << (f.maxLevel & 7)) - 1;
+  if (levels != 0xff) sql += " AND levels & ?2";
+  if (f.sinceMs >= 0) sql += " AND max_ts >= ?3";
+  if (f.untilMs >= 0) sql += " AND min_ts < ?4";
+  sql += f.oldestFirst ? " ORDER BY first_id" : " ORDER BY first_id DESC";
   sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return sqliteError("query", db);
+  }
+  sqlite3_bind_int64(st, 1, after);
+  sqlite3_bind_int64(st, 2, levels);
+  sqlite3_bind_int64(st, 3, f.sinceMs);
+  sqlite3_bind_int64(st, 4, f.untilMs);
+  std::vector<uint64_t> terms = filterTerms(f);
+  Matcher matches(f);
+  std::vector<LogRecord> newestFirst;
+  size_t found = 0;
+  Status out;
+  int rc;
+  std::string buf;
+  std::vector<RecordView> views;
+  while (found < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const void* bloom = sqlite3_column_blob(st, 3);
+    auto bytes = static_cast<size_t>(sqlite3_column_bytes(st, 3));
+    bool may = true;
+    for (uint64_t t : terms) may = may && bloomMayHold(bloom, bytes, t);
+    if (!may) continue;
+    Journal::Span span{sqlite3_column_int64(st, 0),
+                       static_cast<uint64_t>(sqlite3_column_int64(st, 1)),
+                       static_cast<uint64_t>(sqlite3_column_int64(st, 2))};
+    out = journal_->read(span, after, buf, views);
+    if (!out.ok()) break;
+    // Tested from the end the query wants: newest first stops at the limit without testing
+    // the rest of the block.
+    if (f.oldestFirst) {
+      for (size_t i = 0; i < views.size() && found < limit; ++i) {
+        if (matches(views[i])) {
+          rows.push_back(views[i].copy());
+          ++found;
+        }
+      }
+    } else {
+      for (size_t i = views.size(); i-- > 0 && found < limit;) {
+        if (matches(views[i])) {
+          newestFirst.push_back(views[i].copy());
+          ++found;
+        }
+      }
+    }
+  }
+  if (out.ok() && found < limit && rc != SQLITE_DONE) out = sqliteError("query", db);
+  sqlite3_finalize(st);
+  rows.insert(rows.end(), std::make_move_iterator(newestFirst.rbegin()),
+              std::make_move_iterator(newestFirst.rend()));
+  return out;
+}
+
+Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
+  // The journal's view first, then the index's snapshot: the view holds every segment with
+  // ids above the position read before it, and the snapshot's position is at least that.
+  auto view = journal_->view(indexed_.load());
+  if (!view.ok()) return view.error();
+  sqlite3* db = readConnection();
+  if (!db) return Error{EIO, "cannot open " + dir_ + "/index.db for reading"};
+  int64_t indexed = 0, kept = 1;
   if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      !readMeta(db, indexed, kept)) {
     Error e = sqliteError("query", db);
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     giveBack(db);
     return e;
   }
-  std::string phrase = ftsPhrase(f.keyword);
-  if (!f.keyword.empty()) sqlite3_bind_text(st, 1, phrase.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int(st, 2, f.level);
-  sqlite3_bind_int(st, 3, f.maxLevel);
-  sqlite3_bind_int64(st, 4, f.sinceMs);
-  sqlite3_bind_int64(st, 5, f.untilMs);
-  sqlite3_bind_text(st, 6, f.host.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 7, f.app.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 8, f.afterId);
-  sqlite3_bind_int64(st, 9, static_cast<int64_t>(limit));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    LogRecord r;
-    r.id = sqlite3_column_int64(st, 0);
-    r.timeMs = sqlite3_column_int64(st, 1);
-    r.receivedMs = sqlite3_column_int64(st, 2);
-    r.level = sqlite3_column_int(st, 3);
-    r.host = text(st, 4);
-    r.app = text(st, 5);
-    r.message = text(st, 6);
-    r.flags = static_cast<uint32_t>(sqlite3_column_int64(st, 7));
-    rows.push_back(std::move(r));
-  }
-  Status out = rc == SQLITE_DONE ? Status() : Status(sqliteError("query", db));
-  sqlite3_finalize(st);
-  if (out.ok() && !position(db, indexed)) out = sqliteError("query", db);
-  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-  giveBack(db);
-  return out;
-}
-
-Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
-  // The journal's segments first, then SQLite's snapshot: a segment is deleted only once
-  // indexed, so every id past the snapshot's position is in one of the segments held open.
-  auto view = journal_->view(indexed_.load());
-  if (!view.ok()) return view.error();
-  std::vector<LogRecord> rows;
-  int64_t indexed = 0;
-  Status st = queryIndex(f, f.limit, rows, indexed);
-  if (!st.ok()) return st.error();
-  int64_t after = std::max(indexed, f.afterId);
+  int64_t after = std::max(f.afterId, kept - 1);
+  int64_t tailAfter = std::max(after, indexed);
   const Journal::View& v = view.value();
+  std::vector<LogRecord> rows;
+  Status st;
+  Matcher matches(f);
   if (f.oldestFirst) {
-    for (size_t i = 0; i < v.parts() && rows.size() < f.limit; ++i) {
-      st = v.scan(i, after, [&](LogRecord&& r) {
-        if (matches(f, r)) rows.push_back(std::move(r));
+    st = queryBlocks(db, f, after, f.limit, rows);
+    for (size_t i = 0; st.ok() && i < v.parts() && rows.size() < f.limit; ++i) {
+      st = v.scan(i, tailAfter, [&](LogRecord&& r) {
+        if (matches(r)) rows.push_back(std::move(r));
         return rows.size() < f.limit;
       });
-      if (!st.ok()) return st.error();
     }
-    return rows;
+  } else {
+    // The tail's newest matches, newest segment first, then as many of the blocks' (all
+    // older) as the limit leaves room for.
+    std::vector<LogRecord> newest;
+    for (size_t i = v.parts(); st.ok() && i-- > 0 && newest.size() < f.limit;) {
+      std::deque<LogRecord> part;
+      st = v.scan(i, tailAfter, [&](LogRecord&& r) {
+        if (!matches(r)) return true;
+        part.push_back(std::move(r));
+        if (part.size() > f.limit - newest.size()) part.pop_front();
+        return true;
+      });
+      newest.insert(newest.begin(), std::make_move_iterator(part.begin()),
+                    std::make_move_iterator(part.end()));
+    }
+    if (st.ok()) st = queryBlocks(db, f, after, f.limit - newest.size(), rows);
+    rows.insert(rows.end(), std::make_move_iterator(newest.begin()),
+                std::make_move_iterator(newest.end()));
   }
-  // The newest matches: the journal's, newest segment first, then as many of SQLite's
-  // (all older) as the limit leaves room for.
-  std::vector<LogRecord> newest;
-  for (size_t i = v.parts(); i-- > 0 && newest.size() < f.limit;) {
-    std::deque<LogRecord> part;
-    st = v.scan(i, after, [&](LogRecord&& r) {
-      if (!matches(f, r)) return true;
-      part.push_back(std::move(r));
-      if (part.size() > f.limit - newest.size()) part.pop_front();
-      return true;
-    });
-    if (!st.ok()) return st.error();
-    newest.insert(newest.begin(), std::make_move_iterator(part.begin()),
-                  std::make_move_iterator(part.end()));
-  }
-  size_t keep = f.limit - newest.size();
-  if (rows.size() > keep) rows.erase(rows.begin(), rows.end() - static_cast<long>(keep));
-  rows.insert(rows.end(), std::make_move_iterator(newest.begin()),
-              std::make_move_iterator(newest.end()));
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  giveBack(db);
+  if (!st.ok()) return st.error();
   return rows;
 }
 
