@@ -446,6 +446,19 @@ def test_one_process_writes_a_store(tmp_path: Path) -> None:
         assert busy.value.errno == errno.EBUSY and "in use by another process" in str(busy.value)
 
 
+def test_a_store_of_an_earlier_version_is_refused_not_hidden(tmp_path: Path) -> None:
+    """An earlier netlab kept indexed logs only in logs.db: opening its directory as a new
+    store would hide them, so it is refused with what to do."""
+    import sqlite3
+
+    data = tmp_path / "old"
+    data.mkdir()
+    sqlite3.connect(data / "logs.db").execute("CREATE TABLE logs(id INTEGER PRIMARY KEY)").close()
+    with pytest.raises(ValueError, match="earlier netlab .*give another data_dir"):
+        netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(data))
+    assert not (data / "index.db").exists()
+
+
 def test_retention_by_age_and_size(tmp_path: Path) -> None:
     with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "age"),
                           retention=1) as s:

@@ -244,6 +244,7 @@ Status Journal::recover(int64_t indexedId, const std::function<void(const LogRec
       // would read the whole store. Its last id is at most the next segment's first - 1.
       seg.size = size;
       seg.lastId = firsts[i + 1] - 1;
+      lastId_.store(std::max(lastId_.load(), seg.lastId));  // if the last segment is empty
       written_.fetch_add(seg.size);
       if (seg.size > 0) segments_.push_back(seg);
       continue;
@@ -365,6 +366,7 @@ Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords, std::vect
 Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
                      const std::function<void(const RecordView&)>& fn, Span* span) {
   size_t seen = 0;
+  std::vector<RecordView> views;
   Header h;
   std::string body;
   for (;;) {
@@ -390,11 +392,16 @@ Status Journal::read(Cursor& cursor, int64_t after, size_t maxRecords,
     while (cursor.offset < seg.size && seen < maxRecords) {
       Status st = readBatch(fd.get(), cursor.offset, seg.size, seg.path, h, body);
       if (!st.ok() && st.error().code != EBADMSG) return st;  // the cursor stays: try again
+      // Handed on only once the whole batch decodes: a malformed one is skipped whole.
+      views.clear();
       bool ok = st.ok() && decodeViews(h, body.data(), after, [&](const RecordView& r) {
-                  fn(r);
-                  ++seen;
+                  views.push_back(r);
                   return true;
                 });
+      if (ok) {
+        for (const RecordView& r : views) fn(r);
+        seen += views.size();
+      }
       uint64_t next = ok ? cursor.offset + kHeader + h.bodyBytes : seg.size;
       consumed_.fetch_add(next - cursor.offset, std::memory_order_release);
       cursor.offset = next;
@@ -416,11 +423,20 @@ void Journal::dropBefore(int64_t keptId) {
     std::lock_guard<std::mutex> lock(mutex_);
     while (segments_.size() > 1 && segments_.front().lastId < keptId) {
       gone.push_back(segments_.front().path);
-      dropped_.fetch_add(segments_.front().size);
       segments_.erase(segments_.begin());
     }
   }
   for (const std::string& path : gone) ::unlink(path.c_str());
+}
+
+uint64_t Journal::bytesFrom(const Cursor& from) const {
+  uint64_t n = 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Segment& seg : segments_) {
+    if (seg.firstId > from.segment) n += seg.size;
+    if (seg.firstId == from.segment) n += seg.size - std::min(seg.size, from.offset);
+  }
+  return n;
 }
 
 Status Journal::read(const Span& span, int64_t after, std::string& buf,

@@ -96,8 +96,8 @@ class Journal {
   /// Retention: deletes the segments whose every id is below `keptId`, but never the one
   /// being written.
   void dropBefore(int64_t keptId);
-  /// Bytes in the journal's segments.
-  uint64_t bytes() const { return written_.load(std::memory_order_acquire) - dropped_.load(); }
+  /// Bytes of the journal from `from` (a segment's first id and an offset in it) on.
+  uint64_t bytesFrom(const Cursor& from) const;
 
   /// What a query reads of the journal: the segments that may hold ids above a point, open
   /// (so deleting them meanwhile does not matter) and cut at what was whole when taken.
@@ -145,7 +145,7 @@ class Journal {
   mutable std::mutex mutex_;
   std::vector<Segment> segments_;  // oldest first
   // Atomics, so the writer can test the lag under its own lock without taking this one.
-  std::atomic<uint64_t> written_{0}, consumed_{0}, dropped_{0};
+  std::atomic<uint64_t> written_{0}, consumed_{0};
 };
 
 }  // namespace netlab::logs

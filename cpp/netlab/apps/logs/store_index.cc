@@ -2,6 +2,7 @@
 // SQLite, with its position in the same transaction, so a restart resumes exactly there.
 // Retention lives here too: it moves the first id kept and deletes whole segments below it.
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -135,6 +136,15 @@ Status LogStore::openIndex() {
   static const int memstatusOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)memstatusOff;
   std::string path = dir_ + "/index.db";
+  struct stat sb;
+  if (::stat((dir_ + "/logs.db").c_str(), &sb) == 0 && ::stat(path.c_str(), &sb) != 0) {
+    // Its logs are in logs.db alone (its journal kept only what was not yet indexed):
+    // opened as a new store they would vanish from queries without a word.
+    return Error{EINVAL, dir_ +
+                             " holds a store of an earlier netlab (logs.db, a row per log); this "
+                             "version keeps logs in a journal with a block index: give another "
+                             "data_dir, or move logs.db away (sqlite3 still reads it)"};
+  }
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK)
@@ -341,41 +351,41 @@ void LogStore::retain() {
   int64_t now = nowNs();
   if (now - lastRetainNs_ < 1000000000) return;
   lastRetainNs_ = now;
-  struct Row {
-    int64_t first, last, count, maxReceived, bytes;
-    Journal::Span span;
-  };
-  std::vector<Row> rows;
   int64_t kept = kept_.load();
+  // The blocks from the one holding `kept` on, oldest first, read only as far as needed:
+  // the walk stops at the cutoff and at the bytes to drop, not at the end of the index.
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_,
-                         "SELECT first_id, last_id, count, max_received, hi - lo, seg, lo, hi "
-                         "FROM blocks WHERE last_id >= ?1 ORDER BY first_id",
+                         "SELECT first_id, last_id, count, max_received, seg, lo, hi FROM blocks "
+                         "WHERE last_id >= ?1 AND first_id >= IFNULL((SELECT MAX(first_id) "
+                         "FROM blocks WHERE first_id <= ?1), 0) ORDER BY first_id",
                          -1, &st, nullptr) != SQLITE_OK) {
     sqlite3_finalize(st);
     return;
   }
   sqlite3_bind_int64(st, 1, kept);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    Row r{};
-    r.first = sqlite3_column_int64(st, 0);
-    r.last = sqlite3_column_int64(st, 1);
-    r.count = sqlite3_column_int64(st, 2);
-    r.maxReceived = sqlite3_column_int64(st, 3);
-    r.bytes = sqlite3_column_int64(st, 4);
-    r.span = {sqlite3_column_int64(st, 5), static_cast<uint64_t>(sqlite3_column_int64(st, 6)),
-              static_cast<uint64_t>(sqlite3_column_int64(st, 7))};
-    rows.push_back(r);
-  }
-  sqlite3_finalize(st);
-  if (rows.empty()) return;
+  struct Row {
+    int64_t first, last, count, maxReceived;
+    Journal::Span span;
+  };
+  std::vector<Row> rows;  // rows[i] fetched on demand
+  auto fetch = [&](size_t i) {
+    while (rows.size() <= i && sqlite3_step(st) == SQLITE_ROW) {
+      auto col = [&](int c) { return sqlite3_column_int64(st, c); };
+      rows.push_back({col(0),
+                      col(1),
+                      col(2),
+                      col(3),
+                      {col(4), static_cast<uint64_t>(col(5)), static_cast<uint64_t>(col(6))}});
+    }
+    return rows.size() > i;
+  };
   int64_t newKept = kept;
   size_t whole = 0;  // rows[0, whole) go entirely
   if (options_.retentionSec > 0) {
     int64_t cutoff = wallMs() - static_cast<int64_t>(options_.retentionSec * 1000);
-    while (whole < rows.size() && rows[whole].maxReceived < cutoff)
-      newKept = rows[whole++].last + 1;
-    if (whole < rows.size()) {
+    while (fetch(whole) && rows[whole].maxReceived < cutoff) newKept = rows[whole++].last + 1;
+    if (fetch(whole)) {
       // Logs are received in id order (ids are given as they arrive): the first received
       // at or after the cutoff ends what goes.
       (void)journal_->scan(rows[whole].span, newKept - 1, [&](LogRecord&& r) {
@@ -385,20 +395,22 @@ void LogStore::retain() {
       });
     }
   }
-  if (options_.maxBytes > 0) {
-    // The logs' bytes in the journal and the index's pages; the newest block always stays.
-    int64_t used = (scalar(db_, "PRAGMA page_count") - scalar(db_, "PRAGMA freelist_count")) *
-                   scalar(db_, "PRAGMA page_size");
-    for (size_t i = whole; i < rows.size(); ++i) used += rows[i].bytes;
+  if (options_.maxBytes > 0 && fetch(whole)) {
+    // The journal from the first block kept on, and the index's pages; the newest block
+    // always stays.
+    int64_t used = static_cast<int64_t>(
+                       journal_->bytesFrom({rows[whole].span.segment, rows[whole].span.begin})) +
+                   (scalar(db_, "PRAGMA page_count") - scalar(db_, "PRAGMA freelist_count")) *
+                       scalar(db_, "PRAGMA page_size");
     auto bound = static_cast<int64_t>(static_cast<double>(options_.maxBytes) * 0.9);
     if (used > options_.maxBytes) {
-      for (size_t i = whole; i + 1 < rows.size() && used > bound; ++i) {
-        used -= rows[i].bytes;
-        whole = i + 1;
-        newKept = std::max(newKept, rows[i].last + 1);
+      for (; used > bound && fetch(whole + 1); ++whole) {
+        used -= static_cast<int64_t>(rows[whole].span.end - rows[whole].span.begin);
+        newKept = std::max(newKept, rows[whole].last + 1);
       }
     }
   }
+  sqlite3_finalize(st);
   if (newKept <= kept) return;
   int64_t deleted = 0;
   for (const Row& r : rows) {
@@ -410,7 +422,8 @@ void LogStore::retain() {
 
 bool LogStore::keepFrom(int64_t newKept, int64_t deleted) {
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  const char* sql[] = {"DELETE FROM blocks WHERE last_id < ?1", "DELETE FROM keys WHERE id < ?1",
+  const char* sql[] = {"DELETE FROM blocks WHERE first_id < ?1 AND last_id < ?1",
+                       "DELETE FROM keys WHERE id < ?1",
                        "UPDATE meta SET value = ?1 WHERE key = 'kept'"};
   for (const char* q : sql) {
     sqlite3_stmt* st = nullptr;

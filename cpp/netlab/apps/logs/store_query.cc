@@ -145,7 +145,12 @@ void LogStore::giveBack(sqlite3* db) {
 Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t limit,
                              std::vector<LogRecord>& rows) {
   if (limit == 0) return {};
-  std::string sql = "SELECT seg, lo, hi, bloom FROM blocks WHERE last_id > ?1";
+  // Blocks hold disjoint runs of ids in first_id order: the one holding `after` + 1 starts
+  // at the largest first_id up to it, so the primary key bounds the walk (a caught-up
+  // forwarder's poll reads one or two rows, not the whole table).
+  std::string sql =
+      "SELECT seg, lo, hi, bloom FROM blocks WHERE last_id > ?1 AND first_id >= "
+      "IFNULL((SELECT MAX(first_id) FROM blocks WHERE first_id <= ?1), 0)";
   uint32_t levels = 0xff;
   if (f.level >= 0) levels &= 1u << (f.level & 7);
   if (f.maxLevel >= 0) levels &= (2u << (f.maxLevel & 7)) - 1;
