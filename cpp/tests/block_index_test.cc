@@ -212,5 +212,41 @@ TEST(LogStore, RetentionBySizeDropsTheOldestBlocksAndSegments) {
   EXPECT_LT(bytes, (4 << 20) * 9 / 8 + (2 << 20)) << "the index's WAL, up to 2 MiB, included";
 }
 
+// How many segment files the store's journal has.
+size_t segments(const std::string& dir) {
+  std::string cmd = "ls " + dir + "/journal | grep -c seg > " + dir + "/count";
+  if (std::system(cmd.c_str()) == -1) return 0;
+  FILE* in = std::fopen((dir + "/count").c_str(), "r");
+  size_t n = 0;
+  if (in && std::fscanf(in, "%zu", &n) != 1) n = 0;
+  if (in) std::fclose(in);
+  return n;
+}
+
+TEST(LogStore, RetentionByAgeRunsOnAQuietStoreAndItsDiskIsFreed) {
+  TempDir dir;
+  StoreOptions o;
+  o.dir = dir.path;
+  o.retentionSec = 1;
+  auto opened = openStore(o);
+  ASSERT_TRUE(opened.ok());
+  LogStore& store = *opened.value();
+  append(store, 0, 100, "old");
+  ASSERT_TRUE(store.waitIndexed(store.committedId(), 30));
+  // No log comes: retention still has its turn, and every log expires.
+  for (int i = 0; i < 50 && store.stats().deleted < 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(store.stats().deleted, 100u);
+  EXPECT_TRUE(allIds(store).empty());
+  EXPECT_EQ(segments(dir.path), 1u);  // expired, but still the segment being written
+  // The next log starts a new segment, and the expired one goes at retention's next turn.
+  append(store, 100, 101, "new");
+  EXPECT_EQ(allIds(store), (std::vector<int64_t>{101}));
+  EXPECT_EQ(segments(dir.path), 2u);
+  for (int i = 0; i < 50 && segments(dir.path) != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(segments(dir.path), 1u);
+}
+
 }  // namespace
 }  // namespace netlab::logs

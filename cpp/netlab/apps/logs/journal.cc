@@ -311,7 +311,7 @@ Status Journal::append(const std::vector<const LogRecord*>& records) {
     std::lock_guard<std::mutex> lock(mutex_);
     offset = segments_.empty() ? segmentBytes_ : segments_.back().size;
   }
-  if (!active_.valid() || offset >= segmentBytes_) {
+  if (!active_.valid() || offset >= segmentBytes_ || rollOver_.exchange(false)) {
     Status st = startSegment(h.firstId);
     if (!st.ok()) return st;
     offset = 0;
@@ -425,6 +425,8 @@ void Journal::dropBefore(int64_t keptId) {
       gone.push_back(segments_.front().path);
       segments_.erase(segments_.begin());
     }
+    if (!segments_.empty() && segments_.back().size > 0 && segments_.back().lastId < keptId)
+      rollOver_.store(true);
   }
   for (const std::string& path : gone) ::unlink(path.c_str());
 }

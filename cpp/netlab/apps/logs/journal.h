@@ -94,7 +94,9 @@ class Journal {
   /// read(span), each record copied to `fn` until it returns false.
   Status scan(const Span& span, int64_t after, const std::function<bool(LogRecord&&)>& fn) const;
   /// Retention: deletes the segments whose every id is below `keptId`, but never the one
-  /// being written.
+  /// being written; if every id of that one is below too, the next append starts a new
+  /// segment, so a later call deletes it (a quiet store would otherwise keep expired logs
+  /// on disk until its segment fills).
   void dropBefore(int64_t keptId);
   /// Bytes of the journal from `from` (a segment's first id and an offset in it) on.
   uint64_t bytesFrom(const Cursor& from) const;
@@ -146,6 +148,7 @@ class Journal {
   std::vector<Segment> segments_;  // oldest first
   // Atomics, so the writer can test the lag under its own lock without taking this one.
   std::atomic<uint64_t> written_{0}, consumed_{0};
+  std::atomic<bool> rollOver_{false};  // set by dropBefore(), taken by append()
 };
 
 }  // namespace netlab::logs

@@ -195,6 +195,7 @@ void LogStore::indexerLoop() {
   Journal::Cursor cursor = cursor_;
   Block block, fresh;
   int64_t lastSealNs = 0;
+  const bool retaining = options_.retentionSec > 0 || options_.maxBytes > 0;
   // false: stopping. SQLite busy, or the disk full: the same block again until it goes in
   // (the journal holds it meanwhile, and the writer stops at maxIndexLag).
   auto sealBlock = [&] {
@@ -208,7 +209,7 @@ void LogStore::indexerLoop() {
     forgetKeys(block.keyed);
     block.keyed.clear();
     block.dirty = false;
-    if (options_.retentionSec > 0 || options_.maxBytes > 0) retain();
+    if (retaining) retain();
     {
       std::lock_guard<std::mutex> lock(indexMutex_);
       if (block.count > 0) indexed_.store(block.lastId);
@@ -224,6 +225,8 @@ void LogStore::indexerLoop() {
       };
       if (block.dirty)
         indexWake_.wait_for(lock, std::chrono::nanoseconds(kResealNs), ready);
+      else if (retaining)  // retention's turn comes on an idle store too
+        indexWake_.wait_for(lock, std::chrono::seconds(1), ready);
       else
         indexWake_.wait(lock, ready);
       if (stopIndex_) return;
@@ -264,6 +267,8 @@ void LogStore::indexerLoop() {
     if (block.dirty && (full || due || sealWanted_.load() > 0)) {
       if (!sealBlock()) return;
       if (full) block.clear();
+    } else if (retaining && fresh.count == 0 && !block.dirty) {
+      retain();  // idle (at most once a second: retain() keeps its own pace)
     }
     // The writer may be waiting for the lag to shrink. It tests the lag under mutex_, so
     // taking mutex_ between the change and the notify means it cannot miss it.
@@ -369,8 +374,9 @@ void LogStore::retain() {
     Journal::Span span;
   };
   std::vector<Row> rows;  // rows[i] fetched on demand
+  bool more = true;       // a step after the last row would start the statement over
   auto fetch = [&](size_t i) {
-    while (rows.size() <= i && sqlite3_step(st) == SQLITE_ROW) {
+    while (rows.size() <= i && more && (more = sqlite3_step(st) == SQLITE_ROW)) {
       auto col = [&](int c) { return sqlite3_column_int64(st, c); };
       rows.push_back({col(0),
                       col(1),
