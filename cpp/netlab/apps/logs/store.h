@@ -194,8 +194,8 @@ class LogStore {
   /// Ids from `newKept` on are kept: the index forgets the blocks and keys below, then the
   /// journal's segments below go. `deleted` logs are counted.
   bool keepFrom(int64_t newKept, int64_t deleted);
-  /// Logs of the block `first` with ids in [from, to).
-  int64_t countIn(int64_t first, int64_t from, int64_t to);
+  /// Logs of a block's `span` with ids in [from, to).
+  int64_t countIn(const Journal::Span& span, int64_t from, int64_t to);
   /// The indexed part of a query: matches among the blocks, with ids above `after` and at
   /// most the index's position (read in the same snapshot into `indexed`), newest first or
   /// oldest first, up to `limit`, returned oldest first.

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <climits>
 
 #include "netlab/apps/logs/store.h"
 #include "netlab/apps/logs/token_bloom.h"
@@ -331,24 +330,13 @@ bool LogStore::waitIndexed(int64_t target, double timeoutSec) {
   return done;
 }
 
-int64_t LogStore::countIn(int64_t first, int64_t from, int64_t to) {
-  sqlite3_stmt* st = nullptr;
+int64_t LogStore::countIn(const Journal::Span& span, int64_t from, int64_t to) {
   int64_t n = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT seg, lo, hi FROM blocks WHERE first_id = ?1", -1, &st,
-                         nullptr) == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, first);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      Journal::Span span{sqlite3_column_int64(st, 0),
-                         static_cast<uint64_t>(sqlite3_column_int64(st, 1)),
-                         static_cast<uint64_t>(sqlite3_column_int64(st, 2))};
-      (void)journal_->scan(span, from - 1, [&](LogRecord&& r) {
-        if (r.id >= to) return false;
-        ++n;
-        return true;
-      });
-    }
-  }
-  sqlite3_finalize(st);
+  (void)journal_->scan(span, from - 1, [&](LogRecord&& r) {
+    if (r.id >= to) return false;
+    ++n;
+    return true;
+  });
   return n;
 }
 
@@ -421,7 +409,7 @@ void LogStore::retain() {
   int64_t deleted = 0;
   for (const Row& r : rows) {
     if (r.first >= newKept) break;
-    deleted += r.first >= kept && r.last < newKept ? r.count : countIn(r.first, kept, newKept);
+    deleted += r.first >= kept && r.last < newKept ? r.count : countIn(r.span, kept, newKept);
   }
   (void)keepFrom(newKept, deleted);
 }

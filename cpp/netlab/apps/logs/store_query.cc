@@ -13,7 +13,7 @@ namespace {
 bool readMeta(sqlite3* db, int64_t& indexed, int64_t& kept) {
   sqlite3_stmt* st = nullptr;
   bool ok = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, nullptr) == SQLITE_OK;
-  int rc;
+  int rc = SQLITE_DONE;
   while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     std::string_view key(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
                          static_cast<size_t>(sqlite3_column_bytes(st, 0)));
@@ -172,7 +172,7 @@ Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t
   std::vector<LogRecord> newestFirst;
   size_t found = 0;
   Status out;
-  int rc;
+  int rc = SQLITE_DONE;
   std::string buf;
   std::vector<RecordView> views;
   while (found < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
