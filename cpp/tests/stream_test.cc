@@ -599,6 +599,67 @@ TEST_P(StreamTest, SetReadingPausesAndResumes) {
   ASSERT_TRUE(script.run());
 }
 
+// Reads go through the loop's one read buffer while a stream holds no partial input: what a
+// handler leaves unconsumed must stay with its own stream, whole and in order, however the
+// streams' reads interleave, and input() must name the buffer the handler was given.
+TEST_P(StreamTest, PartialInputStaysWithItsStreamAcrossSharedReads) {
+  Events evA, evB;
+  std::vector<std::string> linesA, linesB;
+  auto lines = [](std::vector<std::string>& out) {
+    return [&out](Stream& s, Buffer& in) {
+      EXPECT_EQ(&s.input(), &in);
+      for (size_t end; (end = in.find('\n')) != Buffer::npos;) {
+        out.emplace_back(in.peek(), end);
+        in.consume(end + 1);
+      }
+    };
+  };
+  evA.onData = lines(linesA);
+  evB.onData = lines(linesB);
+  SocketPair pairA = unixPair(), pairB = unixPair();
+  auto a = makeStream(std::move(pairA.local), evA);
+  auto b = makeStream(std::move(pairB.local), evB);
+  Peer peerA(*loop, std::move(pairA.remote)), peerB(*loop, std::move(pairB.remote));
+  Script script(*loop);
+  script
+      .then([&] {
+        peerA.send("ab");
+        peerB.send("xy");
+      })
+      .when(
+          "both partials kept",
+          [&] { return a->input().view() == "ab" && b->input().view() == "xy"; },
+          [&] {
+            peerB.send("z\nuv");
+            peerA.send("c\nd");
+          })
+      .when(
+          "both lines read", [&] { return linesA.size() == 1 && linesB.size() == 1; },
+          [&] {
+            EXPECT_EQ(linesA[0], "abc");
+            EXPECT_EQ(linesB[0], "xyz");
+            EXPECT_EQ(a->input().view(), "d");
+            EXPECT_EQ(b->input().view(), "uv");
+            // A handler that closes while reading sees its input gone at once.
+            evA.onData = [&](Stream& s, Buffer& in) {
+              s.closeAfterFlush({CloseKind::kLocalClose, 0, "done"});
+              EXPECT_TRUE(in.empty());
+            };
+            peerB.send("w\n");
+            peerA.send("e\n");
+          })
+      .when(
+          "b's second line read", [&] { return linesB.size() == 2; },
+          [&] {
+            EXPECT_EQ(linesB[1], "uvw");
+            EXPECT_TRUE(b->input().empty());
+          })
+      .when(
+          "a's peer sees the end", [&] { return peerA.eof; }, [&] { peerA.close(); })
+      .when("a closed", [&] { return evA.closes == 1; });
+  ASSERT_TRUE(script.run());
+}
+
 // --- Half-close and closing ------------------------------------------------------------------
 
 // shutdownWrite with output queued: the peer gets every byte, then EOF; meanwhile the stream
@@ -1052,9 +1113,8 @@ TEST_P(StreamTest, TimersAreCancelledWhenTheStreamCloses) {
   script
       .then([&] {
         stream->runAfter(30 * kNsPerMs, [&] { lateRan = true; });
-        stream->runAfter(5 * kNsPerMs, [&] {
-          stream->close({CloseKind::kLocalClose, 0, "timer"});
-        });
+        stream->runAfter(5 * kNsPerMs,
+                         [&] { stream->close({CloseKind::kLocalClose, 0, "timer"}); });
       })
       .when(
           "closed", [&] { return ev.closes == 1; },
@@ -1170,8 +1230,7 @@ TEST_P(StreamTest, IdleTimeoutClosesAQuietStream) {
   Peer peer(*loop, std::move(pair.remote));
   int64_t closedAt = 0;
   Script script(*loop);
-  script.when(
-      "closed", [&] { return ev.closes == 1; }, [&] { closedAt = nowNs(); });
+  script.when("closed", [&] { return ev.closes == 1; }, [&] { closedAt = nowNs(); });
   ASSERT_TRUE(script.run());
   EXPECT_EQ(ev.reason.kind, CloseKind::kIdleTimeout) << ev.reason.text();
   EXPECT_GE(closedAt - start, 50 * kNsPerMs);

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -65,14 +66,19 @@ void Buffer::makeRoom(size_t n) {
 
 // One readv into the free space and a stack spill: an idle connection keeps a small heap
 // buffer, and a burst still costs one call (muduo's Buffer::readFd).
-template <typename ReadV>
-ssize_t Buffer::readWith(ReadV readv, size_t limit) {
+template <typename Read, typename ReadV>
+ssize_t Buffer::readWith(Read read, ReadV readv, size_t limit) {
   if (limit == 0) {  // a zero-length read would look like EOF to the caller
     errno = ENOBUFS;
     return -1;
   }
-  char extra[kReadChunk];
   size_t direct = std::min(writable(), limit);
+  if (direct == limit) {  // room for all of it: one plain read
+    ssize_t n = read(begin() + writeIndex_, direct);
+    if (n > 0) writeIndex_ += n;
+    return n;
+  }
+  char extra[kReadChunk];
   size_t spill = std::min(sizeof extra, limit - direct);
   iovec vec[2] = {{begin() + writeIndex_, direct}, {extra, spill}};
   int count = spill > 0 ? 2 : 1;
@@ -88,11 +94,13 @@ ssize_t Buffer::readWith(ReadV readv, size_t limit) {
 }
 
 ssize_t Buffer::readFrom(int fd, size_t limit) {
-  return readWith([fd](const iovec* vec, int count) { return ::readv(fd, vec, count); }, limit);
+  return readWith([fd](char* data, size_t n) { return ::read(fd, data, n); },
+                  [fd](const iovec* vec, int count) { return ::readv(fd, vec, count); }, limit);
 }
 
 ssize_t Buffer::readFrom(Transport& transport, size_t limit) {
-  return readWith([&transport](const iovec* vec, int count) { return transport.readv(vec, count); },
+  return readWith([&transport](char* data, size_t n) { return transport.read(data, n); },
+                  [&transport](const iovec* vec, int count) { return transport.readv(vec, count); },
                   limit);
 }
 

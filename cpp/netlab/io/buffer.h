@@ -47,8 +47,9 @@ class Buffer {
   size_t find(char c, size_t from = 0) const;
   static constexpr size_t npos = static_cast<size_t>(-1);
 
-  /// One read(2) of at most `limit` bytes from fd, spilling into a 64 KiB stack buffer so an
-  /// idle connection keeps a small heap buffer. Returns bytes read, 0 on EOF, -1 with errno.
+  /// One read of at most `limit` bytes from fd: read(2) when the free space holds them, else
+  /// readv(2) spilling into a 64 KiB stack buffer so an idle connection keeps a small heap
+  /// buffer. Returns bytes read, 0 on EOF, -1 with errno.
   ssize_t readFrom(int fd, size_t limit = kReadChunk);
   ssize_t readFrom(Transport& transport, size_t limit = kReadChunk);
   /// One send(2) of the readable bytes (MSG_NOSIGNAL); consumes what the kernel took.
@@ -62,8 +63,8 @@ class Buffer {
   char* begin() { return data_.data(); }
   size_t writable() const { return data_.size() - writeIndex_; }
   void makeRoom(size_t n);
-  template <typename ReadV>
-  ssize_t readWith(ReadV readv, size_t limit);
+  template <typename Read, typename ReadV>
+  ssize_t readWith(Read read, ReadV readv, size_t limit);
 
   std::vector<char> data_;
   size_t readIndex_ = kPrepend;

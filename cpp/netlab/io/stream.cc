@@ -89,7 +89,9 @@ void Stream::onUnrequested() {
 // stream has had its go.
 void Stream::handleRead() {
   if (options_.reads) options_.reads->fetch_add(1, std::memory_order_relaxed);
-  ssize_t n = input_.readFrom(*transport_, options_.readChunk);
+  Buffer* lent = input_.empty() && !lingering_ ? loop_.borrowReadBuffer() : nullptr;
+  Buffer& into = lent ? *lent : input_;
+  ssize_t n = into.readFrom(*transport_, options_.readChunk);
   if (lingering_) {
     input_.clear();
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -101,10 +103,21 @@ void Stream::handleRead() {
     bump(options_.bytesIn, static_cast<size_t>(n));
     touch();
     ++inCallback_;
-    events_.onStreamData(*this, input_);
+    active_ = &into;
+    events_.onStreamData(*this, into);
+    active_ = &input_;
     --inCallback_;
+    if (lent) {
+      if (state_ == State::kOpen) input_.append(lent->view());  // a partial message
+      loop_.returnReadBuffer();
+    } else {
+      input_.shrinkIfIdle();  // a large message is done: reads go to the loop's buffer again
+    }
     if (state_ != State::kClosed) flush();
-  } else if (n == 0) {
+    return;
+  }
+  if (lent) loop_.returnReadBuffer();
+  if (n == 0) {
     handleEof();
   } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
     close(CloseReason::fromErrno("read", errno));
@@ -386,7 +399,7 @@ void Stream::closeAfterFlush(CloseReason reason) {
   if (state_ != State::kOpen) return;
   state_ = State::kClosing;
   pendingReason_ = std::move(reason);
-  input_.clear();
+  input().clear();  // the loop's buffer, if a handler closes while reading it
   if (inCallback_ == 0) flush();
 }
 

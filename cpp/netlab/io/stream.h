@@ -126,7 +126,9 @@ class Stream final : public IoWatcher {
            !(options_.pauseOnHighWater && aboveHigh_);
   }
   size_t queued() const { return queued_; }
-  Buffer& input() { return input_; }
+  /// Unconsumed input: during onStreamData the buffer it was given (perhaps the loop's read
+  /// buffer), otherwise the stream's own.
+  Buffer& input() { return *active_; }
   EventLoop& loop() { return loop_; }
   int fd() const { return transport_->fd(); }
   const StreamOptions& options() const { return options_; }
@@ -166,8 +168,11 @@ class Stream final : public IoWatcher {
   StreamEvents& events_;
   State state_ = State::kOpen;
   CloseReason pendingReason_;  // for kClosing
-  Buffer input_;
-  Buffer out_;  // bytes before any file range
+  // Holds only what a handler left unconsumed (reads go to the loop's buffer when this is
+  // empty), so it starts with no room and a quiet connection costs nothing here.
+  Buffer input_{0};
+  Buffer* active_ = &input_;  // what input() returns
+  Buffer out_;                // bytes before any file range
   // A file range first, then whatever follows it. A list, not a deque: an empty deque still
   // allocates over 500 bytes, and almost every stream never queues a file.
   std::list<Segment> later_;

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -12,6 +13,8 @@ namespace netlab {
 ssize_t SocketTransport::readv(const iovec* vec, int count) {
   return ::readv(fd_.get(), vec, count);
 }
+
+ssize_t SocketTransport::read(char* data, size_t n) { return ::read(fd_.get(), data, n); }
 
 ssize_t SocketTransport::write(const char* data, size_t n) {
   return ::send(fd_.get(), data, n, MSG_NOSIGNAL);

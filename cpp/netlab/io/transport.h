@@ -21,6 +21,12 @@ class Transport {
   virtual int fd() const = 0;
   /// readv(2): bytes read, 0 at end of stream, -1 with errno.
   virtual ssize_t readv(const iovec* vec, int count) = 0;
+  /// read(2) into one buffer; the same as a readv of one vector, which costs the kernel a
+  /// copy of the vector.
+  virtual ssize_t read(char* data, size_t n) {
+    iovec vec{data, n};
+    return readv(&vec, 1);
+  }
   /// One write of up to n bytes, never raising SIGPIPE: bytes taken, or -1 with errno.
   virtual ssize_t write(const char* data, size_t n) = 0;
   /// Holds partial segments back while a file is being sent (TCP_CORK), so the head before
@@ -41,6 +47,7 @@ class SocketTransport final : public Transport {
   explicit SocketTransport(Fd fd) : fd_(std::move(fd)) {}
   int fd() const override { return fd_.get(); }
   ssize_t readv(const iovec* vec, int count) override;
+  ssize_t read(char* data, size_t n) override;
   ssize_t write(const char* data, size_t n) override;
   void setCork(bool on) override;
   ssize_t sendFile(int fileFd, off_t offset, size_t n) override;

@@ -328,8 +328,9 @@ void LoadClient::markAnswered() {
 }
 
 size_t LoadClient::unansweredCount() const {
-  return static_cast<size_t>(std::count_if(inflight_.begin(), inflight_.end(),
-                                           [](const Request& r) { return r.sentNs > 0; }));
+  size_t count = 0;
+  for (size_t i = 0; i < inflight_.size(); ++i) count += inflight_[i].sentNs > 0;
+  return count;
 }
 
 int64_t LoadClient::oldestInflightNs() const {

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 
@@ -13,6 +12,7 @@
 #include "netlab/io/event_loop.h"
 #include "netlab/io/stream.h"
 #include "netlab/load/load_result.h"
+#include "netlab/load/ring.h"
 
 namespace netlab {
 
@@ -80,7 +80,7 @@ class LoadClient final : public StreamEvents {
   size_t batchStart_ = 0;
   Buffer discard_{0};     // stands in for a closed stream's output
   size_t seenInput_ = 0;  // input bytes already counted
-  std::deque<Request> inflight_;
+  Ring<Request> inflight_;
   size_t scanned_ = 0;
   int64_t connectStartNs_ = 0;
   int64_t nextIntendedNs_ = 0;  // open loop: the next request's place in the schedule

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "netlab/io/clock.h"
+#include "netlab/io/owned_counter.h"
 #include "netlab/load/load_client.h"
 
 namespace netlab {
@@ -210,14 +211,14 @@ void LoadWorker::recordUnanswered(int64_t now) {
 
 void LoadWorker::noteSent(size_t count, size_t bytes, int64_t now) {
   rollSeconds(now);
-  requests.fetch_add(count, std::memory_order_relaxed);
-  bytesOut.fetch_add(bytes, std::memory_order_relaxed);
+  addOwned(requests, count);
+  addOwned(bytesOut, bytes);
   current_.requests += count;
   current_.bytesOut += bytes;
 }
 
 void LoadWorker::noteReceived(size_t bytes) {
-  bytesIn.fetch_add(bytes, std::memory_order_relaxed);
+  addOwned(bytesIn, bytes);
   current_.bytesIn += bytes;
 }
 
@@ -228,7 +229,7 @@ void LoadWorker::noteResponse(int64_t intendedNs, int64_t sentNs, int64_t nowNs)
   uncorrected_.record(static_cast<uint64_t>(std::max<int64_t>(0, nowNs - sentNs)));
   secondLatency_.record(corrected);
   ++current_.responses;
-  responses.fetch_add(1, std::memory_order_relaxed);
+  addOwned(responses, 1);
 }
 
 void LoadWorker::noteFailure(LoadError kind, const std::string& why, size_t failedRequests) {
@@ -237,7 +238,7 @@ void LoadWorker::noteFailure(LoadError kind, const std::string& why, size_t fail
   errorsByKind_[k] += failedRequests;
   if (firstErrors_[k].empty()) firstErrors_[k] = why;
   current_.errors += failedRequests;
-  errors.fetch_add(failedRequests, std::memory_order_relaxed);
+  addOwned(errors, failedRequests);
 }
 
 void LoadWorker::rollSeconds(int64_t now) {

@@ -53,7 +53,7 @@ class LoadWorker {
   void stop();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
-  // Live counters, readable from any thread.
+  // Live counters, readable from any thread, written by this worker's thread alone (addOwned).
   std::atomic<uint64_t> requests{0}, responses{0}, errors{0}, bytesIn{0}, bytesOut{0};
   std::atomic<uint64_t> connectionsOpened{0};
 
