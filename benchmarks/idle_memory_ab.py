@@ -1,0 +1,123 @@
+"""Server memory per idle connection, for two netlab builds side by side.
+
+An echo server (epoll) gets N connections that each send one line, read its echo and then
+stay idle; the server's resident memory (VmRSS) grows by about N times what an idle
+connection costs. A deterministic figure, unlike CPU time on a shared machine. Builds are
+directories put first on PYTHONPATH, as in server_cpu_ab.py:
+
+    git worktree add build/base-src HEAD~1
+    pip install --no-build-isolation --target build/base-py build/base-src
+    pip install --no-build-isolation --target build/head-py .
+    python benchmarks/idle_memory_ab.py --a build/base-py --a-label before \
+        --b build/head-py --b-label after
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WARM_UP = 200  # connections opened before the baseline, so allocator start-up is not counted
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        match = re.search(r"VmRSS:\s+(\d+)", f.read())
+    assert match
+    return int(match.group(1))
+
+
+def open_idle(port: int, count: int) -> list[socket.socket]:
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"hello\n")
+        if s.recv(100) != b"hello\n":
+            raise RuntimeError("the echo server answered something else")
+        socks.append(s)
+    return socks
+
+
+def bytes_per_connection(pythonpath: str, connections: int) -> float:
+    env = dict(os.environ, PYTHONPATH=pythonpath)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netlab", "serve", "echo", "--port", "0", "--model", "epoll",
+         "--max-connections", str(connections + WARM_UP + 100)],
+        stdout=subprocess.PIPE, text=True, env=env)
+    socks: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
+        if not match:
+            raise RuntimeError("the echo server did not start")
+        port = int(match.group(1))
+        socks += open_idle(port, WARM_UP)
+        time.sleep(0.3)
+        before = rss_kib(proc.pid)
+        socks += open_idle(port, connections)
+        time.sleep(0.5)
+        return (rss_kib(proc.pid) - before) * 1024 / connections
+    finally:
+        for s in socks:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--a", required=True, help="PYTHONPATH of build A")
+    parser.add_argument("--b", required=True, help="PYTHONPATH of build B")
+    parser.add_argument("--a-label", default="A")
+    parser.add_argument("--b-label", default="B")
+    parser.add_argument("--connections", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=None, help="directory for idle_memory_ab.{md,json}")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = args.connections + WARM_UP + 100
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
+
+    builds = [(args.a_label, args.a), (args.b_label, args.b)]
+    results: dict[str, list[float]] = {label: [] for label, _ in builds}
+    for r in range(args.rounds):
+        for label, path in builds:
+            per = bytes_per_connection(path, args.connections)
+            results[label].append(per)
+            print(f"round {r + 1} {label}: {per:,.0f} bytes per idle connection", flush=True)
+
+    command = "python benchmarks/idle_memory_ab.py " + " ".join(sys.argv[1:])
+    lines = [f"Command: `{command}`", "",
+             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             "# Server memory per idle connection, before vs after", "",
+             f"echo (epoll): {args.connections:,} connections, each sent one line and read its "
+             f"echo, then idle; growth of the server's VmRSS over a baseline taken after "
+             f"{WARM_UP} such connections; {args.rounds} rounds interleaved.", "",
+             "| build | bytes per idle connection (median, min, max) |", "| --- | --- |"]
+    for label, _ in builds:
+        v = results[label]
+        lines.append(f"| {label} | {statistics.median(v):,.0f} (min {min(v):,.0f}, "
+                     f"max {max(v):,.0f}) |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "idle_memory_ab.md").write_text(text)
+        (out / "idle_memory_ab.json").write_text(json.dumps(
+            {"command": command, "connections": args.connections, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
