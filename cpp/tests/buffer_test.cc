@@ -114,5 +114,34 @@ TEST(Buffer, ShrinksWhenIdleAfterABurst) {
   EXPECT_LE(buf.capacity(), Buffer::kPrepend + Buffer::kInitialSize);
 }
 
+TEST(Buffer, ShrinksToNothingWhenAskedAndKeepsSmallOnes) {
+  Buffer buf(0);
+  buf.append(std::string(100, 'x'));
+  buf.consume(100);
+  buf.shrinkIfIdle(0);
+  EXPECT_GE(buf.capacity(), Buffer::kPrepend + 100);  // small: kept for the next message
+  buf.append(std::string(5000, 'y'));
+  buf.consume(5000);
+  buf.shrinkIfIdle(0);
+  EXPECT_EQ(buf.capacity(), Buffer::kPrepend);
+  buf.append("after");
+  EXPECT_EQ(buf.view(), "after");
+}
+
+TEST(Buffer, SwapExchangesContentsAndPositions) {
+  Buffer a(0), b(4096);
+  a.append("partial");
+  a.consume(3);
+  b.append("other bytes");
+  const Buffer* where = &a;
+  a.swap(b);
+  EXPECT_EQ(&a, where);
+  EXPECT_EQ(a.view(), "other bytes");
+  EXPECT_EQ(b.view(), "tial");
+  EXPECT_GE(a.capacity(), Buffer::kPrepend + 4096);
+  b.append("!");
+  EXPECT_EQ(b.view(), "tial!");
+}
+
 }  // namespace
 }  // namespace netlab

@@ -601,28 +601,33 @@ TEST_P(StreamTest, SetReadingPausesAndResumes) {
 
 // Reads go through the loop's one read buffer while a stream holds no partial input: what a
 // handler leaves unconsumed must stay with its own stream, whole and in order, however the
-// streams' reads interleave, and input() must name the buffer the handler was given.
+// streams' reads interleave, and the Buffer a handler is given must be the stream's own
+// object every time (handlers keep a pointer to it between calls).
 TEST_P(StreamTest, PartialInputStaysWithItsStreamAcrossSharedReads) {
   Events evA, evB;
   std::vector<std::string> linesA, linesB;
-  auto lines = [](std::vector<std::string>& out) {
-    return [&out](Stream& s, Buffer& in) {
+  Buffer* seenA = nullptr;
+  Buffer* seenB = nullptr;
+  auto lines = [](std::vector<std::string>& out, Buffer*& seen) {
+    return [&out, &seen](Stream& s, Buffer& in) {
       EXPECT_EQ(&s.input(), &in);
+      if (!seen) seen = &in;
+      EXPECT_EQ(seen, &in);
       for (size_t end; (end = in.find('\n')) != Buffer::npos;) {
         out.emplace_back(in.peek(), end);
         in.consume(end + 1);
       }
     };
   };
-  evA.onData = lines(linesA);
-  evB.onData = lines(linesB);
+  evA.onData = lines(linesA, seenA);
+  evB.onData = lines(linesB, seenB);
   SocketPair pairA = unixPair(), pairB = unixPair();
   auto a = makeStream(std::move(pairA.local), evA);
   auto b = makeStream(std::move(pairB.local), evB);
   Peer peerA(*loop, std::move(pairA.remote)), peerB(*loop, std::move(pairB.remote));
   Script script(*loop);
   script
-      .then([&] {
+      .then([&] {  // both empty: both read through the loop's buffer
         peerA.send("ab");
         peerB.send("xy");
       })
@@ -630,23 +635,28 @@ TEST_P(StreamTest, PartialInputStaysWithItsStreamAcrossSharedReads) {
           "both partials kept",
           [&] { return a->input().view() == "ab" && b->input().view() == "xy"; },
           [&] {
-            peerB.send("z\nuv");
-            peerA.send("c\nd");
+            EXPECT_EQ(seenA, &a->input());
+            EXPECT_EQ(seenB, &b->input());
+            peerB.send("z\nuv");  // b holds "xy": read into its own buffer
+            peerA.send("c\n");    // the same for a, which ends up empty
           })
       .when(
           "both lines read", [&] { return linesA.size() == 1 && linesB.size() == 1; },
           [&] {
             EXPECT_EQ(linesA[0], "abc");
             EXPECT_EQ(linesB[0], "xyz");
-            EXPECT_EQ(a->input().view(), "d");
+            EXPECT_TRUE(a->input().empty());
             EXPECT_EQ(b->input().view(), "uv");
-            // A handler that closes while reading sees its input gone at once.
+            // a is empty again, so this read is through the loop's buffer: closing from the
+            // callback empties the handler's input at once, and nothing is kept after it.
             evA.onData = [&](Stream& s, Buffer& in) {
+              EXPECT_EQ(&in, seenA);
+              EXPECT_EQ(in.view(), "e\nf");
               s.closeAfterFlush({CloseKind::kLocalClose, 0, "done"});
               EXPECT_TRUE(in.empty());
             };
             peerB.send("w\n");
-            peerA.send("e\n");
+            peerA.send("e\nf");
           })
       .when(
           "b's second line read", [&] { return linesB.size() == 2; },
@@ -656,7 +666,7 @@ TEST_P(StreamTest, PartialInputStaysWithItsStreamAcrossSharedReads) {
           })
       .when(
           "a's peer sees the end", [&] { return peerA.eof; }, [&] { peerA.close(); })
-      .when("a closed", [&] { return evA.closes == 1; });
+      .when("a closed", [&] { return evA.closes == 1; }, [&] { EXPECT_TRUE(a->input().empty()); });
   ASSERT_TRUE(script.run());
 }
 
@@ -1374,6 +1384,45 @@ TEST_P(StreamTest, FaultyTransportKeepsDataIntactUnderShortIoAndEagainEintr) {
   EXPECT_GT(stats.eagains, 0u);
   EXPECT_GT(stats.eintrs, 0u);
   EXPECT_TRUE(stats.closed);
+}
+
+// The same faults with a handler that consumes only whole 64-byte records, so almost every
+// short read leaves a partial record behind: the bytes kept between reads (copied out of the
+// loop's read buffer, or read after them) must come back whole and in order.
+TEST_P(StreamTest, FaultyTransportKeepsPartialRecordsIntact) {
+  FaultPlan plan;
+  plan.maxReadChunk = 1500;
+  plan.eagainPercent = 10;
+  plan.eintrPercent = 10;
+  plan.seed = 7;
+  FaultStats stats;
+  Events ev;
+  constexpr size_t kRecord = 64;
+  size_t kept = 0;  // reads that ended with a partial record
+  ev.onData = [&](Stream& stream, Buffer& input) {
+    while (input.readable() >= kRecord) {
+      EXPECT_TRUE(stream.send(input.view().substr(0, kRecord)));
+      input.consume(kRecord);
+    }
+    if (!input.empty()) ++kept;
+  };
+  SocketPair pair = unixPair();
+  auto stream =
+      makeStream(std::make_unique<FaultTransport>(std::move(pair.local), plan, stats), ev);
+  Peer peer(*loop, std::move(pair.remote));
+  const std::string payload = pattern(512 * kKiB, 22);  // a whole number of records
+  Script script(*loop);
+  script
+      .then([&] {
+        peer.send(payload);
+        peer.shutdownWrite();
+      })
+      .when("closed and the peer has its EOF", [&] { return ev.closes == 1 && peer.eof; });
+  ASSERT_TRUE(script.run());
+  EXPECT_TRUE(sameBytes(peer.received, payload));
+  EXPECT_GT(kept, 10u);
+  EXPECT_GT(stats.shortReads, 0u);
+  EXPECT_GT(stats.eagains, 0u);
 }
 
 // The same faults on the file path: bytes and file ranges interleaved, sendfile taking a few

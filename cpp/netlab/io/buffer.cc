@@ -116,9 +116,9 @@ ssize_t Buffer::writeTo(Transport& transport) {
   return n;
 }
 
-void Buffer::shrinkIfIdle() {
+void Buffer::shrinkIfIdle(size_t to) {
   if (!empty() || data_.size() <= kPrepend + kInitialSize) return;
-  std::vector<char>(kPrepend + kInitialSize).swap(data_);
+  std::vector<char>(kPrepend + to).swap(data_);
   clear();
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace netlab {
@@ -56,8 +57,16 @@ class Buffer {
   ssize_t writeTo(int fd);
   ssize_t writeTo(Transport& transport);
 
-  /// Gives memory back after a burst, so a quiet connection does not keep its peak size.
-  void shrinkIfIdle();
+  /// Gives memory back after a burst, so a quiet connection does not keep its peak size:
+  /// an empty buffer larger than kInitialSize is cut to `to` bytes of room.
+  void shrinkIfIdle(size_t to = kInitialSize);
+  /// Exchanges contents with `other` in O(1); each Buffer object stays where it is, so a
+  /// pointer to one still names the same object.
+  void swap(Buffer& other) noexcept {
+    data_.swap(other.data_);
+    std::swap(readIndex_, other.readIndex_);
+    std::swap(writeIndex_, other.writeIndex_);
+  }
 
  private:
   char* begin() { return data_.data(); }

@@ -86,41 +86,44 @@ void Stream::onUnrequested() {
 }
 
 // One read per wake-up: a busy peer is served again on the next turn, after every other ready
-// stream has had its go.
+// stream has had its go. A stream that holds no partial input reads into the loop's one read
+// buffer, swapped in for the length of the read and its callback: the Buffer its owner sees
+// (and may keep a pointer to) is the stream's own either way, and only what the owner leaves
+// unconsumed is copied back into the stream's own storage.
 void Stream::handleRead() {
   if (options_.reads) options_.reads->fetch_add(1, std::memory_order_relaxed);
-  Buffer* lent = input_.empty() && !lingering_ ? loop_.borrowReadBuffer() : nullptr;
-  Buffer& into = lent ? *lent : input_;
-  ssize_t n = into.readFrom(*transport_, options_.readChunk);
-  if (lingering_) {
-    input_.clear();
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+  bool lingering = lingering_;
+  Buffer* spare = input_.empty() ? loop_.borrowReadBuffer() : nullptr;
+  if (spare) input_.swap(*spare);
+  ssize_t n = input_.readFrom(*transport_, options_.readChunk);
+  int err = errno;
+  if (n > 0 && lingering) input_.clear();
+  if (n > 0 && !lingering) {
+    bump(options_.bytesIn, static_cast<size_t>(n));
+    touch();
+    ++inCallback_;
+    events_.onStreamData(*this, input_);
+    --inCallback_;
+  }
+  if (spare) {
+    input_.swap(*spare);
+    if (state_ == State::kOpen) input_.append(spare->view());  // a partial message
+    loop_.returnReadBuffer();
+  } else {
+    input_.shrinkIfIdle(0);  // a large message is done: reads go to the loop's buffer again
+  }
+  if (lingering) {
+    if (n == 0 || (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)) {
       close(pendingReason_);
     }
     return;
   }
   if (n > 0) {
-    bump(options_.bytesIn, static_cast<size_t>(n));
-    touch();
-    ++inCallback_;
-    active_ = &into;
-    events_.onStreamData(*this, into);
-    active_ = &input_;
-    --inCallback_;
-    if (lent) {
-      if (state_ == State::kOpen) input_.append(lent->view());  // a partial message
-      loop_.returnReadBuffer();
-    } else {
-      input_.shrinkIfIdle();  // a large message is done: reads go to the loop's buffer again
-    }
     if (state_ != State::kClosed) flush();
-    return;
-  }
-  if (lent) loop_.returnReadBuffer();
-  if (n == 0) {
+  } else if (n == 0) {
     handleEof();
-  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    close(CloseReason::fromErrno("read", errno));
+  } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+    close(CloseReason::fromErrno("read", err));
   }
 }
 
@@ -399,7 +402,7 @@ void Stream::closeAfterFlush(CloseReason reason) {
   if (state_ != State::kOpen) return;
   state_ = State::kClosing;
   pendingReason_ = std::move(reason);
-  input().clear();  // the loop's buffer, if a handler closes while reading it
+  input_.clear();
   if (inCallback_ == 0) flush();
 }
 

@@ -126,9 +126,8 @@ class Stream final : public IoWatcher {
            !(options_.pauseOnHighWater && aboveHigh_);
   }
   size_t queued() const { return queued_; }
-  /// Unconsumed input: during onStreamData the buffer it was given (perhaps the loop's read
-  /// buffer), otherwise the stream's own.
-  Buffer& input() { return *active_; }
+  /// Unconsumed input (the Buffer onStreamData is given).
+  Buffer& input() { return input_; }
   EventLoop& loop() { return loop_; }
   int fd() const { return transport_->fd(); }
   const StreamOptions& options() const { return options_; }
@@ -168,11 +167,13 @@ class Stream final : public IoWatcher {
   StreamEvents& events_;
   State state_ = State::kOpen;
   CloseReason pendingReason_;  // for kClosing
-  // Holds only what a handler left unconsumed (reads go to the loop's buffer when this is
-  // empty), so it starts with no room and a quiet connection costs nothing here.
+  // Between reads it holds only what the owner left unconsumed (handleRead), so it starts
+  // with no room and a quiet connection costs nothing here.
   Buffer input_{0};
-  Buffer* active_ = &input_;  // what input() returns
-  Buffer out_;                // bytes before any file range
+  // Bytes before any file range. It starts with no room and grows to what the connection
+  // sends (echoing 64-byte lines: 72 bytes) rather than holding a fixed 1 KiB; past a burst
+  // it shrinks back to Buffer::kInitialSize (shrinkIfIdle).
+  Buffer out_{0};
   // A file range first, then whatever follows it. A list, not a deque: an empty deque still
   // allocates over 500 bytes, and almost every stream never queues a file.
   std::list<Segment> later_;
