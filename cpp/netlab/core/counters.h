@@ -1,6 +1,6 @@
 // Exact server counters. Each loop thread owns one Counters (no sharing on the hot path); the
-// threaded model shares one across its threads, hence atomics everywhere. Live connections
-// are counted once per server, since the connection limit needs the total anyway.
+// threaded model shares one across its threads (`shared`), hence atomics everywhere. Live
+// connections are counted once per server, since the connection limit needs the total anyway.
 #pragma once
 
 #include <array>
@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "netlab/core/close_reason.h"
+#include "netlab/io/owned_counter.h"
 
 namespace netlab {
 
@@ -30,7 +31,7 @@ struct StatsSnapshot {
 /// type are made from this table.
 struct CounterField {
   const char* name;
-  uint64_t StatsSnapshot::*value;
+  uint64_t StatsSnapshot::* value;
   const char* help;
 };
 
@@ -76,8 +77,22 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> accepts{0};
   std::array<std::atomic<uint64_t>, kCloseKinds> closes{};
 
+  // Whether several threads count into this one (the threaded model's connection threads);
+  // false: one loop thread writes it, and its per-request counters are added without a
+  // locked instruction (add). Set before any thread counts.
+  bool shared = false;
+
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
+  }
+  /// For the counters a request touches (messages; a Stream's bytes and calls go by
+  /// StreamOptions::countersOwned).
+  void add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    if (shared) {
+      bump(c, n);
+    } else {
+      addOwned(c, n);
+    }
   }
   void addTo(StatsSnapshot& s) const {
     auto get = [](const auto& c) {

@@ -8,13 +8,19 @@
 #include <mutex>
 
 #include "netlab/io/clock.h"
+#include "netlab/io/owned_counter.h"
 #include "netlab/io/socket.h"
 
 namespace netlab {
 namespace {
 
-void bump(std::atomic<uint64_t>* counter, size_t n) {
-  if (counter) counter->fetch_add(n, std::memory_order_relaxed);
+void bump(std::atomic<uint64_t>* counter, size_t n, bool owned) {
+  if (!counter) return;
+  if (owned) {
+    addOwned(*counter, n);
+  } else {
+    counter->fetch_add(n, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace
@@ -91,7 +97,7 @@ void Stream::onUnrequested() {
 // (and may keep a pointer to) is the stream's own either way, and only what the owner leaves
 // unconsumed is copied back into the stream's own storage.
 void Stream::handleRead() {
-  if (options_.reads) options_.reads->fetch_add(1, std::memory_order_relaxed);
+  bump(options_.reads, 1, options_.countersOwned);
   bool lingering = lingering_;
   Buffer* spare = input_.empty() ? loop_.borrowReadBuffer() : nullptr;
   if (spare) input_.swap(*spare);
@@ -99,7 +105,7 @@ void Stream::handleRead() {
   int err = errno;
   if (n > 0 && lingering) input_.clear();
   if (n > 0 && !lingering) {
-    bump(options_.bytesIn, static_cast<size_t>(n));
+    bump(options_.bytesIn, static_cast<size_t>(n), options_.countersOwned);
     touch();
     ++inCallback_;
     events_.onStreamData(*this, input_);
@@ -232,7 +238,7 @@ bool Stream::writeSome() {
   }
   for (;;) {
     if (!out_.empty()) {
-      if (options_.writes) options_.writes->fetch_add(1, std::memory_order_relaxed);
+      bump(options_.writes, 1, options_.countersOwned);
       ssize_t n = out_.writeTo(*transport_);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
@@ -249,7 +255,7 @@ bool Stream::writeSome() {
       later_.pop_front();
       continue;
     }
-    if (options_.writes) options_.writes->fetch_add(1, std::memory_order_relaxed);
+    bump(options_.writes, 1, options_.countersOwned);
     ssize_t n =
         transport_->sendFile(front.file.get(), front.offset, static_cast<size_t>(front.length));
     if (n < 0) {
@@ -276,7 +282,7 @@ bool Stream::writeSome() {
   }
   size_t written = before - queued_;
   if (written == 0) return false;
-  bump(options_.bytesOut, written);
+  bump(options_.bytesOut, written, options_.countersOwned);
   touch();
   lastProgressNs_ = loop_.iterationNs();
   return true;

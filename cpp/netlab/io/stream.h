@@ -44,6 +44,9 @@ struct StreamOptions {
   /// Where to count read and write calls (syscall figures); null: not counted.
   std::atomic<uint64_t>* reads = nullptr;
   std::atomic<uint64_t>* writes = nullptr;
+  /// True when only this stream's loop thread writes the counters above (a loop server's
+  /// per-loop counters, a load worker's): they are added without a locked instruction.
+  bool countersOwned = false;
 };
 
 class Stream;

@@ -60,6 +60,7 @@ void LoadClient::onConnected(Fd fd) {
   options.pauseOnHighWater = false;  // responses are read whatever is still to be sent
   options.reads = &w_.readCalls_;
   options.writes = &w_.writeCalls_;
+  options.countersOwned = true;
   stream_ = std::make_shared<Stream>(*w_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
                                      options, *this);
   Status started = stream_->start();
@@ -89,10 +90,11 @@ void LoadClient::onConnected(Fd fd) {
   trySend();
 }
 
+void LoadClient::trySend() { trySend(nowNs()); }
+
 // Sends every request that is due and fits in the pipeline, then writes them in one call.
-void LoadClient::trySend() {
+void LoadClient::trySend(int64_t now) {
   if (state_ != State::kConnected || w_.stopping_) return;
-  int64_t now = nowNs();
   if (w_.scenario_.streaming()) {
     sendStamped(now);
     return;
@@ -268,7 +270,9 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
     fail(LoadError::kProtocol, "bytes arrived with no request outstanding");
     return;
   }
-  trySend();
+  // The clock read that stamped these responses stamps the next requests too: they are
+  // written at the end of this loop turn either way, so a second read would be no truer.
+  trySend(now);
   w_.maybeFinish();
 }
 

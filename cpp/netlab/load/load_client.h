@@ -58,6 +58,7 @@ class LoadClient final : public StreamEvents {
   bool reserveRequest();
   void onConnected(Fd fd);
   void trySend();
+  void trySend(int64_t nowNs);
   Buffer& batch();
   void flush();
   void readResponses(Buffer& in, int64_t nowNs);

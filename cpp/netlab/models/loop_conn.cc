@@ -27,6 +27,7 @@ bool LoopConn::open(Fd fd) {
   options.bytesOut = &ctx_.counters.bytesOut;
   options.reads = &ctx_.counters.reads;
   options.writes = &ctx_.counters.writes;
+  options.countersOwned = !ctx_.counters.shared;
   stream_.emplace(ctx_.loop, std::make_unique<SocketTransport>(std::move(fd)), options, *this);
   if (!stream_->start().ok()) {
     stream_.reset();
@@ -70,7 +71,7 @@ void LoopConn::deliverInput() {
   delivering_ = true;
   size_t messages = handler_->onData(*this, input);
   delivering_ = false;
-  Counters::bump(ctx_.counters.messagesIn, messages);
+  ctx_.counters.add(ctx_.counters.messagesIn, messages);
   if (state_ != State::kOpen) return;
   if (input.empty()) backlogged_ = false;
   // What a handler that was not stopped by its budget leaves is one partial message; a
@@ -184,7 +185,7 @@ void LoopConn::onMessageTimer() {
 
 bool LoopConn::sendQueued(std::string_view data, size_t messages, bool relayed) {
   if (state_ != State::kOpen) return false;
-  Counters::bump(ctx_.counters.messagesOut, messages);
+  ctx_.counters.add(ctx_.counters.messagesOut, messages);
   size_t bound = ctx_.maxQueuedOutput;
   if (relayed && bound > 0 && !stream_->stalledFor(kStallNs)) bound *= kBehindFactor;
   return stream_->send(data, bound);

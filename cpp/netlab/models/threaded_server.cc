@@ -15,7 +15,9 @@
 namespace netlab {
 
 ThreadedServer::ThreadedServer(std::shared_ptr<Protocol> protocol, ServerOptions options)
-    : Server(std::move(protocol), std::move(options)) {}
+    : Server(std::move(protocol), std::move(options)) {
+  counters_[0]->shared = true;  // every connection thread counts into it
+}
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
