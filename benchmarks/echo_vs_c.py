@@ -340,6 +340,7 @@ def main() -> None:
     print("\n" + report)
     if args.out:
         out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
         (out / "echo_vs_c.md").write_text(report)
         data: dict[str, Any] = {
             "command": f"PYTHONPATH=python {command}", "date": started.isoformat(),
