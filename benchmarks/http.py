@@ -262,6 +262,7 @@ def main() -> int:
     print(report)
     if args.out:
         out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
         (out / "http.md").write_text(report)
         (out / "http.json").write_text(json.dumps(results, indent=1))
     return 0
