@@ -31,7 +31,7 @@ struct StatsSnapshot {
 /// type are made from this table.
 struct CounterField {
   const char* name;
-  uint64_t StatsSnapshot::* value;
+  uint64_t StatsSnapshot::*value;
   const char* help;
 };
 
@@ -87,13 +87,7 @@ struct alignas(64) Counters {
   }
   /// For the counters a request touches (messages; a Stream's bytes and calls go by
   /// StreamOptions::countersOwned).
-  void add(std::atomic<uint64_t>& c, uint64_t n = 1) {
-    if (shared) {
-      bump(c, n);
-    } else {
-      addOwned(c, n);
-    }
-  }
+  void add(std::atomic<uint64_t>& c, uint64_t n = 1) { addCount(c, n, !shared); }
   void addTo(StatsSnapshot& s) const {
     auto get = [](const auto& c) {
       return static_cast<uint64_t>(c.load(std::memory_order_relaxed));

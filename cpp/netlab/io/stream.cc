@@ -15,12 +15,7 @@ namespace netlab {
 namespace {
 
 void bump(std::atomic<uint64_t>* counter, size_t n, bool owned) {
-  if (!counter) return;
-  if (owned) {
-    addOwned(*counter, n);
-  } else {
-    counter->fetch_add(n, std::memory_order_relaxed);
-  }
+  if (counter) addCount(*counter, n, owned);
 }
 
 }  // namespace
