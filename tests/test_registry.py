@@ -23,8 +23,9 @@ from conftest import CliServer, free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def non_default(option: dict[str, Any], app: str) -> Any:
-    """A valid value other than the default, for each kind of option."""
+def non_default(option: dict[str, Any], app: str, tmp: Path) -> Any:
+    """A valid value other than the default, for each kind of option; paths lie under
+    ``tmp`` (pytest's tmp_path), so runs leave nothing behind."""
     name, default = option["name"], option["default"]
     if name == "host":
         return "127.0.0.1" if default != "127.0.0.1" else "localhost"
@@ -35,11 +36,11 @@ def non_default(option: dict[str, Any], app: str) -> Any:
     if name == "upstreams":
         return f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}"
     if name == "access_log":
-        return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "access.log")
+        return os.path.join(tempfile.mkdtemp(dir=tmp), "access.log")
     if name == "data_dir":
-        return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "logs")
+        return os.path.join(tempfile.mkdtemp(dir=tmp), "logs")
     if name == "root":
-        return os.path.join(tempfile.mkdtemp(prefix="netlab-registry-"), "files")
+        return os.path.join(tempfile.mkdtemp(dir=tmp), "files")
     texts = {"set_headers": "X-Test: 1", "remove_headers": "X-Debug",
              "deny": "path=/admin from=10.0.0.0/8", "connect_allow": "127.0.0.1:443",
              "health_check": "/healthz", "gzip_types": "text/html application/json",
@@ -66,13 +67,14 @@ def all_options(app: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("app", sorted(netlab.APPS))
-def test_every_option_set_from_python_reaches_the_running_engine(app: str) -> None:
+def test_every_option_set_from_python_reaches_the_running_engine(app: str,
+                                                                   tmp_path: Path) -> None:
     cls = netlab.SERVERS[app]
     assert cls.app == app
     for option in all_options(app):
         if option["name"] in ("port", "host"):
             continue
-        value = non_default(option, app)
+        value = non_default(option, app, tmp_path)
         kwargs: dict[str, Any] = {option["name"]: value}
         if app == "relay" and option["name"] != "target":
             kwargs["target"] = "127.0.0.1:9"
@@ -80,7 +82,7 @@ def test_every_option_set_from_python_reaches_the_running_engine(app: str) -> No
             kwargs["upstreams"] = "127.0.0.1:9"
         data_dir = [o for o in all_options(app) if o["name"] == "data_dir"]
         if data_dir and option["name"] != "data_dir":  # not ./netlab-logs in the repository
-            kwargs["data_dir"] = non_default(data_dir[0], app)
+            kwargs["data_dir"] = non_default(data_dir[0], app, tmp_path)
         with cls(0, **kwargs) as server:
             held = server.options()[option["name"]]
             assert held == value, (option["name"], held, value)
@@ -99,7 +101,7 @@ def test_signature_and_docstring_list_every_option_with_its_engine_default(app: 
         assert f"{option['name']}: " in (cls.__doc__ or "")
 
 
-def test_every_option_set_on_the_command_line_reaches_the_running_engine() -> None:
+def test_every_option_set_on_the_command_line_reaches_the_running_engine(tmp_path: Path) -> None:
     """One CLI run per app, every option at a non-default value at once."""
     for app in sorted(netlab.APPS):
         args: list[str] = [app, "-v"]
@@ -108,7 +110,7 @@ def test_every_option_set_on_the_command_line_reaches_the_running_engine() -> No
             name = option["name"]
             if name in ("port", "host", "log_connections", "workers"):
                 continue
-            value = non_default(option, app)
+            value = non_default(option, app, tmp_path)
             expected[name] = value
             if option["type"] == "bool":
                 if value:
@@ -164,7 +166,7 @@ def test_readme_option_tables_are_the_generated_ones() -> None:
         "`python -m netlab options`")
 
 
-def test_every_load_option_set_from_python_reaches_the_engine() -> None:
+def test_every_load_option_set_from_python_reaches_the_engine(tmp_path: Path) -> None:
     """The load generator's options come from one C++ table too: its signature shows them
     with the engine's defaults, and each value set is the value the engine holds."""
     params = inspect.signature(netlab.LoadGenerator).parameters
@@ -179,7 +181,7 @@ def test_every_load_option_set_from_python_reaches_the_engine() -> None:
                       "duration": 2.5, "rate": 50.0, "method": "PUT", "path": "/a /b",
                       "headers": b"X-A: 1\nX-B: 2", "body": b"{}"}.get(name)
         if value is None:
-            value = non_default(option, "load")
+            value = non_default(option, "load", tmp_path)
         kwargs: dict[str, Any] = {name: value}
         if name == "think_time":
             kwargs["rate"] = None
