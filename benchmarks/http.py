@@ -160,6 +160,17 @@ def wrk(url: str, connections: int, seconds: float,
             "client_cpu_us": cpu / max(requests, 1) * 1e6, "responses": requests}
 
 
+def server_under_wrk(server: "Server", connections: int, seconds: float) -> dict[str, float]:
+    """A wrk run, with how busy each side's CPU was: a side near 100% is the bottleneck,
+    and when it is wrk, the servers' requests/s tie whatever their speed."""
+    before, start = server.cpu(), time.monotonic()
+    result = wrk(server.url, connections, seconds)
+    wall = time.monotonic() - start
+    result["server_busy"] = (server.cpu() - before) / wall
+    result["client_busy"] = result["client_cpu_us"] * result["responses"] / 1e6 / wall
+    return result
+
+
 def netlab_bench(url: str, connections: int, seconds: float,
                  rate: Optional[float] = None) -> dict[str, float]:
     cmd = [sys.executable, "-m", "netlab", "bench", url, "-c", str(connections), "-t", "1",
@@ -232,7 +243,8 @@ def main() -> int:
             for c in [int(x) for x in args.connections.split(",")]:
                 print(f"servers under wrk, {c} connections", flush=True)
                 results[f"servers_c{c}"] = interleaved(args.rounds, {
-                    kind: (lambda s=s: wrk(s.url, c, args.seconds)) for kind, s in servers.items()})
+                    kind: (lambda s=s: server_under_wrk(s, c, args.seconds))
+                    for kind, s in servers.items()})
 
             def server_cpu(s: Server) -> dict[str, float]:
                 before = s.cpu()
@@ -270,12 +282,18 @@ def main() -> int:
 
 def wrk_table(title: str, who: str, table: dict[str, list[dict[str, float]]]) -> list[str]:
     """A section of wrk runs: requests/s, p99 and errors by contender."""
-    lines = [f"## {title}", "", f"| {who} | requests/s | p99 ms | errors + non-2xx |",
-             "| --- | --- | --- | --- |"]
+    busy = all("server_busy" in r for runs in table.values() for r in runs)
+    lines = [f"## {title}", "", f"| {who} | requests/s | p99 ms | errors + non-2xx |"
+             + (" server CPU busy | wrk CPU busy |" if busy else ""),
+             "| --- | --- | --- | --- |" + (" --- | --- |" if busy else "")]
     for kind, runs in table.items():
-        lines.append(f"| {kind} | {spread([r['rps'] for r in runs])} | "
-                     f"{spread([r['p99_ms'] for r in runs])} | "
-                     f"{sum(r['errors'] for r in runs)} |")
+        row = (f"| {kind} | {spread([r['rps'] for r in runs])} | "
+               f"{spread([r['p99_ms'] for r in runs])} | "
+               f"{sum(r['errors'] for r in runs)} |")
+        if busy:
+            row += (f" {spread([100 * r['server_busy'] for r in runs])}% |"
+                    f" {spread([100 * r['client_busy'] for r in runs])}% |")
+        lines.append(row)
     return lines + [""]
 
 
@@ -286,6 +304,9 @@ def render(results: dict[str, Any], command: str) -> str:
     for key, table in results.items():
         if key.startswith("servers_c"):
             lines += wrk_table(f"wrk -t1 -c{key[9:]} against `/`", "server", table)
+    lines += ["CPU busy: the process's CPU time over the run's wall time (/proc and getrusage). "
+              "The side nearer 100% limits requests/s; when it is wrk, the servers' "
+              "requests/s say little and their CPU per request (below) tells them apart.", ""]
     lines += ["## Server CPU per request at a fixed offered rate (netlab bench -R, 50 connections)",
               "", "| server | responses/s | server CPU µs/request | p99 ms |",
               "| --- | --- | --- | --- |"]
