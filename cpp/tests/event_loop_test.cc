@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -16,9 +17,13 @@
 namespace netlab {
 namespace {
 
-std::unique_ptr<EventLoop> makeLoop(const char* backend) {
-  auto loop = EventLoop::create(backend);
+// "epoll+far": the epoll backend with its distant deadlines held by a timerfd, as a server's
+// loops run; every test below runs both ways.
+std::unique_ptr<EventLoop> makeLoop(std::string_view name) {
+  bool far = name.size() > 4 && name.substr(name.size() - 4) == "+far";
+  auto loop = EventLoop::create(far ? name.substr(0, name.size() - 4) : name);
   EXPECT_TRUE(loop.ok());
+  if (far) EXPECT_TRUE(loop.value()->coverFarDeadlines().ok());
   return std::move(loop.value());
 }
 
@@ -201,7 +206,58 @@ TEST_P(EventLoopTest, RunForReturnsWhenASignalInterruptsTheWait) {
   ::sigaction(SIGUSR1, &previous, nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest, ::testing::Values("epoll", "select", "poll"));
+// A timer nearer than the one the timerfd holds must re-arm it, or it would fire late. The
+// loop first waits for the 2 s deadline; a task posted meanwhile adds the nearer one.
+TEST_P(EventLoopTest, ANearerDistantTimerFiresOnTime) {
+  auto loop = makeLoop(GetParam());
+  loop->runAt(nowNs() + 2 * kNsPerSec, [&] { loop->stop(); });
+  int64_t addedAt = 0;
+  int64_t firedAt = 0;
+  std::thread poster([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    loop->post([&] {
+      addedAt = nowNs();
+      loop->runAt(addedAt + 60 * kNsPerMs, [&] {
+        firedAt = nowNs();
+        loop->stop();
+      });
+    });
+  });
+  ASSERT_TRUE(loop->run().ok());
+  poster.join();
+  ASSERT_NE(firedAt, 0);
+  EXPECT_GE(firedAt - addedAt, 60 * kNsPerMs);
+  EXPECT_LT(firedAt - addedAt, 1500 * kNsPerMs);
+}
+
+// A cancelled deadline may still wake the loop once, and the timer after it fires on time;
+// once nothing is due, the loop sleeps (a timerfd left readable would be reported by every
+// wait) until a task posted much later stops it.
+TEST_P(EventLoopTest, DistantTimersNeitherFireWhenCancelledNorLeaveTheLoopSpinning) {
+  auto loop = makeLoop(GetParam());
+  int64_t start = nowNs();
+  bool ran = false;
+  int64_t firedAt = 0;
+  auto id = loop->runAt(start + 40 * kNsPerMs, [&] { ran = true; });
+  std::thread poster([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    loop->post([&] {
+      loop->cancel(id);
+      loop->runAt(start + 80 * kNsPerMs, [&] { firedAt = nowNs(); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    loop->post([&] { loop->stop(); });
+  });
+  ASSERT_TRUE(loop->run().ok());
+  poster.join();
+  EXPECT_FALSE(ran);
+  EXPECT_GE(firedAt - start, 80 * kNsPerMs);
+  EXPECT_LE(loop->waits(), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest,
+                         ::testing::Values("epoll", "select", "poll", "epoll+far", "select+far",
+                                           "poll+far"));
 
 TEST(EventLoopCreateTest, AnUnknownBackendIsAnError) {
   auto loop = EventLoop::create("kqueue");

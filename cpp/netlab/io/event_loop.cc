@@ -69,6 +69,7 @@ Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
     if (untilNs > 0 && (timeout < 0 || timeout > untilNs - now)) {
       timeout = std::max<int64_t>(untilNs - now, 0);
     }
+    if (farTimer_) timeout = farTimer_->cover(now, timeout);
     int n = poller_->poll(timeout, ready_);
     if (countWaits_) {
       countWaits_->fetch_add(1, std::memory_order_relaxed);
@@ -98,6 +99,16 @@ Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
   runDeferred();
   graveyard_.clear();
   return status;
+}
+
+Status EventLoop::coverFarDeadlines() {
+  if (farTimer_) return {};
+  auto timer = FarTimer::create();
+  if (!timer.ok()) return timer.error();
+  Status watched = watch(timer.value()->fd(), kReadable, timer.value().get());
+  if (!watched.ok()) return watched;
+  farTimer_ = std::move(timer.value());
+  return {};
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netlab/io/buffer.h"
+#include "netlab/io/far_timer.h"
 #include "netlab/io/fd.h"
 #include "netlab/io/poller.h"
 #include "netlab/io/result.h"
@@ -111,6 +112,10 @@ class EventLoop {
   static bool isCurrent(const EventLoop* loop);
   std::string_view backend() const { return poller_->name(); }
   uint64_t waits() const { return poller_->waits(); }
+  /// Holds deadlines at least FarTimer::kFarNs away in a timerfd, so waits need no timeout
+  /// of their own (far_timer.h says what that saves). One descriptor more: for a server's
+  /// loops, not for one loop per connection. Call on the loop's thread before run().
+  Status coverFarDeadlines();
   /// Also counts each wait, and the ready descriptors it returned, into these (a server's
   /// counters, read by stats() on other threads). Call before run().
   void countWaitsInto(std::atomic<uint64_t>* waits, std::atomic<uint64_t>* readyEvents) {
@@ -130,6 +135,7 @@ class EventLoop {
   std::unique_ptr<Poller> poller_;
   Fd wakeFd_;
   std::unique_ptr<Waker> waker_;
+  std::unique_ptr<FarTimer> farTimer_;
   TimerQueue timers_;
   std::vector<ReadyEvent> ready_;
   std::vector<Task> deferred_;

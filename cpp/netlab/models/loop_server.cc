@@ -108,6 +108,8 @@ Status LoopServer::startServing(bool onThisThread) {
     if (!loop.ok()) return loop.error();
     Counters& counters = *counters_[static_cast<size_t>(i)];
     loop.value()->countWaitsInto(&counters.waits, &counters.readyEvents);
+    Status covered = loop.value()->coverFarDeadlines();
+    if (!covered.ok()) return covered;
     workers.push_back(std::make_unique<Worker>(*this, std::move(loop.value()),
                                                *counters_[static_cast<size_t>(i)]));
     Status s = workers.back()->listen(options_.workers > 1);
