@@ -115,6 +115,7 @@ def main() -> None:
     print("\n" + report)
     if args.out:
         out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
         (out / "server_cpu_ab.md").write_text(
             report + f"\nCommand: `python benchmarks/server_cpu_ab.py {' '.join(sys.argv[1:])}`\n")
         data: dict[str, Any] = {"setup": setup, "runs": runs}

@@ -1,7 +1,10 @@
 /* A minimal epoll echo server: the C reference for benchmarks/echo_vs_c.py.
  *
  *     cc -O2 -o build/bench/echo_server benchmarks/c/echo_server.c
- *     build/bench/echo_server PORT        (0 picks a free port)
+ *     build/bench/echo_server PORT [TIMEOUT_MS]   (PORT 0 picks a free port)
+ *
+ * TIMEOUT_MS (default -1, none) is passed to every epoll_wait, as an event loop with timers
+ * would: benchmarks/wait_timeout_c.py measures what that costs.
  *
  * One thread, level-triggered epoll, non-blocking sockets from accept4(2). On each readable
  * event: one read(2) into a 64 KiB stack buffer and one write(2) of what was read. What a
@@ -101,6 +104,7 @@ static void on_writable(int ep, int fd) {
 
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 0;
+  int timeout_ms = argc > 2 ? atoi(argv[2]) : -1;
   signal(SIGPIPE, SIG_IGN);
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -119,7 +123,7 @@ int main(int argc, char **argv) {
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
   struct epoll_event events[1024];
   for (;;) {
-    int n = epoll_wait(ep, events, 1024, -1);
+    int n = epoll_wait(ep, events, 1024, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       perror("epoll_wait");

@@ -1,0 +1,109 @@
+"""What a timeout on every wait costs a server: the C echo server with none against the same
+server passing a timeout to every epoll_wait, as an event loop with timers does.
+
+The kernel arms a timer before each sleep of a wait with a timeout and cancels it on wake-up;
+on these (virtual) machines that costs enough to see in CPU per request. netlab's server loops
+hold distant deadlines in a timerfd instead (cpp/netlab/io/far_timer.h), so their waits have
+no timeout; this measures the reason on the simplest server there is.
+
+Both servers are benchmarks/c/echo_server.c (`echo_server PORT [TIMEOUT_MS]`), on CPU 0;
+netlab's load generator offers each rate open loop from this process on CPU 1 (64-byte echo,
+100 connections); server CPU is utime + stime from /proc/PID/stat. Rounds alternate.
+
+    PYTHONPATH=python python benchmarks/wait_timeout_c.py --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from cbuild import build, pinned  # benchmarks/ is on sys.path
+from netlab.load import LoadGenerator
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def one_round(timeout_ms: int, rate: float, args: argparse.Namespace) -> float:
+    cmd = pinned(SERVER_CPU, [str(build("echo_server")), "0", str(timeout_ms)])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
+    if not match:
+        proc.kill()
+        raise RuntimeError("the C echo server did not start")
+    try:
+        before = cpu_seconds(proc.pid)
+        result = LoadGenerator("127.0.0.1", int(match.group(1)), scenario="echo",
+                               connections=args.connections, threads=1, rate=rate,
+                               duration=args.duration, size=64).run()
+        cpu = cpu_seconds(proc.pid) - before
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    if result.errors:
+        raise RuntimeError(f"{result.errors} errors at {rate:,.0f} req/s")
+    return cpu / max(result.responses, 1) * 1e6
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="20000,40000", help="comma-separated req/s")
+    parser.add_argument("--timeout-ms", type=int, default=60000)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=4)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--out", default=None, help="directory for wait_timeout_c.{md,json}")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    timeouts = {"none (-1)": -1, f"{args.timeout_ms} ms": args.timeout_ms}
+    runs: dict[str, dict[str, list[float]]] = {}
+    for rate in [float(r) for r in args.rates.split(",")]:
+        table = runs.setdefault(f"{rate:,.0f}", {label: [] for label in timeouts})
+        for r in range(args.rounds):
+            for label, timeout in timeouts.items():
+                table[label].append(one_round(timeout, rate, args))
+                print(f"{rate:,.0f} req/s round {r + 1} timeout {label}: "
+                      f"{table[label][-1]:.2f} us/request", flush=True)
+    lines = ["# A timeout on every wait, measured on the C echo server", "",
+             f"{args.connections} connections, 64-byte echo, open loop, {args.duration:g} s per "
+             f"round, {args.rounds} rounds alternated; server CPU us per request, median "
+             "(min-max).", "",
+             "| offered req/s | " + " | ".join(f"timeout {t}" for t in timeouts) + " | ratio |",
+             "| --- | --- | --- | --- |"]
+    for rate, table in runs.items():
+        medians = [statistics.median(v) for v in table.values()]
+        lines.append(f"| {rate} | " + " | ".join(spread(v) for v in table.values())
+                     + f" | {medians[1] / medians[0]:.3f}x |")
+    report = "\n".join(lines) + "\n"
+    print("\n" + report)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        command = f"PYTHONPATH=python python benchmarks/wait_timeout_c.py {' '.join(sys.argv[1:])}"
+        (out / "wait_timeout_c.md").write_text(report + f"\nCommand: `{command}`\n")
+        data: dict[str, Any] = {"args": vars(args), "runs": runs}
+        (out / "wait_timeout_c.json").write_text(json.dumps(data, indent=2))
+
+
+if __name__ == "__main__":
+    main()
