@@ -301,12 +301,16 @@ def render(results: dict[str, Any], command: str) -> str:
     lines = [f"# HttpServer vs nginx, netlab's http scenario vs wrk ({datetime.date.today()})", "",
              f"`{command}` on {platform.node()} ({os.cpu_count()} CPUs), server on CPU "
              f"{SERVER_CPU}, client on CPU {CLIENT_CPU}. Median of the rounds (min-max).", ""]
+    busy = False
     for key, table in results.items():
         if key.startswith("servers_c"):
             lines += wrk_table(f"wrk -t1 -c{key[9:]} against `/`", "server", table)
-    lines += ["CPU busy: the process's CPU time over the run's wall time (/proc and getrusage). "
-              "The side nearer 100% limits requests/s; when it is wrk, the servers' "
-              "requests/s say little and their CPU per request (below) tells them apart.", ""]
+            busy = busy or any("server_busy" in r for runs in table.values() for r in runs)
+    if busy:
+        lines += ["CPU busy: the process's CPU time over the run's wall time (/proc and "
+                  "getrusage). The side nearer 100% limits requests/s; when it is wrk, the "
+                  "servers' requests/s say little and their CPU per request (below) tells them "
+                  "apart.", ""]
     lines += ["## Server CPU per request at a fixed offered rate (netlab bench -R, 50 connections)",
               "", "| server | responses/s | server CPU µs/request | p99 ms |",
               "| --- | --- | --- | --- |"]

@@ -16,8 +16,10 @@ netlab's load generator offers each rate open loop from this process on CPU 1 (6
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -57,6 +59,8 @@ def one_round(timeout_ms: int, rate: float, args: argparse.Namespace) -> float:
         proc.wait(10)
     if result.errors:
         raise RuntimeError(f"{result.errors} errors at {rate:,.0f} req/s")
+    if result.responses_per_s < 0.95 * rate:  # CPU per request means little off the rate
+        raise RuntimeError(f"{result.responses_per_s:,.0f} responses/s of {rate:,.0f} offered")
     return cpu / max(result.responses, 1) * 1e6
 
 
@@ -88,6 +92,9 @@ def main() -> None:
              f"{args.connections} connections, 64-byte echo, open loop, {args.duration:g} s per "
              f"round, {args.rounds} rounds alternated; server CPU us per request, median "
              "(min-max).", "",
+             f"Date: {datetime.datetime.now():%Y-%m-%d %H:%M}; {os.cpu_count()} CPUs "
+             f"({platform.machine()}), Linux {platform.release()}; server on CPU {SERVER_CPU}, "
+             f"load generator on CPU {CLIENT_CPU}.", "",
              "| offered req/s | " + " | ".join(f"timeout {t}" for t in timeouts) + " | ratio |",
              "| --- | --- | --- | --- |"]
     for rate, table in runs.items():

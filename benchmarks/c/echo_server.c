@@ -104,7 +104,16 @@ static void on_writable(int ep, int fd) {
 
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 0;
-  int timeout_ms = argc > 2 ? atoi(argv[2]) : -1;
+  int timeout_ms = -1;
+  if (argc > 2) {
+    char *end;
+    long t = strtol(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || t < -1 || t > 86400000) {
+      fprintf(stderr, "TIMEOUT_MS must be -1 (none) or 0 to 86400000 milliseconds\n");
+      return 2;
+    }
+    timeout_ms = (int)t;
+  }
   signal(SIGPIPE, SIG_IGN);
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;

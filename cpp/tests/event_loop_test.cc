@@ -230,29 +230,52 @@ TEST_P(EventLoopTest, ANearerDistantTimerFiresOnTime) {
   EXPECT_LT(firedAt - addedAt, 1500 * kNsPerMs);
 }
 
-// A cancelled deadline may still wake the loop once, and the timer after it fires on time;
-// once nothing is due, the loop sleeps (a timerfd left readable would be reported by every
-// wait) until a task posted much later stops it.
+// A cancelled deadline may still wake the loop once; the timer that replaces it fires on time
+// (a re-arm lost after that early wake-up would leave it waiting for the stop at 1.2 s), and
+// once nothing is due the loop sleeps: a timerfd left readable would be reported by every wait.
 TEST_P(EventLoopTest, DistantTimersNeitherFireWhenCancelledNorLeaveTheLoopSpinning) {
   auto loop = makeLoop(GetParam());
   int64_t start = nowNs();
   bool ran = false;
+  bool cancelled = false;
   int64_t firedAt = 0;
-  auto id = loop->runAt(start + 40 * kNsPerMs, [&] { ran = true; });
+  auto id = loop->runAt(start + 300 * kNsPerMs, [&] { ran = true; });
   std::thread poster([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     loop->post([&] {
-      loop->cancel(id);
-      loop->runAt(start + 80 * kNsPerMs, [&] { firedAt = nowNs(); });
+      cancelled = loop->cancel(id);
+      loop->runAt(start + 400 * kNsPerMs, [&] { firedAt = nowNs(); });
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
     loop->post([&] { loop->stop(); });
   });
   ASSERT_TRUE(loop->run().ok());
   poster.join();
+  EXPECT_TRUE(cancelled);
   EXPECT_FALSE(ran);
-  EXPECT_GE(firedAt - start, 80 * kNsPerMs);
+  EXPECT_GE(firedAt - start, 400 * kNsPerMs);
+  EXPECT_LT(firedAt - start, 1000 * kNsPerMs);
   EXPECT_LE(loop->waits(), 10u);
+}
+
+// serve() runs the loop in slices of 0.1 s, long enough for the timerfd to hold the slice's
+// end: each slice still ends on time, and a timer beyond several slices fires in its own.
+TEST_P(EventLoopTest, SlicesHeldByTheTimerfdEndOnTime) {
+  auto loop = makeLoop(GetParam());
+  int64_t start = nowNs();
+  int64_t firedAt = 0;
+  loop->runAt(start + 250 * kNsPerMs, [&] { firedAt = nowNs(); });
+  int slices = 0;
+  while (firedAt == 0 && nowNs() - start < 2 * kNsPerSec) {
+    int64_t sliceStart = nowNs();
+    ASSERT_TRUE(loop->runFor(60 * kNsPerMs).ok());
+    int64_t slice = nowNs() - sliceStart;
+    ++slices;
+    EXPECT_GE(slice, 60 * kNsPerMs);
+    EXPECT_LT(slice, 600 * kNsPerMs);
+  }
+  EXPECT_GE(firedAt - start, 250 * kNsPerMs);
+  EXPECT_GE(slices, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest,

@@ -114,7 +114,8 @@ class EventLoop {
   uint64_t waits() const { return poller_->waits(); }
   /// Holds deadlines at least FarTimer::kFarNs away in a timerfd, so waits need no timeout
   /// of their own (far_timer.h says what that saves). One descriptor more: for a server's
-  /// loops, not for one loop per connection. Call on the loop's thread before run().
+  /// loops, not for one loop per connection. Call before run(), from the thread that owns
+  /// the loop. On failure the loop works as before, its waits keeping their own timeout.
   Status coverFarDeadlines();
   /// Also counts each wait, and the ready descriptors it returned, into these (a server's
   /// counters, read by stats() on other threads). Call before run().
