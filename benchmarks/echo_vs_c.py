@@ -185,6 +185,14 @@ def spread(rounds: list[dict[str, float]], key: str, fmt: str = ",.2f") -> str:
             f"({min(values):{fmt}}–{max(values):{fmt}})")
 
 
+def paired(a: list[dict[str, float]], b: list[dict[str, float]], key: str) -> float:
+    """The median of round-by-round ratios a/b. Rounds alternate a, b, a, b, so each pair ran
+    seconds apart: when the machine switches between fast and slow spells (seen here as
+    rounds falling near two distinct rates), a pair mostly shares one, and its ratio compares
+    the programs rather than the spells."""
+    return statistics.median(x[key] / y[key] for x, y in zip(a, b))
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -257,7 +265,7 @@ def main() -> None:
              f"{pin}; {args.rounds} rounds interleaved, {args.duration:g} s per run, "
              f"{args.size}-byte messages; figures are median (min–max) over the rounds.", "",
              "# netlab's echo server and load generator beside minimal C programs", ""]
-    targets: list[tuple[str, str, bool]] = []
+    targets: list[tuple[str, str, str, bool]] = []  # target, median ratio, paired, met
     if "a" in parts:
         lines += [f"## (a) Server CPU per request at a fixed offered rate", "",
                   f"netlab's load generator (one thread, open loop) offers "
@@ -281,8 +289,9 @@ def main() -> None:
                      / median(fixed["C"], "server_run_us_per_request"))
         lines += ["", f"Ratio netlab/C, CPU per request: **{ratio:.2f}x** "
                   f"(schedstat: {run_ratio:.2f}x).", ""]
+        pair = paired(fixed["netlab"], fixed["C"], "server_cpu_us_per_request")
         targets.append(("echo server CPU per request <= 1.0x C's", f"{ratio:.2f}x",
-                         ratio <= 1.0))
+                        f"{pair:.2f}x", ratio <= 1.0))
     if "b" in parts:
         lines += ["## (b) Throughput, closed loop, driven by the C client", "",
                   "The C client (one thread, one message in flight per connection) against each "
@@ -301,8 +310,9 @@ def main() -> None:
         lines += ["", "Ratio netlab/C, median req/s: " + ", ".join(
             f"**{ratios[n]:.2f}x** at {n:,} connections" for n in counts) + ".", ""]
         for n in counts:
+            pair = paired(through[n]["netlab"], through[n]["C"], "requests_per_s")
             targets.append((f"echo throughput >= 1.0x C ({n:,} connections)",
-                            f"{ratios[n]:.2f}x", ratios[n] >= 1.0))
+                            f"{ratios[n]:.2f}x", f"{pair:.2f}x", ratios[n] >= 1.0))
     if "c" in parts:
         lines += ["## (c) Load generators driving the C server", "",
                   "netlab's LoadGenerator (`echo` scenario, one thread, closed loop, in a child "
@@ -328,14 +338,21 @@ def main() -> None:
             f"at {n:,} connections **{rps_ratio[n]:.2f}x** req/s, "
             f"**{cpu_ratio[n]:.2f}x** CPU per response" for n in counts) + ".", ""]
         for n in counts:
+            ng, c = clients[n][CLIENTS[0]], clients[n][CLIENTS[1]]
+            rps_pair = paired(ng, c, "requests_per_s")
+            cpu_pair = paired(ng, c, "client_cpu_us_per_response")
             targets.append((f"load generator req/s >= 1.0x the C client's ({n:,} connections)",
-                            f"{rps_ratio[n]:.2f}x", rps_ratio[n] >= 1.0))
+                            f"{rps_ratio[n]:.2f}x", f"{rps_pair:.2f}x", rps_ratio[n] >= 1.0))
             targets.append((f"load generator CPU/response <= 1.0x the C client's "
-                            f"({n:,} connections)", f"{cpu_ratio[n]:.2f}x", cpu_ratio[n] <= 1.0))
+                            f"({n:,} connections)", f"{cpu_ratio[n]:.2f}x", f"{cpu_pair:.2f}x",
+                            cpu_ratio[n] <= 1.0))
     if targets:
-        lines += ["## Targets (issue 12), from the medians", "", "| target | figure | |",
-                  "| --- | --- | --- |"]
-        lines += [f"| {t} | {fig} | {verdict(ok)} |" for t, fig, ok in targets]
+        lines += ["## Targets (issue 12), from the medians", "",
+                  "The verdict is the issue's: the ratio of the two medians. Beside it, the "
+                  "median of the round-by-round ratios (netlab's round against the C round run "
+                  "just after it), steadier when the machine has fast and slow spells.", "",
+                  "| target | ratio of medians | paired rounds | |", "| --- | --- | --- | --- |"]
+        lines += [f"| {t} | {fig} | {pair} | {verdict(ok)} |" for t, fig, pair, ok in targets]
     report = "\n".join(lines) + "\n"
     print("\n" + report)
     if args.out:
@@ -349,7 +366,8 @@ def main() -> None:
             "fixed_rate": fixed,
             "throughput": {str(n): v for n, v in through.items()},
             "clients": {str(n): v for n, v in clients.items()},
-            "targets": [{"target": t, "figure": fig, "met": ok} for t, fig, ok in targets]}
+            "targets": [{"target": t, "figure": fig, "paired": pair, "met": ok}
+                        for t, fig, pair, ok in targets]}
         (out / "echo_vs_c.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
