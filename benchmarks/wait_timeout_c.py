@@ -28,16 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from cbuild import build, pinned  # benchmarks/ is on sys.path
+from echo_vs_c import cpu_seconds
 from netlab.load import LoadGenerator
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_CPU, CLIENT_CPU = 0, 1
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def one_round(timeout_ms: int, rate: float, args: argparse.Namespace) -> float:

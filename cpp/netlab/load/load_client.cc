@@ -271,7 +271,7 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
     return;
   }
   // The clock read that stamped these responses stamps the next requests too: they are
-  // written at the end of this loop turn either way, so a second read would be no truer.
+  // written as soon as this read's callback returns, so a second read would be no truer.
   trySend(now);
   w_.maybeFinish();
 }
