@@ -91,9 +91,9 @@ def main() -> None:
              f"load generator on CPU {CLIENT_CPU}.", "",
              "| offered req/s | " + " | ".join(f"timeout {t}" for t in timeouts) + " | ratio |",
              "| --- | --- | --- | --- |"]
-    for rate, table in runs.items():
+    for offered, table in runs.items():
         medians = [statistics.median(v) for v in table.values()]
-        lines.append(f"| {rate} | " + " | ".join(spread(v) for v in table.values())
+        lines.append(f"| {offered} | " + " | ".join(spread(v) for v in table.values())
                      + f" | {medians[1] / medians[0]:.3f}x |")
     report = "\n".join(lines) + "\n"
     print("\n" + report)

@@ -1,7 +1,7 @@
 /* A minimal epoll echo client: the C reference for benchmarks/echo_vs_c.py.
  *
  *     cc -O2 -o build/bench/echo_client benchmarks/c/echo_client.c
- *     build/bench/echo_client PORT CONNECTIONS SECONDS [SIZE=64]
+ *     build/bench/echo_client PORT CONNECTIONS SECONDS [SIZE=64] [PAD_LINES=0]
  *
  * One thread, closed loop: each of CONNECTIONS connections to 127.0.0.1:PORT has one
  * SIZE-byte message outstanding and sends the next as soon as the reply is complete. Every
@@ -10,6 +10,11 @@
  * netlab load generator's does. Prints one JSON line: requests, responses, requests_per_s
  * (responses / elapsed seconds), errors, and the process's CPU time from getrusage(2).
  * Exits 1 when a reply was wrong or a connection failed.
+ *
+ * PAD_LINES (benchmarks/footprint_c.py) gives each connection that many more 64-byte cache
+ * lines, in a block of its own, written on every event: a client with a larger per-connection
+ * footprint between the same system calls, as netlab's load generator has (its LoadClient and
+ * Stream are about 750 bytes in several blocks, against this program's one 300-byte struct).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,9 +38,11 @@ struct conn {
   size_t sent, got; /* bytes of the current message written / echoed back */
   unsigned char msg[256];
   int want_out;
+  unsigned char *pad; /* PAD_LINES * 64 bytes, or null */
 };
 
 static size_t size = 64;
+static int pad_lines;
 static long long requests, responses, errors;
 
 static double now(void) {
@@ -76,14 +83,16 @@ static void fail(int ep, struct conn *c, const char *why) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s PORT CONNECTIONS SECONDS [SIZE]\n", argv[0]);
+    fprintf(stderr, "usage: %s PORT CONNECTIONS SECONDS [SIZE] [PAD_LINES]\n", argv[0]);
     return 2;
   }
   int port = atoi(argv[1]);
   int n = atoi(argv[2]);
   double seconds = atof(argv[3]);
   if (argc > 4) size = (size_t)atoi(argv[4]);
+  if (argc > 5) pad_lines = atoi(argv[5]);
   if (size < 1 || size > sizeof((struct conn *)0)->msg) { fprintf(stderr, "bad size\n"); return 2; }
+  if (pad_lines < 0 || pad_lines > 1024) { fprintf(stderr, "bad pad lines\n"); return 2; }
   signal(SIGPIPE, SIG_IGN);
   struct rlimit lim;
   getrlimit(RLIMIT_NOFILE, &lim);
@@ -99,6 +108,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     struct conn *c = &conns[i];
     c->id = (uint32_t)i;
+    if (pad_lines > 0 && !(c->pad = malloc((size_t)pad_lines * 64))) { perror("malloc"); return 1; }
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
       perror("connect");
@@ -125,6 +135,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < k; i++) {
       struct conn *c = events[i].data.ptr;
       if (c->fd < 0) continue;
+      for (int j = 0; j < pad_lines; j++) c->pad[j * 64] = (unsigned char)c->seq;
       if ((events[i].events & EPOLLOUT) && c->sent < size && send_rest(ep, c) < 0) {
         fail(ep, c, "write failed");
         continue;
