@@ -235,6 +235,10 @@ def main() -> int:
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install nginx-light wrk util-linux")
+    # The Locust part runs last: without this check a run would fail after all the others.
+    if subprocess.run([sys.executable, "-m", "locust", "--version"],
+                      capture_output=True).returncode != 0:
+        sys.exit(f"Locust is missing from {sys.executable}: pip install '.[locust]'")
     results: dict[str, Any] = {"args": vars(args)}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
