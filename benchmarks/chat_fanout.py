@@ -18,6 +18,7 @@ import json
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 from netlab import LoadGenerator
 from netlab.lab import ServerProcess
@@ -26,7 +27,7 @@ CLIENTS = 100
 SIZE = 64
 
 
-def run(model: str, rate: float, duration: float) -> dict:
+def run(model: str, rate: float, duration: float) -> dict[str, Any]:
     server = ServerProcess(model, app="chat")
     try:
         cpu0 = server.cpu_seconds()
@@ -41,7 +42,7 @@ def run(model: str, rate: float, duration: float) -> dict:
         server.close()
 
 
-def row(r: dict) -> str:
+def row(r: dict[str, Any]) -> str:
     return (f"| {r['model']} | {r['send_rate']:,.0f} | {r['delivered_per_s']:,.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} | "
             f"{r['server_cpu_s']:.1f} |\n")

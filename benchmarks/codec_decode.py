@@ -21,9 +21,10 @@ import platform
 import struct
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from netlab import _core
-from netlab.codecs import LengthPrefixCodec
+from netlab.codecs import Decoder, LengthPrefixCodec
 
 CHUNK = 64 * 1024
 
@@ -57,7 +58,8 @@ def chunks_of(data: bytes) -> list[bytes]:
     return [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
-def time_feed(make_decoder, chunks: list[bytes], expected: int) -> float:
+def time_feed(make_decoder: Callable[[], Decoder | PurePythonDecoder], chunks: list[bytes],
+              expected: int) -> float:
     decoder = make_decoder()
     start = time.perf_counter()
     frames = 0
@@ -74,10 +76,10 @@ def time_native(data: bytes, expected: int) -> float:
     return seconds
 
 
-def measure(frame_bytes: int, total: int, repeat: int) -> list[dict]:
+def measure(frame_bytes: int, total: int, repeat: int) -> list[dict[str, Any]]:
     data, count = make_stream(frame_bytes, total)
     chunks = chunks_of(data)
-    runs = {
+    runs: dict[str, Callable[[], float]] = {
         "C++ decoder": lambda: time_native(data, count),
         "netlab feed()": lambda: time_feed(lambda: LengthPrefixCodec().decoder(), chunks, count),
         "pure Python": lambda: time_feed(PurePythonDecoder, chunks, count),
@@ -87,7 +89,7 @@ def measure(frame_bytes: int, total: int, repeat: int) -> list[dict]:
     for _ in range(repeat):
         for name, run in runs.items():
             times[name].append(run())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in runs:
         best = min(times[name])
         rows.append({"frame_bytes": frame_bytes, "decoder": name, "frames": count,

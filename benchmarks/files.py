@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
@@ -47,13 +47,16 @@ _spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).wit
 assert _spec and _spec.loader
 bench_proxy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_proxy)
-Proc = bench_proxy.Proc
+if TYPE_CHECKING:
+    from proxy import Proc  # bench_proxy's class, for mypy, which cannot see into bench_proxy
+else:
+    Proc = bench_proxy.Proc
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = 0, 1
 pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
-wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
-                                       bench_http.interleaved)
+wait_listening, interleaved = bench_http.wait_listening, bench_http.interleaved
+spread: Callable[[list[float]], str] = bench_http.spread
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
 GIB, MIB = 1 << 30, 1 << 20
 

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -147,10 +148,11 @@ def wrk(url: str, connections: int, seconds: float,
     cpu = children_cpu() - before
     out = run.stdout
     done = re.search(r"(\d+) requests in", out)
-    if not done:
+    per_s = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not done or not per_s:
         raise RuntimeError(f"wrk failed: {run.stderr.strip() or out}")
     requests = int(done.group(1))
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rate = float(per_s.group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -247,7 +249,7 @@ def main() -> int:
             for c in [int(x) for x in args.connections.split(",")]:
                 print(f"servers under wrk, {c} connections", flush=True)
                 results[f"servers_c{c}"] = interleaved(args.rounds, {
-                    kind: (lambda s=s: server_under_wrk(s, c, args.seconds))
+                    kind: partial(server_under_wrk, s, c, args.seconds)
                     for kind, s in servers.items()})
 
             def server_cpu(s: Server) -> dict[str, float]:
@@ -258,7 +260,7 @@ def main() -> int:
 
             print(f"server CPU at {args.rate:,.0f} requests/s", flush=True)
             results["server_cpu"] = interleaved(args.rounds, {
-                kind: (lambda s=s: server_cpu(s)) for kind, s in servers.items()})
+                kind: partial(server_cpu, s) for kind, s in servers.items()})
             nginx = servers["nginx"]
             print("clients against nginx at saturation", flush=True)
             results["clients"] = interleaved(args.rounds, {
@@ -267,9 +269,8 @@ def main() -> int:
             netlab_server = servers["netlab"]
             print("Locust against HttpServer", flush=True)
             results["locust"] = interleaved(max(1, args.rounds // 2 + 1), {
-                client: (lambda client=client: locust_run(netlab_server.url, client,
-                                                          args.locust_users,
-                                                          args.locust_seconds, tmp))
+                client: partial(locust_run, netlab_server.url, client, args.locust_users,
+                                args.locust_seconds, tmp)
                 for client in ("netlab", "locust")})
         finally:
             for s in servers.values():

@@ -24,6 +24,7 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from netlab import LoadGenerator
 from netlab.lab import ServerProcess
@@ -39,7 +40,7 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
-def run_netlab(port: int, connections: int, duration: float) -> dict:
+def run_netlab(port: int, connections: int, duration: float) -> dict[str, Any]:
     r = LoadGenerator("127.0.0.1", port, connections=connections, threads=1, duration=duration,
                       size=SIZE).run()
     return {"rps": r.responses_per_s, "p99_ms": r.latency_ms["p99"],
@@ -47,7 +48,7 @@ def run_netlab(port: int, connections: int, duration: float) -> dict:
             "duration": r.duration}
 
 
-def run_asyncio(port: int, connections: int, duration: float) -> dict:
+def run_asyncio(port: int, connections: int, duration: float) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
 
@@ -81,7 +82,7 @@ def run_asyncio(port: int, connections: int, duration: float) -> dict:
     return summarize(latencies, errors, elapsed, time.process_time() - cpu0)
 
 
-def run_threads(port: int, connections: int, duration: float) -> dict:
+def run_threads(port: int, connections: int, duration: float) -> dict[str, Any]:
     per_thread: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
     start = time.perf_counter()
@@ -117,7 +118,7 @@ def run_threads(port: int, connections: int, duration: float) -> dict:
     return summarize(latencies, sum(errors), elapsed, time.process_time() - cpu0)
 
 
-def summarize(latencies: list[float], errors: int, elapsed: float, cpu: float) -> dict:
+def summarize(latencies: list[float], errors: int, elapsed: float, cpu: float) -> dict[str, Any]:
     return {"rps": len(latencies) / elapsed, "p99_ms": percentile(latencies, 99) * 1e3,
             "p50_ms": (statistics.median(latencies) * 1e3) if latencies else 0.0,
             "errors": errors, "cpu_s": cpu, "duration": elapsed}

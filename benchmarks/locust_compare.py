@@ -18,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from netlab.lab import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 
 
-def run(kind: str, users: int, duration: float, port: int) -> dict:
+def run(kind: str, users: int, duration: float, port: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         env = dict(os.environ, BENCH_USER=kind, NETLAB_SWARM_CONNECTIONS=str(users))

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
 assert _spec and _spec.loader
@@ -53,7 +53,10 @@ _spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).wit
 assert _spec and _spec.loader
 bench_proxy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_proxy)
-Proc = bench_proxy.Proc
+if TYPE_CHECKING:
+    from proxy import Proc  # bench_proxy's class, for mypy, which cannot see into bench_proxy
+else:
+    Proc = bench_proxy.Proc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
@@ -61,8 +64,9 @@ from netlab.load import LoadGenerator  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
-wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
-                                       bench_http.interleaved)
+wait_listening, spread = bench_http.wait_listening, bench_http.spread
+interleaved: Callable[[int, dict[str, Callable[[], dict[str, float]]]],
+                      dict[str, list[dict[str, float]]]] = bench_http.interleaved
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SIZE = 200
 CONNECTIONS = 10
@@ -196,7 +200,7 @@ def ingest(tmp: Path, rounds: int, messages: int, sustained: int,
                    ) -> Callable[[], dict[str, float]]:
         def run() -> dict[str, float]:
             server: Server = Rsyslog(tmp) if kind == "rsyslog" else Netlab(tmp)
-            port = server.port if kind == "rsyslog" else server.syslog  # type: ignore[attr-defined]
+            port = server.syslog if isinstance(server, Netlab) else server.port
             try:
                 return absorb(server, port, count, framing)
             finally:
@@ -278,8 +282,9 @@ def query_latency(tmp: Path, logs: int, queries: int) -> dict[str, Any]:
         out: dict[str, Any] = {"logs": server.count(), "fill_s": fill_s,
                                "bytes_per_m": disk / max(1, server.count()) * 1e6}
         # Every message is "load <n> xxx...": "load" is in every log; "<n>" in one.
-        for name, keyword in (("every log", lambda i: "load"),
-                              ("one log", lambda i: str(1000 + i * 7919 % 100000))):
+        keywords: tuple[tuple[str, Callable[[int], str]], ...] = (
+            ("every log", lambda i: "load"), ("one log", lambda i: str(1000 + i * 7919 % 100000)))
+        for name, keyword in keywords:
             times = []
             for i in range(queries):
                 t0 = time.perf_counter()

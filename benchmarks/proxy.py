@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
@@ -46,7 +46,8 @@ _spec.loader.exec_module(bench_http)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROXY_CPU, OTHER_CPU = 0, 1
-pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
+pinned, free_port = bench_http.pinned, bench_http.free_port
+cpu_seconds: Callable[[int], float] = bench_http.cpu_seconds
 wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
                                        bench_http.interleaved)
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
@@ -160,7 +161,7 @@ def proxy_cpu(proxy: Proc, rate: float, seconds: float, path: str = "") -> dict[
     """netlab's open-loop http scenario at `rate` to `path` through the proxy; the proxy's CPU
     per response."""
     before = proxy.cpu()
-    r = bench_http.netlab_bench(proxy.url + path.lstrip("/"), 50, seconds, rate)
+    r: dict[str, float] = bench_http.netlab_bench(proxy.url + path.lstrip("/"), 50, seconds, rate)
     r["proxy_cpu_us"] = (proxy.cpu() - before) / max(r["responses"], 1) * 1e6
     return r
 

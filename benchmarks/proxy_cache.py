@@ -32,14 +32,18 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _spec = importlib.util.spec_from_file_location("bench_proxy", Path(__file__).with_name("proxy.py"))
 assert _spec and _spec.loader
 bench_proxy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_proxy)
 bench_http = bench_proxy.bench_http
-Proc, spread, interleaved = bench_proxy.Proc, bench_proxy.spread, bench_proxy.interleaved
+if TYPE_CHECKING:
+    from proxy import Proc  # bench_proxy's class, for mypy, which cannot see into bench_proxy
+else:
+    Proc = bench_proxy.Proc
+spread, interleaved = bench_proxy.spread, bench_proxy.interleaved
 PROXY_CPU, KEEPALIVE = bench_proxy.PROXY_CPU, bench_proxy.KEEPALIVE
 CACHE_PATH = "/cache/3600"
 GZIP_HEADER = ("Accept-Encoding: gzip",)
@@ -67,7 +71,7 @@ def start_nginx(origin: int, tmp: Path, cache_dir: Path, gzip: bool) -> Proc:
 
 def gzip_run(proxy: Proc, path: str, body_mib: float, seconds: float) -> dict[str, float]:
     before = proxy.cpu()
-    r = bench_http.wrk(proxy.url + path[1:], 8, seconds, GZIP_HEADER)
+    r: dict[str, float] = bench_http.wrk(proxy.url + path[1:], 8, seconds, GZIP_HEADER)
     cpu = proxy.cpu() - before
     mib = r["responses"] * body_mib
     r["mib_per_s"] = mib / seconds
