@@ -1,11 +1,14 @@
 """What the benchmark scripts share: the C reference programs in benchmarks/c/, compiled into
-build/bench/ when missing or older than their source, and CPU pinning with taskset."""
+build/bench/ when missing or older than their source, CPU pinning with taskset, and writing a
+result into results/."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "benchmarks" / "c"
@@ -26,3 +29,15 @@ def build(name: str) -> Path:
 def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
     """`cmd` run on one CPU (taskset), or as it is when cpu is None."""
     return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def record(out_dir: Optional[str], name: str, report: str, data: dict[str, Any]) -> None:
+    """OUT_DIR/NAME.md (the report, then the command that made it) and OUT_DIR/NAME.json, for
+    benchmarks/NAME.py; nothing when out_dir is None."""
+    if not out_dir:
+        return
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    command = f"PYTHONPATH=python python benchmarks/{name}.py {' '.join(sys.argv[1:])}"
+    (out / f"{name}.md").write_text(report + f"\nCommand: `{command}`\n")
+    (out / f"{name}.json").write_text(json.dumps(data, indent=2))

@@ -28,10 +28,9 @@ import re
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
-from cbuild import build, pinned  # benchmarks/ is on sys.path
+from cbuild import build, pinned, record  # benchmarks/ is on sys.path
 from echo_vs_c import LOADGEN_CHILD
 
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -113,13 +112,7 @@ def main() -> None:
               "fast and slow spells."]
     report = "\n".join(lines) + "\n"
     print("\n" + report)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        command = f"PYTHONPATH=python python benchmarks/footprint_c.py {' '.join(sys.argv[1:])}"
-        (out / "footprint_c.md").write_text(report + f"\nCommand: `{command}`\n")
-        (out / "footprint_c.json").write_text(
-            json.dumps({"args": vars(args), "runs": results}, indent=2))
+    record(args.out, "footprint_c", report, {"args": vars(args), "runs": results})
 
 
 if __name__ == "__main__":

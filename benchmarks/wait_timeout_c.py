@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import re
 import statistics
 import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
-from cbuild import build, pinned  # benchmarks/ is on sys.path
+from cbuild import build, pinned, record  # benchmarks/ is on sys.path
 from echo_vs_c import cpu_seconds
 from netlab.load import LoadGenerator
 
@@ -97,13 +93,7 @@ def main() -> None:
                      + f" | {medians[1] / medians[0]:.3f}x |")
     report = "\n".join(lines) + "\n"
     print("\n" + report)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        command = f"PYTHONPATH=python python benchmarks/wait_timeout_c.py {' '.join(sys.argv[1:])}"
-        (out / "wait_timeout_c.md").write_text(report + f"\nCommand: `{command}`\n")
-        data: dict[str, Any] = {"args": vars(args), "runs": runs}
-        (out / "wait_timeout_c.json").write_text(json.dumps(data, indent=2))
+    record(args.out, "wait_timeout_c", report, {"args": vars(args), "runs": runs})
 
 
 if __name__ == "__main__":
