@@ -1,10 +1,11 @@
 """What the benchmark scripts share: the C reference programs in benchmarks/c/, compiled into
-build/bench/ when missing or older than their source, CPU pinning with taskset, and writing a
-result into results/."""
+build/bench/ when missing or older than their source, CPU pinning with taskset, the median
+(min-max) of rounds, and writing a result into results/."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,11 @@ def build(name: str) -> Path:
 def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
     """`cmd` run on one CPU (taskset), or as it is when cpu is None."""
     return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """The median of `values`, then their minimum and maximum: "7.07 (5.89-8.23)"."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def record(out_dir: Optional[str], name: str, report: str, data: dict[str, Any]) -> None:

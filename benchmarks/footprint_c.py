@@ -30,7 +30,7 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-from cbuild import build, pinned, record  # benchmarks/ is on sys.path
+from cbuild import build, pinned, record, spread  # benchmarks/ is on sys.path
 from echo_vs_c import LOADGEN_CHILD
 
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -55,10 +55,6 @@ def contenders(port: int, args: argparse.Namespace) -> dict[str, Callable[[], di
                 for pad in [int(p) for p in args.pads.split(",")]}
     commands["netlab LoadGenerator"] = [sys.executable, "-c", LOADGEN_CHILD, *common, "64"]
     return {name: functools.partial(run_client, cmd, timeout) for name, cmd in commands.items()}
-
-
-def spread(values: list[float], fmt: str = ".2f") -> str:
-    return (f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})")
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import re
 import statistics
 import subprocess
 
-from cbuild import build, pinned, record  # benchmarks/ is on sys.path
+from cbuild import build, pinned, record, spread  # benchmarks/ is on sys.path
 from echo_vs_c import cpu_seconds
 from netlab.load import LoadGenerator
 
@@ -52,10 +52,6 @@ def one_round(timeout_ms: int, rate: float, args: argparse.Namespace) -> float:
     if result.responses_per_s < 0.95 * rate:  # CPU per request means little off the rate
         raise RuntimeError(f"{result.responses_per_s:,.0f} responses/s of {rate:,.0f} offered")
     return cpu / max(result.responses, 1) * 1e6
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> None:
