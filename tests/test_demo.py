@@ -38,6 +38,9 @@ def test_leaders_within_noise_share_the_lead_and_select_close_to_epoll() -> None
     assert "epoll and select used the least server CPU per 10k responses (0.060 s and 0.061 s, " \
            "within noise of each other); threaded used 2.00x as much." in notes
     assert "threaded ran 52 threads in 40.0 MiB (2.2x epoll's memory)" in notes
+    assert "epoll ran 2 threads in" in notes
+    assert "epoll ran 1 thread in" in text([run("epoll", 100_000, threads=1),
+                                            run("threaded", 50_000, threads=52)])
     assert "select kept within 10% of epoll" in notes and "FD_SETSIZE (1024)" in notes
     assert "flagged" not in notes
 

@@ -153,10 +153,14 @@ def _threads_and_memory(runs: Sequence[ModelRun], connections: int) -> Optional[
     memory = threaded.server_rss_mib / max(epoll.server_rss_mib, 1e-9)
     memory_text = ("about epoll's memory" if _within_noise(memory)
                    else f"{memory:.1f}x epoll's memory")
-    return (f"Cost of a thread per connection: threaded ran {threaded.server_threads:,} threads "
+    return (f"Cost of a thread per connection: threaded ran {_threads(threaded.server_threads)} "
             f"in {threaded.server_rss_mib:.1f} MiB ({memory_text}) for {connections:,} "
-            f"connections; epoll ran {epoll.server_threads:,} threads in "
+            f"connections; epoll ran {_threads(epoll.server_threads)} in "
             f"{epoll.server_rss_mib:.1f} MiB.")
+
+
+def _threads(count: int) -> str:
+    return f"{count:,} thread" + ("" if count == 1 else "s")
 
 
 def _select_vs_epoll(runs: Sequence[ModelRun], connections: int) -> Optional[str]:
@@ -170,7 +174,8 @@ def _select_vs_epoll(runs: Sequence[ModelRun], connections: int) -> Optional[str
         if connections > SELECT_CAP:
             return (f"select cannot watch fds >= FD_SETSIZE ({FD_SETSIZE}), so its server "
                     f"takes at most {SELECT_CAP} connections and tells the rest \"server "
-                    "full\": its row is not comparable.")
+                    "full\" (the load generator counts each such reply as a mismatch, and "
+                    "reconnects): its row is not comparable.")
         return None
     ratio = epoll.result.responses_per_s / max(select.result.responses_per_s, 1e-9)
     if ratio < 1 + NOISE:

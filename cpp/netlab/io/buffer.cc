@@ -13,28 +13,11 @@
 
 namespace netlab {
 
-void Buffer::consume(size_t n) {
-  if (n >= readable()) {
-    clear();
-  } else {
-    readIndex_ += n;
-  }
-}
-
-void Buffer::clear() { readIndex_ = writeIndex_ = kPrepend; }
-
 void Buffer::append(const char* data, size_t n) {
   if (n == 0) return;
   makeRoom(n);
   std::memcpy(begin() + writeIndex_, data, n);
   writeIndex_ += n;
-}
-
-char* Buffer::appendSpace(size_t n) {
-  makeRoom(n);
-  char* at = begin() + writeIndex_;
-  writeIndex_ += n;
-  return at;
 }
 
 void Buffer::prepend(const char* data, size_t n) {
@@ -50,8 +33,7 @@ size_t Buffer::find(char c, size_t from) const {
 }
 
 // Slides the readable bytes to the front when that frees enough room; grows otherwise.
-void Buffer::makeRoom(size_t n) {
-  if (writable() >= n) return;
+void Buffer::slideOrGrow(size_t n) {
   size_t live = readable();
   if (writable() + readIndex_ - kPrepend >= n) {
     std::memmove(begin() + kPrepend, peek(), live);
@@ -116,8 +98,7 @@ ssize_t Buffer::writeTo(Transport& transport) {
   return n;
 }
 
-void Buffer::shrinkIfIdle(size_t to) {
-  if (!empty() || data_.size() <= kPrepend + kInitialSize) return;
+void Buffer::shrink(size_t to) {
   std::vector<char>(kPrepend + to).swap(data_);
   clear();
 }

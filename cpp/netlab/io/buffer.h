@@ -34,13 +34,24 @@ class Buffer {
   size_t capacity() const { return data_.size(); }
 
   /// Drops n bytes from the front (all of them if n is larger).
-  void consume(size_t n);
-  void clear();
+  void consume(size_t n) {
+    if (n >= readable()) {
+      clear();
+    } else {
+      readIndex_ += n;
+    }
+  }
+  void clear() { readIndex_ = writeIndex_ = kPrepend; }
 
   void append(const char* data, size_t n);
   void append(std::string_view s) { append(s.data(), s.size()); }
   /// Makes n bytes readable at the end and returns where to write them.
-  char* appendSpace(size_t n);
+  char* appendSpace(size_t n) {
+    makeRoom(n);
+    char* at = begin() + writeIndex_;
+    writeIndex_ += n;
+    return at;
+  }
   /// Puts bytes in front of the readable region; n must fit in the prepend room.
   void prepend(const char* data, size_t n);
 
@@ -59,7 +70,9 @@ class Buffer {
 
   /// Gives memory back after a burst, so a quiet connection does not keep its peak size:
   /// an empty buffer larger than kInitialSize is cut to `to` bytes of room.
-  void shrinkIfIdle(size_t to = kInitialSize);
+  void shrinkIfIdle(size_t to = kInitialSize) {
+    if (empty() && data_.size() > kPrepend + kInitialSize) shrink(to);
+  }
   /// Exchanges contents with `other` in O(1); each Buffer object stays where it is, so a
   /// pointer to one still names the same object.
   void swap(Buffer& other) noexcept {
@@ -71,7 +84,12 @@ class Buffer {
  private:
   char* begin() { return data_.data(); }
   size_t writable() const { return data_.size() - writeIndex_; }
-  void makeRoom(size_t n);
+  // Inline for the common case, a buffer with room: every request and reply passes here.
+  void makeRoom(size_t n) {
+    if (writable() < n) slideOrGrow(n);
+  }
+  void slideOrGrow(size_t n);
+  void shrink(size_t to);
   template <typename Read, typename ReadV>
   ssize_t readWith(Read read, ReadV readv, size_t limit);
 

@@ -5,13 +5,6 @@
 
 namespace netlab {
 
-size_t Histogram::indexOf(uint64_t v) {
-  if (v < kSub) return static_cast<size_t>(v);
-  int exponent = 63 - __builtin_clzll(v);  // >= kSubBits
-  int shift = exponent - kSubBits;
-  return kSub + static_cast<size_t>(exponent - kSubBits) * kSub + ((v >> shift) - kSub);
-}
-
 uint64_t Histogram::lowestIn(size_t index) {
   if (index < kSub) return index;
   size_t octave = (index - kSub) / kSub;
@@ -23,19 +16,6 @@ uint64_t Histogram::highestIn(size_t index) {
   if (index < kSub) return index;
   size_t octave = (index - kSub) / kSub;
   return lowestIn(index) + (1ull << octave) - 1;
-}
-
-void Histogram::record(uint64_t v, uint64_t count) {
-  if (count == 0) return;
-  if (v > kMaxValue) {
-    v = kMaxValue;
-    clamped_ += count;
-  }
-  counts_[indexOf(v)] += count;
-  total_ += count;
-  sum_ += static_cast<double>(v) * static_cast<double>(count);
-  min_ = std::min(min_, v);
-  max_ = std::max(max_, v);
 }
 
 void Histogram::merge(const Histogram& other) {

@@ -21,8 +21,21 @@ class Histogram {
 
   Histogram() : counts_(kBuckets, 0) {}
 
-  /// Values above kMaxValue are clamped (and counted in clamped()).
-  void record(uint64_t valueNs, uint64_t count = 1);
+  /// Values above kMaxValue are clamped (and counted in clamped()). Inline: the load
+  /// generator records every response, and a call per record was a tenth of its own work.
+  void record(uint64_t valueNs, uint64_t count = 1) {
+    if (count == 0) return;
+    if (valueNs > kMaxValue) {
+      valueNs = kMaxValue;
+      clamped_ += count;
+    }
+    counts_[indexOf(valueNs)] += count;
+    total_ += count;
+    // Signed, as values fit in 37 bits: x86-64 converts a signed integer in one instruction.
+    sum_ += static_cast<double>(static_cast<int64_t>(valueNs)) * static_cast<double>(count);
+    if (valueNs < min_) min_ = valueNs;
+    if (valueNs > max_) max_ = valueNs;
+  }
   void merge(const Histogram& other);
   void clear();
 
@@ -43,7 +56,12 @@ class Histogram {
   std::vector<std::pair<uint32_t, uint64_t>> sparse() const;
   void addSparse(const std::vector<std::pair<uint32_t, uint64_t>>& buckets);
 
-  static size_t indexOf(uint64_t valueNs);
+  static size_t indexOf(uint64_t valueNs) {
+    if (valueNs < kSub) return static_cast<size_t>(valueNs);
+    int exponent = 63 - __builtin_clzll(valueNs);  // >= kSubBits
+    int shift = exponent - kSubBits;
+    return kSub + static_cast<size_t>(exponent - kSubBits) * kSub + ((valueNs >> shift) - kSub);
+  }
   static uint64_t lowestIn(size_t index);
   static uint64_t highestIn(size_t index);
 

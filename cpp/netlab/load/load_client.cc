@@ -17,7 +17,7 @@ LoadClient::~LoadClient() = default;
 
 void LoadClient::connect() {
   reconnectPending_ = false;
-  if (w_.scenario_.connectionPerRequest() && inflight_.empty() && !reserveRequest()) return;
+  if (w_.connectionPerRequest_ && inflight_.empty() && !reserveRequest()) return;
   state_ = State::kConnecting;
   connectStartNs_ = nowNs();
   ++w_.connectsInFlight_;
@@ -72,7 +72,7 @@ void LoadClient::onConnected(Fd fd) {
   w_.connectFinished();
   w_.connectionsOpened.fetch_add(1, std::memory_order_relaxed);
   int64_t now = nowNs();
-  if (w_.scenario_.connectionPerRequest()) {
+  if (w_.connectionPerRequest_) {
     Request& r = inflight_.front();
     r.sentNs = now;
     Buffer& out = batch();
@@ -83,7 +83,7 @@ void LoadClient::onConnected(Fd fd) {
     return;
   }
   if (w_.plan_.intervalNs > 0 && nextIntendedNs_ == 0) nextIntendedNs_ = now + phaseNs_;
-  if (w_.scenario_.streaming()) {
+  if (w_.streaming_) {
     w_.scenario_.writeGreeting(index_, batch());
     flush();
   }
@@ -95,7 +95,7 @@ void LoadClient::trySend() { trySend(nowNs()); }
 // Sends every request that is due and fits in the pipeline, then writes them in one call.
 void LoadClient::trySend(int64_t now) {
   if (state_ != State::kConnected || w_.stopping_) return;
-  if (w_.scenario_.streaming()) {
+  if (w_.streaming_) {
     sendStamped(now);
     return;
   }
@@ -128,7 +128,7 @@ void LoadClient::sendStamped(int64_t now) {
   if (stream_->queued() >= stream_->options().highWater) return;  // onStreamDrained resumes
   Buffer& out = batch();
   size_t sent = 0;
-  bool oneWay = w_.scenario_.oneWay();
+  bool oneWay = w_.oneWay_;
   // A schedule far behind is caught up a batch per turn, not in one unbounded buffer.
   while (nextIntendedNs_ <= now && out.readable() - batchStart_ < kMaxStampedBatch &&
          w_.takeRequest()) {
@@ -196,7 +196,7 @@ void LoadClient::onStreamData(Stream&, Buffer& in) {
   size_t fresh = in.readable() - seenInput_;
   w_.noteReceived(fresh);
   int64_t now = nowNs();
-  if (w_.scenario_.streaming()) {
+  if (w_.streaming_) {
     readDeliveries(in, now);
   } else {
     readResponses(in, now);
@@ -205,7 +205,7 @@ void LoadClient::onStreamData(Stream&, Buffer& in) {
 }
 
 void LoadClient::onStreamEof(Stream&) {
-  if (!inflight_.empty() || w_.scenario_.streaming()) {
+  if (!inflight_.empty() || w_.streaming_) {
     fail(LoadError::kClosed, "the server closed the connection with a request outstanding");
   } else {
     closeSocket();  // an idle connection closed by the server is no failed request
@@ -214,9 +214,9 @@ void LoadClient::onStreamEof(Stream&) {
 }
 
 void LoadClient::onStreamDrained(Stream&) {
-  if (!w_.scenario_.streaming()) return;
+  if (!w_.streaming_) return;
   trySend();
-  if (w_.scenario_.oneWay()) w_.maybeFinishOneWay();
+  if (w_.oneWay_) w_.maybeFinishOneWay();
 }
 
 size_t LoadClient::queuedOutput() const { return stream_ ? stream_->queued() : 0; }
@@ -256,7 +256,7 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
     backoff_.reset();
     // A server that says it closes after this response (HTTP's Connection: close) gets a new
     // connection for the next request, as connect-per-request does.
-    if (w_.scenario_.connectionPerRequest() || info.closes) {
+    if (w_.connectionPerRequest_ || info.closes) {
       closeSocket();
       if (w_.canReconnect()) connect();
       w_.maybeFinish();
@@ -276,10 +276,9 @@ void LoadClient::readResponses(Buffer& in, int64_t now) {
   w_.maybeFinish();
 }
 
-void LoadClient::checkTimeouts(int64_t now) {
+void LoadClient::checkTimeouts(int64_t now, int64_t timeoutNs) {
   if (state_ == State::kConnected && !inflight_.empty() && inflight_.front().sentNs > 0 &&
-      now - inflight_.front().sentNs >
-          static_cast<int64_t>(w_.config_.responseTimeoutSec * kNsPerSec)) {
+      now - inflight_.front().sentNs > timeoutNs) {
     fail(LoadError::kTimeout, "no response within the response timeout");
   }
 }

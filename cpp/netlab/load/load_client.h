@@ -27,9 +27,9 @@ class LoadClient final : public StreamEvents {
   ~LoadClient() override;
 
   void connect();
-  /// Fails requests that have waited past the response timeout (the Connector times
-  /// connects).
-  void checkTimeouts(int64_t nowNs);
+  /// Fails requests that have waited past `timeoutNs`, the response timeout (the Connector
+  /// times connects).
+  void checkTimeouts(int64_t nowNs, int64_t timeoutNs);
   bool idle() const { return !stream_ && !connector_ && !reconnectPending_; }
   size_t inflight() const { return inflight_.size(); }
   /// Requests sent and not yet answered.

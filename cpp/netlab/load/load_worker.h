@@ -115,6 +115,10 @@ class LoadWorker {
 
   const LoadConfig& config_;
   const Scenario& scenario_;
+  // The scenario's fixed traits, read once: each connection asks on every response.
+  const bool streaming_;
+  const bool oneWay_;
+  const bool connectionPerRequest_;
   Endpoint endpoint_;
   std::unique_ptr<EventLoop> loop_;
   Plan plan_;
@@ -124,6 +128,7 @@ class LoadWorker {
 
   int64_t startNs_ = 0;
   int64_t deadlineNs_ = 0;
+  int64_t nextTimeoutScanNs_ = 0;  // see onTick
   uint64_t budgetLeft_ = 0;
   bool budgeted_ = false;
   bool stopping_ = false;
