@@ -38,6 +38,7 @@ import tempfile
 from typing import Any
 
 from cbuild import build, pinned, record  # benchmarks/ is on sys.path
+from echo_vs_c import start_server, stop
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 LOADGEN = """
@@ -46,17 +47,6 @@ r = LoadGenerator("127.0.0.1", {port}, scenario="echo", connections={connections
                   requests={requests}, size=64).run()
 print("RESPONSES", r.responses, r.errors)
 """
-
-
-def start_server() -> tuple[subprocess.Popen[str], int]:
-    server = subprocess.Popen(pinned(SERVER_CPU, [str(build("echo_server")), "0"]),
-                              stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    match = re.search(r":(\d+)", server.stdout.readline())
-    if not match:
-        server.kill()
-        raise SystemExit("echo_server printed no port")
-    return server, int(match.group(1))
 
 
 def inclusive(profile: str, function: str) -> int:
@@ -79,15 +69,14 @@ def callgrind(cmd: list[str], env: dict[str, str], profile: str) -> str:
 
 
 def measure_netlab(path: str, connections: int, requests: int, tmp: str) -> dict[str, Any]:
-    server, port = start_server()
+    server, port = start_server("c", SERVER_CPU)
     try:
         env = dict(os.environ, PYTHONPATH=os.path.abspath(path))
         code = LOADGEN.format(port=port, connections=connections, requests=requests)
         profile = os.path.join(tmp, f"netlab-{len(os.listdir(tmp))}")
         out = callgrind([sys.executable, "-c", code], env, profile)
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
     match = re.search(r"RESPONSES (\d+) (\d+)", out)
     if not match or int(match.group(1)) == 0:
         raise SystemExit(f"the load generator at {path} printed no responses:\n{out}")
@@ -98,14 +87,13 @@ def measure_netlab(path: str, connections: int, requests: int, tmp: str) -> dict
 
 
 def measure_c(connections: int, seconds: float, tmp: str) -> dict[str, Any]:
-    server, port = start_server()
+    server, port = start_server("c", SERVER_CPU)
     try:
         profile = os.path.join(tmp, f"c-{connections}")
         out = callgrind([str(build("echo_client")), str(port), str(connections), str(seconds),
                          "64"], dict(os.environ), profile)
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
     match = re.search(r'"responses": (\d+)', out)
     if not match:
         raise SystemExit(f"echo_client printed no responses:\n{out}")

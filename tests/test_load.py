@@ -243,6 +243,13 @@ def test_progress_callback_and_timeline() -> None:
     assert all(s["responses"] > 0 and s["p99_ms"] > 0 for s in seen[:2])
     assert [s["second"] for s in result.timeline] == [0, 1, 2]
     assert sum(s["responses"] for s in result.timeline) == result.responses
+    # The run's corrected histogram is the seconds' histograms joined: every response is in
+    # it once, and its slowest is the slowest second's (a second joined from several workers
+    # knows its slowest to within its histogram bucket, 1/128).
+    assert result.latency_ms["count"] == result.responses
+    assert result.latency_uncorrected_ms["count"] == result.responses
+    slowest = max(s["max_ms"] for s in result.timeline)
+    assert abs(result.latency_ms["max"] - slowest) <= result.latency_ms["max"] / 128
     d = json.loads(result.to_json())
     assert d["responses"] == result.responses and len(d["timeline"]) == 3
 
