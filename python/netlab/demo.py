@@ -160,6 +160,7 @@ def _threads_and_memory(runs: Sequence[ModelRun], connections: int) -> Optional[
 
 
 def _threads(count: int) -> str:
+    """"1 thread", "1,002 threads"."""
     return f"{count:,} thread" + ("" if count == 1 else "s")
 
 
