@@ -57,9 +57,11 @@ def one_round(pythonpath: str, extra: list[str], args: argparse.Namespace) -> di
     proc, port = start_server(pythonpath, args.app, args.model, extra)
     try:
         before = cpu_seconds(proc.pid)
-        result = LoadGenerator("127.0.0.1", port, scenario="line", connections=args.connections,
-                               threads=1, rate=args.rate, pipeline=args.pipeline,
-                               duration=args.duration).run()
+        # HttpServer gets GET / (keep-alive); every other app, lines.
+        scenario = {"scenario": "http", "path": "/"} if args.app == "http" else {"scenario": "line"}
+        result = LoadGenerator("127.0.0.1", port, connections=args.connections, threads=1,
+                               rate=args.rate, pipeline=args.pipeline, duration=args.duration,
+                               **scenario).run()
         cpu = cpu_seconds(proc.pid) - before
     finally:
         proc.terminate()
@@ -82,7 +84,7 @@ def main() -> None:
     parser.add_argument("--b-label", default="B")
     parser.add_argument("--a-args", default="", help="extra `serve` flags for A's server")
     parser.add_argument("--b-args", default="", help="extra `serve` flags for B's server")
-    parser.add_argument("--app", default="pingpong")
+    parser.add_argument("--app", default="pingpong", help="the served app; http gets GET /")
     parser.add_argument("--model", default="epoll")
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--pipeline", type=int, default=1)

@@ -41,10 +41,25 @@ struct Head {
   bool informational() const { return !isRequest && status >= 100 && status < 200; }
 };
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+/// ASCII case-insensitive equality (field names, tokens); inline, since every field of every
+/// head is compared with a few known names.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 /// Whether a comma-separated list (Connection, Transfer-Encoding) holds `token`, any case.
 bool listHasToken(std::string_view list, std::string_view token);
 /// `s` without leading and trailing spaces and tabs.
-std::string_view trimWhitespace(std::string_view s);
+inline std::string_view trimWhitespace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
 
 }  // namespace netlab::http

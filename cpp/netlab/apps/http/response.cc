@@ -1,6 +1,8 @@
 #include "netlab/apps/http/response.h"
 
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace netlab::apps::http {
@@ -74,46 +76,92 @@ std::string_view statusText(int status) {
   }
 }
 
+namespace {
+
 // Written by hand rather than with strftime, whose day and month names follow LC_TIME.
-std::string_view httpDate() {
+size_t formatDate(time_t now, char* text, size_t size) {
   static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  thread_local time_t cachedSecond = -1;
-  thread_local char text[64];
-  thread_local size_t length = 0;
-  time_t now = ::time(nullptr);
-  if (now != cachedSecond) {
-    struct tm utc;
-    ::gmtime_r(&now, &utc);
-    int n = std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                          kDays[utc.tm_wday], utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900,
-                          utc.tm_hour, utc.tm_min, utc.tm_sec);
-    length = n > 0 ? static_cast<size_t>(n) : 0;
-    cachedSecond = now;
-  }
-  return {text, length};
+  struct tm utc;
+  ::gmtime_r(&now, &utc);
+  int n = std::snprintf(text, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[utc.tm_wday],
+                        utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour,
+                        utc.tm_min, utc.tm_sec);
+  return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-void appendHead(std::string& out, const ResponseHead& head) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(head.status);
-  out += ' ';
-  out += statusText(head.status);
-  out += "\r\nServer: netlab\r\nDate: ";
-  out += httpDate();
-  out += "\r\n";
-  if (!head.contentType.empty()) {
-    out += "Content-Type: ";
-    out += head.contentType;
-    out += "\r\n";
+// What starts every head, remade when the second or the status changes: the status line,
+// Server and Date. One thread-local block, since each thread-local variable of a shared
+// library costs a lookup call on every use.
+struct HeadCache {
+  time_t second = -1;
+  char date[64];
+  size_t dateLength = 0;
+  int status = -1;
+  std::string prefix;  // "HTTP/1.1 200 OK\r\nServer: netlab\r\nDate: ...\r\n"
+};
+
+HeadCache& headCache() {
+  thread_local HeadCache cache;
+  time_t now = ::time(nullptr);
+  if (now != cache.second) {
+    cache.dateLength = formatDate(now, cache.date, sizeof cache.date);
+    cache.second = now;
+    cache.status = -1;
   }
+  return cache;
+}
+
+std::string_view headPrefix(int status) {
+  HeadCache& cache = headCache();
+  if (status != cache.status) {
+    char code[16];
+    auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+    std::string& p = cache.prefix;
+    p.assign("HTTP/1.1 ");
+    p.append(code, end);
+    p += ' ';
+    p += statusText(status);
+    p += "\r\nServer: netlab\r\nDate: ";
+    p.append(cache.date, cache.dateLength);
+    p += "\r\n";
+    cache.status = status;
+  }
+  return cache.prefix;
+}
+
+// "Name: value\r\n" with one bounds check.
+void appendField(std::string& out, std::string_view nameColonSpace, std::string_view value) {
+  size_t at = out.size();
+  out.resize(at + nameColonSpace.size() + value.size() + 2);
+  char* p = out.data() + at;
+  std::memcpy(p, nameColonSpace.data(), nameColonSpace.size());
+  p += nameColonSpace.size();
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  p[0] = '\r';
+  p[1] = '\n';
+}
+
+}  // namespace
+
+std::string_view httpDate() {
+  HeadCache& cache = headCache();
+  return {cache.date, cache.dateLength};
+}
+
+// Every response passes here, so the head is made from a per-second cached prefix and a few
+// appends rather than a dozen.
+void appendHead(std::string& out, const ResponseHead& head) {
+  out += headPrefix(head.status);
+  if (!head.contentType.empty()) appendField(out, "Content-Type: ", head.contentType);
   if (head.contentLength == kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
   } else if (head.contentLength >= 0) {
-    out += "Content-Length: ";
-    out += std::to_string(head.contentLength);
-    out += "\r\n";
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, head.contentLength);
+    appendField(out, "Content-Length: ", std::string_view(digits, end - digits));
   }
   if (head.close) out += "Connection: close\r\n";
   if (!head.close && head.keepAlive10) out += "Connection: keep-alive\r\n";
