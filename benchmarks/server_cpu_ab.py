@@ -58,7 +58,8 @@ def one_round(pythonpath: str, extra: list[str], args: argparse.Namespace) -> di
     try:
         before = cpu_seconds(proc.pid)
         # HttpServer gets GET / (keep-alive); every other app, lines.
-        scenario = {"scenario": "http", "path": "/"} if args.app == "http" else {"scenario": "line"}
+        scenario: dict[str, Any] = ({"scenario": "http", "path": "/"} if args.app == "http"
+                                    else {"scenario": "line"})
         result = LoadGenerator("127.0.0.1", port, connections=args.connections, threads=1,
                                rate=args.rate, pipeline=args.pipeline, duration=args.duration,
                                **scenario).run()

@@ -1,0 +1,220 @@
+"""User-space instructions per request of netlab's servers, counted by callgrind, beside a
+reference server counted the same way: the one figure of a server's own work that this noisy
+machine repeats.
+
+A server's CPU per request here is mostly the kernel's (system calls, wake-ups), and
+wall-clock rounds spread by ±10% or more, so a change to the server's own code worth a few
+percent of its user time cannot be seen in them. `valgrind --tool=callgrind` counts the
+instructions the server process executes instead. Each server runs under callgrind on
+CPU 0 while a client that is not under valgrind drives it from CPU 1 for --seconds:
+
+- echo: `netlab serve echo --model epoll` and benchmarks/c/echo_server.c, driven by
+  benchmarks/c/echo_client.c (closed loop, 64 B, --echo-connections);
+- http: `netlab serve http --model epoll` and nginx (Debian's nginx-light: one process,
+  `return 200` of a short body, access log off), driven by `wrk -t1` against `/`
+  (--http-connections).
+
+Reported per request: for netlab, the inclusive count of EventLoop::loop (what the serving
+loop does, system call wrappers included, the kernel's work not, Python's start-up not);
+for the C server, main(); for nginx, whose Debian build carries no symbols, the whole
+process (started and left idle for a run's length it counts 7.9 million, about 1% of a run). Under valgrind a server answers fewer
+requests a second, so whatever is paced by the clock (the HTTP Date, once a second) weighs a
+little more than in a real run.
+
+    python benchmarks/server_instructions.py --build before=build/base-py \\
+        --build after=build/head-py --out benchmarks/results
+
+Needs valgrind, wrk and nginx-light (`apt-get install valgrind wrk nginx-light`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cbuild import build, pinned, record  # benchmarks/ is on sys.path
+from loadgen_instructions import inclusive, parse_build
+
+# benchmarks/http.py by path: its name would shadow the standard library's http package.
+_spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
+assert _spec and _spec.loader
+bench_http = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_http)
+
+SERVER_CPU, CLIENT_CPU = 0, 1
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+master_process off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path {tmp};
+  proxy_temp_path {tmp};
+  fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp};
+  scgi_temp_path {tmp};
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ default_type text/plain; return 200 "netlab HttpServer\\n"; }}
+  }}
+}}
+"""
+
+
+def under_callgrind(cmd: list[str], profile: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    full = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", *cmd]
+    return subprocess.Popen(pinned(SERVER_CPU, full), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+
+
+def listening_port(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"listening on [\d.]+:(\d+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the server did not start under valgrind: {line!r}")
+    return int(match.group(1))
+
+
+def finish(proc: subprocess.Popen[str], sig: int) -> None:
+    """Stops a server under valgrind; callgrind writes its profile as the process ends."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def drive_echo(port: int, args: argparse.Namespace) -> int:
+    out = subprocess.run(pinned(CLIENT_CPU, [str(build("echo_client")), str(port),
+                                             str(args.echo_connections), str(args.seconds),
+                                             "64"]),
+                         capture_output=True, text=True, timeout=args.seconds + 120)
+    result = json.loads(out.stdout)
+    if result.get("errors"):
+        raise SystemExit(f"echo_client saw errors: {result}")
+    return int(result["responses"])
+
+
+def drive_http(port: int, args: argparse.Namespace) -> int:
+    out = subprocess.run(pinned(CLIENT_CPU, ["wrk", "-t1", f"-c{args.http_connections}",
+                                             f"-d{round(args.seconds)}s",
+                                             f"http://127.0.0.1:{port}/"]),
+                         capture_output=True, text=True, timeout=args.seconds + 120).stdout
+    done = re.search(r"(\d+) requests in", out)
+    if not done or "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk failed or saw errors:\n{out}")
+    return int(done.group(1))
+
+
+def program_total(profile: str) -> int:
+    with open(profile) as f:
+        for line in f:
+            if line.startswith("totals:") or line.startswith("summary:"):
+                return int(line.split()[1])
+    raise SystemExit(f"no totals in {profile}")
+
+
+def measure(app: str, server: str, path: str, args: argparse.Namespace,
+            tmp: str) -> dict[str, Any]:
+    profile = os.path.join(tmp, f"{app}-{len(os.listdir(tmp))}")
+    env = dict(os.environ)
+    if server == "reference" and app == "echo":
+        proc = under_callgrind([str(build("echo_server")), "0"], profile, env)
+        port = listening_port(proc)
+    elif server == "reference":
+        port = bench_http.free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+        proc = under_callgrind(["nginx", "-c", str(conf)], profile, env)
+        bench_http.wait_listening(port, timeout=60)
+    else:
+        env["PYTHONPATH"] = os.path.abspath(path)
+        proc = under_callgrind([sys.executable, "-m", "netlab", "serve", app, "--port", "0",
+                                "--model", "epoll"], profile, env)
+        port = listening_port(proc)
+    time.sleep(0.5)  # past the start-up, which valgrind slows most
+    try:
+        requests = drive_echo(port, args) if app == "echo" else drive_http(port, args)
+    finally:
+        # nginx stops on SIGTERM; netlab's CLI and the C server on SIGINT.
+        nginx = server == "reference" and app == "http"
+        finish(proc, signal.SIGTERM if nginx else signal.SIGINT)
+    if server != "reference":
+        count = inclusive(profile, "netlab::EventLoop::loop(")
+    elif app == "echo":
+        count = inclusive(profile, ":main [")
+    else:
+        count = program_total(profile)
+    return {"requests": requests, "instructions_per_request": count / requests}
+
+
+def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        f"# Server instructions per request ({datetime.date.today()})", "",
+        f"`benchmarks/server_instructions.py` on {platform.node()}: callgrind's count of "
+        f"user-space instructions (Ir) per request, each server on CPU 0 for {args.seconds:g} s "
+        f"under valgrind; echo driven by benchmarks/c/echo_client.c ({args.echo_connections} "
+        f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`.", "",
+        "| app | server | requests | instructions/request |", "| --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| {row['app']} | {row['server']} | {row['requests']:,} | "
+                     f"{row['instructions_per_request']:,.0f} |")
+    labels = [label for label, _ in args.build]
+    if len(labels) >= 2:
+        lines += ["", f"Ratios {labels[-1]}/{labels[0]}:", ""]
+        for app in args.apps:
+            by = {r["server"]: r for r in rows if r["app"] == app}
+            a, b = by[labels[0]], by[labels[-1]]
+            ratio = b["instructions_per_request"] / a["instructions_per_request"]
+            lines.append(f"- {app}: {ratio:.3f}x")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", type=parse_build, action="append", required=True,
+                        metavar="LABEL=PYTHONPATH", help="a netlab build (repeatable)")
+    parser.add_argument("--apps", type=lambda s: s.split(","), default=["echo", "http"])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--echo-connections", type=int, default=100)
+    parser.add_argument("--http-connections", type=int, default=50)
+    parser.add_argument("--out", help="write server_instructions.md and .json here")
+    args = parser.parse_args()
+    reference = {"echo": "C echo_server", "http": "nginx"}
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for app in args.apps:
+            for label, path in [*args.build, (reference[app], "")]:
+                server = "reference" if not path else label
+                row = measure(app, server, path, args, tmp)
+                rows.append({"app": app, "server": label, **row})
+                print(rows[-1], flush=True)
+    text = report(rows, args)
+    print(text)
+    record(args.out, "server_instructions", text,
+           {"date": str(datetime.date.today()), "host": platform.node(),
+            "seconds": args.seconds, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
