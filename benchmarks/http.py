@@ -343,7 +343,45 @@ def render(results: dict[str, Any], command: str) -> str:
         lines.append(f"| {name} | {spread([r['rps'] for r in runs])} | "
                      f"{sum(r['failures'] for r in runs)} | "
                      f"{spread([r['locust_cpu_us'] for r in runs])} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + targets(results)) + "\n"
+
+
+TARGETS_NOTE = ("The verdict is the issue's: the ratio of the two medians. Beside it, the median "
+                "of the round-by-round ratios (each netlab round against the nginx or wrk round "
+                "run just after it), steadier when the machine has fast and slow spells.")
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """Issue 15's speed targets, judged from the rounds above (TARGETS_NOTE)."""
+    rows: list[str] = []
+
+    def add(target: str, ours: list[dict[str, float]], ref: list[dict[str, float]], key: str,
+            ref_key: str, limit: float, at_least: bool) -> None:
+        ratio = (statistics.median(r[key] for r in ours)
+                 / statistics.median(r[ref_key] for r in ref))
+        pair = statistics.median(x[key] / y[ref_key] for x, y in zip(ours, ref))
+        met = ratio >= limit if at_least else ratio <= limit
+        rows.append(f"| {target} | {ratio:.3f}x | {pair:.3f}x | "
+                    f"{'met' if met else '**missed**'} |")
+
+    for key, table in results.items():
+        if key.startswith("servers_c"):
+            n, ours, ref = key[9:], table["netlab"], table["nginx"]
+            add(f"requests/s >= 1.0x nginx's ({n} connections)", ours, ref, "rps", "rps", 1.0,
+                True)
+            add(f"p99 <= 1.2x nginx's ({n} connections)", ours, ref, "p99_ms", "p99_ms", 1.2,
+                False)
+    cpu = results["server_cpu"]
+    add("server CPU per request at a fixed rate <= 1.0x nginx's", cpu["netlab"], cpu["nginx"],
+        "server_cpu_us", "server_cpu_us", 1.0, False)
+    clients = results["clients"]
+    add("http scenario responses/s >= 0.95x wrk's", clients["netlab bench"], clients["wrk"],
+        "rps", "rps", 0.95, True)
+    # The whole process on both sides: wrk's CPU is its process's.
+    add("http scenario CPU per response <= 1.0x wrk's", clients["netlab bench"], clients["wrk"],
+        "process_cpu_us", "client_cpu_us", 1.0, False)
+    return ["## Targets (issue 15)", "", TARGETS_NOTE, "",
+            "| target | ratio of medians | paired rounds | |", "| --- | --- | --- | --- |", *rows]
 
 
 if __name__ == "__main__":
