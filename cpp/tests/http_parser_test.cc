@@ -143,6 +143,34 @@ TEST(HttpParser, SmugglingVectorsAre400) {
   EXPECT_NE(parseRequest(nul).find("error 400"), std::string::npos);
 }
 
+// The fields that decide framing are recognised in any case (their names are compared a word
+// at a time), and names that only look alike are other fields.
+TEST(HttpParser, FramingFieldsInAnyCase) {
+  EXPECT_EQ(parseRequest("POST / HTTP/1.1\r\nHOST: x\r\nCONTENT-LENGTH: 2\r\n\r\nhi"),
+            "head POST / [HOST=x] [CONTENT-LENGTH=2]|body hi|end|closed");
+  EXPECT_EQ(parseRequest("POST / HTTP/1.1\r\nhost: x\r\ntRANSFER-eNCODING: chunked\r\n\r\n"
+                         "2\r\nhi\r\n0\r\n\r\n"),
+            "head POST / [host=x] [tRANSFER-eNCODING=chunked]|body hi|end|closed");
+  EXPECT_NE(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nhOsT: y\r\n\r\n").find("error 400 more"),
+            std::string::npos);
+  EXPECT_NE(parseRequest("POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n")
+                .find("error 400 both"),
+            std::string::npos);
+  EXPECT_EQ(
+      parseRequest("GET / HTTP/1.1\r\nHost: x\r\ncOnNeCtIoN: CLOSE\r\n\r\nGET / HTTP/1.1\r\n"),
+      "head GET / [Host=x] [cOnNeCtIoN=CLOSE]|end|closed");
+  // Same lengths, other names: no body, no second Host, no framing.
+  EXPECT_EQ(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nContent_Length: 2\r\nHosT1: y\r\n"
+                         "Hos~: z\r\n\r\n"),
+            "head GET / [Host=x] [Content_Length=2] [HosT1=y] [Hos~=z]|end|closed");
+  // A CR inside a line is named as such, wherever it is.
+  EXPECT_NE(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nX\rY: a\r\n\r\n").find("bare CR"),
+            std::string::npos);
+  EXPECT_NE(parseRequest("GET / HTTP/1.1\r\nHost: x\r\n X: a\rb\r\n\r\n").find("bare CR"),
+            std::string::npos);
+}
+
 TEST(HttpParser, VersionsAndCodings) {
   EXPECT_NE(parseRequest("GET / HTTP/2.0\r\nHost: x\r\n\r\n").find("error 505"), std::string::npos);
   EXPECT_NE(parseRequest("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")

@@ -1,6 +1,8 @@
 #include "netlab/http/head.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #include "netlab/http/chars.h"
 
@@ -12,14 +14,17 @@ constexpr int64_t kMaxContentLength = int64_t{1} << 62;  // far past any disk, s
 ParseError bad(std::string_view reason) { return {400, reason}; }
 
 // Takes the next line off `rest` without its LF or CRLF. A bare LF ends a line too (RFC 9112
-// §2.2 allows it); a CR anywhere else is refused, since another parser may split there.
-bool takeLine(std::string_view& rest, std::string_view& line) {
+// §2.2 allows it).
+std::string_view takeLine(std::string_view& rest) {
   size_t lf = rest.find('\n');
-  line = rest.substr(0, lf);
+  std::string_view line = rest.substr(0, lf);
   rest.remove_prefix(lf == std::string_view::npos ? rest.size() : lf + 1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line.find('\r') == std::string_view::npos;
+  return line;
 }
+
+// A CR anywhere but at a line's end is refused, since another parser may split there.
+bool hasBareCr(std::string_view line) { return line.find('\r') != std::string_view::npos; }
 
 // "HTTP/" DIGIT "." DIGIT; case-sensitive (RFC 9112 §2.3).
 ParseError parseVersion(std::string_view v, Head& head) {
@@ -129,22 +134,59 @@ void addCodings(std::string_view rest, Codings& c) {
   } while (!rest.empty());
 }
 
+// Connection's options (RFC 9110 §7.6.1), both looked for in one walk of the list.
+void connectionTokens(std::string_view list, bool& close, bool& keepAlive) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view token = trimWhitespace(list.substr(0, comma));
+    close = close || equalsIgnoreCase(token, "close");
+    keepAlive = keepAlive || equalsIgnoreCase(token, "keep-alive");
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+  }
+}
+
 // The fields the parser acts on. A head's fields are told apart in one pass, by length
 // first, rather than searched for by name once per rule: every request pays for this.
 enum class Known : uint8_t { kOther, kHost, kExpect, kConnection, kContentLength, kTransfer };
 
+template <typename Word>
+Word load(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// Whether a field name (a token: parseField checked it) is `lower` in any case, `lower` being
+// lowercase letters and '-' of the same length. Setting bit 0x20 lowercases a letter and
+// leaves '-'; the only other byte it turns into one of these is CR, which no token holds. So
+// the name is compared a word at a time, in two overlapping words at most for these names.
+bool isName(std::string_view name, std::string_view lower) {
+  const char *a = name.data(), *b = lower.data();
+  size_t n = lower.size();
+  if (n >= 8) {
+    constexpr uint64_t kCase = 0x2020202020202020;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if ((load<uint64_t>(a + i) | kCase) != load<uint64_t>(b + i)) return false;
+    }
+    return (load<uint64_t>(a + n - 8) | kCase) == load<uint64_t>(b + n - 8);
+  }
+  constexpr uint32_t kCase = 0x20202020;
+  return (load<uint32_t>(a) | kCase) == load<uint32_t>(b) &&
+         (load<uint32_t>(a + n - 4) | kCase) == load<uint32_t>(b + n - 4);
+}
+
 Known knownField(std::string_view name) {
   switch (name.size()) {
     case 4:
-      return equalsIgnoreCase(name, "host") ? Known::kHost : Known::kOther;
+      return isName(name, "host") ? Known::kHost : Known::kOther;
     case 6:
-      return equalsIgnoreCase(name, "expect") ? Known::kExpect : Known::kOther;
+      return isName(name, "expect") ? Known::kExpect : Known::kOther;
     case 10:
-      return equalsIgnoreCase(name, "connection") ? Known::kConnection : Known::kOther;
+      return isName(name, "connection") ? Known::kConnection : Known::kOther;
     case 14:
-      return equalsIgnoreCase(name, "content-length") ? Known::kContentLength : Known::kOther;
+      return isName(name, "content-length") ? Known::kContentLength : Known::kOther;
     case 17:
-      return equalsIgnoreCase(name, "transfer-encoding") ? Known::kTransfer : Known::kOther;
+      return isName(name, "transfer-encoding") ? Known::kTransfer : Known::kOther;
     default:
       return Known::kOther;
   }
@@ -189,13 +231,14 @@ ParseError requestChecks(Head& head) {
 
 }  // namespace
 
+// A CR is neither a name's token character nor a value's field character, so a line that
+// parses holds none: the line is searched for one only when it fails, to name the fault.
 ParseError parseFields(std::string_view lines, std::vector<Field>& out) {
-  std::string_view line;
   while (!lines.empty()) {
-    if (!takeLine(lines, line)) return bad("bare CR in the header section");
+    std::string_view line = takeLine(lines);
     if (line.empty()) continue;
     ParseError e = parseField(line, out);
-    if (!e.ok()) return e;
+    if (!e.ok()) return hasBareCr(line) ? bad("bare CR in the header section") : e;
   }
   return {};
 }
@@ -206,8 +249,8 @@ ParseError parseHead(std::string_view lines, bool isRequest, Head& head) {
   head = Head{};
   head.fields = std::move(fields);
   head.isRequest = isRequest;
-  std::string_view start;
-  if (!takeLine(lines, start)) return {isRequest ? 400 : 502, "bare CR in the start line"};
+  std::string_view start = takeLine(lines);
+  if (hasBareCr(start)) return {isRequest ? 400 : 502, "bare CR in the start line"};
   ParseError e = isRequest ? parseRequestLine(start, head) : parseStatusLine(start, head);
   if (!e.ok()) return e;
   e = parseFields(lines, head.fields);
@@ -268,8 +311,7 @@ ParseError decideFraming(Head& head, bool toHead) {
         addCodings(f.value, codings);
         break;
       case Known::kConnection:
-        close = close || listHasToken(f.value, "close");
-        keepAlive = keepAlive || listHasToken(f.value, "keep-alive");
+        connectionTokens(f.value, close, keepAlive);
         break;
       default:
         break;
