@@ -1,6 +1,6 @@
-"""User-space instructions per request of netlab's servers, counted by callgrind, beside a
-reference server counted the same way: the one figure of a server's own work that this noisy
-machine repeats.
+"""User-space instructions per request of netlab's servers (and of its HTTP client), counted
+by callgrind, beside a reference counted the same way: the one figure of a program's own work
+that this noisy machine repeats.
 
 A server's CPU per request here is mostly the kernel's (system calls, wake-ups), and
 wall-clock rounds spread by ±10% or more, so a change to the server's own code worth a few
@@ -12,16 +12,21 @@ CPU 0 while a client that is not under valgrind drives it from CPU 1 for --secon
   benchmarks/c/echo_client.c (closed loop, 64 B, --echo-connections);
 - http: `netlab serve http --model epoll` and nginx (Debian's nginx-light: one process,
   `return 200` of a short body, access log off), driven by `wrk -t1` against `/`
-  (--http-connections).
+  (--http-connections);
+- http-client: the other side. netlab's http scenario (LoadGenerator, one thread, GET /,
+  --http-connections) and `wrk -t1`, each under callgrind on CPU 1, against nginx on CPU 0
+  (not under valgrind). wrk carries no symbols and starts LuaJIT: its figure is the
+  difference of a long and a short run (their instructions over their requests), which
+  leaves its start-up out.
 
 Reported per request: for netlab, the inclusive count of EventLoop::loop (what the serving
 loop does, system call wrappers included, the kernel's work not, Python's start-up not);
 for the C server, main(); for nginx, whose Debian build carries no symbols, the whole
-process (started and left idle for a run's length it counts 7.9 million, about 1% of a run). Under valgrind a server answers fewer
-requests a second, so whatever is paced by the clock (the HTTP Date, once a second) weighs a
-little more than in a real run.
+process (started and left idle for a run's length it counts 7.9 million, about 1% of a
+run). Under valgrind a program answers fewer requests a second, so whatever is paced by the
+clock (the HTTP Date, once a second) weighs a little more than in a real run.
 
-    python benchmarks/server_instructions.py --build before=build/base-py \\
+    PYTHONPATH=python python benchmarks/server_instructions.py --build before=build/base-py \\
         --build after=build/head-py --out benchmarks/results
 
 Needs valgrind, wrk and nginx-light (`apt-get install valgrind wrk nginx-light`).
@@ -133,8 +138,60 @@ def program_total(profile: str) -> int:
     raise SystemExit(f"no totals in {profile}")
 
 
+LOADGEN_HTTP = """
+from netlab.load import LoadGenerator
+r = LoadGenerator("127.0.0.1", {port}, scenario="http", path="/", connections={connections},
+                  threads=1, requests={requests}).run()
+print("RESPONSES", r.responses, r.errors)
+"""
+
+
+def run_callgrind(cmd: list[str], profile: str, env: dict[str, str], timeout: float) -> str:
+    full = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", *cmd]
+    done = subprocess.run(pinned(CLIENT_CPU, full), capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    if done.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed under valgrind:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def wrk_under_callgrind(url: str, seconds: float, profile: str,
+                        args: argparse.Namespace) -> tuple[int, int]:
+    out = run_callgrind(["wrk", "-t1", f"-c{args.http_connections}", f"-d{round(seconds)}s", url],
+                        profile, dict(os.environ), seconds + 300)
+    done = re.search(r"(\d+) requests in", out)
+    if not done or "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk failed or saw errors:\n{out}")
+    return int(done.group(1)), program_total(profile)
+
+
+def measure_client(label: str, path: str, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    nginx = bench_http.Server("nginx", Path(tmp))
+    try:
+        profile = os.path.join(tmp, f"client-{len(os.listdir(tmp))}")
+        if not path:
+            short, total_short = wrk_under_callgrind(nginx.url, 2, profile + "s", args)
+            requests, total = wrk_under_callgrind(nginx.url, args.seconds + 2, profile, args)
+            return {"requests": requests,
+                    "instructions_per_request": (total - total_short) / (requests - short)}
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(path))
+        code = LOADGEN_HTTP.format(port=nginx.port, connections=args.http_connections,
+                                   requests=args.client_requests)
+        out = run_callgrind([sys.executable, "-c", code], profile, env, 1800)
+    finally:
+        nginx.stop()
+    match = re.search(r"RESPONSES (\d+) (\d+)", out)
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) != 0:
+        raise SystemExit(f"the http scenario at {path} failed:\n{out}")
+    requests = int(match.group(1))
+    return {"requests": requests,
+            "instructions_per_request": inclusive(profile, "netlab::EventLoop::loop(") / requests}
+
+
 def measure(app: str, server: str, path: str, args: argparse.Namespace,
             tmp: str) -> dict[str, Any]:
+    if app == "http-client":
+        return measure_client(server, path, args, tmp)
     profile = os.path.join(tmp, f"{app}-{len(os.listdir(tmp))}")
     env = dict(os.environ)
     if server == "reference" and app == "echo":
@@ -169,12 +226,14 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        f"# Server instructions per request ({datetime.date.today()})", "",
+        f"# Instructions per request: servers, and the HTTP client ({datetime.date.today()})", "",
         f"`benchmarks/server_instructions.py` on {platform.node()}: callgrind's count of "
         f"user-space instructions (Ir) per request, each server on CPU 0 for {args.seconds:g} s "
         f"under valgrind; echo driven by benchmarks/c/echo_client.c ({args.echo_connections} "
-        f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`.", "",
-        "| app | server | requests | instructions/request |", "| --- | --- | --- | --- |"]
+        f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`; "
+        f"http-client: netlab's http scenario ({args.client_requests:,} requests) and wrk "
+        "under callgrind against nginx.", "",
+        "| app | program | requests | instructions/request |", "| --- | --- | --- | --- |"]
     for row in rows:
         lines.append(f"| {row['app']} | {row['server']} | {row['requests']:,} | "
                      f"{row['instructions_per_request']:,.0f} |")
@@ -194,13 +253,16 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", type=parse_build, action="append", required=True,
                         metavar="LABEL=PYTHONPATH", help="a netlab build (repeatable)")
-    parser.add_argument("--apps", type=lambda s: s.split(","), default=["echo", "http"])
+    parser.add_argument("--apps", type=lambda s: s.split(","),
+                        default=["echo", "http", "http-client"])
+    parser.add_argument("--client-requests", type=int, default=150_000,
+                        help="requests of each netlab http-client run")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--echo-connections", type=int, default=100)
     parser.add_argument("--http-connections", type=int, default=50)
     parser.add_argument("--out", help="write server_instructions.md and .json here")
     args = parser.parse_args()
-    reference = {"echo": "C echo_server", "http": "nginx"}
+    reference = {"echo": "C echo_server", "http": "nginx", "http-client": "wrk"}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for app in args.apps:
