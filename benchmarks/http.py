@@ -82,24 +82,16 @@ def wait_listening(port: int, timeout: float = 10) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-class Server:
-    """One server process on CPU 0: netlab's HttpServer or nginx."""
-
-    def __init__(self, kind: str, tmp: Path) -> None:
-        self.kind, self.port = kind, free_port()
-        if kind == "netlab":
-            cmd = [sys.executable, "-m", "netlab", "serve", "http", "--port", str(self.port)]
-            self.proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL,
-                                         env=dict(os.environ, PYTHONPATH=str(ROOT / "python")))
-            self.pid = self.proc.pid
-        else:
-            conf = tmp / f"nginx-{self.port}.conf"
-            body = BODY.replace("\n", "\\n")
-            conf.write_text(f"""
+def nginx_conf(tmp: Path, port: int) -> Path:
+    """nginx's configuration here: one process (its CPU is all there is), access log off,
+    `return 200` of BODY on `/`, keep-alive never ended by nginx."""
+    conf = tmp / f"nginx-{port}.conf"
+    body = BODY.replace("\n", "\\n")
+    conf.write_text(f"""
 worker_processes 1;
 daemon off;
 master_process off;
-pid {tmp}/nginx-{self.port}.pid;
+pid {tmp}/nginx-{port}.pid;
 error_log {tmp}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
@@ -112,11 +104,26 @@ http {{
   uwsgi_temp_path {tmp};
   scgi_temp_path {tmp};
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{port};
     location / {{ default_type text/plain; return 200 "{body}"; }}
   }}
 }}
 """)
+    return conf
+
+
+class Server:
+    """One server process on CPU 0: netlab's HttpServer or nginx."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind, self.port = kind, free_port()
+        if kind == "netlab":
+            cmd = [sys.executable, "-m", "netlab", "serve", "http", "--port", str(self.port)]
+            self.proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL,
+                                         env=dict(os.environ, PYTHONPATH=str(ROOT / "python")))
+            self.pid = self.proc.pid
+        else:
+            conf = nginx_conf(tmp, self.port)
             # master_process off: one process does the serving, so its CPU is all there is.
             self.proc = subprocess.Popen(pinned(SERVER_CPU, ["nginx", "-c", str(conf)]),
                                          stderr=subprocess.DEVNULL)

@@ -10,9 +10,9 @@ CPU 0 while a client that is not under valgrind drives it from CPU 1 for --secon
 
 - echo: `netlab serve echo --model epoll` and benchmarks/c/echo_server.c, driven by
   benchmarks/c/echo_client.c (closed loop, 64 B, --echo-connections);
-- http: `netlab serve http --model epoll` and nginx (Debian's nginx-light: one process,
-  `return 200` of a short body, access log off), driven by `wrk -t1` against `/`
-  (--http-connections);
+- http: `netlab serve http --model epoll` and nginx (Debian's nginx-light, configured as
+  benchmarks/http.py does: one process, `return 200` of a body like HttpServer's `/`),
+  driven by `wrk -t1` against `/` (--http-connections);
 - http-client: the other side. netlab's http scenario (LoadGenerator, one thread, GET /,
   --http-connections) and `wrk -t1`, each under callgrind on CPU 1, against nginx on CPU 0
   (not under valgrind). wrk carries no symbols and starts LuaJIT: its figure is the
@@ -59,27 +59,6 @@ bench_http = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_http)
 
 SERVER_CPU, CLIENT_CPU = 0, 1
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-master_process off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {tmp};
-  proxy_temp_path {tmp};
-  fastcgi_temp_path {tmp};
-  uwsgi_temp_path {tmp};
-  scgi_temp_path {tmp};
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ default_type text/plain; return 200 "netlab HttpServer\\n"; }}
-  }}
-}}
-"""
 
 
 def under_callgrind(cmd: list[str], profile: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -199,8 +178,7 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
         port = listening_port(proc)
     elif server == "reference":
         port = bench_http.free_port()
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+        conf = bench_http.nginx_conf(Path(tmp), port)
         proc = under_callgrind(["nginx", "-c", str(conf)], profile, env)
         bench_http.wait_listening(port, timeout=60)
     else:
