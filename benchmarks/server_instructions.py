@@ -13,6 +13,8 @@ CPU 0 while a client that is not under valgrind drives it from CPU 1 for --secon
 - http: `netlab serve http --model epoll` and nginx (Debian's nginx-light, configured as
   benchmarks/http.py does: one process, `return 200` of a body like HttpServer's `/`),
   driven by `wrk -t1` against `/` (--http-connections);
+- http-browser: the same with the headers a browser sends (BROWSER_HEADERS, about 400
+  bytes: User-Agent, Accept, Accept-Language, Accept-Encoding, a Cookie);
 - http-client: the other side. netlab's http scenario (LoadGenerator, one thread, GET /,
   --http-connections) and `wrk -t1`, each under callgrind on CPU 1, against nginx on CPU 0
   (not under valgrind). wrk carries no symbols and starts LuaJIT: its figure is the
@@ -98,9 +100,22 @@ def drive_echo(port: int, args: argparse.Namespace) -> int:
     return int(result["responses"])
 
 
-def drive_http(port: int, args: argparse.Namespace) -> int:
+# What a browser sends besides the request line (about 400 bytes): the http-browser app.
+BROWSER_HEADERS = (
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "*/*;q=0.8",
+    "Accept-Language: en-US,en;q=0.9,fr;q=0.8",
+    "Accept-Encoding: gzip, deflate, br",
+    "Cookie: session=0123456789abcdef0123456789abcdef; theme=dark; lang=en",
+)
+
+
+def drive_http(port: int, args: argparse.Namespace, headers: tuple[str, ...]) -> int:
+    extra = [arg for h in headers for arg in ("-H", h)]
     out = subprocess.run(pinned(CLIENT_CPU, ["wrk", "-t1", f"-c{args.http_connections}",
-                                             f"-d{round(args.seconds)}s",
+                                             f"-d{round(args.seconds)}s", *extra,
                                              f"http://127.0.0.1:{port}/"]),
                          capture_output=True, text=True, timeout=args.seconds + 120).stdout
     done = re.search(r"(\d+) requests in", out)
@@ -183,15 +198,19 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
         bench_http.wait_listening(port, timeout=60)
     else:
         env["PYTHONPATH"] = os.path.abspath(path)
-        proc = under_callgrind([sys.executable, "-m", "netlab", "serve", app, "--port", "0",
+        served = "echo" if app == "echo" else "http"
+        proc = under_callgrind([sys.executable, "-m", "netlab", "serve", served, "--port", "0",
                                 "--model", "epoll"], profile, env)
         port = listening_port(proc)
     time.sleep(0.5)  # past the start-up, which valgrind slows most
     try:
-        requests = drive_echo(port, args) if app == "echo" else drive_http(port, args)
+        if app == "echo":
+            requests = drive_echo(port, args)
+        else:
+            requests = drive_http(port, args, BROWSER_HEADERS if app == "http-browser" else ())
     finally:
         # nginx stops on SIGTERM; netlab's CLI and the C server on SIGINT.
-        nginx = server == "reference" and app == "http"
+        nginx = server == "reference" and app != "echo"
         finish(proc, signal.SIGTERM if nginx else signal.SIGINT)
     if server != "reference":
         count = inclusive(profile, "netlab::EventLoop::loop(")
@@ -208,7 +227,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"`benchmarks/server_instructions.py` on {platform.node()}: callgrind's count of "
         f"user-space instructions (Ir) per request, each server on CPU 0 for {args.seconds:g} s "
         f"under valgrind; echo driven by benchmarks/c/echo_client.c ({args.echo_connections} "
-        f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`; "
+        f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`, "
+        "http-browser the same with a browser's headers (about 400 bytes); "
         f"http-client: netlab's http scenario ({args.client_requests:,} requests) and wrk "
         "under callgrind against nginx.", "",
         "| app | program | requests | instructions/request |", "| --- | --- | --- | --- |"]
@@ -232,7 +252,7 @@ def main() -> None:
     parser.add_argument("--build", type=parse_build, action="append", required=True,
                         metavar="LABEL=PYTHONPATH", help="a netlab build (repeatable)")
     parser.add_argument("--apps", type=lambda s: s.split(","),
-                        default=["echo", "http", "http-client"])
+                        default=["echo", "http", "http-browser", "http-client"])
     parser.add_argument("--client-requests", type=int, default=150_000,
                         help="requests of each netlab http-client run")
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -240,7 +260,8 @@ def main() -> None:
     parser.add_argument("--http-connections", type=int, default=50)
     parser.add_argument("--out", help="write server_instructions.md and .json here")
     args = parser.parse_args()
-    reference = {"echo": "C echo_server", "http": "nginx", "http-client": "wrk"}
+    reference = {"echo": "C echo_server", "http": "nginx", "http-browser": "nginx",
+                 "http-client": "wrk"}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for app in args.apps:

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "netlab/http/chars.h"
 #include "netlab/http/parser.h"
 
 namespace netlab::http {
@@ -169,6 +170,27 @@ TEST(HttpParser, FramingFieldsInAnyCase) {
             std::string::npos);
   EXPECT_NE(parseRequest("GET / HTTP/1.1\r\nHost: x\r\n X: a\rb\r\n\r\n").find("bare CR"),
             std::string::npos);
+}
+
+// The word-at-a-time checks agree with the byte tables for every byte value, wherever it
+// falls: in a whole word, across words, or in the tail checked a byte at a time.
+TEST(HttpChars, WordChecksAgreeWithTheByteTables) {
+  for (size_t size : {1, 7, 8, 9, 16, 19}) {
+    for (size_t at = 0; at < size; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string s(size, 'a');
+        s[at] = static_cast<char>(b);
+        EXPECT_EQ(allFieldChars(s), isFieldChar(s[at])) << "byte " << b << " at " << at;
+        EXPECT_EQ(allTargetChars(s), isTargetChar(s[at])) << "byte " << b << " at " << at;
+        s[size - 1 - at] = '\x80';  // obs-text: a field's, not a target's
+        EXPECT_EQ(allFieldChars(s), isFieldChar(s[at])) << "byte " << b << " at " << at;
+        EXPECT_FALSE(allTargetChars(s));
+      }
+    }
+  }
+  EXPECT_TRUE(allFieldChars(""));
+  EXPECT_TRUE(allFieldChars("text/html; charset=utf-8\tq=1 \xc3\xa9"));
+  EXPECT_TRUE(allTargetChars("/get?a=1&b=%20~"));
 }
 
 TEST(HttpParser, VersionsAndCodings) {

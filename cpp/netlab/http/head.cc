@@ -48,9 +48,7 @@ ParseError parseRequestLine(std::string_view line, Head& head) {
   size_t sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return bad("invalid request line");
   head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  for (char c : head.target) {
-    if (!isTargetChar(c)) return bad("invalid request target");
-  }
+  if (!allTargetChars(head.target)) return bad("invalid request target");
   return parseVersion(line.substr(sp2 + 1), head);
 }
 
@@ -66,9 +64,7 @@ ParseError parseStatusLine(std::string_view line, Head& head) {
   head.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
   if (head.status < 100) return {502, "invalid status code"};
   head.reason = line.size() > 12 ? line.substr(13) : std::string_view{};
-  for (char c : head.reason) {
-    if (!isFieldChar(c)) return {502, "invalid reason phrase"};
-  }
+  if (!allFieldChars(head.reason)) return {502, "invalid reason phrase"};
   return {};
 }
 
@@ -85,9 +81,7 @@ ParseError parseField(std::string_view line, std::vector<Field>& out) {
     if (!isTokenChar(c)) return bad("invalid header name");
   }
   std::string_view value = trimWhitespace(line.substr(colon + 1));
-  for (char c : value) {
-    if (!isFieldChar(c)) return bad("invalid character in a header value");
-  }
+  if (!allFieldChars(value)) return bad("invalid character in a header value");
   out.push_back({name, value});
   return {};
 }
