@@ -36,14 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-BODY = ("netlab HttpServer: an httpbin-like origin (/get /post /bytes/N /stream/N /delay/MS "
-        "/status/CODE /headers /ip /anything)\n")
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 
@@ -82,11 +80,29 @@ def wait_listening(port: int, timeout: float = 10) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+@lru_cache(maxsize=None)
+def root_body() -> str:
+    """What HttpServer answers on `/`, asked of it rather than copied here: nginx must answer
+    the same bytes, and the text grows with HttpServer's routes."""
+    import socket
+
+    import netlab
+    with netlab.HttpServer(0) as server:
+        # A raw exchange: this file's name hides the standard library's http package.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = reply.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        raise RuntimeError(f"HttpServer answered / with {head[:40]!r}")
+    return body.decode()
+
+
 def nginx_conf(tmp: Path, port: int) -> Path:
     """nginx's configuration here: one process (its CPU is all there is), access log off,
-    `return 200` of BODY on `/`, keep-alive never ended by nginx."""
+    `return 200` of HttpServer's own `/` text, keep-alive never ended by nginx."""
     conf = tmp / f"nginx-{port}.conf"
-    body = BODY.replace("\n", "\\n")
+    body = root_body().replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     conf.write_text(f"""
 worker_processes 1;
 daemon off;
