@@ -400,13 +400,15 @@ class StreamTest : public ::testing::TestWithParam<const char*> {
   }
 
   std::unique_ptr<Stream> makeStream(Fd fd, Events& events, const StreamOptions& options = {}) {
-    return makeStream(std::make_unique<SocketTransport>(std::move(fd)), events, options);
+    return started(std::make_unique<Stream>(*loop, std::move(fd), options, events));
   }
   std::unique_ptr<Stream> makeStream(std::unique_ptr<Transport> transport, Events& events,
                                      const StreamOptions& options = {}) {
-    auto stream = std::make_unique<Stream>(*loop, std::move(transport), options, events);
-    Status started = stream->start();
-    EXPECT_TRUE(started.ok()) << (started.ok() ? "" : started.error().message);
+    return started(std::make_unique<Stream>(*loop, std::move(transport), options, events));
+  }
+  static std::unique_ptr<Stream> started(std::unique_ptr<Stream> stream) {
+    Status status = stream->start();
+    EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
     return stream;
   }
 
@@ -668,6 +670,85 @@ TEST_P(StreamTest, PartialInputStaysWithItsStreamAcrossSharedReads) {
           "a's peer sees the end", [&] { return peerA.eof; }, [&] { peerA.close(); })
       .when("a closed", [&] { return evA.closes == 1; }, [&] { EXPECT_TRUE(a->input().empty()); });
   ASSERT_TRUE(script.run());
+}
+
+// Replies made inside the read callback go out through the loop's one write buffer, lent to
+// each stream in turn (stream.h). Three streams on one loop answer a request with bytes, a
+// file range and more bytes while their peers are not reading: one reply's unwritten rest is
+// copied back into its stream, one is too large to copy and keeps the buffer it is in, one is
+// written whole. A send after the callback and the reply to a second request follow. Each
+// peer must get exactly its own bytes, in order.
+TEST_P(StreamTest, RepliesFromTheReadCallbackKeepTheirOrderWhenTheSocketTakesPart) {
+  const std::string content = pattern(256 * kKiB, 18);
+  TempFile file(content);
+  struct Side {
+    size_t replyBytes;
+    uint32_t seed;
+    Events ev;
+    std::unique_ptr<Stream> stream;
+    std::unique_ptr<Peer> peer;
+    std::string want;
+    int requests = 0;
+  };
+  Side sides[3] = {{60 * kKiB, 20}, {1 * kMiB, 21}, {100, 22}};
+  StreamOptions options;
+  options.highWater = 8 * kMiB;  // reading goes on: the second request comes in meanwhile
+  for (Side& side : sides) {
+    // A Unix socket with a small send buffer takes a few KiB a write, and unlike TCP with a
+    // small window, moves the rest promptly once the peer reads.
+    SocketPair pair = unixPair();
+    int sendBuffer = 8 * kKiB;
+    ASSERT_EQ(::setsockopt(pair.local.get(), SOL_SOCKET, SO_SNDBUF, &sendBuffer, sizeof sendBuffer),
+              0);
+    const std::string head = pattern(side.replyBytes, side.seed);
+    const std::string tail = pattern(1000, side.seed + 10);
+    const std::string second = "second reply " + std::to_string(side.seed);
+    side.want = head + content.substr(side.seed * 1000, 50000) + tail + "after" + second;
+    side.ev.onData = [&file, &side, head, tail, second](Stream& s, Buffer& in) {
+      in.consume(in.readable());
+      if (++side.requests == 1) {
+        EXPECT_TRUE(s.send(head));
+        EXPECT_TRUE(s.sendFile(file.fd(), side.seed * 1000, 50000));
+        EXPECT_TRUE(s.send(tail));
+      } else {
+        EXPECT_TRUE(s.send(second));
+      }
+    };
+    side.stream = makeStream(std::move(pair.local), side.ev, options);
+    side.peer = std::make_unique<Peer>(*loop, std::move(pair.remote));
+    side.peer->setReading(false);
+  }
+  auto all = [&](auto test) { return std::all_of(std::begin(sides), std::end(sides), test); };
+  Script script(*loop);
+  script
+      .then([&] {
+        for (Side& side : sides) side.peer->send("go\n");
+      })
+      .when(
+          "every first request answered",
+          [&] { return all([](const Side& side) { return side.requests == 1; }); },
+          [&] {
+            EXPECT_GT(sides[0].stream->queued(), 0u);
+            EXPECT_GT(sides[1].stream->queued(), 64 * kKiB);
+            for (Side& side : sides) {
+              EXPECT_TRUE(side.stream->send("after"));
+              side.peer->send("again\n");
+            }
+          })
+      .when(
+          "every second request answered",
+          [&] { return all([](const Side& side) { return side.requests == 2; }); },
+          [&] {
+            for (Side& side : sides) side.peer->setReading(true);
+          })
+      .when("every peer has its bytes", [&] {
+        return all([](const Side& side) { return side.peer->received.size() >= side.want.size(); });
+      });
+  ASSERT_TRUE(script.run());
+  for (Side& side : sides) {
+    EXPECT_TRUE(sameBytes(side.peer->received, side.want)) << side.replyBytes << "-byte reply";
+    EXPECT_EQ(side.ev.closes, 0);
+  }
 }
 
 // --- Half-close and closing ------------------------------------------------------------------

@@ -198,8 +198,7 @@ class AsyncConn final : public StreamEvents {
   void open(Fd fd) {
     StreamOptions options;
     options.pauseOnHighWater = false;  // replies are read whatever is still to be sent
-    stream_ = std::make_shared<Stream>(*c_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
-                                       options, *this);
+    stream_ = std::make_shared<Stream>(*c_.loop_, std::move(fd), options, *this);
     Status started = stream_->start();
     if (!started.ok()) return failAll(LoadError::kOther, started.error().message);
     sendPending();

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <string_view>
 #include <utility>
@@ -69,9 +70,9 @@ class Buffer {
   ssize_t writeTo(Transport& transport);
 
   /// Gives memory back after a burst, so a quiet connection does not keep its peak size:
-  /// an empty buffer larger than kInitialSize is cut to `to` bytes of room.
+  /// an empty buffer with more room than kInitialSize and `to` is cut to `to` bytes of room.
   void shrinkIfIdle(size_t to = kInitialSize) {
-    if (empty() && data_.size() > kPrepend + kInitialSize) shrink(to);
+    if (empty() && data_.size() > kPrepend + std::max(to, kInitialSize)) shrink(to);
   }
   /// Exchanges contents with `other` in O(1); each Buffer object stays where it is, so a
   /// pointer to one still names the same object.

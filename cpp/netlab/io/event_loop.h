@@ -91,6 +91,17 @@ class EventLoop {
     readBuffer_.clear();
     readBufferFree_ = true;
   }
+  /// Its one write buffer, lent the same way to a stream with nothing queued for the replies
+  /// its callback makes: written whole, they never touch the stream's own storage. It keeps
+  /// at most kReadChunk bytes of room between loans.
+  Buffer* borrowWriteBuffer() {
+    return std::exchange(writeBufferFree_, false) ? &writeBuffer_ : nullptr;
+  }
+  void returnWriteBuffer() {
+    writeBuffer_.clear();
+    writeBuffer_.shrinkIfIdle(Buffer::kReadChunk);
+    writeBufferFree_ = true;
+  }
 
   /// The time the current iteration's wait returned: a clock read per iteration instead of
   /// one per read and write (Redis caches its time the same way). Good for idle timeouts,
@@ -144,6 +155,8 @@ class EventLoop {
   std::vector<std::shared_ptr<void>> graveyard_;
   Buffer readBuffer_{Buffer::kReadChunk};
   bool readBufferFree_ = true;
+  Buffer writeBuffer_{Buffer::kInitialSize};
+  bool writeBufferFree_ = true;
   std::atomic<bool> stopping_{false};
   int64_t iterationNs_ = 0;
   std::atomic<std::thread::id> owner_;

@@ -24,12 +24,24 @@ void StreamEvents::onStreamEof(Stream& stream) {
   stream.closeAfterFlush({CloseKind::kPeerClosed, 0, "closed"});
 }
 
+Stream::Stream(EventLoop& loop, Fd socket, const StreamOptions& options, StreamEvents& events)
+    : loop_(loop),
+      transport_(&socket_),
+      output_(&out_),
+      events_(events),
+      options_(options),
+      socket_(std::move(socket)),
+      life_(std::make_shared<char>()) {}
+
 Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
                StreamEvents& events)
     : loop_(loop),
-      transport_(std::move(transport)),
-      options_(options),
+      transport_(transport.get()),
+      output_(&out_),
       events_(events),
+      options_(options),
+      socket_(Fd()),
+      ownedTransport_(std::move(transport)),
       life_(std::make_shared<char>()) {}
 
 Stream::~Stream() {
@@ -68,10 +80,12 @@ void Stream::onReady(uint32_t ready) {
     setInterest(want);  // reading was paused lazily (updateInterest): now stop the reports
     if (state_ == State::kClosed) return;
   }
-  if ((ready & kWritable) && (want & kWritable)) flush();
-  if (state_ != State::kClosed && (ready & kReadable) && (wantedInterest() & kReadable)) {
-    handleRead();
+  if ((ready & kWritable) && (want & kWritable)) {
+    flush();
+    if (state_ == State::kClosed) return;
+    want = wantedInterest();
   }
+  if ((ready & kReadable) && (want & kReadable)) handleRead();
 }
 
 void Stream::onUnrequested() {
@@ -99,16 +113,18 @@ void Stream::handleRead() {
   ssize_t n = input_.readFrom(*transport_, options_.readChunk);
   int err = errno;
   if (n > 0 && lingering) input_.clear();
+  bool lent = false;
   if (n > 0 && !lingering) {
     bump(options_.bytesIn, static_cast<size_t>(n), options_.countersOwned);
     touch();
+    lent = lendOutput();
     ++inCallback_;
     events_.onStreamData(*this, input_);
     --inCallback_;
   }
   if (spare) {
     input_.swap(*spare);
-    if (state_ == State::kOpen) input_.append(spare->view());  // a partial message
+    if (state_ == State::kOpen && !spare->empty()) input_.append(spare->view());  // partial
     loop_.returnReadBuffer();
   } else {
     input_.shrinkIfIdle(0);  // a large message is done: reads go to the loop's buffer again
@@ -121,11 +137,39 @@ void Stream::handleRead() {
   }
   if (n > 0) {
     if (state_ != State::kClosed) flush();
+    if (lent) keepOutput();
   } else if (n == 0) {
     handleEof();
   } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
     close(CloseReason::fromErrno("read", err));
   }
+}
+
+// The replies a callback makes go to the loop's one write buffer when nothing is queued, the
+// usual case (a request, its reply): written whole by the flush that follows, they never
+// touch this stream's own storage, which at a thousand connections saves a cache miss or two
+// per request.
+bool Stream::lendOutput() {
+  if (queued_ != 0) return false;
+  Buffer* lent = loop_.borrowWriteBuffer();
+  if (!lent) return false;
+  output_ = lent;
+  return true;
+}
+
+// What the socket did not take moves into the stream's own storage (empty while the loop's
+// was lent); past a read's worth the two storages are exchanged rather than copied.
+void Stream::keepOutput() {
+  Buffer& lent = *output_;
+  output_ = &out_;
+  if (!lent.empty()) {
+    if (lent.readable() > Buffer::kReadChunk) {
+      out_.swap(lent);
+    } else {
+      out_.append(lent.view());
+    }
+  }
+  loop_.returnWriteBuffer();
 }
 
 void Stream::handleEof() {
@@ -154,7 +198,7 @@ bool Stream::send(std::string_view data, size_t maxQueued) {
 Buffer* Stream::appendTarget() {
   assertInLoopThread();
   if (state_ == State::kClosed || writeShut()) return nullptr;
-  if (later_.empty()) return &out_;
+  if (later_.empty()) return output_;
   if (later_.back().file.valid()) later_.emplace_back();
   return &later_.back().bytes;
 }
@@ -232,21 +276,21 @@ bool Stream::writeSome() {
     transport_->setCork(true);
   }
   for (;;) {
-    if (!out_.empty()) {
+    if (!output_->empty()) {
       bump(options_.writes, 1, options_.countersOwned);
-      ssize_t n = out_.writeTo(*transport_);
+      ssize_t n = output_->writeTo(*transport_);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
         close(CloseReason::fromErrno("write", errno));
         return false;
       }
       queued_ -= static_cast<size_t>(n);
-      if (!out_.empty()) break;  // the socket is full
+      if (!output_->empty()) break;  // the socket is full
     }
     if (later_.empty()) break;
     Segment& front = later_.front();
     if (!front.file.valid()) {
-      std::swap(out_, front.bytes);
+      std::swap(*output_, front.bytes);
       later_.pop_front();
       continue;
     }
@@ -271,7 +315,7 @@ bool Stream::writeSome() {
     later_.pop_front();
     --filesQueued_;
   }
-  if (corked_ && filesQueued_ == 0 && out_.empty()) {  // the last file sent: push its tail
+  if (corked_ && filesQueued_ == 0 && output_->empty()) {  // the last file sent: push its tail
     corked_ = false;
     transport_->setCork(false);
   }
@@ -348,7 +392,7 @@ void Stream::checkWater() {
 
 uint32_t Stream::wantedInterest() const {
   uint32_t want = 0;
-  bool paused = !readEnabled_ || (options_.pauseOnHighWater && aboveHigh_);
+  bool paused = !readEnabled_ || (aboveHigh_ && options_.pauseOnHighWater);
   if (state_ == State::kOpen && !readEof_ && !paused) want |= kReadable;
   if (lingering_ && !readEof_) want |= kReadable;
   if (queued_ > 0) want |= kWritable;
@@ -417,6 +461,7 @@ void Stream::close(CloseReason reason) {
   if (interest_ != 0) loop_.unwatch(transport_->fd());
   interest_ = 0;
   transport_->close();
+  output_->clear();
   out_.clear();
   later_.clear();
   queued_ = 0;

@@ -61,8 +61,7 @@ void LoadClient::onConnected(Fd fd) {
   options.reads = &w_.readCalls_;
   options.writes = &w_.writeCalls_;
   options.countersOwned = true;
-  stream_ = std::make_shared<Stream>(*w_.loop_, std::make_unique<SocketTransport>(std::move(fd)),
-                                     options, *this);
+  stream_ = std::make_shared<Stream>(*w_.loop_, std::move(fd), options, *this);
   Status started = stream_->start();
   if (!started.ok()) {
     fail(LoadError::kOther, started.error().message);

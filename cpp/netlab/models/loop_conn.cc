@@ -10,10 +10,10 @@ namespace netlab {
 LoopConn::LoopConn(LoopConnContext& ctx, uint64_t id, std::string address,
                    std::unique_ptr<Handler> handler, bool outbound)
     : ctx_(ctx),
-      id_(id),
-      address_(std::move(address)),
       handler_(std::move(handler)),
-      outbound_(outbound) {}
+      outbound_(outbound),
+      id_(id),
+      address_(std::move(address)) {}
 
 LoopConn::~LoopConn() = default;
 
@@ -28,7 +28,7 @@ bool LoopConn::open(Fd fd) {
   options.reads = &ctx_.counters.reads;
   options.writes = &ctx_.counters.writes;
   options.countersOwned = !ctx_.counters.shared;
-  stream_.emplace(ctx_.loop, std::make_unique<SocketTransport>(std::move(fd)), options, *this);
+  stream_.emplace(ctx_.loop, std::move(fd), options, *this);
   if (!stream_->start().ok()) {
     stream_.reset();
     return false;

@@ -118,29 +118,30 @@ class LoopConn final : public Conn,
   void onMessageTimer();
   void finish(const CloseReason& reason);
 
+  // What every request touches first, next to the Stream's own first lines (stream.h).
   LoopConnContext& ctx_;
-  uint64_t id_;
-  std::string address_;  // the per-address slot held, if any
-  std::string peer_;
   std::unique_ptr<Handler> handler_;
-  bool outbound_;
   State state_ = State::kConnecting;
-  std::optional<Stream> stream_;
-  std::shared_ptr<Connector> connector_;  // outbound, while connecting
-  bool handlerPaused_ = false;            // the handler called pauseReading()
+  bool outbound_;
+  bool handlerPaused_ = false;  // the handler called pauseReading()
   // Fairness: messages handled this turn, and whether the handler stopped with complete
   // messages still in the input (then nothing more is read until they are handled).
-  size_t turnMessages_ = 0;
   bool backlogged_ = false;
   bool delivering_ = false;  // inside handler_->onData
   bool continueQueued_ = false;
   bool pacing_ = false;  // a receiver on another thread is behind: continue after kPaceNs
+  bool messageTimerArmed_ = false;
+  size_t turnMessages_ = 0;
+  int64_t heldInput_ = 0;  // this connection's share of ctx_.heldInput
   // The message timeout: when the partial message at the front of the input began.
   int64_t partialSinceNs_ = 0;
-  bool messageTimerArmed_ = false;
+  std::optional<Stream> stream_;
   TimerQueue::TimerId messageTimer_{};
-  int64_t heldInput_ = 0;               // this connection's share of ctx_.heldInput
-  std::shared_ptr<LoopOutlet> outlet_;  // made on first use: most protocols never need one
+  uint64_t id_;
+  std::string address_;  // the per-address slot held, if any
+  std::string peer_;
+  std::shared_ptr<Connector> connector_;  // outbound, while connecting
+  std::shared_ptr<LoopOutlet> outlet_;    // made on first use: most protocols never need one
 };
 
 }  // namespace netlab

@@ -70,8 +70,7 @@ class HealthChecker::Probe final : public StreamEvents {
       end(false);
       return;
     }
-    stream_ = std::make_unique<Stream>(
-        *owner_.loop_, std::make_unique<SocketTransport>(std::move(fd)), StreamOptions{}, *this);
+    stream_ = std::make_unique<Stream>(*owner_.loop_, std::move(fd), StreamOptions{}, *this);
     if (!stream_->start().ok() || !stream_->send(request_)) end(false);
   }
 
