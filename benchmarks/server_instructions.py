@@ -28,6 +28,13 @@ process (started and left idle for a run's length it counts 7.9 million, about 1
 run). Under valgrind a program answers fewer requests a second, so whatever is paced by the
 clock (the HTTP Date, once a second) weighs a little more than in a real run.
 
+With --cache-sim the servers also run through callgrind's cache simulator, which reports
+L1 data cache misses per request (reads and writes, user space only, for this machine's cache
+sizes): how many of a program's own cache lines a request touches that were not still
+cached, written to server_cache.{md,json}. The wall clock cannot see these either (the
+kernel's share of a request dwarfs them), but a working set spread over more lines is what
+costs more as connections grow.
+
     PYTHONPATH=python python benchmarks/server_instructions.py --build before=build/base-py \\
         --build after=build/head-py --out benchmarks/results
 
@@ -63,8 +70,14 @@ _spec.loader.exec_module(bench_http)
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 
-def under_callgrind(cmd: list[str], profile: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    full = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", *cmd]
+def valgrind(profile: str, cache_sim: bool) -> list[str]:
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
+            *(["--cache-sim=yes"] if cache_sim else [])]
+
+
+def under_callgrind(cmd: list[str], profile: str, env: dict[str, str],
+                    cache_sim: bool = False) -> subprocess.Popen[str]:
+    full = [*valgrind(profile, cache_sim), *cmd]
     return subprocess.Popen(pinned(SERVER_CPU, full), stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
 
@@ -125,11 +138,35 @@ def drive_http(port: int, args: argparse.Namespace, headers: tuple[str, ...]) ->
 
 
 def program_total(profile: str) -> int:
+    return program_events(profile)["Ir"]
+
+
+def program_events(profile: str) -> dict[str, int]:
+    """The whole program's counts by event (Ir; with --cache-sim, D1mr, D1mw and the rest)."""
+    names: list[str] = []
     with open(profile) as f:
         for line in f:
+            if line.startswith("events:"):
+                names = line.split()[1:]
             if line.startswith("totals:") or line.startswith("summary:"):
-                return int(line.split()[1])
+                return dict(zip(names, (int(v) for v in line.split()[1:])))
     raise SystemExit(f"no totals in {profile}")
+
+
+def inclusive_events(profile: str, function: str) -> dict[str, int]:
+    """The counts by event of the first function whose name holds `function`, inclusive."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", profile],
+                         capture_output=True, text=True, check=True).stdout
+    names: list[str] = []
+    for line in out.splitlines():
+        if line.startswith("Events shown:"):
+            names = line.split()[2:]
+        elif function in line:
+            # Counts are "1,234" or "." (none), each followed by its share "(12.34%)".
+            tokens = [t for t in line.split()[:3 * len(names)] if t != "(" and "%" not in t]
+            counts = [0 if t == "." else int(t.replace(",", "")) for t in tokens[:len(names)]]
+            return dict(zip(names, counts))
+    raise SystemExit(f"{function} is not in {profile}: was the build stripped of symbols?")
 
 
 LOADGEN_HTTP = """
@@ -141,7 +178,7 @@ print("RESPONSES", r.responses, r.errors)
 
 
 def run_callgrind(cmd: list[str], profile: str, env: dict[str, str], timeout: float) -> str:
-    full = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", *cmd]
+    full = [*valgrind(profile, False), *cmd]
     done = subprocess.run(pinned(CLIENT_CPU, full), capture_output=True, text=True, env=env,
                           timeout=timeout)
     if done.returncode != 0:
@@ -189,18 +226,18 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
     profile = os.path.join(tmp, f"{app}-{len(os.listdir(tmp))}")
     env = dict(os.environ)
     if server == "reference" and app == "echo":
-        proc = under_callgrind([str(build("echo_server")), "0"], profile, env)
+        proc = under_callgrind([str(build("echo_server")), "0"], profile, env, args.cache_sim)
         port = listening_port(proc)
     elif server == "reference":
         port = bench_http.free_port()
         conf = bench_http.nginx_conf(Path(tmp), port)
-        proc = under_callgrind(["nginx", "-c", str(conf)], profile, env)
+        proc = under_callgrind(["nginx", "-c", str(conf)], profile, env, args.cache_sim)
         bench_http.wait_listening(port, timeout=60)
     else:
         env["PYTHONPATH"] = os.path.abspath(path)
         served = "echo" if app == "echo" else "http"
         proc = under_callgrind([sys.executable, "-m", "netlab", "serve", served, "--port", "0",
-                                "--model", "epoll"], profile, env)
+                                "--model", "epoll"], profile, env, args.cache_sim)
         port = listening_port(proc)
     time.sleep(0.5)  # past the start-up, which valgrind slows most
     try:
@@ -213,12 +250,15 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
         nginx = server == "reference" and app != "echo"
         finish(proc, signal.SIGTERM if nginx else signal.SIGINT)
     if server != "reference":
-        count = inclusive(profile, "netlab::EventLoop::loop(")
+        counts = inclusive_events(profile, "netlab::EventLoop::loop(")
     elif app == "echo":
-        count = inclusive(profile, ":main [")
+        counts = inclusive_events(profile, ":main [")
     else:
-        count = program_total(profile)
-    return {"requests": requests, "instructions_per_request": count / requests}
+        counts = program_events(profile)
+    row = {"requests": requests, "instructions_per_request": counts["Ir"] / requests}
+    if args.cache_sim:
+        row["l1_data_misses_per_request"] = (counts["D1mr"] + counts["D1mw"]) / requests
+    return row
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -232,9 +272,17 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"http-client: netlab's http scenario ({args.client_requests:,} requests) and wrk "
         "under callgrind against nginx.", "",
         "| app | program | requests | instructions/request |", "| --- | --- | --- | --- |"]
+    if args.cache_sim:
+        lines[-2:] = ["With --cache-sim: callgrind's simulated L1 data cache misses (reads and "
+                      "writes, D1mr + D1mw) per request beside them, the same program's lines "
+                      "for this machine's cache sizes, user space only.", "",
+                      "| app | program | requests | instructions/request "
+                      "| L1 data misses/request |", "| --- | --- | --- | --- | --- |"]
     for row in rows:
+        misses = (f" {row['l1_data_misses_per_request']:.2f} |"
+                  if "l1_data_misses_per_request" in row else "")
         lines.append(f"| {row['app']} | {row['server']} | {row['requests']:,} | "
-                     f"{row['instructions_per_request']:,.0f} |")
+                     f"{row['instructions_per_request']:,.0f} |{misses}")
     labels = [label for label, _ in args.build]
     if len(labels) >= 2:
         lines += ["", f"Ratios {labels[-1]}/{labels[0]}:", ""]
@@ -242,7 +290,12 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             by = {r["server"]: r for r in rows if r["app"] == app}
             a, b = by[labels[0]], by[labels[-1]]
             ratio = b["instructions_per_request"] / a["instructions_per_request"]
-            lines.append(f"- {app}: {ratio:.3f}x")
+            misses = ""
+            if a.get("l1_data_misses_per_request") and "l1_data_misses_per_request" in b:
+                misses = (", L1 data misses " + format(b["l1_data_misses_per_request"]
+                                                       / a["l1_data_misses_per_request"], ".3f")
+                          + "x")
+            lines.append(f"- {app}: instructions {ratio:.3f}x{misses}")
     return "\n".join(lines) + "\n"
 
 
@@ -258,6 +311,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--echo-connections", type=int, default=100)
     parser.add_argument("--http-connections", type=int, default=50)
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="also count simulated L1 data cache misses (servers; slower)")
     parser.add_argument("--out", help="write server_instructions.md and .json here")
     args = parser.parse_args()
     reference = {"echo": "C echo_server", "http": "nginx", "http-browser": "nginx",
@@ -272,9 +327,9 @@ def main() -> None:
                 print(rows[-1], flush=True)
     text = report(rows, args)
     print(text)
-    record(args.out, "server_instructions", text,
+    record(args.out, "server_cache" if args.cache_sim else "server_instructions", text,
            {"date": str(datetime.date.today()), "host": platform.node(),
-            "seconds": args.seconds, "rows": rows})
+            "seconds": args.seconds, "cache_sim": args.cache_sim, "rows": rows})
 
 
 if __name__ == "__main__":
