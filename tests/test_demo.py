@@ -81,14 +81,17 @@ def test_connections_never_answered_are_flagged() -> None:
 
 
 def test_summary_across_connection_counts() -> None:
-    tables = [(50, [run("epoll", 100_000), run("threaded", 60_000, threads=52),
+    tables = [(50, [run("epoll", 100_000, threads=1), run("threaded", 60_000, threads=52),
                     run("select", 98_000)]),
-              (1000, [run("epoll", 95_000, opened=1000), run("select", 93_000, opened=1000),
+              (1000, [run("epoll", 95_000, threads=1, opened=1000),
+                      run("select", 93_000, opened=1000),
                       run("threaded", 52_000, threads=1002, errors=3, opened=1000)])]
     notes = demo.summary(tables)
     assert notes[0] == "Most req/s: epoll (with select within noise) at 50, epoll (with " \
                        "select within noise) at 1,000 connections."
     assert "threaded, 50 -> 1,000 connections: 60,000 -> 52,000 req/s, 52 -> 1,002 threads, " \
+           "18.0 -> 18.0 MiB." in notes
+    assert "epoll, 50 -> 1,000 connections: 100,000 -> 95,000 req/s, 1 -> 1 thread, " \
            "18.0 -> 18.0 MiB." in notes
     two = [(50, [run("epoll", 100_000), run("threaded", 97_000)])] * 2
     assert demo.summary(two)[0] == "Most req/s: no clear leader at 50, no clear leader at 50 " \

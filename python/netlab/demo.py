@@ -223,7 +223,7 @@ def summary(tables: Sequence[tuple[int, Sequence[ModelRun]]]) -> list[str]:
             continue
         notes.append(f"{run.model}, {first[0]:,} -> {last[0]:,} connections: "
                      f"{run.result.responses_per_s:,.0f} -> {later.result.responses_per_s:,.0f}"
-                     f" req/s, {run.server_threads:,} -> {later.server_threads:,} threads, "
+                     f" req/s, {run.server_threads:,} -> {_threads(later.server_threads)}, "
                      f"{run.server_rss_mib:.1f} -> {later.server_rss_mib:.1f} MiB.")
     flags = [f"{r.model} at {n:,}" for n, runs in tables for r in runs if flagged(r, n)]
     if flags:
