@@ -1,12 +1,15 @@
 /* A minimal epoll echo server: the C reference for benchmarks/echo_vs_c.py.
  *
  *     cc -O2 -o build/bench/echo_server benchmarks/c/echo_server.c
- *     build/bench/echo_server PORT [TIMEOUT_MS]   (PORT 0 picks a free port)
+ *     build/bench/echo_server PORT [TIMEOUT_MS [et]]   (PORT 0 picks a free port)
  *
  * TIMEOUT_MS (default -1, none) is passed to every epoll_wait, as an event loop with timers
- * would: benchmarks/wait_timeout_c.py measures what that costs.
+ * would: benchmarks/wait_timeout_c.py measures what that costs. `et` registers connections
+ * edge-triggered (EPOLLET | EPOLLRDHUP): a read that fills the buffer, or one after the peer
+ * hung up, is followed by another until a short one; benchmarks/edge_triggered.py measures
+ * what that saves.
  *
- * One thread, level-triggered epoll, non-blocking sockets from accept4(2). On each readable
+ * One thread, level-triggered epoll unless `et`, non-blocking sockets from accept4(2). On each readable
  * event: one read(2) into a 64 KiB stack buffer and one write(2) of what was read. What a
  * short write leaves behind is kept in a per-connection buffer; the connection then stops
  * being read and waits for EPOLLOUT, and is read again once that buffer is drained.
@@ -31,6 +34,7 @@ struct conn {
 
 static struct conn *conns; /* indexed by fd */
 static size_t nconns;
+static uint32_t edge; /* 0, or EPOLLET | EPOLLRDHUP */
 
 static struct conn *conn_of(int fd) {
   if ((size_t)fd >= nconns) {
@@ -69,23 +73,32 @@ static void keep(int ep, int fd, const char *data, size_t n) {
   memcpy(c->pending, data, n);
   c->len = n;
   c->off = 0;
-  watch(ep, fd, EPOLLOUT);
+  watch(ep, fd, EPOLLOUT | edge);
 }
 
-static void on_readable(int ep, int fd) {
+/* Returns whether the socket may hold more input (edge-triggered only). */
+static int read_once(int ep, int fd, int hung_up) {
   char buf[65536];
   ssize_t n = read(fd, buf, sizeof buf);
-  if (n == 0) { close_conn(ep, fd); return; }
+  if (n == 0) { close_conn(ep, fd); return 0; }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) close_conn(ep, fd);
-    return;
+    if (errno == EINTR) return 1;
+    if (errno != EAGAIN) close_conn(ep, fd);
+    return 0;
   }
   ssize_t w = write(fd, buf, (size_t)n);
   if (w < 0) {
-    if (errno != EAGAIN && errno != EINTR) { close_conn(ep, fd); return; }
+    if (errno != EAGAIN && errno != EINTR) { close_conn(ep, fd); return 0; }
     w = 0;
   }
-  if (w < n) keep(ep, fd, buf + w, (size_t)(n - w));
+  if (w < n) { keep(ep, fd, buf + w, (size_t)(n - w)); return 0; }
+  return (size_t)n == sizeof buf || hung_up;
+}
+
+static void on_readable(int ep, int fd, uint32_t e) {
+  int hung_up = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  while (read_once(ep, fd, hung_up) && edge) {
+  }
 }
 
 static void on_writable(int ep, int fd) {
@@ -98,7 +111,7 @@ static void on_writable(int ep, int fd) {
   c->off += (size_t)w;
   if (c->off == c->len) {
     c->len = c->off = 0;
-    watch(ep, fd, EPOLLIN);
+    watch(ep, fd, EPOLLIN | edge);
   }
 }
 
@@ -113,6 +126,13 @@ int main(int argc, char **argv) {
       return 2;
     }
     timeout_ms = (int)t;
+  }
+  if (argc > 3) {
+    if (strcmp(argv[3], "et") != 0) {
+      fprintf(stderr, "the third argument can only be et (edge-triggered)\n");
+      return 2;
+    }
+    edge = EPOLLET | EPOLLRDHUP;
   }
   signal(SIGPIPE, SIG_IGN);
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -147,13 +167,13 @@ int main(int argc, char **argv) {
           if (cfd < 0) break; /* EAGAIN, or a transient error: try again on the next event */
           setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           conn_of(cfd);
-          struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
+          struct epoll_event cev = {.events = EPOLLIN | edge, .data.fd = cfd};
           epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev);
         }
       } else if (conn_of(fd)->len > 0) {
         if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_writable(ep, fd);
       } else if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        on_readable(ep, fd);
+        on_readable(ep, fd, e);
       }
     }
   }

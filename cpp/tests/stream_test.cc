@@ -1421,6 +1421,101 @@ TEST_P(StreamTest, PausedStreamDoesNotSpinOnUnreadInput) {
   EXPECT_EQ(ev.closes, 0);
 }
 
+// --- Edge-triggered reading ----------------------------------------------------------------
+// Under epoll a stream over a socket registers for edges (poller.h's kEdge): the kernel tells
+// it once per arrival, so every test here has the peer's bytes arrive before the stream
+// reads and nothing arrive after, and the stream must carry on by itself. poll and select
+// are level-triggered and run the same tests.
+
+// Writes all of `data` to a blocking-enough socket before the loop runs.
+void writeAllNow(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    done += static_cast<size_t>(n);
+  }
+}
+
+// More input than one read takes, all in the socket at once: the rest is read on the
+// following turns without another arrival to report it.
+TEST_P(StreamTest, InputOfManyReadsArrivingAtOnceIsAllRead) {
+  StreamOptions options;
+  options.readChunk = 4 * kKiB;
+  Events ev;
+  SocketPair pair = unixPair();
+  const std::string payload = pattern(100 * kKiB, 31);
+  writeAllNow(pair.remote.get(), payload);
+  auto stream = makeStream(std::move(pair.local), ev, options);
+  Script script(*loop);
+  script.when("all read", [&] { return ev.data.size() == payload.size(); });
+  ASSERT_TRUE(script.run());
+  EXPECT_TRUE(ev.data == payload);
+  EXPECT_EQ(ev.closes, 0);
+}
+
+// Bytes and the peer's end of stream in one arrival: the read that takes the bytes is short,
+// yet the end of stream is still to be read (EPOLLRDHUP says so), and must be.
+TEST_P(StreamTest, BytesAndEndOfStreamArrivingTogetherAreBothSeen) {
+  Events ev;
+  SocketPair pair = tcpPair();
+  writeAllNow(pair.remote.get(), "last words");
+  ASSERT_EQ(::shutdown(pair.remote.get(), SHUT_WR), 0);
+  ::usleep(2000);  // both on the stream's side of loopback before it first reads
+  auto stream = makeStream(std::move(pair.local), ev);
+  Script script(*loop);
+  script.when("closed", [&] { return ev.closes == 1; });
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(ev.data, "last words");
+  EXPECT_EQ(ev.eofs, 1);
+  EXPECT_EQ(ev.reason.kind, CloseKind::kPeerClosed) << ev.reason.text();
+}
+
+// Bytes and then a reset, both there before the first read: the bytes are handed over and
+// the reset closes the stream, rather than the stream waiting for a report that never comes.
+TEST_P(StreamTest, BytesThenResetAreReadThenClose) {
+  Events ev;
+  SocketPair pair = tcpPair();
+  writeAllNow(pair.remote.get(), "then gone");
+  linger abort{1, 0};  // close(2) sends RST
+  ASSERT_EQ(::setsockopt(pair.remote.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
+  pair.remote.reset();
+  ::usleep(2000);
+  auto stream = makeStream(std::move(pair.local), ev);
+  Script script(*loop);
+  script.when("closed", [&] { return ev.closes == 1; });
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(ev.data, "then gone");
+  EXPECT_EQ(ev.reason.kind, CloseKind::kReset) << ev.reason.text();
+}
+
+// Reading paused from the first callback with more input in the socket, then resumed: no new
+// arrival reports the rest, yet it is read.
+TEST_P(StreamTest, ResumingReadsInputLeftInTheSocketWhilePaused) {
+  StreamOptions options;
+  options.readChunk = 4 * kKiB;
+  Events ev;
+  SocketPair pair = unixPair();
+  const std::string payload = pattern(64 * kKiB, 32);
+  writeAllNow(pair.remote.get(), payload);
+  ev.onData = [&](Stream& s, Buffer& in) {
+    ev.data.append(in.view());
+    in.consume(in.readable());
+    if (ev.data.size() == 4 * kKiB) s.setReading(false);
+  };
+  auto stream = makeStream(std::move(pair.local), ev, options);
+  Script script(*loop);
+  script
+      .after(30 * kNsPerMs,
+             [&] {
+               EXPECT_EQ(ev.data.size(), 4 * kKiB);
+               stream->setReading(true);
+             })
+      .when("all read", [&] { return ev.data.size() == payload.size(); });
+  ASSERT_TRUE(script.run());
+  EXPECT_TRUE(ev.data == payload);
+}
+
 // --- A misbehaving transport ----------------------------------------------------------------
 
 // An echo stream whose transport reads and writes 1..N bytes at a time and fails calls with

@@ -1,5 +1,7 @@
 // Level-triggered epoll: a watcher that leaves bytes unread is simply told again next wait,
-// which keeps per-connection code free of "drain until EAGAIN" loops.
+// which keeps per-connection code free of "drain until EAGAIN" loops. A watcher that asks
+// for edges (kEdge: a Stream over a socket) gets EPOLLET with EPOLLRDHUP, as nginx registers
+// its connections, and learns of a hang-up as kHangup.
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -39,6 +41,7 @@ class EpollPoller final : public Poller {
   }
 
   bool accepts(int) const override { return true; }
+  bool edges() const override { return true; }
   std::string_view name() const override { return "epoll"; }
 
  private:
@@ -66,6 +69,7 @@ class EpollPoller final : public Poller {
     uint32_t r = 0;
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kReadable;
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r |= kWritable;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kHangup;
     return r;
   }
 
@@ -74,6 +78,7 @@ class EpollPoller final : public Poller {
     if (interest & kReadable) ev.events |= EPOLLIN;
     if (interest & kWritable) ev.events |= EPOLLOUT;
     if (interest & kExclusive) ev.events |= EPOLLEXCLUSIVE;
+    if (interest & kEdge) ev.events |= EPOLLET | EPOLLRDHUP;
     ev.data.ptr = w;
     if (::epoll_ctl(epfd_.get(), op, fd, &ev) < 0) return sysError("epoll_ctl");
     return {};

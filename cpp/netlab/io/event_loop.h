@@ -60,6 +60,8 @@ class EventLoop {
   }
   void unwatch(int fd) { poller_->remove(fd); }
   bool canWatch(int fd) const { return poller_->accepts(fd); }
+  /// Whether the backend reports edges when asked (poller.h's kEdge).
+  bool hasEdges() const { return poller_->edges(); }
 
   TimerQueue::TimerId runAt(int64_t deadlineNs, TimerQueue::Callback cb) {
     return timers_.add(deadlineNs, std::move(cb));

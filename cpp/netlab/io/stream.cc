@@ -31,7 +31,9 @@ Stream::Stream(EventLoop& loop, Fd socket, const StreamOptions& options, StreamE
       events_(events),
       options_(options),
       socket_(std::move(socket)),
-      life_(std::make_shared<char>()) {}
+      life_(std::make_shared<char>()) {
+  edges_ = loop.hasEdges();
+}
 
 Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
                StreamEvents& events)
@@ -42,7 +44,9 @@ Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const Stre
       options_(options),
       socket_(Fd()),
       ownedTransport_(std::move(transport)),
-      life_(std::make_shared<char>()) {}
+      life_(std::make_shared<char>()) {
+  edges_ = loop.hasEdges() && transport_->shortReadDrains();
+}
 
 Stream::~Stream() {
   if (state_ == State::kClosed) return;
@@ -56,7 +60,7 @@ void Stream::assertInLoopThread() const { NETLAB_ASSERT_IN_LOOP(loop_, "a Stream
 
 Status Stream::start() {
   assertInLoopThread();
-  interest_ = kReadable;
+  interest_ = edges_ ? kReadable | kEdge : kReadable;
   Status watched = loop_.watch(transport_->fd(), interest_, this);
   if (!watched.ok()) {
     interest_ = 0;
@@ -69,6 +73,7 @@ Status Stream::start() {
 
 void Stream::onReady(uint32_t ready) {
   if (state_ == State::kClosed) return;
+  if (ready & kHangup) hangup_ = true;
   if (ready & ~interest_ & (kReadable | kWritable)) {
     // Nothing asked for is only ever a hang-up or an error (poller.h): act on it now, or a
     // level-triggered poller reports it again on every wait while reading is paused.
@@ -112,6 +117,10 @@ void Stream::handleRead() {
   if (spare) input_.swap(*spare);
   ssize_t n = input_.readFrom(*transport_, options_.readChunk);
   int err = errno;
+  // A kernel socket's read returns less than asked only once it is empty, so a shorter read
+  // needs no other (nginx's ready = 0 on a short read), unless a hang-up is still to be read.
+  size_t full = std::min(options_.readChunk, Buffer::kReadChunk);
+  readMore_ = n > 0 && (hangup_ || static_cast<size_t>(n) >= full);
   if (n > 0 && lingering) input_.clear();
   bool lent = false;
   if (n > 0 && !lingering) {
@@ -133,16 +142,34 @@ void Stream::handleRead() {
     if (n == 0 || (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)) {
       close(pendingReason_);
     }
-    return;
-  }
-  if (n > 0) {
+  } else if (n > 0) {
     if (state_ != State::kClosed) flush();
     if (lent) keepOutput();
   } else if (n == 0) {
     handleEof();
-  } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+  } else if (err == EINTR) {
+    readMore_ = true;
+  } else if (err != EAGAIN && err != EWOULDBLOCK) {
     close(CloseReason::fromErrno("read", err));
   }
+  readNextTurn();
+}
+
+// Level-triggered, the poller would report input this read left behind on the next wait;
+// registered for edges it will not, so the stream queues that read itself, after every
+// other ready stream has had its go. Reading paused, it waits for updateInterest.
+void Stream::readNextTurn() {
+  if (!readMore_ || readScheduled_ || !(interest_ & kEdge) || state_ == State::kClosed) return;
+  if (!(wantedInterest() & kReadable)) return;
+  readScheduled_ = true;
+  loop_.runNextTurn([this, alive = std::weak_ptr<char>(life_)] {
+    if (alive.expired()) return;
+    readScheduled_ = false;
+    if (readMore_ && state_ != State::kClosed && (interest_ & kEdge) &&
+        (wantedInterest() & kReadable)) {
+      handleRead();
+    }
+  });
 }
 
 // The replies a callback makes go to the loop's one write buffer when nothing is queued, the
@@ -410,11 +437,16 @@ void Stream::updateInterest() {
   bool flushComing = flushDeferred_ || inCallback_ > 0;
   if (flushComing && !(interest_ & kWritable)) want &= ~kWritable;
   setInterest(want);
+  readNextTurn();  // reading resumed over input an edge has already reported
 }
 
 // A stream that wants nothing leaves the poller altogether (libuv does the same): epoll and
 // poll report a hang-up whatever the interest, and a paused stream would spin on it.
 void Stream::setInterest(uint32_t want) {
+  // Edges while reading alone: writes stay level-triggered, so a write cut short by a turn's
+  // bound (a sendfile chunk) is reported again. A change re-checks readiness (epoll_ctl
+  // polls the socket), so input that arrived meanwhile is reported either way.
+  if (edges_ && (want & (kReadable | kWritable)) == kReadable) want |= kEdge;
   if (want == interest_) return;
   Status s;
   if (want == 0) {

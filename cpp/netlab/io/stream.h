@@ -10,6 +10,12 @@
 // other work in the same iteration, go out in one write afterwards). Reading stops while the
 // output is above the high-water mark and resumes at half of it, so a peer that does not read
 // costs about high_water bytes. Every method runs on the loop's thread.
+//
+// Over a socket on epoll, a stream that only reads registers for edges (poller.h's kEdge), as
+// nginx does: a read shorter than asked has emptied the socket, and a read that stopped short
+// of that is followed by another on the next turn, which level-triggered readiness would
+// otherwise have prompted. The kernel then does not re-check each reported socket on the next
+// wait (benchmarks/results/edge_triggered.md).
 #pragma once
 
 #include <atomic>
@@ -36,7 +42,7 @@ struct StreamOptions {
   size_t maxQueuedOutput = 0;
   /// Closed after this long with nothing read or written; 0: never.
   int64_t idleTimeoutNs = 0;
-  /// Most bytes one read takes; the loop is level-triggered, so the rest waits a turn.
+  /// Most bytes one read takes; the rest waits a turn.
   size_t readChunk = Buffer::kReadChunk;
   /// Where to count bytes (a server's counters); null: not counted.
   std::atomic<uint64_t>* bytesIn = nullptr;
@@ -152,6 +158,7 @@ class Stream final : public IoWatcher {
   };
 
   void handleRead();
+  void readNextTurn();
   bool lendOutput();
   void keepOutput();
   void handleEof();
@@ -188,10 +195,15 @@ class Stream final : public IoWatcher {
   bool shutdownPending_ = false;
   bool lingering_ = false;  // closing: written out, half-closed, discarding input
   bool flushDeferred_ = false;
-  bool corked_ = false;    // TCP_CORK set while file ranges go out (Transport::setCork)
-  uint32_t interest_ = 0;  // what the poller has registered (updateInterest)
-  int inCallback_ = 0;     // > 0 while the owner is handling input: its sends wait for the end
-  size_t queued_ = 0;      // output_ and later_
+  bool corked_ = false;  // TCP_CORK set while file ranges go out (Transport::setCork)
+  // Edge-triggered reading (poller.h's kEdge), which the stream must then keep going itself:
+  bool edges_ = false;          // asked for while reading alone (socket, epoll)
+  bool readMore_ = false;       // the last read may have left input in the socket
+  bool hangup_ = false;         // the peer's end of stream or an error is still to be read
+  bool readScheduled_ = false;  // readNextTurn() is queued
+  uint32_t interest_ = 0;       // what the poller has registered (updateInterest)
+  int inCallback_ = 0;          // > 0 while the owner is handling input: its sends wait for the end
+  size_t queued_ = 0;           // output_ and later_
   StreamOptions options_;
   // Between reads it holds only what the owner left unconsumed (handleRead), so it starts
   // with no room and a quiet connection costs nothing here.

@@ -39,6 +39,11 @@ class Transport {
   virtual int shutdownWrite() = 0;
   /// Closes the fd now.
   virtual void close() = 0;
+  /// Whether a read shorter than asked means nothing more is waiting until the fd is reported
+  /// readable again: true of a kernel socket, not of a transport that holds bytes of its own
+  /// (TLS records, a test's deliberately short reads). A Stream asks for edge-triggered
+  /// readiness (poller.h's kEdge) only when it is.
+  virtual bool shortReadDrains() const { return false; }
 };
 
 /// A connected socket, used as it is.
@@ -53,6 +58,7 @@ class SocketTransport final : public Transport {
   ssize_t sendFile(int fileFd, off_t offset, size_t n) override;
   int shutdownWrite() override;
   void close() override { fd_.reset(); }
+  bool shortReadDrains() const override { return true; }
 
  private:
   Fd fd_;
