@@ -5,6 +5,7 @@ build/bench/ when missing or older than their source, CPU pinning with taskset, 
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,6 @@ def record(out_dir: Optional[str], name: str, report: str, data: dict[str, Any])
         return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    command = f"PYTHONPATH=python python benchmarks/{name}.py {' '.join(sys.argv[1:])}"
+    command = f"PYTHONPATH=python python benchmarks/{name}.py {shlex.join(sys.argv[1:])}"
     (out / f"{name}.md").write_text(report + f"\nCommand: `{command}`\n")
     (out / f"{name}.json").write_text(json.dumps(data, indent=2))
