@@ -1489,6 +1489,24 @@ TEST_P(StreamTest, BytesThenResetAreReadThenClose) {
   EXPECT_EQ(ev.reason.kind, CloseKind::kReset) << ev.reason.text();
 }
 
+// Urgent data between ordinary bytes, all there before the first read: TCP's read stops short
+// at the urgent mark, with the bytes after it still in the socket (epoll reports EPOLLPRI).
+// The urgent byte itself is not inline, so it is not read.
+TEST_P(StreamTest, BytesAfterAnUrgentMarkAreRead) {
+  Events ev;
+  SocketPair pair = tcpPair();
+  writeAllNow(pair.remote.get(), "before");
+  ASSERT_EQ(::send(pair.remote.get(), "!", 1, MSG_OOB), 1);
+  writeAllNow(pair.remote.get(), "after");
+  ::usleep(2000);
+  auto stream = makeStream(std::move(pair.local), ev);
+  Script script(*loop);
+  script.when("all read", [&] { return ev.data.size() >= 11; });
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(ev.data, "beforeafter");
+  EXPECT_EQ(ev.closes, 0);
+}
+
 // Reading paused from the first callback with more input in the socket, then resumed: no new
 // arrival reports the rest, yet it is read.
 TEST_P(StreamTest, ResumingReadsInputLeftInTheSocketWhilePaused) {

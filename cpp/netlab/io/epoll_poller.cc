@@ -1,7 +1,7 @@
 // Level-triggered epoll: a watcher that leaves bytes unread is simply told again next wait,
 // which keeps per-connection code free of "drain until EAGAIN" loops. A watcher that asks
 // for edges (kEdge: a Stream over a socket) gets EPOLLET with EPOLLRDHUP, as nginx registers
-// its connections, and learns of a hang-up as kHangup.
+// its connections, and EPOLLPRI; it learns of a hang-up or urgent data as kReadAll.
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -67,9 +67,9 @@ class EpollPoller final : public Poller {
 
   static uint32_t toReady(uint32_t ev) {
     uint32_t r = 0;
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kReadable;
+    if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kReadable;
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r |= kWritable;
-    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kHangup;
+    if (ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= kReadAll;
     return r;
   }
 
@@ -78,7 +78,7 @@ class EpollPoller final : public Poller {
     if (interest & kReadable) ev.events |= EPOLLIN;
     if (interest & kWritable) ev.events |= EPOLLOUT;
     if (interest & kExclusive) ev.events |= EPOLLEXCLUSIVE;
-    if (interest & kEdge) ev.events |= EPOLLET | EPOLLRDHUP;
+    if (interest & kEdge) ev.events |= EPOLLET | EPOLLRDHUP | EPOLLPRI;
     ev.data.ptr = w;
     if (::epoll_ctl(epfd_.get(), op, fd, &ev) < 0) return sysError("epoll_ctl");
     return {};

@@ -25,13 +25,14 @@ constexpr uint32_t kWritable = 1u << 1;
 constexpr uint32_t kExclusive = 1u << 2;
 // Readable interest reported once per arrival of data (EPOLLET), not on every wait while some
 // stays unread: the kernel then skips re-checking every reported socket on the next wait. For
-// a watcher that knows when it has read everything (a read shorter than asked, kHangup) and
+// a watcher that knows when it has read everything (a read shorter than asked, kReadAll) and
 // reads again on its own when it stops early. Only with kReadable alone; backends without
 // edges (poll, select) ignore it and stay level-triggered, which such a watcher handles too.
 constexpr uint32_t kEdge = 1u << 3;
-// In ready only, beside kReadable: the peer closed or the socket failed, so even a short read
-// has not seen everything; the end of stream or the error is still to be read.
-constexpr uint32_t kHangup = 1u << 4;
+// In ready only, beside kReadable: the peer closed, the socket failed, or urgent data came
+// (TCP's read stops short at the urgent mark), so a short read may not have seen everything:
+// the watcher reads until the socket says EAGAIN, end of stream or an error.
+constexpr uint32_t kReadAll = 1u << 4;
 
 /// Something registered with a poller; it is told which interests became ready. Hang-ups and
 /// errors are reported as readable|writable so the next read or write sees the real errno.

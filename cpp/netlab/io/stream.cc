@@ -73,7 +73,7 @@ Status Stream::start() {
 
 void Stream::onReady(uint32_t ready) {
   if (state_ == State::kClosed) return;
-  if (ready & kHangup) hangup_ = true;
+  if (ready & kReadAll) readAll_ = true;
   if (ready & ~interest_ & (kReadable | kWritable)) {
     // Nothing asked for is only ever a hang-up or an error (poller.h): act on it now, or a
     // level-triggered poller reports it again on every wait while reading is paused.
@@ -90,7 +90,11 @@ void Stream::onReady(uint32_t ready) {
     if (state_ == State::kClosed) return;
     want = wantedInterest();
   }
-  if ((ready & kReadable) && (want & kReadable)) handleRead();
+  if ((ready & kReadable) && (want & kReadable)) {
+    handleRead();
+  } else if ((ready & kReadable) && (interest_ & kEdge)) {
+    readMore_ = true;  // an edge not acted on (reading paused meanwhile) still owes a read
+  }
 }
 
 void Stream::onUnrequested() {
@@ -117,10 +121,10 @@ void Stream::handleRead() {
   if (spare) input_.swap(*spare);
   ssize_t n = input_.readFrom(*transport_, options_.readChunk);
   int err = errno;
-  // A kernel socket's read returns less than asked only once it is empty, so a shorter read
-  // needs no other (nginx's ready = 0 on a short read), unless a hang-up is still to be read.
+  // A TCP socket's read returns less than asked only once it is empty (nginx's ready = 0 on a
+  // short read), or at an urgent mark, or with a hang-up still to be read (kReadAll).
   size_t full = std::min(options_.readChunk, Buffer::kReadChunk);
-  readMore_ = n > 0 && (hangup_ || static_cast<size_t>(n) >= full);
+  readMore_ = (n > 0 && (readAll_ || static_cast<size_t>(n) >= full)) || (n < 0 && err == EINTR);
   if (n > 0 && lingering) input_.clear();
   bool lent = false;
   if (n > 0 && !lingering) {
@@ -147,9 +151,7 @@ void Stream::handleRead() {
     if (lent) keepOutput();
   } else if (n == 0) {
     handleEof();
-  } else if (err == EINTR) {
-    readMore_ = true;
-  } else if (err != EAGAIN && err != EWOULDBLOCK) {
+  } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
     close(CloseReason::fromErrno("read", err));
   }
   readNextTurn();

@@ -199,7 +199,7 @@ class Stream final : public IoWatcher {
   // Edge-triggered reading (poller.h's kEdge), which the stream must then keep going itself:
   bool edges_ = false;          // asked for while reading alone (socket, epoll)
   bool readMore_ = false;       // the last read may have left input in the socket
-  bool hangup_ = false;         // the peer's end of stream or an error is still to be read
+  bool readAll_ = false;        // a short read is not enough (kReadAll): read until EAGAIN
   bool readScheduled_ = false;  // readNextTurn() is queued
   uint32_t interest_ = 0;       // what the poller has registered (updateInterest)
   int inCallback_ = 0;          // > 0 while the owner is handling input: its sends wait for the end

@@ -40,9 +40,10 @@ class Transport {
   /// Closes the fd now.
   virtual void close() = 0;
   /// Whether a read shorter than asked means nothing more is waiting until the fd is reported
-  /// readable again: true of a kernel socket, not of a transport that holds bytes of its own
-  /// (TLS records, a test's deliberately short reads). A Stream asks for edge-triggered
-  /// readiness (poller.h's kEdge) only when it is.
+  /// readable again: true of a TCP socket (an urgent mark aside: the poller reports it), not
+  /// of a transport that holds bytes of its own (TLS records, a test's deliberately short
+  /// reads), nor of a Unix socket whose peer passes descriptors (a read stops after them). A
+  /// Stream asks for edge-triggered readiness (poller.h's kEdge) only when it is.
   virtual bool shortReadDrains() const { return false; }
 };
 
