@@ -85,10 +85,10 @@ Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
       break;
     }
     iterationNs_ = nowNs();
-    std::vector<Task> resumed;
-    resumed.swap(nextTurn_);  // what this turn queues waits for the next one
+    resumed_.swap(nextTurn_);  // what this turn queues waits for the next one
     for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);
-    for (Task& task : resumed) task();
+    for (Task& task : resumed_) task();
+    resumed_.clear();  // both vectors keep their room: a bulk stream queues a read each turn
     timers_.runDue(nowNs());
     runPosted();
     runDeferred();

@@ -154,6 +154,7 @@ class EventLoop {
   std::vector<ReadyEvent> ready_;
   std::vector<Task> deferred_;
   std::vector<Task> nextTurn_;
+  std::vector<Task> resumed_;  // last turn's nextTurn_, being run
   std::vector<std::shared_ptr<void>> graveyard_;
   Buffer readBuffer_{Buffer::kReadChunk};
   bool readBufferFree_ = true;

@@ -170,7 +170,7 @@ void setNoDelay(int fd) {
 void ignoreSigpipeOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction current {};
+    struct sigaction current{};
     if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
       ::signal(SIGPIPE, SIG_IGN);
     }
