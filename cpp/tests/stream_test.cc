@@ -1507,6 +1507,39 @@ TEST_P(StreamTest, BytesAfterAnUrgentMarkAreRead) {
   EXPECT_EQ(ev.closes, 0);
 }
 
+// Past an urgent mark the stream reads until the socket is empty, and then no longer: each
+// later arrival costs one read, not a second that finds nothing.
+TEST_P(StreamTest, AfterAnUrgentMarkLaterArrivalsCostOneReadEach) {
+  std::atomic<uint64_t> reads{0};
+  StreamOptions options;
+  options.reads = &reads;
+  Events ev;
+  SocketPair pair = tcpPair();
+  writeAllNow(pair.remote.get(), "before");
+  ASSERT_EQ(::send(pair.remote.get(), "!", 1, MSG_OOB), 1);
+  writeAllNow(pair.remote.get(), "after");
+  ::usleep(2000);
+  auto stream = makeStream(std::move(pair.local), ev, options);
+  uint64_t settled = 0;
+  std::string expected = "beforeafter";
+  Script script(*loop);
+  script.when("urgent episode read", [&] { return ev.data == expected; })
+      .after(20 * kNsPerMs, [&] { settled = reads.load(); });
+  for (const char* chunk : {"one", "two", "three"}) {
+    script
+        .after(0,
+               [&, chunk] {
+                 expected += chunk;
+                 writeAllNow(pair.remote.get(), chunk);
+               })
+        .when("chunk read", [&] { return ev.data == expected; })
+        .after(20 * kNsPerMs, [] {});
+  }
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(reads.load() - settled, 3u);
+  EXPECT_EQ(ev.closes, 0);
+}
+
 // Reading paused from the first callback with more input in the socket, then resumed: no new
 // arrival reports the rest, yet it is read.
 TEST_P(StreamTest, ResumingReadsInputLeftInTheSocketWhilePaused) {

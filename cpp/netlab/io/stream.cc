@@ -125,6 +125,9 @@ void Stream::handleRead() {
   // short read), or at an urgent mark, or with a hang-up still to be read (kReadAll).
   size_t full = std::min(options_.readChunk, Buffer::kReadChunk);
   readMore_ = (n > 0 && (readAll_ || static_cast<size_t>(n) >= full)) || (n < 0 && err == EINTR);
+  // Emptied: a later hang-up or urgent mark comes with an edge of its own, so the next short
+  // read stops again rather than costing every later arrival a read that finds nothing.
+  if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) readAll_ = false;
   if (n > 0 && lingering) input_.clear();
   bool lent = false;
   if (n > 0 && !lingering) {
