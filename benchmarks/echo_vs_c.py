@@ -105,6 +105,34 @@ def run_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def server_cpu_at_rate(cmd: list[str], env: dict[str, str], connections: int, rate: float,
+                       duration: float, size: int = 64, cpu: Optional[int] = 0) -> float:
+    """Server CPU us per request of the server `cmd` starts (pinned to `cpu`; it prints
+    "listening on HOST:PORT" first) while netlab's load generator offers `rate` echo
+    requests/s over `connections`, one thread, open loop. A run with errors, or one that
+    fell short of the rate, raises: CPU per request means little off the rate."""
+    proc = subprocess.Popen(pinned(cpu, cmd), stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"{' '.join(cmd)} did not start")
+    try:
+        before = cpu_seconds(proc.pid)
+        result = LoadGenerator("127.0.0.1", int(match.group(1)), scenario="echo",
+                               connections=connections, threads=1, rate=rate,
+                               duration=duration, size=size).run()
+        used = cpu_seconds(proc.pid) - before
+    finally:
+        stop(proc)
+    if result.errors:
+        raise RuntimeError(f"{' '.join(cmd)}: {result.errors} errors at {rate:,.0f} req/s")
+    if result.responses_per_s < 0.95 * rate:
+        raise RuntimeError(f"{' '.join(cmd)}: {result.responses_per_s:,.0f} responses/s of "
+                           f"{rate:,.0f} offered")
+    return used / max(result.responses, 1) * 1e6
+
+
 def c_client(port: int, connections: int, args: argparse.Namespace) -> dict[str, Any]:
     cmd = pinned(args.client_cpu, [str(build("echo_client")), str(port), str(connections),
                                    str(args.duration), str(args.size)])

@@ -25,46 +25,13 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
-import subprocess
 import sys
 
-from cbuild import build, pinned, record, spread  # benchmarks/ is on sys.path
-from echo_vs_c import cpu_seconds
-from netlab.load import LoadGenerator
+from cbuild import build, record, spread  # benchmarks/ is on sys.path
+from echo_vs_c import server_cpu_at_rate
 
 SERVER_CPU, CLIENT_CPU = 0, 1
-
-
-def start(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"{' '.join(cmd)} did not start")
-    return proc, int(match.group(1))
-
-
-def one_round(cmd: list[str], env: dict[str, str], connections: int,
-              args: argparse.Namespace) -> float:
-    proc, port = start(cmd, env)
-    try:
-        before = cpu_seconds(proc.pid)
-        result = LoadGenerator("127.0.0.1", port, scenario="echo", connections=connections,
-                               threads=1, rate=args.rate, duration=args.duration,
-                               size=64).run()
-        cpu = cpu_seconds(proc.pid) - before
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    if result.errors:
-        raise RuntimeError(f"{' '.join(cmd)}: {result.errors} errors")
-    if result.responses_per_s < 0.95 * args.rate:  # CPU per request means little off the rate
-        raise RuntimeError(f"{' '.join(cmd)}: {result.responses_per_s:,.0f} responses/s of "
-                           f"{args.rate:,.0f} offered")
-    return cpu / max(result.responses, 1) * 1e6
 
 
 def programs(args: argparse.Namespace) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -100,7 +67,8 @@ def main() -> None:
         table = runs.setdefault(str(connections), {label: [] for label in progs})
         for r in range(args.rounds):
             for label, (cmd, env) in progs.items():
-                table[label].append(one_round(cmd, env, connections, args))
+                table[label].append(server_cpu_at_rate(cmd, env, connections, args.rate,
+                                                      args.duration))
                 print(f"{connections} connections round {r + 1} {label}: "
                       f"{table[label][-1]:.2f} us/request", flush=True)
     lines = ["# Edge-triggered epoll against level-triggered, on echo servers", "",

@@ -19,39 +19,12 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
-import subprocess
 
-from cbuild import build, pinned, record, spread  # benchmarks/ is on sys.path
-from echo_vs_c import cpu_seconds
-from netlab.load import LoadGenerator
+from cbuild import build, record, spread  # benchmarks/ is on sys.path
+from echo_vs_c import server_cpu_at_rate
 
 SERVER_CPU, CLIENT_CPU = 0, 1
-
-
-def one_round(timeout_ms: int, rate: float, args: argparse.Namespace) -> float:
-    cmd = pinned(SERVER_CPU, [str(build("echo_server")), "0", str(timeout_ms)])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise RuntimeError("the C echo server did not start")
-    try:
-        before = cpu_seconds(proc.pid)
-        result = LoadGenerator("127.0.0.1", int(match.group(1)), scenario="echo",
-                               connections=args.connections, threads=1, rate=rate,
-                               duration=args.duration, size=64).run()
-        cpu = cpu_seconds(proc.pid) - before
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    if result.errors:
-        raise RuntimeError(f"{result.errors} errors at {rate:,.0f} req/s")
-    if result.responses_per_s < 0.95 * rate:  # CPU per request means little off the rate
-        raise RuntimeError(f"{result.responses_per_s:,.0f} responses/s of {rate:,.0f} offered")
-    return cpu / max(result.responses, 1) * 1e6
 
 
 def main() -> None:
@@ -71,7 +44,9 @@ def main() -> None:
         table = runs.setdefault(f"{rate:,.0f}", {label: [] for label in timeouts})
         for r in range(args.rounds):
             for label, timeout in timeouts.items():
-                table[label].append(one_round(timeout, rate, args))
+                table[label].append(server_cpu_at_rate(
+                    [str(build("echo_server")), "0", str(timeout)], dict(os.environ),
+                    args.connections, rate, args.duration))
                 print(f"{rate:,.0f} req/s round {r + 1} timeout {label}: "
                       f"{table[label][-1]:.2f} us/request", flush=True)
     lines = ["# A timeout on every wait, measured on the C echo server", "",
