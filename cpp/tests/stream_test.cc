@@ -1489,16 +1489,21 @@ TEST_P(StreamTest, BytesThenResetAreReadThenClose) {
   EXPECT_EQ(ev.reason.kind, CloseKind::kReset) << ev.reason.text();
 }
 
+// "before", an urgent byte and "after", all in the socket before the stream's first read.
+void sendAroundAnUrgentByte(int fd) {
+  writeAllNow(fd, "before");
+  ASSERT_EQ(::send(fd, "!", 1, MSG_OOB), 1);
+  writeAllNow(fd, "after");
+  ::usleep(2000);
+}
+
 // Urgent data between ordinary bytes, all there before the first read: TCP's read stops short
 // at the urgent mark, with the bytes after it still in the socket (epoll reports EPOLLPRI).
 // The urgent byte itself is not inline, so it is not read.
 TEST_P(StreamTest, BytesAfterAnUrgentMarkAreRead) {
   Events ev;
   SocketPair pair = tcpPair();
-  writeAllNow(pair.remote.get(), "before");
-  ASSERT_EQ(::send(pair.remote.get(), "!", 1, MSG_OOB), 1);
-  writeAllNow(pair.remote.get(), "after");
-  ::usleep(2000);
+  ASSERT_NO_FATAL_FAILURE(sendAroundAnUrgentByte(pair.remote.get()));
   auto stream = makeStream(std::move(pair.local), ev);
   Script script(*loop);
   script.when("all read", [&] { return ev.data.size() >= 11; });
@@ -1515,16 +1520,13 @@ TEST_P(StreamTest, AfterAnUrgentMarkLaterArrivalsCostOneReadEach) {
   options.reads = &reads;
   Events ev;
   SocketPair pair = tcpPair();
-  writeAllNow(pair.remote.get(), "before");
-  ASSERT_EQ(::send(pair.remote.get(), "!", 1, MSG_OOB), 1);
-  writeAllNow(pair.remote.get(), "after");
-  ::usleep(2000);
+  ASSERT_NO_FATAL_FAILURE(sendAroundAnUrgentByte(pair.remote.get()));
   auto stream = makeStream(std::move(pair.local), ev, options);
   uint64_t settled = 0;
   std::string expected = "beforeafter";
   Script script(*loop);
-  script.when("urgent episode read", [&] { return ev.data == expected; })
-      .after(20 * kNsPerMs, [&] { settled = reads.load(); });
+  script.when("urgent episode read", [&] { return ev.data == expected; });
+  script.after(20 * kNsPerMs, [&] { settled = reads.load(); });
   for (const char* chunk : {"one", "two", "three"}) {
     script
         .after(0,
