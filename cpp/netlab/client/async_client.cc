@@ -196,8 +196,11 @@ class AsyncConn final : public StreamEvents {
   }
 
   void open(Fd fd) {
-    StreamOptions options;
-    options.pauseOnHighWater = false;  // replies are read whatever is still to be sent
+    static const StreamOptions options = [] {
+      StreamOptions o;
+      o.pauseOnHighWater = false;  // replies are read whatever is still to be sent
+      return o;
+    }();
     stream_ = std::make_shared<Stream>(*c_.loop_, std::move(fd), options, *this);
     Status started = stream_->start();
     if (!started.ok()) return failAll(LoadError::kOther, started.error().message);

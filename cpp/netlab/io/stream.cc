@@ -29,7 +29,7 @@ Stream::Stream(EventLoop& loop, Fd socket, const StreamOptions& options, StreamE
       transport_(&socket_),
       output_(&out_),
       events_(events),
-      options_(options),
+      options_(&options),
       socket_(std::move(socket)),
       life_(std::make_shared<char>()) {
   edges_ = loop.hasEdges();
@@ -41,11 +41,16 @@ Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const Stre
       transport_(transport.get()),
       output_(&out_),
       events_(events),
-      options_(options),
+      options_(&options),
       socket_(Fd()),
       ownedTransport_(std::move(transport)),
       life_(std::make_shared<char>()) {
   edges_ = loop.hasEdges() && transport_->shortReadDrains();
+}
+
+const StreamOptions& Stream::defaultOptions() {
+  static const StreamOptions defaults;
+  return defaults;
 }
 
 Stream::~Stream() {
@@ -67,7 +72,7 @@ Status Stream::start() {
     return watched;
   }
   lastActiveNs_ = nowNs();
-  if (options_.idleTimeoutNs > 0) armIdleTimer(lastActiveNs_ + options_.idleTimeoutNs);
+  if (options_->idleTimeoutNs > 0) armIdleTimer(lastActiveNs_ + options_->idleTimeoutNs);
   return {};
 }
 
@@ -115,15 +120,16 @@ void Stream::onUnrequested() {
 // (and may keep a pointer to) is the stream's own either way, and only what the owner leaves
 // unconsumed is copied back into the stream's own storage.
 void Stream::handleRead() {
-  bump(options_.reads, 1, options_.countersOwned);
+  const StreamOptions& options = *options_;
+  bump(options.reads, 1, options.countersOwned);
   bool lingering = lingering_;
   Buffer* spare = input_.empty() ? loop_.borrowReadBuffer() : nullptr;
   if (spare) input_.swap(*spare);
-  ssize_t n = input_.readFrom(*transport_, options_.readChunk);
+  ssize_t n = input_.readFrom(*transport_, options.readChunk);
   int err = errno;
   // A TCP socket's read returns less than asked only once it is empty (nginx's ready = 0 on a
   // short read), or at an urgent mark, or with a hang-up still to be read (kReadAll).
-  size_t full = std::min(options_.readChunk, Buffer::kReadChunk);
+  size_t full = std::min(options.readChunk, Buffer::kReadChunk);
   readMore_ = (n > 0 && (readAll_ || static_cast<size_t>(n) >= full)) || (n < 0 && err == EINTR);
   // Emptied: a later hang-up or urgent mark comes with an edge of its own, so the next short
   // read stops again rather than costing every later arrival a read that finds nothing.
@@ -131,7 +137,7 @@ void Stream::handleRead() {
   if (n > 0 && lingering) input_.clear();
   bool lent = false;
   if (n > 0 && !lingering) {
-    bump(options_.bytesIn, static_cast<size_t>(n), options_.countersOwned);
+    bump(options.bytesIn, static_cast<size_t>(n), options.countersOwned);
     touch();
     lent = lendOutput();
     ++inCallback_;
@@ -302,6 +308,7 @@ void Stream::flush() {
 }
 
 bool Stream::writeSome() {
+  const StreamOptions& options = *options_;
   size_t before = queued_;
   if (filesQueued_ > 0 && !corked_) {  // the head before the file goes out with its bytes
     corked_ = true;
@@ -309,7 +316,7 @@ bool Stream::writeSome() {
   }
   for (;;) {
     if (!output_->empty()) {
-      bump(options_.writes, 1, options_.countersOwned);
+      bump(options.writes, 1, options.countersOwned);
       ssize_t n = output_->writeTo(*transport_);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
@@ -326,7 +333,7 @@ bool Stream::writeSome() {
       later_.pop_front();
       continue;
     }
-    bump(options_.writes, 1, options_.countersOwned);
+    bump(options.writes, 1, options.countersOwned);
     ssize_t n =
         transport_->sendFile(front.file.get(), front.offset, static_cast<size_t>(front.length));
     if (n < 0) {
@@ -353,7 +360,7 @@ bool Stream::writeSome() {
   }
   size_t written = before - queued_;
   if (written == 0) return false;
-  bump(options_.bytesOut, written, options_.countersOwned);
+  bump(options.bytesOut, written, options.countersOwned);
   touch();
   lastProgressNs_ = loop_.iterationNs();
   return true;
@@ -413,10 +420,10 @@ void Stream::finishClosing() {
 }
 
 void Stream::checkWater() {
-  if (!aboveHigh_ && queued_ >= options_.highWater) {
+  if (!aboveHigh_ && queued_ >= options_->highWater) {
     aboveHigh_ = true;
     events_.onStreamHighWater(*this, queued_);
-  } else if (aboveHigh_ && queued_ <= options_.highWater / 2) {
+  } else if (aboveHigh_ && queued_ <= options_->highWater / 2) {
     aboveHigh_ = false;
     events_.onStreamLowWater(*this);
   }
@@ -424,7 +431,7 @@ void Stream::checkWater() {
 
 uint32_t Stream::wantedInterest() const {
   uint32_t want = 0;
-  bool paused = !readEnabled_ || (aboveHigh_ && options_.pauseOnHighWater);
+  bool paused = !readEnabled_ || (aboveHigh_ && options_->pauseOnHighWater);
   if (state_ == State::kOpen && !readEof_ && !paused) want |= kReadable;
   if (lingering_ && !readEof_) want |= kReadable;
   if (queued_ > 0) want |= kWritable;
@@ -527,7 +534,7 @@ bool Stream::cancelTimer(TimerHandle handle) {
 // Activity only stamps the loop's cached time; the idle timer, when it fires, moves itself to
 // the new deadline, which keeps the hot path free of timer-queue updates.
 void Stream::touch() {
-  if (options_.idleTimeoutNs > 0) lastActiveNs_ = loop_.iterationNs();
+  if (options_->idleTimeoutNs > 0) lastActiveNs_ = loop_.iterationNs();
 }
 
 void Stream::armIdleTimer(int64_t deadlineNs) {
@@ -537,7 +544,7 @@ void Stream::armIdleTimer(int64_t deadlineNs) {
 
 void Stream::onIdleTimer() {
   idleArmed_ = false;
-  int64_t deadline = lastActiveNs_ + options_.idleTimeoutNs;
+  int64_t deadline = lastActiveNs_ + options_->idleTimeoutNs;
   if (nowNs() >= deadline) {
     close({CloseKind::kIdleTimeout, 0, "idle timeout"});
   } else {

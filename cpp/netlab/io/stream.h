@@ -34,6 +34,9 @@
 
 namespace netlab {
 
+/// A stream's settings. A stream keeps a pointer to them, not a copy: the owner keeps them
+/// alive while its streams live (a server's loop, a load worker, a client), and every stream
+/// of one owner reads the same cache line.
 struct StreamOptions {
   /// Output queued past this pauses reading (with pauseOnHighWater) and is reported once.
   size_t highWater = 1 << 20;
@@ -85,11 +88,16 @@ class Stream final : public IoWatcher {
   static constexpr int64_t kLingerNs = 2'000'000'000;
 
   /// Over a connected socket, held inside the stream: no transport object of its own to
-  /// allocate, and one cache line fewer for every read and write.
+  /// allocate, and one cache line fewer for every read and write. `options` must outlive the
+  /// stream (a temporary does not compile).
   Stream(EventLoop& loop, Fd socket, const StreamOptions& options, StreamEvents& events);
   /// Over any transport (a test's fault-injecting one, TLS later).
   Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const StreamOptions& options,
          StreamEvents& events);
+  Stream(EventLoop&, Fd, StreamOptions&&, StreamEvents&) = delete;
+  Stream(EventLoop&, std::unique_ptr<Transport>, StreamOptions&&, StreamEvents&) = delete;
+  /// The defaults, for a stream whose owner sets nothing.
+  static const StreamOptions& defaultOptions();
   /// Closes without telling the owner, if the owner never closed it.
   ~Stream() override;
   Stream(const Stream&) = delete;
@@ -99,14 +107,14 @@ class Stream final : public IoWatcher {
   Status start();
 
   /// Queues bytes. False when closed, write-shut, or just closed as a slow consumer.
-  bool send(std::string_view data) { return send(data, options_.maxQueuedOutput); }
+  bool send(std::string_view data) { return send(data, options_->maxQueuedOutput); }
   /// The same with this call's own bound on queued output (0: none).
   bool send(std::string_view data, size_t maxQueued);
   /// For a writer that builds its bytes in place (the load generator's requests), sparing a
   /// copy: append to the buffer this returns (null when closed or write-shut), then call
   /// commitAppend() with the count, before anything else touches the stream.
   Buffer* appendTarget();
-  bool commitAppend(size_t bytes) { return commitAppend(bytes, options_.maxQueuedOutput); }
+  bool commitAppend(size_t bytes) { return commitAppend(bytes, options_->maxQueuedOutput); }
   bool commitAppend(size_t bytes, size_t maxQueued);
   /// Whether queued output has waited `ns` with nothing written: a peer that stopped reading,
   /// as opposed to one that is merely behind.
@@ -136,14 +144,14 @@ class Stream final : public IoWatcher {
   /// Whether the stream reads: open, not at EOF, and paused by neither owner nor high water.
   bool reading() const {
     return state_ == State::kOpen && !readEof_ && readEnabled_ &&
-           !(aboveHigh_ && options_.pauseOnHighWater);
+           !(aboveHigh_ && options_->pauseOnHighWater);
   }
   size_t queued() const { return queued_; }
   /// Unconsumed input (the Buffer onStreamData is given).
   Buffer& input() { return input_; }
   EventLoop& loop() { return loop_; }
   int fd() const { return transport_->fd(); }
-  const StreamOptions& options() const { return options_; }
+  const StreamOptions& options() const { return *options_; }
 
   void onReady(uint32_t ready) override;
 
@@ -179,14 +187,14 @@ class Stream final : public IoWatcher {
 
   // Members in the order a request touches them, in as few cache lines as they fit (at a
   // thousand connections each line is a likely miss): the state every event looks at, the
-  // options every read and write looks at, the buffers, the socket. Timers, the close reason
-  // and the transport a test supplies come last.
+  // buffers, the socket. Timers, the close reason and the transport a test supplies come last.
   EventLoop& loop_;
   Transport* transport_;  // socket_ or ownedTransport_
   // Bytes queued before any file range: out_, or the loop's write buffer while one callback
   // borrows it (lendOutput).
   Buffer* output_;
   StreamEvents& events_;
+  const StreamOptions* options_;  // the owner's, shared by its streams
   State state_ = State::kOpen;
   bool readEnabled_ = true;
   bool aboveHigh_ = false;
@@ -204,7 +212,6 @@ class Stream final : public IoWatcher {
   uint32_t interest_ = 0;       // what the poller has registered (updateInterest)
   int inCallback_ = 0;          // > 0 while the owner is handling input: its sends wait for the end
   size_t queued_ = 0;           // output_ and later_
-  StreamOptions options_;
   // Between reads it holds only what the owner left unconsumed (handleRead), so it starts
   // with no room and a quiet connection costs nothing here.
   Buffer input_{0};

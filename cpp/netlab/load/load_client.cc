@@ -56,12 +56,7 @@ bool LoadClient::reserveRequest() {
 }
 
 void LoadClient::onConnected(Fd fd) {
-  StreamOptions options;
-  options.pauseOnHighWater = false;  // responses are read whatever is still to be sent
-  options.reads = &w_.readCalls_;
-  options.writes = &w_.writeCalls_;
-  options.countersOwned = true;
-  stream_ = std::make_shared<Stream>(*w_.loop_, std::move(fd), options, *this);
+  stream_ = std::make_shared<Stream>(*w_.loop_, std::move(fd), w_.streamOptions_, *this);
   Status started = stream_->start();
   if (!started.ok()) {
     fail(LoadError::kOther, started.error().message);

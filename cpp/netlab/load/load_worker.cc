@@ -33,6 +33,10 @@ LoadWorker::LoadWorker(const LoadConfig& config, const Scenario& scenario, const
       plan_(plan) {
   budgetLeft_ = plan_.budget;
   budgeted_ = config_.requests > 0;
+  streamOptions_.pauseOnHighWater = false;  // responses are read whatever is still to be sent
+  streamOptions_.reads = &readCalls_;
+  streamOptions_.writes = &writeCalls_;
+  streamOptions_.countersOwned = true;
   for (int i = 0; i < plan_.connections; ++i) {
     // Connection k of N sends at k/N of the interval: together they send at a steady rate.
     int64_t phase = 0;

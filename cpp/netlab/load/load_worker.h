@@ -12,6 +12,7 @@
 
 #include "netlab/io/event_loop.h"
 #include "netlab/io/socket.h"
+#include "netlab/io/stream.h"
 #include "netlab/load/histogram.h"
 #include "netlab/load/load_config.h"
 #include "netlab/load/load_result.h"
@@ -122,6 +123,7 @@ class LoadWorker {
   Endpoint endpoint_;
   std::unique_ptr<EventLoop> loop_;
   Plan plan_;
+  StreamOptions streamOptions_;  // every client's stream's: declared before the clients
   std::vector<std::unique_ptr<LoadClient>> clients_;
   std::thread thread_;
   std::atomic<bool> finished_{false};

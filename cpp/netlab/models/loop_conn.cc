@@ -19,16 +19,7 @@ LoopConn::~LoopConn() = default;
 
 bool LoopConn::open(Fd fd) {
   if (!outbound_) peer_ = peerName(fd.get());
-  StreamOptions options;
-  options.highWater = static_cast<size_t>(ctx_.options.highWater);
-  options.maxQueuedOutput = ctx_.maxQueuedOutput;
-  options.idleTimeoutNs = static_cast<int64_t>(ctx_.options.idleTimeoutSec * kNsPerSec);
-  options.bytesIn = &ctx_.counters.bytesIn;
-  options.bytesOut = &ctx_.counters.bytesOut;
-  options.reads = &ctx_.counters.reads;
-  options.writes = &ctx_.counters.writes;
-  options.countersOwned = !ctx_.counters.shared;
-  stream_.emplace(ctx_.loop, std::move(fd), options, *this);
+  stream_.emplace(ctx_.loop, std::move(fd), ctx_.streamOptions, *this);
   if (!stream_->start().ok()) {
     stream_.reset();
     return false;

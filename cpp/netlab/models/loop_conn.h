@@ -45,6 +45,8 @@ struct LoopConnContext {
       connectOut;
   /// The loop serves one client and ends with it (the threaded model).
   bool threadPerClient = false;
+  /// What every connection's stream is given: the server's bounds and this loop's counters.
+  StreamOptions streamOptions = {};
 };
 
 /// Messages one connection may have handled in one loop turn before the others get theirs.

@@ -20,7 +20,17 @@ LoopConnections::LoopConnections(Server& server, EventLoop& loop, Counters& coun
            server.protocol_->maxQueuedOutput(),
            [this](uint64_t id, const std::string& address) { dropConnection(id, address); },
            [this](std::unique_ptr<Handler> handler, const std::string& host, uint16_t port,
-                  double timeoutSec) { connectOut(std::move(handler), host, port, timeoutSec); }} {}
+                  double timeoutSec) { connectOut(std::move(handler), host, port, timeoutSec); }} {
+  StreamOptions& options = ctx_.streamOptions;
+  options.highWater = static_cast<size_t>(server.options_.highWater);
+  options.maxQueuedOutput = ctx_.maxQueuedOutput;
+  options.idleTimeoutNs = static_cast<int64_t>(server.options_.idleTimeoutSec * kNsPerSec);
+  options.bytesIn = &counters.bytesIn;
+  options.bytesOut = &counters.bytesOut;
+  options.reads = &counters.reads;
+  options.writes = &counters.writes;
+  options.countersOwned = !counters.shared;
+}
 
 LoopConnections::~LoopConnections() = default;
 

@@ -70,7 +70,8 @@ class HealthChecker::Probe final : public StreamEvents {
       end(false);
       return;
     }
-    stream_ = std::make_unique<Stream>(*owner_.loop_, std::move(fd), StreamOptions{}, *this);
+    stream_ =
+        std::make_unique<Stream>(*owner_.loop_, std::move(fd), Stream::defaultOptions(), *this);
     if (!stream_->start().ok() || !stream_->send(request_)) end(false);
   }
 
