@@ -1,10 +1,12 @@
 """What the benchmark scripts share: the C reference programs in benchmarks/c/, compiled into
 build/bench/ when missing or older than their source, CPU pinning with taskset, the median
-(min-max) of rounds, and writing a result into results/."""
+(min-max) of rounds, writing a result into results/, and the environment for a child process
+that must run the same netlab as the script."""
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -31,6 +33,18 @@ def build(name: str) -> Path:
 def pinned(cpu: Optional[int], cmd: list[str]) -> list[str]:
     """`cmd` run on one CPU (taskset), or as it is when cpu is None."""
     return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def netlab_env(**extra: str) -> dict[str, str]:
+    """This process's environment with the directory it imported netlab from first on
+    PYTHONPATH, so a server or client it starts (`python -m netlab ...`) runs the same build:
+    the virtual environment's installed package, a `pip install --target` build, or an
+    in-tree one alike."""
+    import netlab
+
+    where = str(Path(netlab.__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=where + (os.pathsep + rest if rest else ""), **extra)
 
 
 def spread(values: list[float], fmt: str = ".2f") -> str:

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from cbuild import netlab_env  # benchmarks/ is on sys.path
+
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
 assert _spec and _spec.loader
@@ -57,7 +59,7 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 pinned, cpu_seconds, free_port = bench_http.pinned, bench_http.cpu_seconds, bench_http.free_port
 wait_listening, interleaved = bench_http.wait_listening, bench_http.interleaved
 spread: Callable[[list[float]], str] = bench_http.spread
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+ENV = netlab_env()
 GIB, MIB = 1 << 30, 1 << 20
 
 

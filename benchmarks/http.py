@@ -40,6 +40,8 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from cbuild import netlab_env  # benchmarks/ is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -136,7 +138,7 @@ class Server:
         if kind == "netlab":
             cmd = [sys.executable, "-m", "netlab", "serve", "http", "--port", str(self.port)]
             self.proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL,
-                                         env=dict(os.environ, PYTHONPATH=str(ROOT / "python")))
+                                         env=netlab_env())
             self.pid = self.proc.pid
         else:
             conf = nginx_conf(tmp, self.port)
@@ -202,7 +204,7 @@ def netlab_bench(url: str, connections: int, seconds: float,
            "-d", str(seconds), "--json"] + (["-R", str(rate)] if rate else [])
     before = children_cpu()
     run = subprocess.run(pinned(CLIENT_CPU, cmd), capture_output=True, text=True,
-                         timeout=seconds + 60, env=dict(os.environ, PYTHONPATH=str(ROOT / "python")))
+                         timeout=seconds + 60, env=netlab_env())
     cpu = children_cpu() - before
     doc = json.loads(run.stdout)
     return {"rps": doc["responses"] / doc["duration"], "p99_ms": doc["latency_ms"]["p99"],
@@ -213,8 +215,7 @@ def netlab_bench(url: str, connections: int, seconds: float,
 
 def locust_run(url: str, client: str, users: int, seconds: int, tmp: Path) -> dict[str, float]:
     prefix = tmp / f"locust-{client}"
-    env = dict(os.environ, NETLAB_HTTP_CLIENT=client, NETLAB_WAIT="0",
-               PYTHONPATH=str(ROOT / "python"))
+    env = netlab_env(NETLAB_HTTP_CLIENT=client, NETLAB_WAIT="0")
     before = children_cpu()
     subprocess.run(pinned(CLIENT_CPU, [sys.executable, "-m", "locust", "-f",
                                        str(ROOT / "locust" / "http.py"), "--headless", "-u",

@@ -58,8 +58,6 @@ if TYPE_CHECKING:
 else:
     Proc = bench_proxy.Proc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
 from netlab.load import LoadGenerator  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from cbuild import netlab_env  # benchmarks/ is on sys.path
+
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
 assert _spec and _spec.loader
@@ -50,7 +52,7 @@ pinned, free_port = bench_http.pinned, bench_http.free_port
 cpu_seconds: Callable[[int], float] = bench_http.cpu_seconds
 wait_listening, spread, interleaved = (bench_http.wait_listening, bench_http.spread,
                                        bench_http.interleaved)
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+ENV = netlab_env()
 KEEPALIVE = 1024  # idle upstream connections a proxy keeps: more than the clients
 
 
