@@ -53,13 +53,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def scenario_of(app: str) -> str:
+    """HttpServer gets GET / (keep-alive); ChatServer chat messages, each answered by its
+    deliveries to the room's other members (the requests counted here); every other app,
+    lines."""
+    return app if app in ("http", "chat") else "line"
+
+
 def one_round(pythonpath: str, extra: list[str], args: argparse.Namespace) -> dict[str, float]:
     proc, port = start_server(pythonpath, args.app, args.model, extra)
     try:
         before = cpu_seconds(proc.pid)
-        # HttpServer gets GET / (keep-alive); every other app, lines.
-        scenario: dict[str, Any] = ({"scenario": "http", "path": "/"} if args.app == "http"
-                                    else {"scenario": "line"})
+        scenario: dict[str, Any] = {"scenario": scenario_of(args.app)}
+        if args.app == "http":
+            scenario["path"] = "/"
         result = LoadGenerator("127.0.0.1", port, connections=args.connections, threads=1,
                                rate=args.rate, pipeline=args.pipeline, duration=args.duration,
                                **scenario).run()
@@ -104,7 +111,8 @@ def main() -> None:
             print(f"round {n + 1} {label:>8}: {r['responses_per_s']:>9,.0f} resp/s  "
                   f"{r['server_cpu_us_per_request']:6.2f} us CPU/request  "
                   f"p99 {r['p99_ms']:.3f} ms  errors {r['errors']:.0f}", flush=True)
-    setup = (f"{args.app} ({args.model}), `line` scenario, open loop at {args.rate:,.0f} req/s, "
+    setup = (f"{args.app} ({args.model}), `{scenario_of(args.app)}` scenario, open loop at "
+             f"{args.rate:,.0f} req/s, "
              f"{args.connections} connections, pipeline {args.pipeline}, {args.duration:g} s "
              f"per round, {args.rounds} rounds interleaved")
     lines = [f"# Server CPU per request, {args.a_label} vs {args.b_label}", "", setup, "",

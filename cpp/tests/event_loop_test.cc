@@ -146,6 +146,35 @@ TEST_P(EventLoopTest, NextTurnTasksRunAfterTheNextWaitWithoutBlocking) {
   EXPECT_LT(nowNs() - start, kNsPerSec);
 }
 
+// Deferred tasks run in the order they were deferred, those deferred while they run in the
+// same pass after them; a cancelled one never runs, even when many deferred after it have
+// moved the queue in memory since its ticket was given.
+TEST_P(EventLoopTest, DeferredTasksRunInOrderAndACancelledOneNever) {
+  auto loop = makeLoop(GetParam());
+  std::vector<int> order;
+  size_t late = 0;
+  loop->post([&] {
+    loop->defer([&] {
+      order.push_back(1);
+      for (int i = 0; i < 100; ++i) loop->defer([&] { order.push_back(3); });
+      loop->cancelDeferred(late);
+      loop->defer([&] {
+        order.push_back(4);
+        loop->stop();
+      });
+    });
+    size_t early = loop->deferCancellable([&] { order.push_back(-1); });
+    loop->defer([&] { order.push_back(2); });
+    late = loop->deferCancellable([&] { order.push_back(-2); });
+    loop->cancelDeferred(early);
+  });
+  ASSERT_TRUE(loop->run().ok());
+  std::vector<int> expected{1, 2};
+  expected.insert(expected.end(), 100, 3);
+  expected.push_back(4);
+  EXPECT_EQ(order, expected);
+}
+
 // A loop the caller runs in slices (Python's main thread serving in serve()) returns after
 // its slice with its timers intact, and carries on where it left off.
 TEST_P(EventLoopTest, RunForReturnsAfterItsSliceAndCarriesOn) {

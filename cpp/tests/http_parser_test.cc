@@ -140,7 +140,8 @@ TEST(HttpParser, SmugglingVectorsAre400) {
     std::string got = parseRequest(wire);
     EXPECT_NE(got.find("error 400"), std::string::npos) << wire << " -> " << got;
   }
-  std::string nul("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 37);
+  static constexpr char kNul[] = "GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n";
+  std::string nul(kNul, sizeof kNul - 1);  // the NUL inside counts, the terminator does not
   EXPECT_NE(parseRequest(nul).find("error 400"), std::string::npos);
 }
 

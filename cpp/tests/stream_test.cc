@@ -1787,6 +1787,28 @@ TEST_P(StreamTest, StreamsShareTheirOwnersOptions) {
   EXPECT_EQ(bytesIn.load(), 5u);
 }
 
+// A send outside the read callback is written at the end of the loop's iteration. A stream
+// destroyed before then takes that write with it (nothing runs on the dead stream), and
+// another stream's deferred write in the same iteration still goes out.
+TEST_P(StreamTest, AStreamDestroyedWithItsWriteDeferredTakesTheWriteWithIt) {
+  Events evA, evB;
+  SocketPair pairA = unixPair(), pairB = unixPair();
+  auto a = makeStream(std::move(pairA.local), evA);
+  auto b = makeStream(std::move(pairB.local), evB);
+  Peer peerB(*loop, std::move(pairB.remote));
+  loop->post([&] {
+    EXPECT_TRUE(a->send("never written"));
+    EXPECT_TRUE(b->send("written"));
+    a.reset();
+  });
+  Script script(*loop);
+  script.when("b's bytes arrive", [&] { return peerB.received == "written"; });
+  ASSERT_TRUE(script.run());
+  char byte;
+  EXPECT_EQ(::recv(pairA.remote.get(), &byte, 1, MSG_DONTWAIT), 0);  // EOF, nothing sent
+  EXPECT_EQ(evA.closes, 0);  // destroyed, not closed: its owner is not told
+}
+
 INSTANTIATE_TEST_SUITE_P(Stream, StreamTest, ::testing::ValuesIn(kBackends), backendName);
 
 // --- SocketTransport ------------------------------------------------------------------------

@@ -151,12 +151,14 @@ void EventLoop::wake() {
   }
 }
 
+// Tasks deferred while these run are appended and run in the same pass, after them. The
+// vector keeps its room across iterations.
 void EventLoop::runDeferred() {
-  while (!deferred_.empty()) {
-    std::vector<Task> tasks;
-    tasks.swap(deferred_);
-    for (Task& task : tasks) task();
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    Task task = std::move(deferred_[i]);  // a task that defers another may move the vector
+    if (task) task();
   }
+  deferred_.clear();
 }
 
 // Most iterations have nothing posted: the flag spares them the lock.

@@ -72,6 +72,15 @@ class EventLoop {
   /// next wait: several sends to one connection in one iteration then cost one write
   /// (Redis's handleClientsWithPendingWrites).
   void defer(Task task) { deferred_.push_back(std::move(task)); }
+  /// The same for an owner that may be destroyed before `task` runs: it keeps the ticket
+  /// and, if it dies first, cancels with it. Without a weak reference to check, `task` can be
+  /// small enough (a pointer) for std::function to hold without allocating: a chat message
+  /// defers one flush per recipient. The ticket is good until the task has run.
+  size_t deferCancellable(Task task) {
+    deferred_.push_back(std::move(task));
+    return deferred_.size() - 1;
+  }
+  void cancelDeferred(size_t ticket) { deferred_[ticket] = nullptr; }
 
   /// Runs `task` on this thread after the next wait (which then does not block): a
   /// connection that has had its share of this turn continues after every other ready one
@@ -152,7 +161,7 @@ class EventLoop {
   std::unique_ptr<FarTimer> farTimer_;
   TimerQueue timers_;
   std::vector<ReadyEvent> ready_;
-  std::vector<Task> deferred_;
+  std::vector<Task> deferred_;  // run by index and cleared after, so tickets stay valid
   std::vector<Task> nextTurn_;
   std::vector<Task> resumed_;  // last turn's nextTurn_, being run
   std::vector<std::shared_ptr<void>> graveyard_;

@@ -54,6 +54,7 @@ const StreamOptions& Stream::defaultOptions() {
 }
 
 Stream::~Stream() {
+  if (flushDeferred_) loop_.cancelDeferred(flushTicket_);
   if (state_ == State::kClosed) return;
   for (auto& entry : timers_) loop_.cancel(entry.second);
   if (idleArmed_) loop_.cancel(idleTimer_);
@@ -289,8 +290,7 @@ bool Stream::sendFile(int fd, int64_t offset, int64_t length) {
 void Stream::deferFlush() {
   if (flushDeferred_) return;
   flushDeferred_ = true;
-  loop_.defer([this, alive = std::weak_ptr<char>(life_)] {
-    if (alive.expired()) return;
+  flushTicket_ = loop_.deferCancellable([this] {
     flushDeferred_ = false;
     if (state_ != State::kClosed) flush();
   });

@@ -230,6 +230,7 @@ class Stream final : public IoWatcher {
   CloseReason pendingReason_;  // for kClosing
   bool idleArmed_ = false;
   TimerQueue::TimerId idleTimer_{};
+  size_t flushTicket_ = 0;  // while flushDeferred_ (EventLoop::deferCancellable)
   TimerHandle nextTimer_ = 1;
   std::unordered_map<TimerHandle, TimerQueue::TimerId> timers_;
   std::shared_ptr<char> life_;  // deferred work checks it, so it never runs on a dead stream
