@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs (apt-get as root or through sudo, no prompts; pip
 # into the virtual environment .venv), then runs every test: the C++ unit tests and the
-# decoder fuzzers through CTest, then pytest against the package installed in .venv.
+# decoder fuzzers through CTest, under AddressSanitizer and UBSan, then pytest against the
+# package installed in .venv.
 # PYTHON picks the interpreter .venv is made with (default python3: Debian's or pyenv's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,15 +34,14 @@ export PATH="$PWD/.venv/bin:$PATH" PIP_DISABLE_PIP_VERSION_CHECK=1  # cmake, cte
 .venv/bin/python -m pip install --quiet cmake ninja "scikit-build-core>=0.10" "pybind11>=2.12"
 .venv/bin/python -m pip install --quiet --no-build-isolation ".[test,locust,notebook]"
 
-cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DNETLAB_BUILD_PYTHON=OFF -DNETLAB_BUILD_TESTS=ON
-cmake --build build/cpp-tests -j 2
-ctest --test-dir build/cpp-tests --output-on-failure
-
-# Each decoder's fuzzer replays the committed corpus, then searches for NETLAB_FUZZ_SECONDS.
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DNETLAB_BUILD_PYTHON=OFF \
-  -DNETLAB_BUILD_FUZZERS=ON -DNETLAB_FUZZ_SECONDS="${NETLAB_FUZZ_SECONDS:-15}"
-cmake --build build/fuzz -j 2
-ctest --test-dir build/fuzz --output-on-failure
+# The C++ unit tests and the fuzzers share one build, with clang, AddressSanitizer and UBSan:
+# every unit test also checks memory and undefined behaviour, and the engine compiles once
+# here instead of twice. Each fuzzer replays the committed corpus, then searches for
+# NETLAB_FUZZ_SECONDS.
+cmake -S . -B build/sanitized -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DNETLAB_BUILD_PYTHON=OFF \
+  -DNETLAB_BUILD_TESTS=ON -DNETLAB_BUILD_FUZZERS=ON \
+  -DNETLAB_FUZZ_SECONDS="${NETLAB_FUZZ_SECONDS:-15}"
+cmake --build build/sanitized -j 2
+ctest --test-dir build/sanitized --output-on-failure
 
 .venv/bin/python -m pytest
