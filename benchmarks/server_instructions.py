@@ -19,7 +19,10 @@ CPU 0 while a client that is not under valgrind drives it from CPU 1 for --secon
   --http-connections) and `wrk -t1`, each under callgrind on CPU 1, against nginx on CPU 0
   (not under valgrind). wrk carries no symbols and starts LuaJIT: its figure is the
   difference of a long and a short run (their instructions over their requests), which
-  leaves its start-up out.
+  leaves its start-up out;
+- chat: `netlab serve chat --model epoll`, one room of --chat-members, driven by netlab's
+  chat scenario (open loop, --chat-rate messages/s in all, 64 B); a request here is one
+  delivery to a member. No reference program: it compares netlab builds.
 
 Reported per request: for netlab, the inclusive count of EventLoop::loop (what the serving
 loop does, system call wrappers included, the kernel's work not, Python's start-up not);
@@ -58,7 +61,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cbuild import build, pinned, record  # benchmarks/ is on sys.path
+from cbuild import build, netlab_env, pinned, record  # benchmarks/ is on sys.path
 from loadgen_instructions import inclusive, parse_build
 
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
@@ -177,6 +180,25 @@ print("RESPONSES", r.responses, r.errors)
 """
 
 
+LOADGEN_CHAT = """
+from netlab.load import LoadGenerator
+r = LoadGenerator("127.0.0.1", {port}, scenario="chat", connections={members}, threads=1,
+                  rate={rate}, duration={seconds}, size=64).run()
+print("DELIVERIES", r.responses, r.errors)
+"""
+
+
+def drive_chat(port: int, args: argparse.Namespace) -> int:
+    code = LOADGEN_CHAT.format(port=port, members=args.chat_members, rate=args.chat_rate,
+                               seconds=args.seconds)
+    out = subprocess.run(pinned(CLIENT_CPU, [sys.executable, "-c", code]), capture_output=True,
+                         text=True, env=netlab_env(), timeout=args.seconds + 120).stdout
+    match = re.search(r"DELIVERIES (\d+) (\d+)", out)
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) != 0:
+        raise SystemExit(f"the chat scenario failed or saw errors:\n{out}")
+    return int(match.group(1))
+
+
 def run_callgrind(cmd: list[str], profile: str, env: dict[str, str], timeout: float) -> str:
     full = [*valgrind(profile, False), *cmd]
     done = subprocess.run(pinned(CLIENT_CPU, full), capture_output=True, text=True, env=env,
@@ -235,7 +257,7 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
         bench_http.wait_listening(port, timeout=60)
     else:
         env["PYTHONPATH"] = os.path.abspath(path)
-        served = "echo" if app == "echo" else "http"
+        served = app if app in ("echo", "chat") else "http"
         proc = under_callgrind([sys.executable, "-m", "netlab", "serve", served, "--port", "0",
                                 "--model", "epoll"], profile, env, args.cache_sim)
         port = listening_port(proc)
@@ -243,6 +265,8 @@ def measure(app: str, server: str, path: str, args: argparse.Namespace,
     try:
         if app == "echo":
             requests = drive_echo(port, args)
+        elif app == "chat":
+            requests = drive_chat(port, args)
         else:
             requests = drive_http(port, args, BROWSER_HEADERS if app == "http-browser" else ())
     finally:
@@ -270,7 +294,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"connections, 64 B), http by `wrk -t1 -c{args.http_connections}` against `/`, "
         "http-browser the same with a browser's headers (about 400 bytes); "
         f"http-client: netlab's http scenario ({args.client_requests:,} requests) and wrk "
-        "under callgrind against nginx.", "",
+        f"under callgrind against nginx; chat: one room of {args.chat_members} members, "
+        f"{args.chat_rate:g} messages/s, a request being one delivery.", "",
         "| app | program | requests | instructions/request |", "| --- | --- | --- | --- |"]
     if args.cache_sim:
         lines[-2:] = ["With --cache-sim: callgrind's simulated L1 data cache misses (reads and "
@@ -311,6 +336,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--echo-connections", type=int, default=100)
     parser.add_argument("--http-connections", type=int, default=50)
+    parser.add_argument("--chat-members", type=int, default=100)
+    parser.add_argument("--chat-rate", type=float, default=200,
+                        help="chat messages/s sent in all (each delivered to every other member)")
     parser.add_argument("--cache-sim", action="store_true",
                         help="also count simulated L1 data cache misses (servers; slower)")
     parser.add_argument("--out", help="write server_instructions.md and .json here")
@@ -320,7 +348,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for app in args.apps:
-            for label, path in [*args.build, (reference[app], "")]:
+            references = [(reference[app], "")] if app in reference else []
+            for label, path in [*args.build, *references]:
                 server = "reference" if not path else label
                 row = measure(app, server, path, args, tmp)
                 rows.append({"app": app, "server": label, **row})

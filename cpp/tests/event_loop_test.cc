@@ -175,6 +175,29 @@ TEST_P(EventLoopTest, DeferredTasksRunInOrderAndACancelledOneNever) {
   EXPECT_EQ(order, expected);
 }
 
+// A next-turn task cancelled in the turn that queued it never runs, nor does one cancelled
+// during the turn that runs it (by a task before it, as a stream destroyed there would).
+TEST_P(EventLoopTest, ACancelledNextTurnTaskNeverRuns) {
+  auto loop = makeLoop(GetParam());
+  std::vector<int> order;
+  size_t late = 0;
+  loop->post([&] {
+    size_t early = loop->runNextTurnCancellable([&] { order.push_back(-1); });
+    loop->runNextTurn([&] {
+      order.push_back(1);
+      loop->cancelNextTurn(late);
+      loop->runNextTurnCancellable([&] {
+        order.push_back(2);
+        loop->stop();
+      });
+    });
+    late = loop->runNextTurnCancellable([&] { order.push_back(-2); });
+    loop->cancelNextTurn(early);
+  });
+  ASSERT_TRUE(loop->run().ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
 // A loop the caller runs in slices (Python's main thread serving in serve()) returns after
 // its slice with its timers intact, and carries on where it left off.
 TEST_P(EventLoopTest, RunForReturnsAfterItsSliceAndCarriesOn) {

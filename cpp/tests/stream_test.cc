@@ -1809,6 +1809,27 @@ TEST_P(StreamTest, AStreamDestroyedWithItsWriteDeferredTakesTheWriteWithIt) {
   EXPECT_EQ(evA.closes, 0);  // destroyed, not closed: its owner is not told
 }
 
+// A read that fills its chunk leaves the rest for the next turn (queued by the stream itself
+// under edges). A stream destroyed before then takes that read with it.
+TEST_P(StreamTest, AStreamDestroyedWithItsNextReadQueuedTakesTheReadWithIt) {
+  Events ev;
+  SocketPair pair = unixPair();
+  const std::string burst = pattern(Buffer::kReadChunk * 2, 3);
+  ASSERT_EQ(::send(pair.remote.get(), burst.data(), burst.size(), MSG_DONTWAIT),
+            static_cast<ssize_t>(burst.size()));
+  std::unique_ptr<Stream> stream;
+  ev.onData = [&](Stream&, Buffer& input) {
+    ev.data.append(input.view());
+    input.consume(input.readable());
+    loop->defer([&] { stream.reset(); });  // after this turn's reads, before the next turn's
+  };
+  stream = makeStream(std::move(pair.local), ev);
+  Script script(*loop);
+  script.when("destroyed", [&] { return !stream; }).after(20 * kNsPerMs, [] {});
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(ev.data, burst.substr(0, Buffer::kReadChunk));  // one read, then nothing more
+}
+
 INSTANTIATE_TEST_SUITE_P(Stream, StreamTest, ::testing::ValuesIn(kBackends), backendName);
 
 // --- SocketTransport ------------------------------------------------------------------------

@@ -86,8 +86,12 @@ Status EventLoop::loop(int64_t untilNs, bool returnOnSignal) {
     }
     iterationNs_ = nowNs();
     resumed_.swap(nextTurn_);  // what this turn queues waits for the next one
+    turnParity_ ^= 1;
     for (const ReadyEvent& event : ready_) event.watcher->onReady(event.ready);
-    for (Task& task : resumed_) task();
+    for (Task& queued : resumed_) {
+      Task task = std::move(queued);  // a cancelled one is empty
+      if (task) task();
+    }
     resumed_.clear();  // both vectors keep their room: a bulk stream queues a read each turn
     timers_.runDue(nowNs());
     runPosted();

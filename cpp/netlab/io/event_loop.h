@@ -86,6 +86,18 @@ class EventLoop {
   /// connection that has had its share of this turn continues after every other ready one
   /// has had its go (libuv's bounded reads per wake-up).
   void runNextTurn(Task task) { nextTurn_.push_back(std::move(task)); }
+  /// The same with a ticket for cancelNextTurn, as deferCancellable gives (a stream's next
+  /// read in a bulk transfer). The ticket is good until the task has run.
+  size_t runNextTurnCancellable(Task task) {
+    nextTurn_.push_back(std::move(task));
+    return (nextTurn_.size() - 1) << 1 | turnParity_;
+  }
+  /// A ticket given this turn names an entry of the next turn's queue; one given the turn
+  /// before, an entry of the queue this turn is running.
+  void cancelNextTurn(size_t ticket) {
+    std::vector<Task>& queue = (ticket & 1) == turnParity_ ? nextTurn_ : resumed_;
+    queue[ticket >> 1] = nullptr;
+  }
 
   /// Keeps an object alive until the current batch of events is dispatched, because later
   /// events in the same batch may still point at it.
@@ -164,6 +176,7 @@ class EventLoop {
   std::vector<Task> deferred_;  // run by index and cleared after, so tickets stay valid
   std::vector<Task> nextTurn_;
   std::vector<Task> resumed_;  // last turn's nextTurn_, being run
+  size_t turnParity_ = 0;      // flips as nextTurn_ becomes resumed_: which one a ticket names
   std::vector<std::shared_ptr<void>> graveyard_;
   Buffer readBuffer_{Buffer::kReadChunk};
   bool readBufferFree_ = true;

@@ -30,8 +30,7 @@ Stream::Stream(EventLoop& loop, Fd socket, const StreamOptions& options, StreamE
       output_(&out_),
       events_(events),
       options_(&options),
-      socket_(std::move(socket)),
-      life_(std::make_shared<char>()) {
+      socket_(std::move(socket)) {
   edges_ = loop.hasEdges();
 }
 
@@ -43,8 +42,7 @@ Stream::Stream(EventLoop& loop, std::unique_ptr<Transport> transport, const Stre
       events_(events),
       options_(&options),
       socket_(Fd()),
-      ownedTransport_(std::move(transport)),
-      life_(std::make_shared<char>()) {
+      ownedTransport_(std::move(transport)) {
   edges_ = loop.hasEdges() && transport_->shortReadDrains();
 }
 
@@ -55,6 +53,7 @@ const StreamOptions& Stream::defaultOptions() {
 
 Stream::~Stream() {
   if (flushDeferred_) loop_.cancelDeferred(flushTicket_);
+  if (readScheduled_) loop_.cancelNextTurn(readTicket_);
   if (state_ == State::kClosed) return;
   for (auto& entry : timers_) loop_.cancel(entry.second);
   if (idleArmed_) loop_.cancel(idleTimer_);
@@ -174,8 +173,7 @@ void Stream::readNextTurn() {
   if (!readMore_ || readScheduled_ || !(interest_ & kEdge) || state_ == State::kClosed) return;
   if (!(wantedInterest() & kReadable)) return;
   readScheduled_ = true;
-  loop_.runNextTurn([this, alive = std::weak_ptr<char>(life_)] {
-    if (alive.expired()) return;
+  readTicket_ = loop_.runNextTurnCancellable([this] {
     readScheduled_ = false;
     if (readMore_ && state_ != State::kClosed && (interest_ & kEdge) &&
         (wantedInterest() & kReadable)) {

@@ -231,9 +231,9 @@ class Stream final : public IoWatcher {
   bool idleArmed_ = false;
   TimerQueue::TimerId idleTimer_{};
   size_t flushTicket_ = 0;  // while flushDeferred_ (EventLoop::deferCancellable)
+  size_t readTicket_ = 0;   // while readScheduled_ (EventLoop::runNextTurnCancellable)
   TimerHandle nextTimer_ = 1;
   std::unordered_map<TimerHandle, TimerQueue::TimerId> timers_;
-  std::shared_ptr<char> life_;  // deferred work checks it, so it never runs on a dead stream
 };
 
 }  // namespace netlab
