@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <cassert>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
@@ -161,7 +162,7 @@ void Stream::handleRead() {
   } else if (n == 0) {
     handleEof();
   } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-    close(CloseReason::fromErrno("read", err));
+    closeOnError("read", err);
   }
   readNextTurn();
 }
@@ -235,7 +236,8 @@ bool Stream::send(std::string_view data, size_t maxQueued) {
 Buffer* Stream::appendTarget() {
   assertInLoopThread();
   if (state_ == State::kClosed || writeShut()) return nullptr;
-  if (later_.empty()) return output_;
+  assert(filesQueued_ > 0 || later_.empty());
+  if (filesQueued_ == 0) return output_;
   if (later_.back().file.valid()) later_.emplace_back();
   return &later_.back().bytes;
 }
@@ -244,20 +246,21 @@ bool Stream::commitAppend(size_t bytes, size_t maxQueued) {
   if (bytes == 0) return state_ != State::kClosed;
   if (queued_ == 0) lastProgressNs_ = loop_.iterationNs();
   queued_ += bytes;
-  if (maxQueued > 0 && queued_ > maxQueued) {
-    // Only what the kernel will not take counts against the bound: write before judging.
-    flush();
-    if (state_ == State::kClosed) return false;
-    if (queued_ > maxQueued) {
-      close({CloseKind::kSlowConsumer, 0,
-             "too slow: over " + std::to_string(maxQueued) + " bytes queued (" +
-                 std::to_string(queued_) + ")"});
-      return false;
-    }
-  }
+  if (maxQueued > 0 && queued_ > maxQueued && !fitsAfterFlush(maxQueued)) return false;
   checkWater();
   if (state_ != State::kClosed && inCallback_ == 0) deferFlush();
   return state_ != State::kClosed;
+}
+
+// Only what the kernel will not take counts against the bound: write before judging.
+bool Stream::fitsAfterFlush(size_t maxQueued) {
+  flush();
+  if (state_ == State::kClosed) return false;
+  if (queued_ <= maxQueued) return true;
+  close({CloseKind::kSlowConsumer, 0,
+         "too slow: over " + std::to_string(maxQueued) + " bytes queued (" +
+             std::to_string(queued_) + ")"});
+  return false;
 }
 
 bool Stream::sendFile(int fd, int64_t offset, int64_t length) {
@@ -306,22 +309,48 @@ void Stream::flush() {
 }
 
 bool Stream::writeSome() {
-  const StreamOptions& options = *options_;
   size_t before = queued_;
-  if (filesQueued_ > 0 && !corked_) {  // the head before the file goes out with its bytes
+  if (filesQueued_ > 0) {
+    if (!writeWithFiles()) return false;
+  } else if (!output_->empty() && !writeBytes()) {
+    return false;
+  }
+  if (corked_ && filesQueued_ == 0 && output_->empty()) {  // the last file sent: push its tail
+    corked_ = false;
+    transport_->setCork(false);
+  }
+  size_t written = before - queued_;
+  if (written == 0) return false;
+  bump(options_->bytesOut, written, options_->countersOwned);
+  touch();
+  lastProgressNs_ = loop_.iterationNs();
+  return true;
+}
+
+// One write of the bytes queued before any file range; false if it closed the stream.
+bool Stream::writeBytes() {
+  bump(options_->writes, 1, options_->countersOwned);
+  ssize_t n = output_->writeTo(*transport_);
+  if (n >= 0) {
+    queued_ -= static_cast<size_t>(n);
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
+  closeOnError("write", errno);
+  return false;
+}
+
+// A queue holding file ranges goes out in order: bytes, a range by sendfile(2), the bytes
+// queued after it, corked so a head leaves with the file's first bytes. False if it closed
+// the stream.
+bool Stream::writeWithFiles() {
+  if (!corked_) {
     corked_ = true;
     transport_->setCork(true);
   }
   for (;;) {
     if (!output_->empty()) {
-      bump(options.writes, 1, options.countersOwned);
-      ssize_t n = output_->writeTo(*transport_);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-        close(CloseReason::fromErrno("write", errno));
-        return false;
-      }
-      queued_ -= static_cast<size_t>(n);
+      if (!writeBytes()) return false;
       if (!output_->empty()) break;  // the socket is full
     }
     if (later_.empty()) break;
@@ -331,18 +360,16 @@ bool Stream::writeSome() {
       later_.pop_front();
       continue;
     }
-    bump(options.writes, 1, options.countersOwned);
+    bump(options_->writes, 1, options_->countersOwned);
     ssize_t n =
         transport_->sendFile(front.file.get(), front.offset, static_cast<size_t>(front.length));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-      close(CloseReason::fromErrno("sendfile", errno));
+      closeOnError("sendfile", errno);
       return false;
     }
     if (n == 0) {
-      close({CloseKind::kIoError, 0,
-             "sendfile: the file ended at offset " + std::to_string(front.offset) + ", " +
-                 std::to_string(front.length) + " bytes before the end of the range"});
+      closeFileEnded(front.offset, front.length);
       return false;
     }
     front.offset += n;
@@ -352,15 +379,6 @@ bool Stream::writeSome() {
     later_.pop_front();
     --filesQueued_;
   }
-  if (corked_ && filesQueued_ == 0 && output_->empty()) {  // the last file sent: push its tail
-    corked_ = false;
-    transport_->setCork(false);
-  }
-  size_t written = before - queued_;
-  if (written == 0) return false;
-  bump(options.bytesOut, written, options.countersOwned);
-  touch();
-  lastProgressNs_ = loop_.iterationNs();
   return true;
 }
 
@@ -372,7 +390,7 @@ void Stream::afterWrite(bool wrote) {
   checkWater();  // low water is told before drained
   if (state_ == State::kClosed) return;
   if (queued_ == 0) {
-    out_.shrinkIfIdle();
+    if (output_ == &out_) out_.shrinkIfIdle();  // lent, the stream's own stayed untouched
     if (wrote) {
       events_.onStreamDrained(*this);
       if (state_ == State::kClosed) return;
@@ -506,8 +524,17 @@ void Stream::close(CloseReason reason) {
   output_->clear();
   out_.clear();
   later_.clear();
+  filesQueued_ = 0;
   queued_ = 0;
   events_.onStreamClose(*this, reason);
+}
+
+void Stream::closeOnError(const char* what, int err) { close(CloseReason::fromErrno(what, err)); }
+
+void Stream::closeFileEnded(int64_t offset, int64_t length) {
+  close({CloseKind::kIoError, 0,
+         "sendfile: the file ended at offset " + std::to_string(offset) + ", " +
+             std::to_string(length) + " bytes before the end of the range"});
 }
 
 Stream::TimerHandle Stream::runAfter(int64_t delayNs, std::function<void()> fn) {

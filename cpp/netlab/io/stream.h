@@ -172,6 +172,8 @@ class Stream final : public IoWatcher {
   void handleEof();
   void flush();
   bool writeSome();
+  bool writeBytes();
+  [[gnu::noinline]] bool writeWithFiles();
   void deferFlush();
   void afterWrite(bool wrote);
   void finishClosing();
@@ -184,6 +186,11 @@ class Stream final : public IoWatcher {
   void armIdleTimer(int64_t deadlineNs);
   void onIdleTimer();
   void assertInLoopThread() const;
+  // The rare ends, out of line: their strings would otherwise cost every call of the hot
+  // functions that reach them a frame of saved registers.
+  [[gnu::cold, gnu::noinline]] bool fitsAfterFlush(size_t maxQueued);
+  [[gnu::cold, gnu::noinline]] void closeOnError(const char* what, int err);
+  [[gnu::cold, gnu::noinline]] void closeFileEnded(int64_t offset, int64_t length);
 
   // Members in the order a request touches them, in as few cache lines as they fit (at a
   // thousand connections each line is a likely miss): the state every event looks at, the
@@ -212,19 +219,23 @@ class Stream final : public IoWatcher {
   uint32_t interest_ = 0;       // what the poller has registered (updateInterest)
   int inCallback_ = 0;          // > 0 while the owner is handling input: its sends wait for the end
   size_t queued_ = 0;           // output_ and later_
+  int64_t lastProgressNs_ = 0;  // the last write, or when the queue last became non-empty
+  int64_t lastActiveNs_ = 0;
   // Between reads it holds only what the owner left unconsumed (handleRead), so it starts
   // with no room and a quiet connection costs nothing here.
   Buffer input_{0};
   SocketTransport socket_;
-  size_t filesQueued_ = 0;      // file ranges in later_
-  int64_t lastProgressNs_ = 0;  // the last write, or when the queue last became non-empty
-  // A file range first, then whatever follows it. A list, not a deque: an empty deque still
-  // allocates over 500 bytes, and almost every stream never queues a file.
+  // File ranges in later_. later_ holds something only while one is queued (or within the
+  // writeWithFiles that sends the last one), so a stream without files never reads later_.
+  size_t filesQueued_ = 0;
+  // The rest a request seldom touches. A file range first, then whatever follows it. A list,
+  // not a deque: an empty deque still allocates over 500 bytes, and almost every stream never
+  // queues a file.
   std::list<Segment> later_;
-  int64_t lastActiveNs_ = 0;
   // The stream's own storage for output: what a write left, and what is sent outside its
   // read callback. It starts with no room, grows to what the connection leaves queued, and
-  // past a burst shrinks back to Buffer::kInitialSize (shrinkIfIdle).
+  // past a burst shrinks back to Buffer::kInitialSize (shrinkIfIdle). A reply written whole
+  // from the loop's buffer (lendOutput) never touches it.
   Buffer out_{0};
   std::unique_ptr<Transport> ownedTransport_;
   CloseReason pendingReason_;  // for kClosing

@@ -72,8 +72,7 @@ void LoopConn::deliverInput() {
   if (backlogged_ || handlerPaused_) partialSinceNs_ = 0;
   if (!stream_->closing() && !backlogged_) {
     if (input.readable() > ctx_.maxPendingInput) {
-      closeNow({CloseKind::kInputTooLarge, 0,
-                "over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input"});
+      closeInputTooLarge();
       return;
     }
     if (!handlerPaused_) notePartial(messages);
@@ -133,12 +132,21 @@ bool LoopConn::accountHeldInput() {
   heldInput_ = held;
   int64_t total = ctx_.heldInput.fetch_add(delta, std::memory_order_relaxed) + delta;
   if (delta > 0 && total > ctx_.options.maxInputMemory) {
-    closeNow({CloseKind::kInputMemory, 0,
-              "server input memory full: partial messages of all connections over " +
-                  std::to_string(ctx_.options.maxInputMemory) + " bytes"});
+    closeInputMemoryFull();
     return false;
   }
   return true;
+}
+
+void LoopConn::closeInputTooLarge() {
+  closeNow({CloseKind::kInputTooLarge, 0,
+            "over " + std::to_string(ctx_.maxPendingInput) + " bytes of unconsumed input"});
+}
+
+void LoopConn::closeInputMemoryFull() {
+  closeNow({CloseKind::kInputMemory, 0,
+            "server input memory full: partial messages of all connections over " +
+                std::to_string(ctx_.options.maxInputMemory) + " bytes"});
 }
 
 int64_t LoopConn::messageTimeoutNs() const {

@@ -112,6 +112,9 @@ class LoopConn final : public Conn,
 
   void deliverInput();
   bool accountHeldInput();
+  // Out of line, so the hot functions that reach them keep a small frame (stream.h).
+  [[gnu::cold, gnu::noinline]] void closeInputTooLarge();
+  [[gnu::cold, gnu::noinline]] void closeInputMemoryFull();
   int64_t messageTimeoutNs() const;
   void notePartial(size_t messages);
   void continueNextTurn();
