@@ -52,6 +52,19 @@ def spread(values: list[float], fmt: str = ".2f") -> str:
     return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
+def run_command() -> str:
+    """The command line that started this script, as a reader would retype it: the script's
+    path from the repository root, its arguments, and PYTHONPATH when one was set."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        shown = str(script.relative_to(Path(__file__).resolve().parent.parent))
+    except ValueError:
+        shown = sys.argv[0]
+    path = os.environ.get("PYTHONPATH")
+    prefix = f"PYTHONPATH={shlex.quote(path)} " if path else ""
+    return f"{prefix}python {shlex.join([shown, *sys.argv[1:]])}"
+
+
 def record(out_dir: Optional[str], name: str, report: str, data: dict[str, Any]) -> None:
     """OUT_DIR/NAME.md (the report, then the command that made it) and OUT_DIR/NAME.json, for
     benchmarks/NAME.py; nothing when out_dir is None."""
@@ -59,6 +72,6 @@ def record(out_dir: Optional[str], name: str, report: str, data: dict[str, Any])
         return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    command = f"PYTHONPATH=python python benchmarks/{name}.py {shlex.join(sys.argv[1:])}"
+    command = run_command()
     (out / f"{name}.md").write_text(report + f"\nCommand: `{command}`\n")
     (out / f"{name}.json").write_text(json.dumps(data, indent=2))

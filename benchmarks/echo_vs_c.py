@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 from netlab.load import LoadGenerator
 
-from cbuild import build, pinned  # benchmarks/ is on sys.path
+from cbuild import build, pinned, run_command  # benchmarks/ is on sys.path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVERS = ("netlab", "C")
 CLIENTS = ("netlab LoadGenerator", "C client")
@@ -247,7 +247,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     for name in ("echo_server", "echo_client"):
         build(name)
-    command = "python benchmarks/echo_vs_c.py" + "".join(f" {a}" for a in sys.argv[1:])
+    command = run_command()
     started = datetime.datetime.now()
 
     fixed: dict[str, list[dict[str, float]]] = {k: [] for k in SERVERS}
@@ -287,7 +287,7 @@ def main() -> None:
 
     pin = ("servers on CPU 0, clients on CPU 1 (taskset)" if args.server_cpu is not None
            else "unpinned")
-    lines = [f"Command: `PYTHONPATH=python {command}`", "",
+    lines = [f"Command: `{command}`", "",
              f"Date: {started:%Y-%m-%d %H:%M}; {os.cpu_count()} CPUs "
              f"({platform.processor() or platform.machine()}), Linux {platform.release()}; "
              f"{pin}; {args.rounds} rounds interleaved, {args.duration:g} s per run, "

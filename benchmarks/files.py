@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from cbuild import netlab_env  # benchmarks/ is on sys.path
+from cbuild import netlab_env, run_command  # benchmarks/ is on sys.path
 
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
@@ -239,7 +239,7 @@ def main() -> int:
         "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
         "rounds": args.rounds, "size": args.size, "big": args.big, "each": args.each,
         "clients": args.clients}
-    command = "PYTHONPATH=python python benchmarks/files.py " + " ".join(sys.argv[1:])
+    command = run_command()
     report = render(results, command.strip())
     print(report)
     if args.out:

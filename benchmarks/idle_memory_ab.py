@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from cbuild import run_command  # benchmarks/ is on sys.path
+
 # Connections opened before the baseline. Start-up leaves up to a MiB of freed heap resident,
 # which the first connections fill without touching new pages: after 200, 5,000 connections
 # measured 815 bytes each where the allocator had handed out 1,008.
@@ -100,7 +102,7 @@ def main() -> None:
             results[label].append(per)
             print(f"round {r + 1} {label}: {per:,.0f} bytes per idle connection", flush=True)
 
-    command = "python benchmarks/idle_memory_ab.py " + " ".join(sys.argv[1:])
+    command = run_command()
     lines = [f"Command: `{command}`", "",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              "# Server memory per idle connection, before vs after", "",

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from cbuild import build, pinned  # benchmarks/ is on sys.path
+from cbuild import build, pinned, run_command  # benchmarks/ is on sys.path
 
 CHILD = """
 import json, resource, sys
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--out", default=None, help="directory for loadgen_ab.{md,json}")
     args = parser.parse_args()
-    command = "python benchmarks/loadgen_ab.py " + " ".join(sys.argv[1:])
+    command = run_command()
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     conns = [int(c) for c in args.connections.split(",")]
     builds = ((args.a_label, args.a), (args.b_label, args.b))

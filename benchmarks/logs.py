@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 else:
     Proc = bench_proxy.Proc
 
+from cbuild import run_command  # noqa: E402  (benchmarks/ is on sys.path)
 from netlab.load import LoadGenerator  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -338,7 +339,7 @@ def main() -> int:
 
     syslog_rows = {k: v for k, v in ingest_runs.items() if "syslog" in k or "rsyslog" in k}
     acked_rows = {k: v for k, v in ingest_runs.items() if k not in syslog_rows}
-    command = "PYTHONPATH=python python benchmarks/logs.py " + " ".join(sys.argv[1:])
+    command = run_command()
     md = [
         "# LogServer beside rsyslog", "",
         f"{datetime.date.today()}, {platform.node() or 'this machine'}: {os.cpu_count()} cores, "

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, Optional
 
-from cbuild import build, pinned  # benchmarks/ is on sys.path
+from cbuild import build, pinned, run_command  # benchmarks/ is on sys.path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
 KINDS = ("netlab", "socat", "direct")
@@ -137,7 +137,7 @@ def main() -> None:
     args.relay_cpu, args.client_cpu = (None, None) if args.no_pin else (0, 1)
     for name in ("source", "sink"):
         build(name)
-    command = "python benchmarks/relay_vs_socat.py" + "".join(f" {a}" for a in sys.argv[1:])
+    command = run_command()
     started = datetime.datetime.now()
     socat_version = subprocess.run(["socat", "-V"], capture_output=True, text=True).stdout
     socat_version = next((line.strip() for line in socat_version.splitlines()
@@ -168,7 +168,7 @@ def main() -> None:
     cpu = {k: statistics.median(r["relay_cpu_s_per_gib"] for r in runs[k]) for k in KINDS}
     ratio, cpu_ratio = mbps["netlab"] / mbps["socat"], cpu["netlab"] / cpu["socat"]
     pin = "unpinned" if args.no_pin else "relay on CPU 0, source and sink on CPU 1 (taskset)"
-    lines = [f"Command: `PYTHONPATH=python {command}`", "",
+    lines = [f"Command: `{command}`", "",
              f"Date: {started:%Y-%m-%d %H:%M}; {os.cpu_count()} CPUs, Linux "
              f"{platform.release()}; {socat_version}; "
              f"{pin}; "

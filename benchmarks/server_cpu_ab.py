@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cbuild import run_command  # benchmarks/ is on sys.path
 from netlab.load import LoadGenerator
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -128,7 +129,7 @@ def main() -> None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "server_cpu_ab.md").write_text(
-            report + f"\nCommand: `python benchmarks/server_cpu_ab.py {' '.join(sys.argv[1:])}`\n")
+            report + f"\nCommand: `{run_command()}`\n")
         data: dict[str, Any] = {"setup": setup, "runs": runs}
         (out / "server_cpu_ab.json").write_text(json.dumps(data, indent=2))
 
