@@ -1,9 +1,10 @@
 """Server memory per idle connection, for two netlab builds side by side.
 
 An echo server (epoll) gets N connections that each send one line, read its echo and then
-stay idle; the server's resident memory (VmRSS) grows by about N times what an idle
-connection costs. A deterministic figure, unlike CPU time on a shared machine. Builds are
-directories put first on PYTHONPATH, as in server_cpu_ab.py:
+stay idle (with --app http, an HttpServer whose connections each make one keep-alive
+`GET /` and read the whole response); the server's resident memory (VmRSS) grows by about
+N times what an idle connection costs. A deterministic figure, unlike CPU time on a shared
+machine. Builds are directories put first on PYTHONPATH, as in server_cpu_ab.py:
 
     git worktree add build/base-src HEAD~1
     pip install --no-build-isolation --target build/base-py build/base-src
@@ -41,21 +42,43 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1))
 
 
-def open_idle(port: int, count: int) -> list[socket.socket]:
+def exchange_echo(s: socket.socket) -> None:
+    s.sendall(b"hello\n")
+    if s.recv(100) != b"hello\n":
+        raise RuntimeError("the echo server answered something else")
+
+
+def exchange_http(s: socket.socket) -> None:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(4096)
+    head, _, body = got.partition(b"\r\n\r\n")
+    match = re.search(rb"\r\nContent-Length: (\d+)", head, re.IGNORECASE)
+    if not head.startswith(b"HTTP/1.1 200") or not match:
+        raise RuntimeError(f"HttpServer answered something else: {head[:80]!r}")
+    while len(body) < int(match.group(1)):
+        body += s.recv(4096)
+
+
+EXCHANGES = {"echo": exchange_echo, "http": exchange_http}
+WHAT = {"echo": "sent one line and read its echo",
+        "http": "made one keep-alive GET / and read the response"}
+
+
+def open_idle(port: int, count: int, app: str) -> list[socket.socket]:
     socks = []
     for _ in range(count):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"hello\n")
-        if s.recv(100) != b"hello\n":
-            raise RuntimeError("the echo server answered something else")
+        EXCHANGES[app](s)
         socks.append(s)
     return socks
 
 
-def bytes_per_connection(pythonpath: str, connections: int) -> float:
+def bytes_per_connection(pythonpath: str, connections: int, app: str) -> float:
     env = dict(os.environ, PYTHONPATH=pythonpath)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netlab", "serve", "echo", "--port", "0", "--model", "epoll",
+        [sys.executable, "-m", "netlab", "serve", app, "--port", "0", "--model", "epoll",
          "--max-connections", str(connections + WARM_UP + 100)],
         stdout=subprocess.PIPE, text=True, env=env)
     socks: list[socket.socket] = []
@@ -63,12 +86,12 @@ def bytes_per_connection(pythonpath: str, connections: int) -> float:
         assert proc.stdout is not None
         match = re.search(r"listening on [\d.]+:(\d+)", proc.stdout.readline())
         if not match:
-            raise RuntimeError("the echo server did not start")
+            raise RuntimeError(f"the {app} server did not start")
         port = int(match.group(1))
-        socks += open_idle(port, WARM_UP)
+        socks += open_idle(port, WARM_UP, app)
         time.sleep(0.3)
         before = rss_kib(proc.pid)
-        socks += open_idle(port, connections)
+        socks += open_idle(port, connections, app)
         time.sleep(0.5)
         return (rss_kib(proc.pid) - before) * 1024 / connections
     finally:
@@ -85,6 +108,7 @@ def main() -> None:
     parser.add_argument("--b", required=True, help="PYTHONPATH of build B")
     parser.add_argument("--a-label", default="A")
     parser.add_argument("--b-label", default="B")
+    parser.add_argument("--app", choices=sorted(EXCHANGES), default="echo")
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=None, help="directory for idle_memory_ab.{md,json}")
@@ -98,7 +122,7 @@ def main() -> None:
     results: dict[str, list[float]] = {label: [] for label, _ in builds}
     for r in range(args.rounds):
         for label, path in builds:
-            per = bytes_per_connection(path, args.connections)
+            per = bytes_per_connection(path, args.connections, args.app)
             results[label].append(per)
             print(f"round {r + 1} {label}: {per:,.0f} bytes per idle connection", flush=True)
 
@@ -106,9 +130,9 @@ def main() -> None:
     lines = [f"Command: `{command}`", "",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              "# Server memory per idle connection, before vs after", "",
-             f"echo (epoll): {args.connections:,} connections, each sent one line and read its "
-             f"echo, then idle; growth of the server's VmRSS over a baseline taken after "
-             f"{WARM_UP} such connections; {args.rounds} rounds interleaved.", "",
+             f"{args.app} (epoll): {args.connections:,} connections, each "
+             f"{WHAT[args.app]}, then idle; growth of the server's VmRSS over a baseline "
+             f"taken after {WARM_UP} such connections; {args.rounds} rounds interleaved.", "",
              "| build | bytes per idle connection (median, min, max) |", "| --- | --- |"]
     for label, _ in builds:
         v = results[label]
@@ -121,7 +145,8 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "idle_memory_ab.md").write_text(text)
         (out / "idle_memory_ab.json").write_text(json.dumps(
-            {"command": command, "connections": args.connections, "results": results}, indent=1))
+            {"command": command, "app": args.app, "connections": args.connections,
+             "results": results}, indent=1))
 
 
 if __name__ == "__main__":

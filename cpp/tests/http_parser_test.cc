@@ -238,6 +238,46 @@ TEST(HttpParser, ResponseFraming) {
   EXPECT_NE(parseResponse("HTTP/1.1 2000 OK\r\n\r\n").find("error 502"), std::string::npos);
 }
 
+// Responses to HEAD carry no body whatever their Content-Length, so the parser must pair
+// each response with its request in order, also while more requests are announced between
+// responses (the load generator's pipelining), past the point where the queue compacts.
+TEST(HttpParser, PipelinedResponsesPairWithTheirRequestsInOrder) {
+  Parser p(Role::kResponse);
+  auto isHead = [](int i) { return i % 3 == 0; };
+  int announced = 0, answered = 0;
+  auto announce = [&](int n) {
+    for (int i = 0; i < n; ++i) p.expectResponseTo(isHead(announced++) ? "HEAD" : "GET");
+  };
+  auto answer = [&](int n) {
+    std::string wire;
+    for (int i = 0; i < n; ++i) {
+      wire += "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+      if (!isHead(answered + i)) wire += "hi";
+    }
+    std::string_view rest = wire;
+    for (int i = 0; i < n; ++i, ++answered) {
+      std::string seen;
+      for (;;) {
+        Event e = p.next(rest);
+        rest.remove_prefix(e.consumed);
+        ASSERT_NE(e.type, Event::kError) << p.error().reason << " at response " << answered;
+        ASSERT_NE(e.type, Event::kNeedData) << "response " << answered << " cut short";
+        if (e.type == Event::kBody) seen += std::string(e.body);
+        if (e.type == Event::kEnd) break;
+      }
+      EXPECT_EQ(seen, isHead(answered) ? "" : "hi") << "response " << answered;
+    }
+    EXPECT_TRUE(rest.empty());
+  };
+  announce(100);
+  answer(80);  // past 64 answered, the queue compacts
+  announce(100);
+  answer(110);
+  announce(3);
+  answer(13);
+  EXPECT_EQ(announced, answered);
+}
+
 TEST(HttpParser, EndOfStream) {
   Parser p(Role::kRequest);
   EXPECT_EQ(transcript(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /", 0, true),

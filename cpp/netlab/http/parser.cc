@@ -28,6 +28,7 @@ void Parser::reset() {
   state_ = State::kHead;
   eof_ = false;
   toHead_.clear();
+  toHeadFront_ = 0;
   trailers_.clear();
   scan_ = lineStart_ = start_ = lines_ = 0;
   remaining_ = 0;
@@ -36,6 +37,21 @@ void Parser::reset() {
 
 void Parser::expectResponseTo(std::string_view method) {
   toHead_.push_back(equalsIgnoreCase(method, "HEAD"));
+}
+
+// The oldest awaited response's answer; false when none was announced. The queue empties as
+// responses arrive, so it is cleared then, or compacted once the answered part is the larger.
+bool Parser::takeToHead() {
+  if (toHeadFront_ == toHead_.size()) return false;
+  bool toHead = toHead_[toHeadFront_++];
+  if (toHeadFront_ == toHead_.size()) {
+    toHead_.clear();
+    toHeadFront_ = 0;
+  } else if (toHeadFront_ >= 64 && toHeadFront_ * 2 >= toHead_.size()) {
+    toHead_.erase(toHead_.begin(), toHead_.begin() + static_cast<std::ptrdiff_t>(toHeadFront_));
+    toHeadFront_ = 0;
+  }
+  return toHead;
 }
 
 Event Parser::finish(std::string_view input) {
@@ -166,10 +182,7 @@ Event Parser::readHead(std::string_view input) {
   trailers_.clear();
   ParseError e = parseHead(raw_, role_ == Role::kRequest, head_);
   bool toHead = false;
-  if (e.ok() && !head_.informational() && !toHead_.empty()) {
-    toHead = toHead_.front();
-    toHead_.pop_front();
-  }
+  if (e.ok() && !head_.informational()) toHead = takeToHead();
   if (e.ok()) e = decideFraming(head_, toHead);
   if (!e.ok()) return fail(e);
   remaining_ = head_.framing == Framing::kLength ? head_.contentLength : 0;

@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,21 +101,27 @@ class Parser {
   size_t findEmptyLine(std::string_view input, bool startLine);
   Event fail(ParseError error);
   Event cutShort();
+  bool takeToHead();
   int errorStatus(int requestStatus) const { return role_ == Role::kRequest ? requestStatus : 502; }
 
+  // What every message reads first, then what only chunked bodies and responses use: a
+  // server holds a parser per connection, and at hundreds of them each line is a likely miss.
   Role role_;
-  Limits limits_;
   State state_ = State::kHead;
   bool eof_ = false;
+  Limits limits_;
   Head head_;
   std::string raw_;  // the head's bytes, which head_'s views point into
-  std::string trailerRaw_;
-  std::vector<Field> trailers_;
-  std::deque<bool> toHead_;  // response role: whether each awaited response answers HEAD
   // Head scanning resumes where it stopped, so a head dripped a byte at a time costs O(n).
   size_t scan_ = 0, lineStart_ = 0, start_ = 0, lines_ = 0;
   int64_t remaining_ = 0;
   ParseError error_;
+  std::string trailerRaw_;
+  std::vector<Field> trailers_;
+  // Response role: whether each awaited response answers HEAD, the oldest at toHeadFront_.
+  // Not a deque: an empty one allocates over 500 bytes, which a request parser never uses.
+  std::vector<bool> toHead_;
+  size_t toHeadFront_ = 0;
 };
 
 }  // namespace netlab::http

@@ -38,23 +38,26 @@ class HttpHandler final : public Handler {
   void startDelay(Conn& conn, int64_t ms);
   void finishBusy(Conn& conn);
   void failParse(Conn& conn);
+  static std::string& scratch();
 
+  // What every request touches first (a server holds a handler per connection, and at
+  // hundreds of them each line is a likely miss); a body's hash and a long response's state
+  // after.
   HttpProtocol& protocol_;
-  netlab::http::Parser parser_;
+  Buffer* input_ = nullptr;  // the connection's input buffer, which outlives this handler's calls
   // The request being read.
-  Route route_;
   bool inMessage_ = false, hashing_ = false, headRequest_ = false, closeAfter_ = false;
   bool keepAlive10_ = false;
-  uint64_t bodySize_ = 0;
-  Sha256 sha_;
   // A response being produced over time.
   bool busy_ = false, paused_ = false, peerDone_ = false, closing_ = false;
   bool inOnData_ = false, chunked_ = false;
+  uint64_t bodySize_ = 0;
+  Route route_;
+  netlab::http::Parser parser_;
+  Sha256 sha_;
   std::string streamDoc_;  // /stream's document, made once per request
   RouteKind streamKind_ = RouteKind::kBytes;
   int64_t streamLeft_ = 0, streamNext_ = 0;
-  std::string out_;
-  Buffer* input_ = nullptr;  // the connection's input buffer, which outlives this handler's calls
 };
 
 }  // namespace netlab::apps::http
