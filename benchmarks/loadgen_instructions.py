@@ -20,7 +20,10 @@ Under valgrind the load generator answers about a third as many responses a seco
 47k against 142k at 1,000 connections; the kernel's share is not slowed), so whatever is
 paced by the clock (the 10 ms tick, the per-second timeline) weighs about three times more
 per response in "whole run" than in a real run;
-the event path does not depend on the clock. Needs valgrind (Debian: `apt-get install
+the event path does not depend on the clock. With --cache-sim the runs also go through
+callgrind's cache simulator, and the report adds the whole run's simulated L1 data misses
+(reads and writes, user space only) per response: how many of its own cache lines a
+response touches that were not still cached. Needs valgrind (Debian: `apt-get install
 valgrind`).
 
     python benchmarks/loadgen_instructions.py --build before=build/base-py \\
@@ -51,20 +54,40 @@ print("RESPONSES", r.responses, r.errors)
 """
 
 
-def inclusive(profile: str, function: str) -> int:
-    """Inclusive instructions of the first function whose name contains `function`."""
+def inclusive_events(profile: str, function: str) -> dict[str, int]:
+    """The counts by event of the first function whose name holds `function`, inclusive."""
     # Every function (--threshold=100): in a short run Python's start-up outweighs the load
     # generator, whose functions would fall under the default cut of 99% of the total.
     out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", profile],
                          capture_output=True, text=True, check=True).stdout
+    names: list[str] = []
     for line in out.splitlines():
-        if function in line:
-            return int(line.split()[0].replace(",", ""))
+        if line.startswith("Events shown:"):
+            names = line.split()[2:]
+        elif function in line:
+            # Counts are "1,234" or "." (none), each followed by its share "(12.34%)".
+            tokens = [t for t in line.split()[:3 * len(names)] if t != "(" and "%" not in t]
+            counts = [0 if t == "." else int(t.replace(",", "")) for t in tokens[:len(names)]]
+            return dict(zip(names, counts))
     raise SystemExit(f"{function} is not in {profile}: was the build stripped of symbols?")
 
 
+def inclusive(profile: str, function: str) -> int:
+    """Inclusive instructions of the first function whose name contains `function`."""
+    return inclusive_events(profile, function)["Ir"]
+
+
+def l1_misses(profile: str, function: str) -> int:
+    counts = inclusive_events(profile, function)
+    return counts["D1mr"] + counts["D1mw"]
+
+
+CACHE_SIM: list[str] = []  # ["--cache-sim=yes"] with --cache-sim
+
+
 def callgrind(cmd: list[str], env: dict[str, str], profile: str) -> str:
-    full = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", *cmd]
+    full = ["valgrind", "--tool=callgrind", *CACHE_SIM, f"--callgrind-out-file={profile}",
+            *cmd]
     done = subprocess.run(pinned(CLIENT_CPU, full), capture_output=True, text=True, env=env,
                           timeout=1800)
     if done.returncode != 0:
@@ -85,9 +108,12 @@ def measure_netlab(path: str, connections: int, requests: int, tmp: str) -> dict
     if not match or int(match.group(1)) == 0:
         raise SystemExit(f"the load generator at {path} printed no responses:\n{out}")
     responses = int(match.group(1))
-    return {"responses": responses, "errors": int(match.group(2)),
-            "event_path": inclusive(profile, "netlab::Stream::onReady") / responses,
-            "whole_run": inclusive(profile, "netlab::LoadWorker::runFor") / responses}
+    row = {"responses": responses, "errors": int(match.group(2)),
+           "event_path": inclusive(profile, "netlab::Stream::onReady") / responses,
+           "whole_run": inclusive(profile, "netlab::LoadWorker::runFor") / responses}
+    if CACHE_SIM:
+        row["l1_misses"] = l1_misses(profile, "netlab::LoadWorker::runFor") / responses
+    return row
 
 
 def measure_c(connections: int, seconds: float, tmp: str) -> dict[str, Any]:
@@ -102,8 +128,11 @@ def measure_c(connections: int, seconds: float, tmp: str) -> dict[str, Any]:
     if not match:
         raise SystemExit(f"echo_client printed no responses:\n{out}")
     responses = int(match.group(1))
-    return {"responses": responses, "errors": 0, "event_path": None,
-            "whole_run": inclusive(profile, ":main [") / responses}
+    row = {"responses": responses, "errors": 0, "event_path": None,
+           "whole_run": inclusive(profile, ":main [") / responses}
+    if CACHE_SIM:
+        row["l1_misses"] = l1_misses(profile, ":main [") / responses
+    return row
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -114,12 +143,14 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{args.requests:,} requests per netlab run, against benchmarks/c/echo_server.c. "
         "The event path repeats to within 0.1% run to run; the whole run moves a little more, "
         "as it holds what is paced by the clock.", "",
-        "| connections | client | responses | event path | whole run |",
-        "| --- | --- | --- | --- | --- |"]
+        "| connections | client | responses | event path | whole run |"
+        + (" L1 data misses |" if CACHE_SIM else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- |" if CACHE_SIM else "")]
     for row in rows:
         event = "-" if row["event_path"] is None else f"{row['event_path']:,.0f}"
+        misses = f" {row['l1_misses']:.2f} |" if CACHE_SIM else ""
         lines.append(f"| {row['connections']:,} | {row['client']} | {row['responses']:,} | "
-                     f"{event} | {row['whole_run']:,.0f} |")
+                     f"{event} | {row['whole_run']:,.0f} |{misses}")
     labels = [label for label, _ in args.build]
     if len(labels) >= 2:
         lines += ["", f"Ratios {labels[-1]}/{labels[0]}:", ""]
@@ -149,8 +180,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=150_000)
     parser.add_argument("--c-seconds", type=float, default=4.0,
                         help="how long the C client runs under valgrind")
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="also count simulated L1 data misses (slower)")
     parser.add_argument("--out", help="write NAME.md and NAME.json here")
     args = parser.parse_args()
+    if args.cache_sim:
+        CACHE_SIM.append("--cache-sim=yes")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for connections in args.connections:

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from cbuild import build, netlab_env, pinned, record  # benchmarks/ is on sys.path
-from loadgen_instructions import inclusive, parse_build
+from loadgen_instructions import inclusive, inclusive_events, parse_build
 
 # benchmarks/http.py by path: its name would shadow the standard library's http package.
 _spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
@@ -154,22 +154,6 @@ def program_events(profile: str) -> dict[str, int]:
             if line.startswith("totals:") or line.startswith("summary:"):
                 return dict(zip(names, (int(v) for v in line.split()[1:])))
     raise SystemExit(f"no totals in {profile}")
-
-
-def inclusive_events(profile: str, function: str) -> dict[str, int]:
-    """The counts by event of the first function whose name holds `function`, inclusive."""
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", profile],
-                         capture_output=True, text=True, check=True).stdout
-    names: list[str] = []
-    for line in out.splitlines():
-        if line.startswith("Events shown:"):
-            names = line.split()[2:]
-        elif function in line:
-            # Counts are "1,234" or "." (none), each followed by its share "(12.34%)".
-            tokens = [t for t in line.split()[:3 * len(names)] if t != "(" and "%" not in t]
-            counts = [0 if t == "." else int(t.replace(",", "")) for t in tokens[:len(names)]]
-            return dict(zip(names, counts))
-    raise SystemExit(f"{function} is not in {profile}: was the build stripped of symbols?")
 
 
 LOADGEN_HTTP = """

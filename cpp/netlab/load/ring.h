@@ -16,7 +16,7 @@ class Ring {
   static_assert((kInline & (kInline - 1)) == 0, "the inline slots are a power of two");
 
  public:
-  Ring() = default;
+  Ring() { slots_ = inline_.data(); }  // in the body: inline_ comes after slots_
   Ring(const Ring&) = delete;  // slots_ may point into the object itself
   Ring& operator=(const Ring&) = delete;
 
@@ -47,12 +47,14 @@ class Ring {
     mask_ = heap_.size() - 1;
   }
 
-  std::array<T, kInline> inline_{};
-  std::vector<T> heap_;
-  T* slots_ = inline_.data();
-  size_t mask_ = kInline - 1;
+  // The counts and where the slots are first, then the inline slots: every request and
+  // response reads the first line, and at a pipeline depth of 1 or 2 finds its slot there too.
   size_t head_ = 0;  // free-running counts; a slot is its count masked
   size_t tail_ = 0;
+  size_t mask_ = kInline - 1;
+  T* slots_ = nullptr;
+  std::array<T, kInline> inline_{};
+  std::vector<T> heap_;
 };
 
 }  // namespace netlab
