@@ -17,7 +17,7 @@ class Ring {
 
  public:
   Ring() { slots_ = inline_.data(); }  // in the body: inline_ comes after slots_
-  Ring(const Ring&) = delete;  // slots_ may point into the object itself
+  Ring(const Ring&) = delete;          // slots_ may point into the object itself
   Ring& operator=(const Ring&) = delete;
 
   bool empty() const { return head_ == tail_; }
