@@ -99,6 +99,8 @@ Field<S> numberField(const char* name, T S::*m, double lo, double hi, const char
       // A narrower or unsigned member would wrap a value out of range before check() saw it.
       if constexpr (!std::is_same_v<T, int64_t> && !std::is_same_v<T, double>) {
         if (*i < lo || *i > hi) return checkRange(n, static_cast<double>(*i), lo, hi, u, why);
+      } else {
+        (void)lo, (void)hi;  // wide enough: the range is check()'s alone
       }
       return (s.*m = static_cast<T>(*i)), Status{};
     }

@@ -261,7 +261,8 @@ void HttpHandler::startStream(Conn& conn, RouteKind kind, int64_t count) {
   streamNext_ = 0;
   if (!bytes) {  // the document is made once; each line only adds its id
     streamDoc_.clear();
-    Exchange x{parser_.head(), withoutPort(conn.peer()), 0, {}, -1};
+    std::string origin = withoutPort(conn.peer());  // Exchange only views it
+    Exchange x{parser_.head(), origin, 0, {}, -1};
     appendRequestJson(streamDoc_, x, RouteKind::kStream);
   }
   busy_ = true;
