@@ -124,6 +124,7 @@ def test_routes_answer_as_httpbin_does(server: netlab.HttpServer) -> None:
     assert curl(u + "/bytes/100000").stdout == pattern(100000)
     lines = curl(u + "/stream/3").stdout.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [0, 1, 2]
+    assert {json.loads(line)["origin"] for line in lines} == {"127.0.0.1"}
     assert json.loads(curl(u + "/headers", "-H", "A: 1", "-H", "a: 2").stdout)["headers"]["A"] == "1, 2"
     assert json.loads(curl(u + "/ip").stdout) == {"origin": "127.0.0.1"}
 
