@@ -48,17 +48,24 @@ def exchange_echo(s: socket.socket) -> None:
         raise RuntimeError("the echo server answered something else")
 
 
+def receive(s: socket.socket) -> bytes:
+    data = s.recv(4096)
+    if not data:
+        raise RuntimeError("the server closed the connection before its response was whole")
+    return data
+
+
 def exchange_http(s: socket.socket) -> None:
     s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     got = b""
     while b"\r\n\r\n" not in got:
-        got += s.recv(4096)
+        got += receive(s)
     head, _, body = got.partition(b"\r\n\r\n")
     match = re.search(rb"\r\nContent-Length: (\d+)", head, re.IGNORECASE)
     if not head.startswith(b"HTTP/1.1 200") or not match:
         raise RuntimeError(f"HttpServer answered something else: {head[:80]!r}")
     while len(body) < int(match.group(1)):
-        body += s.recv(4096)
+        body += receive(s)
 
 
 EXCHANGES = {"echo": exchange_echo, "http": exchange_http}
