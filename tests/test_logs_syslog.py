@@ -86,6 +86,19 @@ def test_oversize_and_malformed_are_kept_and_flagged(tmp_path: Path) -> None:
     assert stats["truncated"] == 2 and stats["parse_errors"] == 3
 
 
+def test_structured_data_ending_in_an_escape_is_kept_raw(tmp_path: Path) -> None:
+    """A backslash as the last byte of unclosed structured data once made the parser read past
+    the message and throw, which ended the server's process."""
+    cut = b'<13>1 - h a p m [x y="\\'
+    with netlab.LogServer(None, query_port=None, syslog_port=0,
+                          data_dir=str(tmp_path / "logs")) as s:
+        with connect(s.syslog_port) as sock:
+            sock.sendall(octet(cut) + cut + b"\n" + octet(RFC5424))
+        rows = stored(s, 3)
+    assert [(r["message"], r["parse_error"]) for r in rows[:2]] == [(cut.decode(), True)] * 2
+    assert (rows[2]["host"], rows[2]["parse_error"]) == ("web01", False)
+
+
 @pytest.mark.skipif(not shutil.which("logger"), reason="util-linux logger is not installed")
 @pytest.mark.parametrize("flags", [["--octet-count", "--rfc5424"], ["--rfc5424"],
                                    ["--octet-count", "--rfc3164"], ["--rfc3164"]],

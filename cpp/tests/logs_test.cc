@@ -124,12 +124,23 @@ TEST(Syslog, Rfc5424AndRfc3164) {
   EXPECT_TRUE(parseSyslog("<34>Dec 31 23:59:59 h a: m", 1798761600000, dec));
   EXPECT_EQ(dec.timeMs, 1798761599000);
   for (const char* bad : {"no pri", "<>x", "<192>1 - - - - - - x", "<13>2 - - - - - - x",
-                          "<13>1 - - - - - [unclosed x", "<13>garbage"}) {
+                          "<13>1 - - - - - [unclosed x", "<13>garbage",
+                          // an escape as the last byte once read past the end of the message
+                          "<13>1 - h a p m [x y=\"\\", "<13>1 - h a p m [x y=\"\\\\\"\\"}) {
     LogRecord raw;
     EXPECT_FALSE(parseSyslog(bad, now, raw)) << bad;
     EXPECT_EQ(raw.message, bad);
     EXPECT_TRUE(raw.flags & kParseError);
   }
+}
+
+TEST(Syslog, StructuredDataEscapes) {
+  LogRecord r;
+  EXPECT_TRUE(parseSyslog("<13>1 - h a p m [x y=\"a\\\"]\\\\\"][z] text", 0, r));
+  EXPECT_EQ(r.message, "[x y=\"a\\\"]\\\\\"][z] text");
+  LogRecord end;  // structured data that ends the message
+  EXPECT_TRUE(parseSyslog("<13>1 - h a p m [x y=\"\\]\"]", 0, end));
+  EXPECT_EQ(end.message, "[x y=\"\\]\"]");
 }
 
 TEST(LogStore, TailFilterMatchesWholeWords) {

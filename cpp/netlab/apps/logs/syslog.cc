@@ -27,7 +27,7 @@ size_t structuredDataLength(std::string_view s) {
     for (++i; i < s.size(); ++i) {
       char c = s[i];
       if (quoted && c == '\\') {
-        ++i;
+        if (++i == s.size()) return std::string_view::npos;  // an escape with nothing to escape
       } else if (c == '"') {
         quoted = !quoted;
       } else if (c == ']' && !quoted) {
@@ -58,7 +58,9 @@ bool rfc5424(std::string_view s, LogRecord& out) {
   if (msg.substr(0, 3) == "\xEF\xBB\xBF") msg.remove_prefix(3);  // the UTF-8 BOM
   out.host = std::string(nilable(host));
   out.app = std::string(nilable(app));
-  out.message = data == "-" ? std::string(msg) : std::string(data) + " " + std::string(msg);
+  out.message = std::string(data == "-" ? "" : data);
+  if (!out.message.empty() && !msg.empty()) out.message += ' ';
+  out.message += msg;
   return true;
 }
 
