@@ -4,6 +4,8 @@ queue; and the keyed text lines (CLIENT, LOGK) it speaks, on the wire."""
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Iterator
 import pytest
 
 import netlab
-from conftest import MODEL_OPTIONS, connect, free_port, wait_until
+from conftest import MODEL_OPTIONS, connect, free_port, recv_exact, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -186,3 +188,39 @@ def test_syslog_is_not_held_to_one_window_per_settle(tmp_path: Path) -> None:
         assert time.monotonic() - start < 10
         client.close()
         wait_until(lambda: server.stats()["syslog"]["logs_received"] == 2000)
+
+
+def _binary_upstream(listener: socket.socket, log_answer: bytes) -> None:
+    """A stand-in for LogServer's binary port: accepts the client id, then answers the first
+    LOG frame with `log_answer` as its payload and holds the connection open."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(10)
+        for command, answer in ((5, b"\x00"), (1, log_answer)):
+            version, got, length, sequence = struct.unpack("!BBHI", recv_exact(conn, 8))
+            recv_exact(conn, length)
+            assert (version, got) == (1, command)
+            conn.sendall(struct.pack("!BBHI", 1, command, len(answer), sequence) + answer)
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("answer", [b"", b"\x01"])
+def test_a_binary_answer_without_a_reason_is_handled(answer: bytes) -> None:
+    """An answer of no bytes is a broken upstream (the connection is dropped, with why), and a
+    refusal without a reason is a refusal; neither may take the client's process down."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        upstream = threading.Thread(target=_binary_upstream, args=(listener, answer))
+        upstream.start()
+        client = netlab.LogClient(f"127.0.0.1:{listener.getsockname()[1]}", protocol="binary")
+        try:
+            client.send("one")
+            if answer:
+                wait_until(lambda: client.stats()["rejected"] == 1, what="the refusal counted")
+            else:
+                wait_until(lambda: "without a status byte" in client.stats()["last_error"],
+                           what="the bad answer reported")
+        finally:
+            client.close(0)
+            upstream.join(10)

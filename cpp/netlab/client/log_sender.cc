@@ -302,7 +302,10 @@ void LogSender::readIn() {
       if (r.status == ParseResult::kNeedMore) break;
       if (r.status == ParseResult::kError) return drop("bad answer: " + r.error.message);
       used += r.consumed;
-      bool ok = !f.payload.empty() && f.payload[0] == 0;
+      if (f.command != kCommandLog && f.command != kCommandClient) continue;  // nothing we sent
+      // An answer's payload is a status byte (0: OK) and the reason for a refusal.
+      if (f.payload.empty()) return drop("bad answer: a frame without a status byte");
+      bool ok = f.payload[0] == 0;
       if (handshake_ > 0 && f.command == kCommandClient) {
         if (!ok) return drop("the upstream refused the client id");
         --handshake_;
