@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1258,6 +1259,27 @@ TEST_P(StreamTest, DestroyingAnOpenStreamCancelsItsTimersAndPendingFlush) {
   EXPECT_EQ(ev.closes, 0);
 }
 
+// A timer may hold the last reference to a stream when its loop is destroyed (a server's
+// pacing timer at stop()). The stream's destructor, or its close, cancels what it queued in
+// the loop's queues; they must all still be there, whatever order the loop keeps them in.
+TEST_P(StreamTest, ALoopDestroyedWithTimersHoldingStreamsWithQueuedFlushes) {
+  Events openEvents, closedEvents;
+  SocketPair a = unixPair(), b = unixPair();
+  std::shared_ptr<Stream> open = makeStream(std::move(a.local), openEvents);
+  std::shared_ptr<Stream> closed = makeStream(std::move(b.local), closedEvents);
+  EXPECT_TRUE(open->send("queued for the end of the turn"));
+  EXPECT_TRUE(closed->send("dropped by the close"));
+  closed->close({CloseKind::kLocalClose, 0, "closed with a flush queued"});
+  loop->runAt(nowNs() + kNsPerSec, [held = open] {});
+  loop->runAt(nowNs() + kNsPerSec, [held = closed] {});
+  open.reset();
+  closed.reset();
+  loop.reset();  // ASan reports a write to a freed queue here if either is touched too late
+  EXPECT_EQ(closedEvents.closes, 1);
+  char byte;
+  EXPECT_EQ(::read(a.remote.get(), &byte, 1), 0) << "the open stream's socket was not closed";
+}
+
 // --- Threads --------------------------------------------------------------------------------
 
 // Work posted from another thread runs on the loop's thread, where it may use the stream.
@@ -2037,6 +2059,38 @@ TEST_P(ConnectorTest, CancelAFailingConnectAndDropAPendingOne) {
   EXPECT_EQ(dropped.calls, 0);
   EXPECT_EQ(kept.calls, 1);
   EXPECT_TRUE(kept.fd.valid()) << kept.failure.text();
+}
+
+// A failure found inside start() (here socket(2) out of descriptors) is reported on the next
+// pass; an owner that drops the connector before then has given up, and may be gone: no call.
+TEST_P(ConnectorTest, DroppingAConnectorWhoseFailureIsQueuedMeansNoCallback) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  Fd probe(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(probe.valid());
+  if (probe.get() >= 200) GTEST_SKIP() << "too many descriptors open to lower the limit";
+  Outcome warmUp;  // a sanitizer checks a type's first use by reading /proc: not without fds
+  Connector::start(*loop, loopback(9), kNsPerSec, "", record(warmUp))->cancel();
+  rlimit low = old;
+  low.rlim_cur = 256;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<Fd> fillers;
+  for (Fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); fd.valid();
+       fd = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC))) {
+    fillers.push_back(std::move(fd));
+  }
+  Outcome dropped, kept;
+  auto a = Connector::start(*loop, loopback(9), kNsPerSec, "a", record(dropped));
+  auto b = Connector::start(*loop, loopback(9), kNsPerSec, "b", record(kept));
+  fillers.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  a.reset();
+  Script script(*loop);
+  script.when("b called back", [&] { return kept.calls > 0; }).after(20 * kNsPerMs, [] {});
+  ASSERT_TRUE(script.run());
+  EXPECT_EQ(dropped.calls, 0);
+  EXPECT_EQ(kept.calls, 1);
+  EXPECT_EQ(kept.failure.kind, CloseKind::kNoFds) << kept.failure.text();
 }
 
 INSTANTIATE_TEST_SUITE_P(Connector, ConnectorTest, ::testing::ValuesIn(kBackends), backendName);

@@ -30,8 +30,9 @@ void Connector::begin(const Endpoint& endpoint, int64_t timeoutNs) {
   fd_ = std::move(fd.value());
   if (connected) {
     setNoDelay(fd_.get());
-    auto self = shared_from_this();
-    loop_.defer([self] { self->finish(std::move(self->fd_), {}); });
+    loop_.defer([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->finish(std::move(self->fd_), {});
+    });
     return;
   }
   Status watched = loop_.watch(fd_.get(), kWritable, this);
@@ -53,12 +54,13 @@ void Connector::begin(const Endpoint& endpoint, int64_t timeoutNs) {
 }
 
 // Failures found inside start() are reported on the next pass, like every other outcome, so
-// a handler is never called back from inside its own connect().
+// a handler is never called back from inside its own connect(). The task holds the connector
+// weakly: an owner that drops it before then has given up (and may be gone), as with cancel().
 void Connector::failSoon(CloseReason failure) {
   fd_.reset();
-  auto self = shared_from_this();
-  loop_.defer(
-      [self, failure = std::move(failure)]() mutable { self->finish(Fd(), std::move(failure)); });
+  loop_.defer([weak = weak_from_this(), failure = std::move(failure)]() mutable {
+    if (auto self = weak.lock()) self->finish(Fd(), std::move(failure));
+  });
 }
 
 void Connector::onReady(uint32_t) {

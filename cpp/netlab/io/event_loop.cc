@@ -50,7 +50,22 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, Fd wakeFd)
       waker_(std::make_unique<Waker>(wakeFd_.get())),
       owner_(std::this_thread::get_id()) {}
 
-EventLoop::~EventLoop() = default;
+// A timer or a queued task may hold the last reference to a stream, whose destructor cancels
+// its entries in these same queues and timers: they are emptied first, while all of them still
+// exist, and what they held is destroyed after, finding them empty.
+EventLoop::~EventLoop() {
+  timers_.clear();
+  std::vector<Task> tasks[4];
+  tasks[0].swap(deferred_);
+  tasks[1].swap(nextTurn_);
+  tasks[2].swap(resumed_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks[3].swap(posted_);
+  }
+  std::vector<std::shared_ptr<void>> graveyard;
+  graveyard.swap(graveyard_);
+}
 
 Status EventLoop::run() { return loop(0, false); }
 

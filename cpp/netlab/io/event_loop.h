@@ -80,7 +80,9 @@ class EventLoop {
     deferred_.push_back(std::move(task));
     return deferred_.size() - 1;
   }
-  void cancelDeferred(size_t ticket) { deferred_[ticket] = nullptr; }
+  void cancelDeferred(size_t ticket) {
+    if (ticket < deferred_.size()) deferred_[ticket] = nullptr;  // none left while torn down
+  }
 
   /// Runs `task` on this thread after the next wait (which then does not block): a
   /// connection that has had its share of this turn continues after every other ready one
@@ -96,7 +98,7 @@ class EventLoop {
   /// before, an entry of the queue this turn is running.
   void cancelNextTurn(size_t ticket) {
     std::vector<Task>& queue = (ticket & 1) == turnParity_ ? nextTurn_ : resumed_;
-    queue[ticket >> 1] = nullptr;
+    if ((ticket >> 1) < queue.size()) queue[ticket >> 1] = nullptr;
   }
 
   /// Keeps an object alive until the current batch of events is dispatched, because later

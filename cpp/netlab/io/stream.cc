@@ -514,6 +514,12 @@ void Stream::closeAfterFlush(CloseReason reason) {
 void Stream::close(CloseReason reason) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  // Nothing is left to flush or read, and a closed stream may outlive its loop's queues (a
+  // timer holding the last reference, destroyed with the loop): it leaves nothing queued.
+  if (flushDeferred_) loop_.cancelDeferred(flushTicket_);
+  flushDeferred_ = false;
+  if (readScheduled_) loop_.cancelNextTurn(readTicket_);
+  readScheduled_ = false;
   for (auto& entry : timers_) loop_.cancel(entry.second);
   timers_.clear();
   if (idleArmed_) loop_.cancel(idleTimer_);

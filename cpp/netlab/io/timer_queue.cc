@@ -10,6 +10,11 @@ TimerQueue::TimerId TimerQueue::add(int64_t deadlineNs, Callback cb) {
 
 bool TimerQueue::cancel(TimerId id) { return timers_.erase(id) > 0; }
 
+void TimerQueue::clear() {
+  std::map<TimerId, Callback> doomed;
+  doomed.swap(timers_);
+}
+
 int64_t TimerQueue::nsUntilNext(int64_t nowNs) const {
   if (timers_.empty()) return -1;
   int64_t wait = timers_.begin()->first.first - nowNs;

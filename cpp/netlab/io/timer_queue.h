@@ -23,6 +23,8 @@ class TimerQueue {
   /// Runs every timer due at nowNs; returns how many ran.
   int runDue(int64_t nowNs);
   size_t size() const { return timers_.size(); }
+  /// Drops every timer. A callback's destructor may cancel others: it finds the queue empty.
+  void clear();
 
  private:
   std::map<TimerId, Callback> timers_;
