@@ -124,6 +124,31 @@ def test_durable_acks_keep_line_order(tmp_path: Path) -> None:
         assert [r["message"] for r in s.query()] == ["a", "b", "c"]
 
 
+def test_answers_waiting_behind_a_commit_bound_what_is_read(tmp_path: Path) -> None:
+    """A client that pipelines lines without reading their answers, behind a durable LOG whose
+    commit is slow: the server stops reading once its bound of waiting answers is reached,
+    instead of holding an answer for every line; once the commit lands, all are answered."""
+    lines = 300_000
+    payload = b"LOG|INFO|1|first\n" + b"x\n" * lines
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          ack="durable", commit_delay=1.0) as s:
+        with connect(s.port, timeout=30) as sock:
+            sender = threading.Thread(target=sock.sendall, args=(payload,))
+            sender.start()
+            time.sleep(0.5)  # the commit is still waiting; every line is in the kernel
+            read = s.stats()["ingest"]["bytes_in"]
+            assert read < len(payload) // 4, f"{read} bytes read of {len(payload)}"
+            chunks, count = [], 0
+            while count < lines + 1:
+                chunk = sock.recv(1 << 20)
+                assert chunk, "closed before every line was answered"
+                chunks.append(chunk)
+                count += chunk.count(b"\n")
+            sender.join(10)
+    got = b"".join(chunks).split(b"\n")
+    assert got[0] == b"OK|1" and got[1:lines + 1] == [b"ERROR|unknown command"] * lines
+
+
 def flood(s: netlab.LogServer, lines: list[bytes], watch: str) -> tuple[list[bytes], int]:
     """Sends every line at once from one thread while reading the replies, and samples the
     store statistic `watch` meanwhile: the replies and the statistic's peak."""

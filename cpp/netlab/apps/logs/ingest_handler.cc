@@ -54,7 +54,7 @@ size_t IngestHandler::onData(Conn& conn, Buffer& input) {
 size_t IngestHandler::textData(Conn& conn, Buffer& input) {
   size_t handled = 0;
   size_t maxLine = static_cast<size_t>(protocol_.options().maxMessage) + 64;
-  while (!paused_ && !ratePaused_ && conn.budgetLeft()) {
+  while (!holds_.any() && conn.budgetLeft()) {
     std::string_view view = input.view();
     size_t nl = view.find('\n');
     if (skipping_) {  // the tail of a truncated line: dropped up to its end
@@ -65,20 +65,22 @@ size_t IngestHandler::textData(Conn& conn, Buffer& input) {
     }
     if (nl == std::string_view::npos) {
       if (view.size() <= maxLine) return handled;
-      if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;
+      if (!protocol_.pace(conn, holds_)) return handled;
       line(conn, view.substr(0, maxLine), true);  // kept, flagged; the rest is skipped
       input.consume(view.size());
       skipping_ = true;
       ++handled;
+      holdForReplies(conn);
       continue;
     }
-    if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;  // the line waits
+    if (!protocol_.pace(conn, holds_)) return handled;  // the line waits
     std::string_view text = view.substr(0, nl);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     bool truncated = text.size() > maxLine;
     line(conn, truncated ? text.substr(0, maxLine) : text, truncated);
     input.consume(nl + 1);
     ++handled;
+    holdForReplies(conn);
   }
   return handled;
 }
@@ -204,7 +206,7 @@ void IngestHandler::store(Conn& conn, LogRecord record,
     c.acknowledged.fetch_add(1, std::memory_order_relaxed);
     answer(conn, std::move(text));
   }
-  pauseWhileBehind(conn, protocol_.store(), paused_, ratePaused_);
+  pauseWhileBehind(conn, protocol_.store(), holds_);
 }
 
 // In order: behind the answers still waiting (durable acks, a binary query's rows).
@@ -245,7 +247,7 @@ size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
   }
   if (!codec_) codec_ = makeHeaderCodec(kBinaryVersion, 65535, nullptr);
   size_t handled = 0;
-  while (!paused_ && !ratePaused_ && conn.budgetLeft()) {
+  while (!holds_.any() && conn.budgetLeft()) {
     FrameView f;
     ParseResult r = codec_->parse(input.view(), 0, f);
     if (r.status == ParseResult::kNeedMore) return handled;
@@ -254,10 +256,11 @@ size_t IngestHandler::binaryData(Conn& conn, Buffer& input) {
       conn.fail(r.error.message);  // the byte stream cannot be resynchronised
       return handled;
     }
-    if (!protocol_.pace(conn, ratePaused_, paused_)) return handled;  // the frame waits
+    if (!protocol_.pace(conn, holds_)) return handled;  // the frame waits
     frame(conn, f);
     input.consume(r.consumed);
     ++handled;
+    holdForReplies(conn);
   }
   return handled;
 }
@@ -335,6 +338,7 @@ void IngestHandler::binaryQuery(Conn& conn, const FrameView& f) {
   }
   int64_t token = nextToken_--;
   replies_.push_back({token, {}});
+  querying_ = true;
   auto outlet = conn.outlet();
   uint32_t sequence = f.sequence;
   // The job may outlive this handler (the client leaves) and the port (the server stops),
@@ -366,6 +370,7 @@ void IngestHandler::binaryQuery(Conn& conn, const FrameView& f) {
           r.text = out;
         }
       }
+      querying_ = false;
       flushReplies(c);
     });
   });
@@ -397,6 +402,16 @@ void IngestHandler::flushReplies(Conn& conn) {
   }
   if (!out.empty()) conn.send(out);
   if (peerDone_ && replies_.empty()) conn.closeAfterFlush();
+  if (holds_.replies && !querying_ && replies_.size() <= kMaxWaitingReplies / 2) {
+    holds_.replies = false;
+    if (!holds_.any()) conn.resumeReading();
+  }
+}
+
+void IngestHandler::holdForReplies(Conn& conn) {
+  if (holds_.replies || (!querying_ && replies_.size() < kMaxWaitingReplies)) return;
+  holds_.replies = true;
+  conn.pauseReading();
 }
 
 // A client may send its logs and half-close (nc -N): durable answers still to come are sent.

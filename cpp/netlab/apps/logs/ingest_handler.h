@@ -12,7 +12,7 @@
 //   id u64, or status 1 and the reason. CLIENT (5), the client id as payload, answered with
 //   status 0: from then on each LOG's sequence number is its idempotency key. PING (3) is answered
 //   PING; STATS (4) with "name=value" lines; QUERY (2), whose payload is a query as after "QUERY|",
-//   with one frame per row and an empty frame to end.
+//   with one frame per row and an empty frame to end; one query at a time, as on the query port.
 // With ack="durable" a LOG is answered once the batch holding it is committed; answers keep
 // the order of the lines. A line longer than max_message is stored truncated and flagged,
 // never dropped. When the writer falls behind, the connection stops being read.
@@ -30,6 +30,10 @@ namespace netlab::logs {
 
 class IngestHandler final : public Handler {
  public:
+  /// Answers held back behind a commit or a query's rows; past this many the connection is
+  /// not read until half of them have gone out, so a client that pipelines without waiting
+  /// for its answers holds a bounded amount of memory (TCP pushes back instead).
+  static constexpr size_t kMaxWaitingReplies = 4096;
   static constexpr uint8_t kBinaryVersion = 1;
   static constexpr uint8_t kCommandLog = 1, kCommandQuery = 2, kCommandPing = 3, kCommandStats = 4,
                            kCommandClient = 5;
@@ -65,6 +69,8 @@ class IngestHandler final : public Handler {
              int64_t sequence = -1);
   void answer(Conn& conn, std::string text);
   void flushReplies(Conn& conn);
+  /// After each message: stops reading while a query runs or too many answers wait.
+  void holdForReplies(Conn& conn);
 
   LogIngestProtocol& protocol_;
   bool durable_;
@@ -74,8 +80,8 @@ class IngestHandler final : public Handler {
   enum class Format { kUnknown, kText, kBinary } format_ = Format::kUnknown;
   std::shared_ptr<const Codec> codec_;  // binary connections'
   int64_t nextToken_ = -1;              // placeholders (negative ids) for query answers
-  bool paused_ = false;                 // the writer is behind
-  bool ratePaused_ = false;             // past the port's message rate
+  ReadHolds holds_;
+  bool querying_ = false;  // a binary query runs: the next frame waits for it
   bool authed_;
   std::string client_;     // CLIENT's id: with a sequence number, the idempotency key
   bool peerDone_ = false;  // the client half-closed: close once the last answer is out

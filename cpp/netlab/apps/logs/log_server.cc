@@ -40,36 +40,34 @@ LogSnapshot LogPort::snapshot() const {
   return s;
 }
 
-bool LogPort::pace(Conn& conn, bool& paused, const bool& other) {
+bool LogPort::pace(Conn& conn, ReadHolds& holds) {
   if (!messageRate_.enabled()) return true;
-  if (paused) return false;
+  if (holds.rate) return false;
   double wait = 0;
   if (messageRate_.admit(withoutPort(conn.peer()), nowNs(), wait)) return true;
   counters_.rateLimited.fetch_add(1, std::memory_order_relaxed);
-  paused = true;
+  holds.rate = true;
   conn.pauseReading();
-  bool* flag = &paused;  // the handler's: the timer is cancelled when the connection closes
-  const bool* held = &other;
-  conn.runAfter(wait, [flag, held, &conn] {
-    *flag = false;
-    if (!*held) conn.resumeReading();
+  ReadHolds* held = &holds;  // the handler's: the timer is cancelled when the connection closes
+  conn.runAfter(wait, [held, &conn] {
+    held->rate = false;
+    if (!held->any()) conn.resumeReading();
   });
   return false;
 }
 
-void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused, const bool& other) {
-  if (paused) return;
+void pauseWhileBehind(Conn& conn, logs::LogStore& store, ReadHolds& holds) {
+  if (holds.behind) return;
   auto outlet = conn.outlet();
-  bool* flag = &paused;  // the handler's: post() runs only while its connection is open
-  const bool* held = &other;
-  if (!store.behind([outlet, flag, held] {
-        outlet->post([flag, held](Conn& c) {
-          *flag = false;
-          if (!*held) c.resumeReading();
+  ReadHolds* held = &holds;  // the handler's: post() runs only while its connection is open
+  if (!store.behind([outlet, held] {
+        outlet->post([held](Conn& c) {
+          held->behind = false;
+          if (!held->any()) c.resumeReading();
         });
       }))
     return;
-  paused = true;
+  holds.behind = true;
   conn.pauseReading();
 }
 

@@ -59,6 +59,14 @@ struct LogCounters {
       rowsReturned{0}, badTokens{0}, rateLimited{0};
 };
 
+/// Why a log connection is not being read; reading resumes once no reason is left.
+struct ReadHolds {
+  bool behind = false;   // the store's writer is behind
+  bool rate = false;     // past the port's message rate
+  bool replies = false;  // answers waiting to go out have reached their bound
+  bool any() const { return behind || rate || replies; }
+};
+
 /// What every LogServer port has: the shared store and its own counters.
 class LogPort : public Protocol {
  public:
@@ -69,9 +77,8 @@ class LogPort : public Protocol {
   const std::string& token() const { return token_; }
   /// The port's message rate, asked before each message from `conn` is taken: false when the
   /// client is past it; then reading pauses (the message stays in the input, TCP pushes
-  /// back, nothing is dropped) until it is within its rate again. `paused` is the handler's
-  /// flag for this pause, `other` its flag for the writer's.
-  bool pace(Conn& conn, bool& paused, const bool& other);
+  /// back, nothing is dropped) until it is within its rate again. `holds` is the handler's.
+  bool pace(Conn& conn, ReadHolds& holds);
 
  protected:
   LogPort(std::shared_ptr<logs::LogStore> store, std::string token, double messageRate)
@@ -142,9 +149,9 @@ class LogSyslogProtocol final : public LogPort {
   LogSyslogOptions options_;
 };
 
-/// The writer is far behind: stops reading `conn` until it has caught up (then `paused`
-/// is cleared and reading resumes unless `other` still holds it), so ingest memory stays
-/// bounded. No-op while paused.
-void pauseWhileBehind(Conn& conn, logs::LogStore& store, bool& paused, const bool& other);
+/// The writer is far behind: stops reading `conn` until it has caught up (then
+/// `holds.behind` is cleared and reading resumes unless another hold remains), so ingest
+/// memory stays bounded. No-op while held for it.
+void pauseWhileBehind(Conn& conn, logs::LogStore& store, ReadHolds& holds);
 
 }  // namespace netlab

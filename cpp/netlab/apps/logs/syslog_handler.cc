@@ -8,7 +8,7 @@ namespace netlab::logs {
 
 size_t SyslogHandler::onData(Conn& conn, Buffer& input) {
   size_t handled = 0;
-  while (!paused_ && !ratePaused_ && conn.budgetLeft()) {
+  while (!holds_.any() && conn.budgetLeft()) {
     if (skip_ > 0) {  // the tail of a truncated octet-counted frame
       size_t n = std::min(skip_, input.readable());
       input.consume(n);
@@ -51,7 +51,7 @@ bool SyslogHandler::nextFrame(Conn& conn, Buffer& input) {
       }
       size_t body = std::min(length, max);
       if (view.size() < i + 1 + body) return false;
-      if (!protocol_.pace(conn, ratePaused_, paused_)) return false;  // the frame waits
+      if (!protocol_.pace(conn, holds_)) return false;  // the frame waits
       message(conn, view.substr(i + 1, body), length > max);
       input.consume(i + 1 + body);
       skip_ = length - body;
@@ -62,13 +62,13 @@ bool SyslogHandler::nextFrame(Conn& conn, Buffer& input) {
   size_t nl = view.find('\n');
   if (nl == std::string_view::npos) {
     if (view.size() <= max) return false;
-    if (!protocol_.pace(conn, ratePaused_, paused_)) return false;
+    if (!protocol_.pace(conn, holds_)) return false;
     message(conn, view.substr(0, max), true);
     input.consume(view.size());
     skippingLine_ = true;
     return true;
   }
-  if (!protocol_.pace(conn, ratePaused_, paused_)) return false;
+  if (!protocol_.pace(conn, holds_)) return false;
   std::string_view text = view.substr(0, nl);
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   bool truncated = text.size() > max;
@@ -88,7 +88,7 @@ void SyslogHandler::message(Conn& conn, std::string_view text, bool truncated) {
   }
   c.received.fetch_add(1, std::memory_order_relaxed);
   protocol_.store().append(std::move(r), nullptr);
-  pauseWhileBehind(conn, protocol_.store(), paused_, ratePaused_);
+  pauseWhileBehind(conn, protocol_.store(), holds_);
 }
 
 }  // namespace netlab::logs

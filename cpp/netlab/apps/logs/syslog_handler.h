@@ -27,8 +27,7 @@ class SyslogHandler final : public Handler {
   LogSyslogProtocol& protocol_;
   size_t skip_ = 0;            // octets of a truncated frame still to drop
   bool skippingLine_ = false;  // the rest of a truncated LF-framed message
-  bool paused_ = false;        // the writer is behind
-  bool ratePaused_ = false;    // past the port's message rate
+  ReadHolds holds_;
 };
 
 }  // namespace netlab::logs
