@@ -2,17 +2,28 @@
 
 namespace netlab {
 
+// A process out of threads makes the constructor throw (std::system_error), to the binding
+// that turns it into a Python error; the threads already started are joined first, since a
+// joinable std::thread destroyed would end the process instead.
 WorkPool::WorkPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  try {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  } catch (...) {
+    stopAndJoin();
+    throw;
+  }
 }
 
-WorkPool::~WorkPool() {
+WorkPool::~WorkPool() { stopAndJoin(); }
+
+void WorkPool::stopAndJoin() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 void WorkPool::submit(std::function<void()> job) {

@@ -27,6 +27,7 @@ class WorkPool {
 
  private:
   void run();
+  void stopAndJoin();
 
   std::mutex mutex_;
   std::condition_variable wake_, idle_;

@@ -2,6 +2,7 @@
 
 #include <sys/select.h>
 
+#include <system_error>
 #include <thread>
 
 #include "netlab/io/acceptor.h"
@@ -29,11 +30,18 @@ class LoopServer::Worker {
 
   Status listen(bool exclusive) { return acceptor_.listen(exclusive); }
 
-  void startThread() {
-    thread_ = std::thread([this] {
-      Status s = loop_->run();
-      if (!s.ok()) server_.log_.add("loop stopped: " + s.error().message);
-    });
+  // A process out of threads is an error for start() to report, not an exception that would
+  // leave the workers already running behind.
+  Status startThread() {
+    try {
+      thread_ = std::thread([this] {
+        Status s = loop_->run();
+        if (!s.ok()) server_.log_.add("loop stopped: " + s.error().message);
+      });
+    } catch (const std::system_error& e) {
+      return Error{e.code().value(), std::string("could not start a loop thread: ") + e.what()};
+    }
+    return {};
   }
 
   Status runFor(double seconds) {
@@ -120,7 +128,13 @@ Status LoopServer::startServing(bool onThisThread) {
   workers_ = std::move(workers);
   here_ = onThisThread && workers_.size() == 1;
   if (!here_) {
-    for (auto& w : workers_) w->startThread();
+    for (auto& w : workers_) {
+      Status started = w->startThread();
+      if (started.ok()) continue;
+      for (auto& running : workers_) running->stopAndJoin();  // a thread not started: no join
+      workers_.clear();
+      return started;
+    }
   }
   return {};
 }

@@ -92,8 +92,9 @@ void ThreadedServer::spawn(Fd fd) {
   EventLoop* raw = loop.value().get();
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t entryId = nextEntry_++;
-  auto body = [this, raw, fd = std::make_shared<Fd>(std::move(fd)), address, entryId] {
-    serve(*raw, std::move(*fd), address, entryId);
+  auto held = std::make_shared<Fd>(std::move(fd));
+  auto body = [this, raw, held, address, entryId] {
+    serve(*raw, std::move(*held), address, entryId);
   };
   Result<SmallThread> thread = SmallThread::start(std::move(body));
   if (thread.ok()) {
@@ -101,11 +102,10 @@ void ThreadedServer::spawn(Fd fd) {
     return;
   }
   // Out of threads: the limit this model runs into first. The client is told, as select's
-  // are. The fd went into the thread's closure, which was never run and is gone.
+  // are, with the fd the closure that never ran still shares.
   releaseAddress(address);
-  Counters::bump(counters.connectionsRejected);
-  Counters::bump(counters.closes[static_cast<size_t>(CloseKind::kServerFull)]);
-  log_.add("rejected: server full: cannot start a thread (" + thread.error().message + ")");
+  reject(std::move(*held), "server full: cannot start a thread (" + thread.error().message + ")",
+         counters);
 }
 
 // The connection thread: its loop runs until its last connection has closed.

@@ -447,6 +447,10 @@ Status Journal::read(const Span& span, int64_t after, std::string& buf,
   std::string path = segmentPath(span.segment);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return errno == ENOENT ? Status() : sysError("open " + path);
+  // The span comes from the index, which a damaged disk can garble like the journal itself.
+  struct stat sb{};
+  if (::fstat(fd.get(), &sb) != 0) return sysError("stat " + path);
+  if (span.end < span.begin || span.end > static_cast<uint64_t>(sb.st_size)) return {};
   buf.resize(span.end - span.begin);
   Status st = preadAll(fd.get(), buf.data(), buf.size(), span.begin, path);
   if (!st.ok()) return st.error().code == EBADMSG ? Status() : st;  // cut short: damage
