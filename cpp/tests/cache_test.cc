@@ -134,7 +134,7 @@ TEST(ResponseCacheTest, VariantsByVaryAndKeysByHostAndTarget) {
 
 TEST(ResponseCacheTest, BoundedInBytesLeastRecentlyUsedFirstAndPerEntry) {
   auto req = request();
-  size_t one = entry(10'000)->bytes();
+  size_t one = entry(10'000)->bytes() + 2 * 2;  // and its key, "k0" to "k3", held twice
   ResponseCache cache(3 * one, 50'000);
   std::shared_ptr<const StoredResponse> found;
   for (int i = 0; i < 3; ++i) cache.store("k" + std::to_string(i), entry(10'000));
@@ -175,6 +175,7 @@ TEST(ResponseCacheTest, OneFetchPerKeyTheOthersWaitAndAreWoken) {
 
 // nginx's proxy_cache_lock_age: a fetch that takes too long (a client that stopped reading)
 // no longer holds the key; the next request fetches, and the old fetch's end ends nothing.
+// Who waited for the old one is told at once, not kept with the new one's waiters.
 TEST(ResponseCacheTest, ASlowFetchIsTakenOverAfterItsAge) {
   ResponseCache cache(1 << 20, 1 << 20);
   auto req = request();
@@ -188,10 +189,37 @@ TEST(ResponseCacheTest, ASlowFetchIsTakenOverAfterItsAge) {
   EXPECT_EQ(cache.find("k", req->head(), found, wake, &next, ResponseCache::kFetchAgeNs),
             ResponseCache::Found::kFetch);
   EXPECT_NE(slow, next);
+  EXPECT_EQ(woken, 1);  // the slow fetch's waiter
+  uint64_t unused = 0;
+  EXPECT_EQ(cache.find("k", req->head(), found, wake, &unused, ResponseCache::kFetchAgeNs + 1),
+            ResponseCache::Found::kWait);
   cache.abandon("k", slow);
-  EXPECT_EQ(woken, 0);
-  cache.abandon("k", next);
   EXPECT_EQ(woken, 1);
+  cache.abandon("k", next);
+  EXPECT_EQ(woken, 2);
+}
+
+// Fetches that each overrun their age, one after another, as requests keep coming for a key
+// whose response is slow and never stored: the waiters held stay those of the current fetch.
+TEST(ResponseCacheTest, OverrunningFetchesKeepOnlyTheCurrentWaiters) {
+  ResponseCache cache(1 << 20, 1 << 20);
+  auto req = request();
+  std::shared_ptr<const StoredResponse> found;
+  int woken = 0, waiting = 0;
+  auto wake = [&] { ++woken; };
+  uint64_t token = 0;
+  int64_t now = 0;
+  for (int round = 0; round < 100; ++round) {
+    EXPECT_EQ(cache.find("k", req->head(), found, wake, &token, now), ResponseCache::Found::kFetch);
+    for (int i = 0; i < 10; ++i) {
+      now += ResponseCache::kFetchAgeNs / 20;
+      EXPECT_EQ(cache.find("k", req->head(), found, wake, &token, now),
+                ResponseCache::Found::kWait);
+      ++waiting;
+    }
+    now += ResponseCache::kFetchAgeNs / 2;  // past the age: the next request takes over
+  }
+  EXPECT_EQ(woken, waiting - 10);  // all but the last fetch's ten were told
 }
 
 TEST(ResponseCacheTest, ANewVaryReplacesTheOldVariantsAndRefreshYieldsToNewerResponses) {

@@ -61,32 +61,40 @@ ResponseCache::Found ResponseCache::find(const std::string& key, const netlab::h
                                          std::shared_ptr<const StoredResponse>& entry,
                                          std::function<void()> wake, uint64_t* fetch,
                                          int64_t nowNs) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = variants_.find(key); it != variants_.end()) {
-    for (auto node = it->second.rbegin(); node != it->second.rend(); ++node) {  // newest first
-      if (!(*node)->response->matches(request)) continue;
-      lru_.splice(lru_.begin(), lru_, *node);
-      entry = (*node)->response;
-      return Found::kEntry;
+  std::vector<std::function<void()>> overdue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = variants_.find(key); it != variants_.end()) {
+      for (auto node = it->second.rbegin(); node != it->second.rend(); ++node) {  // newest first
+        if (!(*node)->response->matches(request)) continue;
+        lru_.splice(lru_.begin(), lru_, *node);
+        entry = (*node)->response;
+        return Found::kEntry;
+      }
     }
-  }
-  if (!wake) return Found::kMiss;
-  auto [it, first] = fetching_.try_emplace(key);
-  Fetch& f = it->second;
-  if (first || nowNs - f.startedNs >= kFetchAgeNs) {  // none, or one too slow to wait for
+    if (!wake) return Found::kMiss;
+    auto [it, first] = fetching_.try_emplace(key);
+    Fetch& f = it->second;
+    if (!first && nowNs - f.startedNs < kFetchAgeNs) {
+      f.waiters.push_back(std::move(wake));
+      return Found::kWait;
+    }
+    // None, or one too slow to wait for. Its waiters' wait is over too (they stop waiting
+    // at the same age): told now, since that fetch's end no longer ends this one, and a key
+    // whose fetches keep overrunning would otherwise keep every waiter it ever had.
+    overdue.swap(f.waiters);
     f.token = nextFetch_++;
     f.startedNs = nowNs;
     if (fetch) *fetch = f.token;
-    return Found::kFetch;
   }
-  f.waiters.push_back(std::move(wake));
-  return Found::kWait;
+  for (auto& late : overdue) late();
+  return Found::kFetch;
 }
 
 void ResponseCache::insertLocked(const std::string& key,
                                  std::shared_ptr<const StoredResponse> response) {
-  size_t size = response->bytes();
-  if (size > maxEntryBytes_ + kEntryOverhead || size > maxBytes_) return;
+  size_t size = response->bytes() + 2 * key.size();  // the key: in the node and the map
+  if (size > maxEntryBytes_ + kEntryOverhead + 2 * key.size() || size > maxBytes_) return;
   if (auto it = variants_.find(key); it != variants_.end()) {
     std::vector<Lru::iterator> old = it->second;  // removeLocked edits the list
     for (Lru::iterator node : old) {
