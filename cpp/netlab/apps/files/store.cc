@@ -269,15 +269,22 @@ std::optional<std::string> FileStore::knownSha(const struct stat& st) {
   if (size != st.st_size || mtime != mtimeNs(st) || std::string_view(sha).size() != 64)
     return std::nullopt;
   std::lock_guard<std::mutex> lock(mutex_);
-  shas_[key] = sha;
+  rememberLocked(key, sha);
   return std::string(sha);
+}
+
+// Every upload is a new inode, so the keys only accumulate: past the bound the memory copy
+// starts afresh, and the records on disk answer until it has filled again.
+void FileStore::rememberLocked(const Key& key, const std::string& sha) {
+  if (shas_.size() >= kMaxRememberedShas && !shas_.count(key)) shas_.clear();
+  shas_[key] = sha;
 }
 
 void FileStore::rememberSha(const struct stat& st, const std::string& sha) {
   Key key = keyOf(st);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    shas_[key] = sha;
+    rememberLocked(key, sha);
   }
   writeRecord(key, sha);
 }

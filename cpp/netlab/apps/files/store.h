@@ -118,6 +118,8 @@ class FileStore {
   explicit FileStore(const FileOptions& options) : options_(options) {}
   int64_t countBytes(int dir, int depth);
   void writeRecord(const Key& key, const std::string& sha);
+  static constexpr size_t kMaxRememberedShas = 1 << 16;  // about 10 MiB of keys and digests
+  void rememberLocked(const Key& key, const std::string& sha);
 
   FileOptions options_;
   Root root_;
