@@ -149,6 +149,28 @@ def test_answers_waiting_behind_a_commit_bound_what_is_read(tmp_path: Path) -> N
     assert got[0] == b"OK|1" and got[1:lines + 1] == [b"ERROR|unknown command"] * lines
 
 
+def test_the_writer_queue_is_bounded_in_bytes(tmp_path: Path) -> None:
+    """Large messages faster than the writer commits them: reading stops once 64 MiB of them
+    wait (not only at 20,000 records, which at max_message could be hundreds of gigabytes),
+    and nothing is lost."""
+    count, size = 100, 1 << 20
+    payload = b"".join(b"LOG|INFO|1|%d " % i + b"m" * (size - 100) + b"\n" for i in range(count))
+    with netlab.LogServer(0, query_port=None, syslog_port=None, data_dir=str(tmp_path / "logs"),
+                          max_message=size, commit_delay=0.25) as s:
+        with connect(s.port, timeout=60) as sock:
+            sender = threading.Thread(target=sock.sendall, args=(payload,))
+            sender.start()
+            # Once behind, reading waits for the queue to drain to 16 MiB: 12 commits of 4 MiB.
+            time.sleep(0.7)
+            read = s.stats()["ingest"]["bytes_in"]
+            assert read < 80 << 20, f"{read >> 20} MiB read of {len(payload) >> 20} MiB"
+            sender.join(60)
+            answers = read_lines(sock, count)
+        assert all(a.startswith(b"OK|") for a in answers)
+        s.flush()
+        assert len(s.query(limit=count + 1)) == count
+
+
 def flood(s: netlab.LogServer, lines: list[bytes], watch: str) -> tuple[list[bytes], int]:
     """Sends every line at once from one thread while reading the replies, and samples the
     store statistic `watch` meanwhile: the replies and the statistic's peak."""

@@ -117,6 +117,7 @@ int64_t LogStore::append(LogRecord record, const std::shared_ptr<AckSink>& sink)
     id = nextId_++;
     record.id = id;
     wasEmpty = queue_.empty();
+    queuedBytes_ += record.message.size();
     queue_.push_back({std::move(record), sink});
     ++appended_;
   }
@@ -127,7 +128,7 @@ int64_t LogStore::append(LogRecord record, const std::shared_ptr<AckSink>& sink)
 
 bool LogStore::behind(std::function<void()> resume) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (queue_.size() < kMaxQueued) return false;
+  if (queue_.size() < kMaxQueued && queuedBytes_ < kMaxQueuedBytes) return false;
   waiters_.push_back(std::move(resume));
   return true;
 }
@@ -169,6 +170,7 @@ void LogStore::writerLoop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      queuedBytes_ -= bytes;
     }
     if (options_.commitDelaySec > 0)
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.commitDelaySec));
@@ -217,7 +219,9 @@ void LogStore::writerLoop() {
       } else {
         ++stats_.failedBatches;
       }
-      if (queue_.size() < kResumeBelow) resumed.swap(waiters_);
+      if (queue_.size() < kResumeBelow && queuedBytes_ < kResumeBelowBytes) {
+        resumed.swap(waiters_);
+      }
     }
     flushed_.notify_all();
     batch.clear();  // the sinks' last references may go here, off the lock

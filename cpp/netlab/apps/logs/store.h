@@ -104,6 +104,10 @@ class LogStore {
  public:
   static constexpr size_t kMaxQueued = 20000;  // records waiting for the writer
   static constexpr size_t kResumeBelow = 5000;
+  // and their messages' bytes: 20,000 messages of max_message (16 MiB at most) would be
+  // hundreds of gigabytes
+  static constexpr size_t kMaxQueuedBytes = 64 << 20;
+  static constexpr size_t kResumeBelowBytes = 16 << 20;
   static constexpr size_t kMaxBatch = 10000;
 
   /// The store in `options.dir` (created if missing): the one this process has open there
@@ -116,8 +120,9 @@ class LogStore {
   /// Any thread: gives `record` its id and queues it for the writer; `sink` (may be null)
   /// hears when it is committed.
   int64_t append(LogRecord record, const std::shared_ptr<AckSink>& sink);
-  /// Whether the writer is kMaxQueued records behind: then `resume` runs, on the writer
-  /// thread, once it is back under kResumeBelow (the caller stops reading meanwhile).
+  /// Whether the writer is kMaxQueued records or kMaxQueuedBytes behind: then `resume` runs,
+  /// on the writer thread, once it is back under kResumeBelow and kResumeBelowBytes (the
+  /// caller stops reading meanwhile).
   bool behind(std::function<void()> resume);
   /// Blocks on SQLite and the disk: call it from a WorkPool thread (queryPool()), never a
   /// loop.
@@ -221,6 +226,7 @@ class LogStore {
   mutable std::mutex mutex_;
   std::condition_variable wake_, flushed_;
   std::deque<Pending> queue_;
+  size_t queuedBytes_ = 0;  // of queue_'s messages
   std::vector<std::function<void()>> waiters_;
   uint64_t appended_ = 0, committed_ = 0;
   bool stopping_ = false;
