@@ -30,6 +30,7 @@ bool parseCount(std::string_view s, int64_t& out) {
 std::string parseFilter(std::string_view spec, size_t maxResults, Filter& f) {
   f = Filter{};
   f.limit = std::min<size_t>(100, maxResults);
+  f.maxBytes = QueryHandler::kMaxResultBytes;  // what one answer holds: no more is read
   size_t bar = spec.find('|');
   std::string_view first = spec.substr(0, bar);
   if (sameWord(first, "KEYWORD") || sameWord(first, "LEVEL")) {  // the guide's forms

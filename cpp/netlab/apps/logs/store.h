@@ -72,7 +72,13 @@ struct Filter {
   int64_t afterId = 0;  // ids above this one (TAIL's position)
   size_t limit = 100;
   bool oldestFirst = false;  // the oldest `limit` matches instead of the newest
+  size_t maxBytes = 0;       // and no more rows than rowBytes() of this many (0: no bound)
 };
+
+/// What a row costs a query's answer, near enough: its texts and a line's fields.
+inline size_t rowBytes(const LogRecord& r) {
+  return r.message.size() + r.host.size() + r.app.size() + 64;
+}
 
 /// Whether `r` meets `f`: TAIL's test, and queries'. A keyword matches whole words in any
 /// ASCII case (its words in a row, for a phrase); bytes above 0x7f count as letters and are
@@ -203,8 +209,9 @@ class LogStore {
   int64_t countIn(const Journal::Span& span, int64_t from, int64_t to);
   /// The indexed part of a query: matches among the blocks, with ids above `after` and at
   /// most the index's position (read in the same snapshot into `indexed`), newest first or
-  /// oldest first, up to `limit`, returned oldest first.
-  Status queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t limit,
+  /// oldest first, up to `limit` and `budget` bytes (rowBytes, taken off it), returned
+  /// oldest first.
+  Status queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t limit, size_t& budget,
                      std::vector<LogRecord>& rows);
   sqlite3* readConnection();
   void giveBack(sqlite3* db);

@@ -143,8 +143,8 @@ void LogStore::giveBack(sqlite3* db) {
 }
 
 Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t limit,
-                             std::vector<LogRecord>& rows) {
-  if (limit == 0) return {};
+                             size_t& budget, std::vector<LogRecord>& rows) {
+  if (limit == 0 || budget == 0) return {};
   // Blocks hold disjoint runs of ids in first_id order: the one holding `after` + 1 starts
   // at the largest first_id up to it, so the primary key bounds the walk (a caught-up
   // forwarder's poll reads one or two rows, not the whole table).
@@ -175,7 +175,20 @@ Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t
   int rc = SQLITE_DONE;
   std::string buf;
   std::vector<RecordView> views;
-  while (found < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  // Within the budget as a row is taken: a row past it ends the query, as the limit does.
+  auto take = [&](const RecordView& view, std::vector<LogRecord>& into) {
+    LogRecord r = view.copy();
+    size_t cost = rowBytes(r);
+    if (cost > budget) {
+      budget = 0;
+      return false;
+    }
+    budget -= cost;
+    into.push_back(std::move(r));
+    ++found;
+    return true;
+  };
+  while (found < limit && budget > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const void* bloom = sqlite3_column_blob(st, 3);
     auto bytes = static_cast<size_t>(sqlite3_column_bytes(st, 3));
     bool may = true;
@@ -190,21 +203,15 @@ Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t
     // the rest of the block.
     if (f.oldestFirst) {
       for (size_t i = 0; i < views.size() && found < limit; ++i) {
-        if (matches(views[i])) {
-          rows.push_back(views[i].copy());
-          ++found;
-        }
+        if (matches(views[i]) && !take(views[i], rows)) break;
       }
     } else {
       for (size_t i = views.size(); i-- > 0 && found < limit;) {
-        if (matches(views[i])) {
-          newestFirst.push_back(views[i].copy());
-          ++found;
-        }
+        if (matches(views[i]) && !take(views[i], newestFirst)) break;
       }
     }
   }
-  if (out.ok() && found < limit && rc != SQLITE_DONE) out = sqliteError("query", db);
+  if (out.ok() && found < limit && budget > 0 && rc != SQLITE_DONE) out = sqliteError("query", db);
   sqlite3_finalize(st);
   rows.insert(rows.end(), std::make_move_iterator(newestFirst.rbegin()),
               std::make_move_iterator(newestFirst.rend()));
@@ -232,30 +239,46 @@ Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
   std::vector<LogRecord> rows;
   Status st;
   Matcher matches(f);
+  size_t budget = f.maxBytes > 0 ? f.maxBytes : SIZE_MAX;
   if (f.oldestFirst) {
-    st = queryBlocks(db, f, after, f.limit, rows);
-    for (size_t i = 0; st.ok() && i < v.parts() && rows.size() < f.limit; ++i) {
+    st = queryBlocks(db, f, after, f.limit, budget, rows);
+    for (size_t i = 0; st.ok() && i < v.parts() && rows.size() < f.limit && budget > 0; ++i) {
       st = v.scan(i, tailAfter, [&](LogRecord&& r) {
-        if (matches(r)) rows.push_back(std::move(r));
-        return rows.size() < f.limit;
+        if (!matches(r)) return true;
+        size_t cost = rowBytes(r);
+        if (cost > budget) {
+          budget = 0;
+          return false;
+        }
+        budget -= cost;
+        rows.push_back(std::move(r));
+        return rows.size() < f.limit && budget > 0;
       });
     }
   } else {
     // The tail's newest matches, newest segment first, then as many of the blocks' (all
-    // older) as the limit leaves room for.
+    // older) as the limit and the budget leave room for.
     std::vector<LogRecord> newest;
-    for (size_t i = v.parts(); st.ok() && i-- > 0 && newest.size() < f.limit;) {
+    for (size_t i = v.parts(); st.ok() && i-- > 0 && newest.size() < f.limit && budget > 0;) {
       std::deque<LogRecord> part;
+      size_t partBytes = 0;
+      bool full = false;  // the budget ran out within this segment: nothing older fits
       st = v.scan(i, tailAfter, [&](LogRecord&& r) {
         if (!matches(r)) return true;
+        partBytes += rowBytes(r);
         part.push_back(std::move(r));
-        if (part.size() > f.limit - newest.size()) part.pop_front();
+        while (!part.empty() && (part.size() > f.limit - newest.size() || partBytes > budget)) {
+          full = full || partBytes > budget;
+          partBytes -= rowBytes(part.front());
+          part.pop_front();
+        }
         return true;
       });
+      budget = full ? 0 : budget - partBytes;
       newest.insert(newest.begin(), std::make_move_iterator(part.begin()),
                     std::make_move_iterator(part.end()));
     }
-    if (st.ok()) st = queryBlocks(db, f, after, f.limit - newest.size(), rows);
+    if (st.ok()) st = queryBlocks(db, f, after, f.limit - newest.size(), budget, rows);
     rows.insert(rows.end(), std::make_move_iterator(newest.begin()),
                 std::make_move_iterator(newest.end()));
   }
