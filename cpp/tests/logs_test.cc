@@ -9,6 +9,7 @@
 #include "netlab/apps/logs/store.h"
 #include "netlab/apps/logs/syslog.h"
 #include "netlab/client/log_sender.h"
+#include "temp_dir.h"
 
 namespace netlab::logs {
 namespace {
@@ -203,43 +204,39 @@ TEST(LogStore, GroupCommitThenQuery) {
 // A query reads no more rows than its answer can hold (the query port's 16 MiB), whatever
 // its limit: from the journal's tail and from the indexed blocks alike.
 TEST(LogStore, QueriesStopAtTheirByteBudget) {
-  char tmpl[] = "/tmp/netlab-logs-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  {
-    StoreOptions o;
-    o.dir = dir;
-    auto store = LogStore::open(o);
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    LogStore& s = *store.value();
-    for (int i = 0; i < 10; ++i) {
-      LogRecord r;
-      r.message = std::string(100'000, static_cast<char>('a' + i));
-      s.append(std::move(r), nullptr);
-    }
-    s.flush();
-    auto ids = [&](bool oldestFirst, size_t maxBytes) {
-      Filter f;
-      f.limit = 100;
-      f.oldestFirst = oldestFirst;
-      f.maxBytes = maxBytes;
-      std::vector<int64_t> out;
-      auto rows = s.query(f);
-      EXPECT_TRUE(rows.ok());
-      if (rows.ok()) {
-        for (const LogRecord& r : rows.value()) out.push_back(r.id);
-      }
-      return out;
-    };
-    for (int pass = 0; pass < 2; ++pass) {  // as soon as committed, then from the index
-      SCOPED_TRACE(pass == 0 ? "committed" : "indexed");
-      EXPECT_EQ(ids(false, 350'000), (std::vector<int64_t>{8, 9, 10}));
-      EXPECT_EQ(ids(true, 350'000), (std::vector<int64_t>{1, 2, 3}));
-      EXPECT_EQ(ids(false, 50'000), std::vector<int64_t>{});  // not even one row fits
-      EXPECT_EQ(ids(false, 0).size(), 10u);
-      ASSERT_TRUE(s.waitIndexed(s.committedId(), 30));
-    }
+  TempDir dir;
+  StoreOptions o;
+  o.dir = dir.path;
+  auto store = LogStore::open(o);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  LogStore& s = *store.value();
+  for (int i = 0; i < 10; ++i) {
+    LogRecord r;
+    r.message = std::string(100'000, static_cast<char>('a' + i));
+    s.append(std::move(r), nullptr);
   }
-  std::system(("rm -rf " + dir).c_str());
+  s.flush();
+  auto ids = [&](bool oldestFirst, size_t maxBytes) {
+    Filter f;
+    f.limit = 100;
+    f.oldestFirst = oldestFirst;
+    f.maxBytes = maxBytes;
+    std::vector<int64_t> out;
+    auto rows = s.query(f);
+    EXPECT_TRUE(rows.ok());
+    if (rows.ok()) {
+      for (const LogRecord& r : rows.value()) out.push_back(r.id);
+    }
+    return out;
+  };
+  for (int pass = 0; pass < 2; ++pass) {  // as soon as committed, then from the index
+    SCOPED_TRACE(pass == 0 ? "committed" : "indexed");
+    EXPECT_EQ(ids(false, 350'000), (std::vector<int64_t>{8, 9, 10}));
+    EXPECT_EQ(ids(true, 350'000), (std::vector<int64_t>{1, 2, 3}));
+    EXPECT_EQ(ids(false, 50'000), std::vector<int64_t>{});  // not even one row fits
+    EXPECT_EQ(ids(false, 0).size(), 10u);
+    ASSERT_TRUE(s.waitIndexed(s.committedId(), 30));
+  }
 }
 
 }  // namespace

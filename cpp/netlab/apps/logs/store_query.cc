@@ -10,6 +10,17 @@
 namespace netlab::logs {
 namespace {
 
+// A query's byte budget: takes a row's cost off it when the row fits; a row past it ends the
+// query, as the limit does.
+bool spend(size_t& budget, size_t cost) {
+  if (cost > budget) {
+    budget = 0;
+    return false;
+  }
+  budget -= cost;
+  return true;
+}
+
 bool readMeta(sqlite3* db, int64_t& indexed, int64_t& kept) {
   sqlite3_stmt* st = nullptr;
   bool ok = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, nullptr) == SQLITE_OK;
@@ -175,15 +186,9 @@ Status LogStore::queryBlocks(sqlite3* db, const Filter& f, int64_t after, size_t
   int rc = SQLITE_DONE;
   std::string buf;
   std::vector<RecordView> views;
-  // Within the budget as a row is taken: a row past it ends the query, as the limit does.
   auto take = [&](const RecordView& view, std::vector<LogRecord>& into) {
     LogRecord r = view.copy();
-    size_t cost = rowBytes(r);
-    if (cost > budget) {
-      budget = 0;
-      return false;
-    }
-    budget -= cost;
+    if (!spend(budget, rowBytes(r))) return false;
     into.push_back(std::move(r));
     ++found;
     return true;
@@ -245,12 +250,7 @@ Result<std::vector<LogRecord>> LogStore::query(const Filter& f) {
     for (size_t i = 0; st.ok() && i < v.parts() && rows.size() < f.limit && budget > 0; ++i) {
       st = v.scan(i, tailAfter, [&](LogRecord&& r) {
         if (!matches(r)) return true;
-        size_t cost = rowBytes(r);
-        if (cost > budget) {
-          budget = 0;
-          return false;
-        }
-        budget -= cost;
+        if (!spend(budget, rowBytes(r))) return false;
         rows.push_back(std::move(r));
         return rows.size() < f.limit && budget > 0;
       });
