@@ -93,8 +93,9 @@ ResponseCache::Found ResponseCache::find(const std::string& key, const netlab::h
 
 void ResponseCache::insertLocked(const std::string& key,
                                  std::shared_ptr<const StoredResponse> response) {
+  if (response->bytes() > maxEntryBytes_ + kEntryOverhead) return;
   size_t size = response->bytes() + 2 * key.size();  // the key: in the node and the map
-  if (size > maxEntryBytes_ + kEntryOverhead + 2 * key.size() || size > maxBytes_) return;
+  if (size > maxBytes_) return;
   if (auto it = variants_.find(key); it != variants_.end()) {
     std::vector<Lru::iterator> old = it->second;  // removeLocked edits the list
     for (Lru::iterator node : old) {
